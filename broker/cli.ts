@@ -1,0 +1,266 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { envLayer, readConfigFile, resolveConfig, type ConfigLayer } from './config.js';
+import { MeshError } from './errors.js';
+import { MeshClient, type OutgoingEvent } from './mesh-client.js';
+import { startNode, VERSION } from './server.js';
+
+/**
+ * The `meshgate` command. Its flags are a contract scripts and the docs
+ * rely on: add flags, never rename them.
+ */
+const DEFAULT_URL = 'ws://127.0.0.1:8080/v1/ws';
+
+type ParsedValues = ReturnType<typeof parseArgs>['values'];
+
+interface Command {
+  readonly summary: string;
+  readonly usage: string;
+  readonly options: NonNullable<ParseArgsConfig['options']>;
+  run(values: ParsedValues, positionals: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  start: {
+    summary: 'start a node (WebSocket + HTTP) and print its endpoints',
+    usage: `meshgate start [--host H] [--port P] [--node-id ID] [--region R] [--config FILE]
+                      [--peer ws://H:P]... [--mesh-key KEY]
+
+  --host H        address to bind (default 127.0.0.1; env MESHGATE_HOST)
+  --port P        TCP port, 0 for a free one (default 8080; env MESHGATE_PORT)
+  --node-id ID    node id, unique in the mesh (default: host name; env MESHGATE_NODE_ID)
+  --region R      region label (default 'local'; env MESHGATE_REGION)
+  --config FILE   YAML or JSON config (schemas/config.schema.json; env MESHGATE_CONFIG)
+  --peer URL      dial this peer node; repeatable (env MESHGATE_PEERS, comma-separated)
+  --mesh-key KEY  shared mesh key, the same on every node (env MESHGATE_MESH_KEY)
+
+Precedence: defaults < config file < MESHGATE_* env < flags.
+SIGINT/SIGTERM stop accepting, flush, close clients with 1001 and exit 0.`,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'node-id': { type: 'string' },
+      region: { type: 'string' },
+      config: { type: 'string' },
+      peer: { type: 'string', multiple: true },
+      'mesh-key': { type: 'string' },
+    },
+    async run(v) {
+      const configPath = (v.config as string | undefined) ?? process.env.MESHGATE_CONFIG;
+      const flags: ConfigLayer = {
+        node: { id: v['node-id'], region: v.region },
+        listen: { host: v.host, port: v.port === undefined ? undefined : toIntOrString(v.port as string) },
+        mesh: { key: v['mesh-key'], peers: v.peer },
+      };
+      const config = resolveConfig(configPath ? readConfigFile(configPath) : {}, envLayer(process.env), flags);
+      const running = await startNode(config);
+      process.stdout.write(
+        `meshgate ${VERSION} node '${config.node.id}' (region '${config.node.region}') ready\n` +
+          `  WebSocket (meshgate protocol)  ${running.wsUrl}\n` +
+          `  WebSocket (CloudEvents)        ws://${running.host}:${running.port}/v1/ce/<topic-filter>\n` +
+          `  health                         ${running.httpUrl}/healthz\n` +
+          `  metrics                        ${running.httpUrl}/metrics\n` +
+          `  stats                          ${running.httpUrl}/v1/stats\n` +
+          `  peers (dial ws://${running.host}:${running.port})  ${running.httpUrl}/v1/peers\n` +
+          (config.mesh.peers.length > 0 ? `  dialing                        ${config.mesh.peers.join(' ')}\n` : ''),
+      );
+      await new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          process.stdout.write(`meshgate: ${signal}, shutting down\n`);
+          void running.close().then(resolve);
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      });
+      return 0;
+    },
+  },
+  pub: {
+    summary: 'publish CloudEvents to a topic',
+    usage: `meshgate pub TOPIC [DATA] [--url ws://H:P] [--id ID] [--source S] [--type T] [--count N] [--rate PER_SEC]
+
+  DATA            event data; read from stdin when absent. JSON data is sent as a JSON
+                  value, anything else as text/plain
+  --url URL       node to publish to (default ${DEFAULT_URL})
+  --id ID         event id (default: a fresh UUID per event; with --count, ID-1..ID-N)
+  --source S      CloudEvents source (default 'meshgate-cli')
+  --type T        CloudEvents type (default 'meshgate.cli')
+  --count N       events to publish (default 1)
+  --rate R        events per second (default: as fast as acks come back)
+
+Every event is acked; the first refusal prints its code and exits 1.`,
+    options: {
+      url: { type: 'string' },
+      id: { type: 'string' },
+      source: { type: 'string' },
+      type: { type: 'string' },
+      count: { type: 'string' },
+      rate: { type: 'string' },
+    },
+    async run(v, positionals) {
+      const [topic, dataArg] = positionals;
+      if (topic === undefined) throw usageError('pub needs a TOPIC');
+      const count = positiveInt(v.count as string | undefined, 'count', 1);
+      const rate = v.rate === undefined ? 0 : positiveInt(v.rate as string, 'rate', 1);
+      const text = dataArg ?? (process.stdin.isTTY ? '' : readFileSync(0, 'utf8'));
+      const client = await MeshClient.connect(urlOf(v));
+      try {
+        const started = Date.now();
+        for (let i = 0; i < count; i++) {
+          if (rate > 0) {
+            const due = started + (i * 1000) / rate;
+            const wait = due - Date.now();
+            if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          }
+          const event: OutgoingEvent = { source: (v.source as string) ?? 'meshgate-cli', type: (v.type as string) ?? 'meshgate.cli', ...dataOf(text) };
+          if (v.id !== undefined) event.id = count === 1 ? (v.id as string) : `${v.id as string}-${i + 1}`;
+          await client.publish(topic, event);
+        }
+      } finally {
+        await client.close();
+      }
+      return 0;
+    },
+  },
+  sub: {
+    summary: 'subscribe to a topic filter and print events as JSON lines',
+    usage: `meshgate sub FILTER [--url ws://H:P] [--count N]
+
+  FILTER          topic filter: '*' matches one token, '>' one or more trailing tokens
+  --url URL       node to subscribe at (default ${DEFAULT_URL})
+  --count N       exit after N events (default: run until interrupted)
+
+Prints {"topic":...,"event":<structured CloudEvent>} per line on stdout, and
+'subscribed to FILTER' on stderr once the node has acknowledged.`,
+    options: { url: { type: 'string' }, count: { type: 'string' } },
+    async run(v, positionals) {
+      const [filter] = positionals;
+      if (filter === undefined) throw usageError('sub needs a FILTER');
+      const count = v.count === undefined ? Infinity : positiveInt(v.count as string, 'count', 1);
+      const client = await MeshClient.connect(urlOf(v));
+      let seen = 0;
+      const done = new Promise<number>((resolve) => {
+        client.socket.once('close', (code: number) => resolve(code === 1000 || seen >= count ? 0 : 1));
+        const stop = () => void client.close();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await client.subscribe(filter, (e) => {
+        if (seen >= count) return;
+        seen++;
+        process.stdout.write(`${JSON.stringify({ topic: e.topic, event: e.event })}\n`);
+        if (seen >= count) void client.close();
+      });
+      process.stderr.write(`subscribed to ${filter}\n`);
+      return done;
+    },
+  },
+  peers: {
+    summary: "show a node's peer links (state, region, rtt, buffered, replayed)",
+    usage: `meshgate peers [--url http://H:P] [--json]
+
+  --url URL       the node to ask; ws:// URLs are accepted (default ${DEFAULT_URL})
+  --json          print the raw /v1/peers JSON`,
+    options: { url: { type: 'string' }, json: { type: 'boolean' } },
+    async run(v) {
+      const base = new URL(urlOf(v));
+      base.protocol = base.protocol === 'wss:' || base.protocol === 'https:' ? 'https:' : 'http:';
+      base.pathname = '/v1/peers';
+      const body = (await (await fetch(base)).json()) as { node: string; region: string; peers: Array<Record<string, unknown>> };
+      if (v.json) {
+        process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+        return 0;
+      }
+      const cols = ['node', 'region', 'state', 'direction', 'rttMs', 'buffered', 'replayed', 'sentEvents', 'receivedEvents', 'overflow', 'url'];
+      const rows = body.peers.map((p) => cols.map((c) => (p[c] === null || p[c] === undefined ? '-' : String(p[c]))));
+      const widths = cols.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i].length)));
+      const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd();
+      process.stdout.write(`node ${body.node} (region ${body.region}): ${body.peers.length} peer(s)\n${line(cols)}\n${rows.map(line).join('\n')}${rows.length ? '\n' : ''}`);
+      return 0;
+    },
+  },
+};
+
+function dataOf(text: string): OutgoingEvent {
+  if (text === '') return {};
+  try {
+    return { data: JSON.parse(text) as unknown };
+  } catch {
+    return { datacontenttype: 'text/plain', data: text };
+  }
+}
+
+function urlOf(v: Record<string, unknown>): string {
+  return (v.url as string | undefined) ?? process.env.MESHGATE_URL ?? DEFAULT_URL;
+}
+
+function toIntOrString(s: string): number | string {
+  return /^-?\d+$/.test(s) ? Number(s) : s;
+}
+
+function positiveInt(raw: string | undefined, name: string, fallback: number): number {
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw usageError(`--${name} expects a whole number >= 1, got '${raw}'`);
+  return Number(raw);
+}
+
+class UsageError extends Error {}
+function usageError(message: string): UsageError {
+  return new UsageError(message);
+}
+
+function mainUsage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)}${c.summary}`);
+  return `meshgate ${VERSION}: event-mesh gateway
+
+Usage: meshgate <command> [options]   (meshgate <command> --help for its options)
+
+Commands:
+${lines.join('\n')}
+`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(mainUsage());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version') {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    process.stderr.write(`meshgate: unknown command '${name}'\n\n${mainUsage()}`);
+    return 2;
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: rest, options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  } catch (err) {
+    process.stderr.write(`meshgate ${name}: ${(err as Error).message}\n\nUsage: ${command.usage}\n`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    process.stdout.write(`Usage: ${command.usage}\n`);
+    return 0;
+  }
+  try {
+    return await command.run(parsed.values, parsed.positionals);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`meshgate ${name}: ${err.message}\n\nUsage: ${command.usage}\n`);
+      return 2;
+    }
+    if (err instanceof MeshError) {
+      process.stderr.write(`${err.code}: ${err.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`meshgate ${name}: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,62 @@
+import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { MeshNode } from './mesh-node.js';
+import type { PeerDialer } from './peer-dialer.js';
+import type { PeerMesh } from './peer-mesh.js';
+
+export interface HttpApiSources {
+  readonly node: MeshNode;
+  readonly mesh: PeerMesh;
+  readonly dialers: readonly PeerDialer[];
+  readonly version: string;
+  readonly startedAt: number;
+  readonly connections: () => number;
+  /** False once shutdown has begun, so load balancers stop sending. */
+  readonly accepting: () => boolean;
+}
+
+/** Operations endpoints: /healthz, /metrics (Prometheus text), /v1/stats (JSON). */
+export function mountHttpApi(app: TemplatedApp, sources: HttpApiSources): void {
+  const { node } = sources;
+  app.get('/healthz', (res) => {
+    const up = sources.accepting();
+    sendJson(res, up ? '200 OK' : '503 Service Unavailable', { status: up ? 'ok' : 'shutting-down', node: node.nodeId, region: node.region });
+  });
+  app.get('/metrics', (res) => {
+    res.cork(() => {
+      res.writeStatus('200 OK').writeHeader('Content-Type', 'text/plain; version=0.0.4; charset=utf-8').end(node.metrics.render());
+    });
+  });
+  app.get('/v1/stats', (res) => {
+    sendJson(res, '200 OK', {
+      node: node.nodeId,
+      region: node.region,
+      version: sources.version,
+      uptimeSeconds: Math.round((Date.now() - sources.startedAt) / 1000),
+      connections: sources.connections(),
+      subscriptions: node.localFilters().length,
+      dedup: node.dedupStats(),
+      metrics: node.metrics.snapshot(),
+    });
+  });
+  app.get('/v1/peers', (res) => {
+    const rows = sources.mesh.peers();
+    // Configured peers never reached yet still get a row, with why.
+    const known = new Set(rows.map((r) => r.url));
+    for (const d of sources.dialers) {
+      if (!known.has(d.url)) rows.push({ node: null, region: null, state: 'connecting', direction: 'dial', url: d.url, lastError: d.lastError });
+    }
+    sendJson(res, '200 OK', { node: node.nodeId, region: node.region, peers: rows });
+  });
+  app.get('/v1/routes', (res) => {
+    sendJson(res, '200 OK', { local: node.localFilters().sort(), ...sources.mesh.routes() });
+  });
+  app.any('/*', (res, req) => {
+    sendJson(res, '404 Not Found', { error: 'MG_ERR_NOT_FOUND', message: `no route ${req.getMethod().toUpperCase()} ${req.getUrl()}` });
+  });
+}
+
+export function sendJson(res: HttpResponse, status: string, body: unknown): void {
+  res.cork(() => {
+    res.writeStatus(status).writeHeader('Content-Type', 'application/json').end(JSON.stringify(body));
+  });
+}

@@ -1,0 +1,266 @@
+import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebSocket } from 'uWebSockets.js';
+import { decodeStructuredJson, encodeStructuredJson } from './cloudevents-json.js';
+import { negotiateCodec, type ClientCodec, type ClientRequest, type Ref } from './client-protocol.js';
+import type { ErrorCode } from './errors.js';
+import type { EgressFormat } from './egress.js';
+import type { MeshNode } from './mesh-node.js';
+import type { Metric } from './metrics.js';
+import { CLOSE, WsSession } from './ws-session.js';
+
+export interface WsEndpointOptions {
+  /** Largest frame uWS accepts; larger ones close the socket with 1009. */
+  readonly maxFrameBytes: number;
+  readonly maxSubscriptionsPerConnection: number;
+  readonly maxBufferedBytes: number;
+  readonly version: string;
+  readonly maxEventBytes: number;
+}
+
+/** Path of the meshgate client protocol. */
+export const CLIENT_PATH = '/v1/ws';
+/** Prefix of the plain CloudEvents WebSocket binding: /v1/ce/<topic filter>. */
+export const CE_PATH_PREFIX = '/v1/ce/';
+/** The CloudEvents WebSocket binding's JSON subprotocol. */
+export const CE_SUBPROTOCOL = 'cloudevents.json';
+
+/** Structured CloudEvents as plain text frames, one event per frame (CloudEvents WebSocket binding). */
+const CE_JSON_FORMAT: EgressFormat = {
+  name: 'cloudevents-json',
+  binary: false,
+  encode: (event) => Buffer.from(encodeStructuredJson(event)),
+};
+
+interface ClientData {
+  readonly codec: ClientCodec;
+  session?: WsSession<ClientData>;
+}
+
+interface CeData {
+  readonly filter: string;
+  /** Set when the path names a concrete topic: events sent on the socket are published there. */
+  readonly publishTopic: string | null;
+  session?: WsSession<CeData>;
+}
+
+/**
+ * Mounts both WebSocket endpoints on a uWS app. Every refusal is counted
+ * through MeshNode.reject and answered in the protocol's own terms: an
+ * error frame where the client protocol has one, a close code where not.
+ */
+export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsEndpointOptions): { connections: () => number; closeAll: () => void } {
+  const m = node.metrics;
+  const sessions = new Set<WsSession<ClientData> | WsSession<CeData>>();
+  const sessionOptions = {
+    maxBufferedBytes: options.maxBufferedBytes,
+    slowConsumerCloses: m.counter('meshgate_slow_consumer_closes_total', 'Subscribers closed with 1008 because their unsent bytes passed limits.maxBufferedBytes'),
+    bytesOut: m.counter('meshgate_bytes_out_total', 'Bytes written to WebSocket subscribers'),
+  };
+  const bytesIn: Metric = m.counter('meshgate_bytes_in_total', 'Bytes received in WebSocket frames');
+  const opened: Metric = m.counter('meshgate_connections_opened_total', 'WebSocket connections accepted');
+  const tooBig: Metric = m.counter('meshgate_frames_too_large_total', 'Connections closed for a frame over limits.maxFrameBytes (1009), or over the hard cap (cut off)');
+  m.gaugeFn('meshgate_connections', 'Open WebSocket connections', () => sessions.size);
+
+  const behaviour = {
+    // uWS answers an oversized frame by dropping the TCP connection (1006)
+    // with no close frame. We let frames up to a hard cap through to the
+    // handler and close over-limit ones ourselves with 1009; only frames
+    // past the cap (4x the limit, at least 16 MiB) are cut off by uWS
+    // before being buffered.
+    maxPayloadLength: Math.max(options.maxFrameBytes * 4, 16 * 1024 * 1024),
+    // Above our own slow-consumer limit so uWS never drops silently: we close first.
+    maxBackpressure: options.maxBufferedBytes + options.maxFrameBytes + 65_536,
+    closeOnBackpressureLimit: 0,
+    idleTimeout: 120,
+    sendPingsAutomatically: true,
+  };
+
+  app.ws<ClientData>(CLIENT_PATH, {
+    ...behaviour,
+    upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
+      const offered = req.getHeader('sec-websocket-protocol');
+      const codec = negotiateCodec(offered);
+      if (codec === null) {
+        node.reject('MG_ERR_FRAME_MALFORMED', 'unsupported subprotocol');
+        res.writeStatus('400 Bad Request').end(`unsupported subprotocol '${offered}'; offer meshgate.v1.json or meshgate.v1.cbor\n`);
+        return;
+      }
+      res.upgrade<ClientData>({ codec }, req.getHeader('sec-websocket-key'), offered === '' ? '' : codec.subprotocol, req.getHeader('sec-websocket-extensions'), context);
+    },
+    open(ws: WebSocket<ClientData>) {
+      const data = ws.getUserData();
+      const session = new WsSession(ws, data.codec.events, sessionOptions);
+      data.session = session;
+      sessions.add(session);
+      opened.inc();
+      session.reply(
+        data.codec.encode({
+          op: 'hello',
+          node: node.nodeId,
+          region: node.region,
+          version: options.version,
+          limits: { maxFrameBytes: options.maxFrameBytes, maxEventBytes: options.maxEventBytes, maxSubscriptions: options.maxSubscriptionsPerConnection },
+        }),
+        data.codec.binary,
+      );
+    },
+    message(ws: WebSocket<ClientData>, message: ArrayBuffer, isBinary: boolean) {
+      const { codec, session } = ws.getUserData();
+      if (session === undefined || session.closed) return;
+      bytesIn.inc(message.byteLength);
+      if (message.byteLength > options.maxFrameBytes) return refuseTooBig(node, session, message.byteLength, options.maxFrameBytes, tooBig);
+      if (isBinary !== codec.binary) {
+        node.reject('MG_ERR_FRAME_MALFORMED', 'wrong frame type');
+        session.end(CLOSE.UNSUPPORTED_DATA, `${codec.subprotocol} takes ${codec.binary ? 'binary' : 'text'} frames`);
+        return;
+      }
+      const decoded = codec.decode(message);
+      if (!decoded.ok) {
+        node.reject(decoded.code, decoded.message);
+        session.reply(codec.encode(errorFrame(decoded.ref, decoded.code, decoded.message)), codec.binary);
+        return;
+      }
+      handleRequest(node, session, codec, decoded.request, options);
+    },
+    drain() {
+      // Nothing is held back on our side: frames go to uWS at once and the
+      // slow-consumer limit is checked after every flush.
+    },
+    close(ws: WebSocket<ClientData>, code: number, reason: ArrayBuffer) {
+      const session = ws.getUserData().session;
+      if (session === undefined) return;
+      if (code === 1006 && Buffer.from(reason).toString() === 'Received too big message') tooBig.inc();
+      session.markClosed();
+      for (const filter of session.filters) node.unsubscribe(filter, session);
+      sessions.delete(session);
+    },
+  });
+
+  app.ws<CeData>(`${CE_PATH_PREFIX}*`, {
+    ...behaviour,
+    upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
+      const offered = req.getHeader('sec-websocket-protocol');
+      if (!offered.split(',').some((p) => p.trim() === CE_SUBPROTOCOL)) {
+        res.writeStatus('400 Bad Request').end(`the CloudEvents binding needs subprotocol ${CE_SUBPROTOCOL}\n`);
+        return;
+      }
+      let filter: string;
+      try {
+        filter = decodeURIComponent(req.getUrl().slice(CE_PATH_PREFIX.length));
+      } catch {
+        filter = '';
+      }
+      const problem = node.checkFilter(filter);
+      if (problem !== null) {
+        node.reject(problem.code, problem.message);
+        res.writeStatus('400 Bad Request').end(`${problem.code}: ${problem.message}\n`);
+        return;
+      }
+      const publishTopic = node.checkTopic(filter) === null ? filter : null;
+      res.upgrade<CeData>({ filter, publishTopic }, req.getHeader('sec-websocket-key'), CE_SUBPROTOCOL, req.getHeader('sec-websocket-extensions'), context);
+    },
+    open(ws: WebSocket<CeData>) {
+      const data = ws.getUserData();
+      const session = new WsSession(ws, CE_JSON_FORMAT, sessionOptions);
+      data.session = session;
+      sessions.add(session);
+      opened.inc();
+      session.filters.add(data.filter);
+      node.subscribe(data.filter, session);
+    },
+    message(ws: WebSocket<CeData>, message: ArrayBuffer, isBinary: boolean) {
+      const { publishTopic, session } = ws.getUserData();
+      if (session === undefined || session.closed) return;
+      bytesIn.inc(message.byteLength);
+      if (message.byteLength > options.maxFrameBytes) return refuseTooBig(node, session, message.byteLength, options.maxFrameBytes, tooBig);
+      // The binding has no error frame: every refusal is a close with the code as reason.
+      if (isBinary) return refuseCe(node, session, CLOSE.UNSUPPORTED_DATA, 'MG_ERR_FRAME_MALFORMED', 'cloudevents.json takes text frames');
+      if (publishTopic === null) return refuseCe(node, session, CLOSE.POLICY, 'MG_ERR_TOPIC_INVALID', 'publish needs a concrete topic in the path');
+      const decoded = decodeStructuredJson(Buffer.from(message).toString('utf8'), publishTopic);
+      if (!decoded.ok) return refuseCe(node, session, CLOSE.INVALID_PAYLOAD, 'MG_ERR_EVENT_INVALID', `${decoded.problem.attribute}: ${decoded.problem.reason}`);
+      const result = node.ingest(decoded.event, 'ws');
+      if (!result.ok) refuseCe(node, session, result.code === 'MG_ERR_EVENT_TOO_LARGE' ? CLOSE.TOO_BIG : CLOSE.POLICY, result.code, result.message, false);
+    },
+    close(ws: WebSocket<CeData>, code: number, reason: ArrayBuffer) {
+      const session = ws.getUserData().session;
+      if (session === undefined) return;
+      if (code === 1006 && Buffer.from(reason).toString() === 'Received too big message') tooBig.inc();
+      session.markClosed();
+      for (const filter of session.filters) node.unsubscribe(filter, session);
+      sessions.delete(session);
+    },
+  });
+
+  return {
+    connections: () => sessions.size,
+    closeAll: () => {
+      for (const s of [...sessions]) {
+        s.flush();
+        s.end(CLOSE.GOING_AWAY, 'node shutting down');
+      }
+    },
+  };
+}
+
+function refuseTooBig(node: MeshNode, session: WsSession<ClientData> | WsSession<CeData>, size: number, limit: number, counter: Metric): void {
+  counter.inc();
+  node.reject('MG_ERR_EVENT_TOO_LARGE', `frame is ${size} bytes; the limit is ${limit}`);
+  session.end(CLOSE.TOO_BIG, `MG_ERR_EVENT_TOO_LARGE: frame over ${limit} bytes`);
+}
+
+function refuseCe(node: MeshNode, session: WsSession<CeData>, close: number, code: ErrorCode, message: string, count = true): void {
+  if (count) node.reject(code, message);
+  // Close reasons are capped at 123 bytes by RFC 6455 §5.5.
+  session.end(close, `${code}: ${message}`.slice(0, 120));
+}
+
+function handleRequest(node: MeshNode, session: WsSession<ClientData>, codec: ClientCodec, request: ClientRequest, options: WsEndpointOptions): void {
+  const ref = request.ref;
+  const answer = (frame: Record<string, unknown>) => session.reply(codec.encode(frame), codec.binary);
+  switch (request.op) {
+    case 'pub': {
+      const result = node.ingest(request.event, 'ws');
+      if (!result.ok) {
+        if (result.code === 'MG_ERR_EVENT_TOO_LARGE') {
+          session.end(CLOSE.TOO_BIG, `${result.code}: ${result.message}`.slice(0, 120));
+          return;
+        }
+        answer(errorFrame(ref, result.code, result.message));
+      } else if (ref !== undefined) answer(result.duplicate ? { op: 'ok', ref, duplicate: true } : { op: 'ok', ref });
+      return;
+    }
+    case 'sub': {
+      if (session.filters.has(request.filter)) {
+        if (ref !== undefined) answer({ op: 'ok', ref });
+        return;
+      }
+      if (session.filters.size >= options.maxSubscriptionsPerConnection) {
+        const message = `this connection holds ${session.filters.size} subscriptions, the limit`;
+        node.reject('MG_ERR_SUB_LIMIT', message);
+        answer(errorFrame(ref, 'MG_ERR_SUB_LIMIT', message));
+        return;
+      }
+      const problem = node.subscribe(request.filter, session);
+      if (problem !== null) return answer(errorFrame(ref, problem.code, problem.message));
+      session.filters.add(request.filter);
+      if (ref !== undefined) answer({ op: 'ok', ref });
+      return;
+    }
+    case 'unsub': {
+      if (!session.filters.delete(request.filter)) {
+        const message = `not subscribed to '${request.filter}'`;
+        node.reject('MG_ERR_SUB_UNKNOWN', message);
+        return answer(errorFrame(ref, 'MG_ERR_SUB_UNKNOWN', message));
+      }
+      node.unsubscribe(request.filter, session);
+      if (ref !== undefined) answer({ op: 'ok', ref });
+      return;
+    }
+    case 'ping':
+      answer(ref === undefined ? { op: 'pong' } : { op: 'pong', ref });
+      return;
+  }
+}
+
+function errorFrame(ref: Ref | undefined, code: ErrorCode, message: string): Record<string, unknown> {
+  return ref === undefined ? { op: 'err', code, message } : { op: 'err', ref, code, message };
+}

@@ -1,0 +1,137 @@
+import type { WebSocket } from 'uWebSockets.js';
+import type { MeshEvent } from './event.js';
+import type { EgressFormat, Subscriber } from './egress.js';
+import type { Metric } from './metrics.js';
+
+/** Close codes the WebSocket endpoint uses; documented in docs/protocol.md. */
+export const CLOSE = Object.freeze({
+  /** Node shutting down. */
+  GOING_AWAY: 1001,
+  /** Protocol violation: wrong frame type for the negotiated flavour. */
+  PROTOCOL_ERROR: 1002,
+  /** Unsupported data: binary frame on a text protocol or the reverse. */
+  UNSUPPORTED_DATA: 1003,
+  /** Invalid payload: an undecodable event on the CloudEvents binding (it has no error frame). */
+  INVALID_PAYLOAD: 1007,
+  /** Policy: slow consumer, publish not allowed on this path. */
+  POLICY: 1008,
+  /** Frame or event larger than the configured limit. */
+  TOO_BIG: 1009,
+});
+
+/** Flushes every session with queued frames once per event-loop turn. */
+const dirty: WsSession[] = [];
+let flushScheduled = false;
+
+function flushAll(): void {
+  flushScheduled = false;
+  // A flush may close a session, which never re-enters this list.
+  for (let i = 0; i < dirty.length; i++) dirty[i].flush();
+  dirty.length = 0;
+}
+
+export interface SessionOptions {
+  /** Bytes buffered in uWS for this socket before it is closed as slow. */
+  readonly maxBufferedBytes: number;
+  readonly slowConsumerCloses: Metric;
+  readonly bytesOut: Metric;
+}
+
+/**
+ * One WebSocket connection as a subscriber. Deliveries are queued and
+ * written once per loop turn inside one cork() (one syscall for many
+ * frames); a consumer whose unsent bytes pass `maxBufferedBytes` is closed
+ * with 1008 and counted, so it never holds memory or slows others.
+ */
+export class WsSession<U = unknown> implements Subscriber {
+  readonly format: EgressFormat;
+  /** Filters this connection holds, to enforce the limit and to clean up on close. */
+  readonly filters = new Set<string>();
+  readonly #ws: WebSocket<U>;
+  readonly #options: SessionOptions;
+  readonly #pending: Uint8Array[] = [];
+  #queued = false;
+  #closed = false;
+
+  constructor(ws: WebSocket<U>, format: EgressFormat, options: SessionOptions) {
+    this.#ws = ws;
+    this.format = format;
+    this.#options = options;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  deliver(frame: Uint8Array, _event: MeshEvent): void {
+    if (this.#closed) return;
+    this.#pending.push(frame);
+    if (!this.#queued) {
+      this.#queued = true;
+      dirty.push(this);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushAll);
+      }
+    }
+  }
+
+  /** Sends a control reply now (acks, errors), ahead of queued events only if none are queued. */
+  reply(frame: Uint8Array, binary: boolean): void {
+    if (this.#closed) return;
+    if (this.#pending.length > 0) {
+      // Keep order with queued events: an ack must not overtake the events before it.
+      this.#pending.push(frame);
+      return;
+    }
+    this.#ws.send(frame, binary);
+  }
+
+  flush(): void {
+    this.#queued = false;
+    if (this.#closed) {
+      this.#pending.length = 0;
+      return;
+    }
+    const ws = this.#ws;
+    const pending = this.#pending;
+    const binary = this.format.binary;
+    const limit = this.#options.maxBufferedBytes;
+    let bytes = 0;
+    let slow = false;
+    ws.cork(() => {
+      for (let i = 0; i < pending.length; i++) {
+        const frame = pending[i];
+        // 2 = dropped by uWS: we size uWS's own limit above ours so this
+        // only happens past our limit, where the session is closing anyway.
+        if (ws.send(frame, binary) === 2) {
+          slow = true;
+          break;
+        }
+        bytes += frame.byteLength;
+      }
+    });
+    pending.length = 0;
+    this.#options.bytesOut.inc(bytes);
+    if (slow || ws.getBufferedAmount() > limit) this.closeSlow();
+  }
+
+  closeSlow(): void {
+    this.#options.slowConsumerCloses.inc();
+    this.end(CLOSE.POLICY, 'MG_ERR_SLOW_CONSUMER');
+  }
+
+  /** Closes with a code and reason; the endpoint's close handler does the clean-up. */
+  end(code: number, reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#pending.length = 0;
+    this.#ws.end(code, reason);
+  }
+
+  /** Called by the endpoint when uWS reports the socket closed. */
+  markClosed(): void {
+    this.#closed = true;
+    this.#pending.length = 0;
+  }
+}
