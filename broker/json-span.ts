@@ -4,7 +4,8 @@
  * wrote them instead of re-serialising a parsed copy.
  *
  * Call it only on text JSON.parse has accepted: it trusts the syntax and
- * only tracks strings and nesting depth.
+ * only tracks strings and nesting depth. With a duplicated key it returns
+ * the last one, as JSON.parse keeps the last.
  *
  * @example topLevelMemberSpan('{"a":1,"data": {"x":[1]} }', 'data') // -> [15, 24]
  */
@@ -13,9 +14,10 @@ export function topLevelMemberSpan(text: string, name: string): [start: number, 
   let i = skipWs(text, 0);
   if (text.charCodeAt(i) !== 0x7b /* { */) return null;
   i++;
+  let found: [number, number] | null = null;
   while (i < n) {
     i = skipWs(text, i);
-    if (text.charCodeAt(i) === 0x7d /* } */) return null;
+    if (text.charCodeAt(i) === 0x7d /* } */) return found;
     // Key: compare decoded, since a key may use escapes ("d\u0061ta").
     const keyEnd = stringEnd(text, i);
     const rawKey = text.slice(i, keyEnd);
@@ -23,12 +25,12 @@ export function topLevelMemberSpan(text: string, name: string): [start: number, 
     i = skipWs(text, keyEnd) + 1; // past ':'
     i = skipWs(text, i);
     const valueEnd = valueEndAt(text, i);
-    if (key === name) return [i, valueEnd];
+    if (key === name) found = [i, valueEnd];
     i = skipWs(text, valueEnd);
     if (text.charCodeAt(i) === 0x2c /* , */) i++;
-    else return null;
+    else return found;
   }
-  return null;
+  return found;
 }
 
 function skipWs(text: string, i: number): number {
