@@ -1,16 +1,18 @@
-#!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { envLayer, readConfigFile, resolveConfig, type ConfigLayer } from './config.js';
 import { MeshError } from './errors.js';
 import { MeshClient, type OutgoingEvent } from './mesh-client.js';
-import { startNode, VERSION } from './server.js';
+import { startNode, VERSION, type NodeExtensions } from './server.js';
 
 /**
  * The `meshgate` command. Its flags are a contract scripts and the docs
  * rely on: add flags, never rename them.
  */
 const DEFAULT_URL = 'ws://127.0.0.1:8080/v1/ws';
+
+/** What the entry point (bin/meshgate.ts) plugs in: bridges live above broker/. */
+let extensions: NodeExtensions = {};
 
 type ParsedValues = ReturnType<typeof parseArgs>['values'];
 
@@ -25,7 +27,7 @@ const COMMANDS: Record<string, Command> = {
   start: {
     summary: 'start a node (WebSocket + HTTP) and print its endpoints',
     usage: `meshgate start [--host H] [--port P] [--node-id ID] [--region R] [--config FILE]
-                      [--peer ws://H:P]... [--mesh-key KEY]
+                      [--peer ws://H:P]... [--mesh-key KEY] [--bridge PROTO=URL]...
 
   --host H        address to bind (default 127.0.0.1; env MESHGATE_HOST)
   --port P        TCP port, 0 for a free one (default 8080; env MESHGATE_PORT)
@@ -34,6 +36,8 @@ const COMMANDS: Record<string, Command> = {
   --config FILE   YAML or JSON config (schemas/config.schema.json; env MESHGATE_CONFIG)
   --peer URL      dial this peer node; repeatable (env MESHGATE_PEERS, comma-separated)
   --mesh-key KEY  shared mesh key, the same on every node (env MESHGATE_MESH_KEY)
+  --bridge P=URL  bridge a broker both ways with the default mappings; P is mqtt,
+                  amqp or nats, e.g. --bridge mqtt=mqtt://127.0.0.1:1883; repeatable
 
 Precedence: defaults < config file < MESHGATE_* env < flags.
 SIGINT/SIGTERM stop accepting, flush, close clients with 1001 and exit 0.`,
@@ -45,6 +49,7 @@ SIGINT/SIGTERM stop accepting, flush, close clients with 1001 and exit 0.`,
       config: { type: 'string' },
       peer: { type: 'string', multiple: true },
       'mesh-key': { type: 'string' },
+      bridge: { type: 'string', multiple: true },
     },
     async run(v) {
       const configPath = (v.config as string | undefined) ?? process.env.MESHGATE_CONFIG;
@@ -52,9 +57,10 @@ SIGINT/SIGTERM stop accepting, flush, close clients with 1001 and exit 0.`,
         node: { id: v['node-id'], region: v.region },
         listen: { host: v.host, port: v.port === undefined ? undefined : toIntOrString(v.port as string) },
         mesh: { key: v['mesh-key'], peers: v.peer },
+        bridges: v.bridge === undefined ? undefined : (v.bridge as string[]).map(bridgeShorthand),
       };
       const config = resolveConfig(configPath ? readConfigFile(configPath) : {}, envLayer(process.env), flags);
-      const running = await startNode(config);
+      const running = await startNode(config, extensions);
       process.stdout.write(
         `meshgate ${VERSION} node '${config.node.id}' (region '${config.node.region}') ready\n` +
           `  WebSocket (meshgate protocol)  ${running.wsUrl}\n` +
@@ -182,6 +188,13 @@ Prints {"topic":...,"event":<structured CloudEvent>} per line on stdout, and
   },
 };
 
+/** 'mqtt=mqtt://h:p' -> { type: 'mqtt', url: 'mqtt://h:p' }; the schema checks the rest. */
+function bridgeShorthand(spec: string): Record<string, string> {
+  const at = spec.indexOf('=');
+  if (at <= 0) throw usageError(`--bridge expects PROTO=URL (e.g. mqtt=mqtt://127.0.0.1:1883), got '${spec}'`);
+  return { type: spec.slice(0, at), url: spec.slice(at + 1) };
+}
+
 function dataOf(text: string): OutgoingEvent {
   if (text === '') return {};
   try {
@@ -263,4 +276,8 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+/** Runs the CLI with `argv` (without node and script) and the given extensions; resolves to the exit code. */
+export async function runCli(argv: string[], withExtensions: NodeExtensions = {}): Promise<number> {
+  extensions = withExtensions;
+  return main(argv);
+}

@@ -1,6 +1,6 @@
 import { Encoder } from 'cbor-x';
 import { decodeStructuredJson, encodeStructuredJson } from './cloudevents-json.js';
-import { encodeEventMap, eventFromMap } from './cloudevents-cbor.js';
+import { CBOR_OPTIONS, encodeEventMap, eventFromMap } from './cloudevents-cbor.js';
 import type { ErrorCode } from './errors.js';
 import type { MeshEvent } from './event.js';
 import type { EgressFormat } from './egress.js';
@@ -37,7 +37,7 @@ export type DecodedRequest =
   | { readonly ok: false; readonly code: ErrorCode; readonly message: string; readonly ref?: Ref };
 
 /** One CBOR encoder for the process: plain maps, no cbor-x record extension, so any CBOR library can read our frames. */
-const cbor = new Encoder({ useRecords: false, mapsAsObjects: true });
+const cbor = new Encoder({ ...CBOR_OPTIONS });
 
 export interface ClientCodec {
   readonly subprotocol: string;

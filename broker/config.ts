@@ -38,8 +38,17 @@ export interface NodeConfig {
     readonly backoffMinMs: number;
     /** Longest reconnect delay, ms. @default 5000 */
     readonly backoffMaxMs: number;
+    /** How long an event waits for an origin not heard of yet, ms. @default 30000 */
+    readonly parkMs: number;
+    /** Most events waiting for unknown origins. @default 100000 */
+    readonly maxParked: number;
     readonly link: PeerLinkOptions;
   };
+  /**
+   * Broker bridges, one entry each; the shape of an entry is defined and
+   * checked by bridges/ (schemas/config.schema.json `bridges`). @default []
+   */
+  readonly bridges: ReadonlyArray<Readonly<Record<string, unknown>>>;
   readonly dedup: {
     /** How long an (source, id) pair is remembered, ms. @default 120_000 */
     readonly windowMs: number;
@@ -62,7 +71,8 @@ export const DEFAULTS: NodeConfig = Object.freeze({
     topic: { maxLength: 256, maxTokens: 16, maxWildcards: 8 },
   },
   dedup: { windowMs: 120_000, maxEntries: 1_000_000 },
-  mesh: { peers: [], maxHops: 16, keepaliveMs: 5000, backoffMinMs: 100, backoffMaxMs: 5000, link: { ...PEER_LINK_DEFAULTS } },
+  bridges: [],
+  mesh: { peers: [], maxHops: 16, keepaliveMs: 5000, backoffMinMs: 100, backoffMaxMs: 5000, parkMs: 30_000, maxParked: 100_000, link: { ...PEER_LINK_DEFAULTS } },
 });
 
 function defaultNodeId(): string {

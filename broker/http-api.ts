@@ -7,6 +7,8 @@ export interface HttpApiSources {
   readonly node: MeshNode;
   readonly mesh: PeerMesh;
   readonly dialers: readonly PeerDialer[];
+  /** /v1/bridges rows. */
+  readonly bridges: () => Array<Record<string, unknown>>;
   readonly version: string;
   readonly startedAt: number;
   readonly connections: () => number;
@@ -46,6 +48,9 @@ export function mountHttpApi(app: TemplatedApp, sources: HttpApiSources): void {
       if (!known.has(d.url)) rows.push({ node: null, region: null, state: 'connecting', direction: 'dial', url: d.url, lastError: d.lastError });
     }
     sendJson(res, '200 OK', { node: node.nodeId, region: node.region, peers: rows });
+  });
+  app.get('/v1/bridges', (res) => {
+    sendJson(res, '200 OK', { node: node.nodeId, bridges: sources.bridges() });
   });
   app.get('/v1/routes', (res) => {
     sendJson(res, '200 OK', { local: node.localFilters().sort(), ...sources.mesh.routes() });

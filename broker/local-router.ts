@@ -8,13 +8,23 @@ import type { EgressFormat, Subscriber } from './egress.js';
  */
 export class LocalRouter {
   readonly #trie = new TopicTrie<Subscriber>();
+  /** Who holds each filter, to answer "wanted by anyone but X". */
+  readonly #byFilter = new Map<string, Set<Subscriber>>();
 
   add(filter: string, subscriber: Subscriber): boolean {
-    return this.#trie.add(filter, subscriber);
+    if (!this.#trie.add(filter, subscriber)) return false;
+    let subs = this.#byFilter.get(filter);
+    if (subs === undefined) this.#byFilter.set(filter, (subs = new Set()));
+    subs.add(subscriber);
+    return true;
   }
 
   remove(filter: string, subscriber: Subscriber): boolean {
-    return this.#trie.remove(filter, subscriber);
+    if (!this.#trie.remove(filter, subscriber)) return false;
+    const subs = this.#byFilter.get(filter)!;
+    subs.delete(subscriber);
+    if (subs.size === 0) this.#byFilter.delete(filter);
+    return true;
   }
 
   /** Number of (filter, subscriber) pairs. */
@@ -22,8 +32,13 @@ export class LocalRouter {
     return this.#trie.size;
   }
 
-  filters(): string[] {
-    return this.#trie.filters();
+  /** Distinct filters held, optionally ignoring those held only by `exclude`. */
+  filters(exclude?: Subscriber): string[] {
+    if (exclude === undefined) return this.#trie.filters();
+    const held = this.#byFilter;
+    const out: string[] = [];
+    for (const [filter, subs] of held) if (subs.size > (subs.has(exclude) ? 1 : 0)) out.push(filter);
+    return out;
   }
 
   /**

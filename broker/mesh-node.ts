@@ -1,6 +1,6 @@
 import { checkFilter, checkTopic, type TopicLimits } from '../routing/mod.js';
 import { DedupWindow } from './dedup.js';
-import type { Completion } from './completion.js';
+import type { Upstream } from './completion.js';
 import type { ErrorCode } from './errors.js';
 import type { IngressProtocol, MeshEvent } from './event.js';
 import type { Subscriber } from './egress.js';
@@ -19,10 +19,12 @@ export interface Refusal { readonly code: ErrorCode; readonly message: string }
 
 /** Where events go beyond this node (the peer mesh); set by the composition root. */
 export interface Forwarder {
-  /** Called after local delivery; holds `completion` for each link the event waits on. */
-  forward(event: MeshEvent, completion: Completion | null): void;
+  /** Called after local delivery; holds the upstream's completion for each link the event waits on. */
+  forward(event: MeshEvent, upstream: Upstream | null): void;
   /** The set of local filters may have changed. */
   localInterestChanged(): void;
+  /** Filters other nodes want. */
+  remoteFilters(): string[];
 }
 
 export interface MeshNodeOptions {
@@ -57,6 +59,8 @@ export class MeshNode {
   readonly #duplicates: Metric;
   readonly #rejected = new Map<ErrorCode, Metric>();
   #forwarder: Forwarder | null = null;
+  readonly #interestListeners = new Set<() => void>();
+  #interestNotifyScheduled = false;
 
   constructor(options: MeshNodeOptions) {
     this.nodeId = options.nodeId;
@@ -85,6 +89,37 @@ export class MeshNode {
     this.#forwarder = forwarder;
   }
 
+  /**
+   * Calls `listener` (at most once per loop turn) whenever the set of
+   * filters someone in the mesh wants may have changed: a local
+   * subscribe/unsubscribe or a peer's interest advert. Returns an unsubscribe.
+   */
+  onInterestChange(listener: () => void): () => void {
+    this.#interestListeners.add(listener);
+    return () => this.#interestListeners.delete(listener);
+  }
+
+  /** Notifies interest listeners; the peer mesh calls it when remote interest changes. */
+  interestChanged(): void {
+    if (this.#interestNotifyScheduled || this.#interestListeners.size === 0) return;
+    this.#interestNotifyScheduled = true;
+    setImmediate(() => {
+      this.#interestNotifyScheduled = false;
+      for (const l of this.#interestListeners) l();
+    });
+  }
+
+  /**
+   * Every filter someone wants: local subscribers' and other nodes'. A
+   * bridge passes itself as `exclude` so its own export subscriptions do
+   * not count as demand for its imports.
+   */
+  wantedFilters(exclude?: Subscriber): string[] {
+    const wanted = new Set(this.#router.filters(exclude));
+    for (const f of this.#forwarder?.remoteFilters() ?? []) wanted.add(f);
+    return [...wanted];
+  }
+
   /** Counts a refusal by its code; every ingress reports its refusals here. */
   reject(code: ErrorCode, message: string): IngestResult {
     let metric = this.#rejected.get(code);
@@ -110,26 +145,32 @@ export class MeshNode {
    * must already be cleared by the ingress decoder unless the event comes
    * from a peer (provenance is written by the mesh only).
    */
-  ingest(event: MeshEvent, protocol: IngressProtocol, originalTopic: string = event.topic, completion: Completion | null = null): IngestResult {
+  ingest(event: MeshEvent, protocol: IngressProtocol, originalTopic: string = event.topic, upstream: Upstream | null = null): IngestResult {
     const topicProblem = checkTopic(event.topic, this.#limits);
     if (topicProblem !== null) return this.reject(topicProblem.code, topicProblem.message);
     const size = event.data === undefined ? 0 : event.data.byteLength;
     if (size > this.#maxEventBytes) {
       return this.reject('MG_ERR_EVENT_TOO_LARGE', `event data is ${size} bytes; the limit is ${this.#maxEventBytes}`);
     }
-    if (this.#dedup.isDuplicate(event.source, event.id)) {
+    const duplicate = this.#dedup.isDuplicate(event.source, event.id);
+    if (duplicate) {
       this.#duplicates.inc();
-      return DUPLICATE;
+      // A producer retry stops here. A copy from a peer still goes on to the
+      // destinations its sender named: this node may lie on their path even
+      // though its own subscribers already had the event.
+      if (upstream === null) return DUPLICATE;
     }
     const hop = { node: this.nodeId, region: this.region, time: this.#now() };
     const stamped: MeshEvent =
       protocol === 'peer'
         ? { ...event, hops: [...event.hops, hop] }
         : { ...event, origin: { node: this.nodeId, protocol, topic: originalTopic }, hops: [hop] };
-    this.#in[protocol].inc();
-    this.#deliveries.inc(this.#router.route(stamped));
-    this.#forwarder?.forward(stamped, completion);
-    return ACCEPTED;
+    if (!duplicate) {
+      this.#in[protocol].inc();
+      this.#deliveries.inc(this.#router.route(stamped));
+    }
+    this.#forwarder?.forward(stamped, upstream);
+    return duplicate ? DUPLICATE : ACCEPTED;
   }
 
   /** Adds a local subscription; the filter is checked here so every ingress gets the same rules. */
@@ -139,13 +180,19 @@ export class MeshNode {
       this.reject(problem.code, problem.message);
       return problem;
     }
-    if (this.#router.add(filter, subscriber)) this.#forwarder?.localInterestChanged();
+    if (this.#router.add(filter, subscriber)) {
+      this.#forwarder?.localInterestChanged();
+      this.interestChanged();
+    }
     return null;
   }
 
   unsubscribe(filter: string, subscriber: Subscriber): boolean {
     const removed = this.#router.remove(filter, subscriber);
-    if (removed) this.#forwarder?.localInterestChanged();
+    if (removed) {
+      this.#forwarder?.localInterestChanged();
+      this.interestChanged();
+    }
     return removed;
   }
 

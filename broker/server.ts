@@ -13,9 +13,26 @@ const require = createRequire(import.meta.url);
 /** The package version, sent in the hello frame and /v1/stats. */
 export const VERSION: string = (require('../../package.json') as { version: string }).version;
 
+/** A set of running bridges, as /v1/bridges shows them. */
+export interface BridgeSet {
+  /** One row per bridge: type, url, state, counters. */
+  status(): Array<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+/** Builds bridges from the config's `bridges` entries, against the node's public surface. */
+export type BridgeFactory = (node: MeshNode, entries: NodeConfig['bridges'], log: (line: string) => void) => Promise<BridgeSet>;
+
+/** Parts that live above broker/ in the dependency order, plugged in by the entry point. */
+export interface NodeExtensions {
+  readonly bridges?: BridgeFactory;
+  readonly log?: (line: string) => void;
+}
+
 export interface RunningNode {
   readonly node: MeshNode;
   readonly mesh: PeerMesh;
+  readonly bridges: BridgeSet | null;
   readonly config: NodeConfig;
   readonly host: string;
   /** The bound port (the real one when the config asked for 0). */
@@ -33,7 +50,8 @@ export interface RunningNode {
  * The composition root: builds a node and its endpoints from a resolved
  * config. Everything else receives what it needs as arguments.
  */
-export async function startNode(config: NodeConfig, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<RunningNode> {
+export async function startNode(config: NodeConfig, extensions: NodeExtensions = {}): Promise<RunningNode> {
+  const log = extensions.log ?? ((l: string) => void process.stderr.write(`${l}\n`));
   const node = new MeshNode({
     nodeId: config.node.id,
     region: config.node.region,
@@ -41,7 +59,7 @@ export async function startNode(config: NodeConfig, log: (line: string) => void 
     maxEventBytes: config.limits.maxEventBytes,
     dedup: config.dedup,
   });
-  const mesh = new PeerMesh(node, { maxHops: config.mesh.maxHops, keepaliveMs: config.mesh.keepaliveMs, link: config.mesh.link });
+  const mesh = new PeerMesh(node, { maxHops: config.mesh.maxHops, keepaliveMs: config.mesh.keepaliveMs, parkMs: config.mesh.parkMs, maxParked: config.mesh.maxParked, link: config.mesh.link });
   node.setForwarder(mesh);
   const app = uWS.App();
   mountPeerEndpoint(app, mesh, { nodeId: config.node.id, region: config.node.region, meshKey: config.mesh.key, maxFrameBytes: config.limits.maxFrameBytes });
@@ -64,7 +82,8 @@ export async function startNode(config: NodeConfig, log: (line: string) => void 
         log,
       }),
   );
-  mountHttpApi(app, { node, mesh, dialers, version: VERSION, startedAt: Date.now(), connections: ws.connections, accepting: () => accepting });
+  let bridges: BridgeSet | null = null;
+  mountHttpApi(app, { node, mesh, dialers, bridges: () => bridges?.status() ?? [], version: VERSION, startedAt: Date.now(), connections: ws.connections, accepting: () => accepting });
 
   const { host } = config.listen;
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
@@ -76,12 +95,19 @@ export async function startNode(config: NodeConfig, log: (line: string) => void 
   });
   const port = uWS.us_socket_local_port(listenSocket as unknown as uWS.us_socket);
   for (const d of dialers) d.start();
+  if (config.bridges.length > 0) {
+    if (extensions.bridges === undefined) throw new MeshError('MG_ERR_CONFIG_INVALID', 'bridges: this build has no bridge support; fix: start the node with the meshgate command');
+    bridges = await extensions.bridges(node, config.bridges, log);
+  }
   const hostForUrl = host.includes(':') ? `[${host}]` : host;
 
   let closing: Promise<void> | undefined;
   return {
     node,
     mesh,
+    get bridges() {
+      return bridges;
+    },
     config,
     host,
     port,
@@ -93,6 +119,7 @@ export async function startNode(config: NodeConfig, log: (line: string) => void 
         accepting = false;
         uWS.us_listen_socket_close(listenSocket);
         for (const d of dialers) d.stop();
+        await bridges?.close();
         mesh.close();
         ws.closeAll();
         // Let uWS write the close frames before the sockets are torn down.

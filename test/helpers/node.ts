@@ -4,11 +4,12 @@ import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import WebSocket from 'ws';
 import { Encoder } from 'cbor-x';
+import { CBOR_OPTIONS } from '../../broker/cloudevents-cbor.js';
 import { resolveConfig, type ConfigLayer } from '../../broker/config.js';
 import { startNode, type RunningNode } from '../../broker/server.js';
 
-/** dist/broker/cli.js, the compiled `meshgate` command. */
-export const CLI = fileURLToPath(new URL('../../broker/cli.js', import.meta.url));
+/** dist/bin/meshgate.js, the compiled `meshgate` command. */
+export const CLI = fileURLToPath(new URL('../../bin/meshgate.js', import.meta.url));
 
 /** Starts a real node on 127.0.0.1:0 in this process and closes it after the test. */
 export async function startTestNode(t: TestContext, layer: ConfigLayer = {}): Promise<RunningNode> {
@@ -18,7 +19,7 @@ export async function startTestNode(t: TestContext, layer: ConfigLayer = {}): Pr
   return running;
 }
 
-const cbor = new Encoder({ useRecords: false, mapsAsObjects: true });
+const cbor = new Encoder({ ...CBOR_OPTIONS });
 
 /**
  * A raw protocol client: records every frame so a test can await the one

@@ -1,0 +1,130 @@
+import WebSocket from 'ws';
+import { decodePeerFrame, encodeControl, PEER_PROTOCOL_VERSION } from './peer-frames.js';
+import { keyProof, newNonce, PEER_CLOSE, proofMatches } from './peer-handshake.js';
+import type { PeerConnection, PeerLink } from './peer-link.js';
+import type { PeerMesh } from './peer-mesh.js';
+import { PEER_PATH } from './peer-endpoint.js';
+
+export interface PeerDialerOptions {
+  readonly nodeId: string;
+  readonly region: string;
+  readonly meshKey: string;
+  /** First reconnect delay, ms. @default 100 */
+  readonly backoffMinMs: number;
+  /** Longest reconnect delay, ms. @default 5000 */
+  readonly backoffMaxMs: number;
+  /** Called with each refusal or failure, for the log. */
+  readonly log: (line: string) => void;
+}
+
+/**
+ * The dialing side of one configured peer URL: connects, proves the mesh
+ * key, hands the connection to the mesh, and reconnects with exponential
+ * backoff and full jitter (so a restarted hub is not hit by every spoke at
+ * the same instant) until stopped.
+ */
+export class PeerDialer {
+  readonly url: string;
+  readonly #mesh: PeerMesh;
+  readonly #options: PeerDialerOptions;
+  #socket: WebSocket | null = null;
+  #attempt = 0;
+  #timer: NodeJS.Timeout | null = null;
+  #stopped = false;
+  /** The last refusal or error, for /v1/peers. */
+  lastError: string | null = null;
+
+  constructor(url: string, mesh: PeerMesh, options: PeerDialerOptions) {
+    this.url = peerUrl(url);
+    this.#mesh = mesh;
+    this.#options = options;
+  }
+
+  start(): void {
+    this.#connect();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#socket?.close(PEER_CLOSE.GOING_AWAY, 'node shutting down');
+  }
+
+  #connect(): void {
+    if (this.#stopped) return;
+    const socket = new WebSocket(this.url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+    socket.binaryType = 'nodebuffer';
+    this.#socket = socket;
+    const nonce = newNonce();
+    let link: PeerLink | null = null;
+    let conn: PeerConnection | null = null;
+    const fail = (code: number, reason: 'auth' | 'version' | 'malformed', text: string) => {
+      this.#mesh.refused(reason);
+      this.lastError = text;
+      this.#options.log(`peer ${this.url}: ${text}`);
+      socket.close(code, text.slice(0, 120));
+    };
+    let challenge: Uint8Array | null = null;
+    socket.on('message', (raw: Buffer) => {
+      const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+      if (link !== null) return this.#mesh.receive(link, bytes);
+      const decoded = decodePeerFrame(bytes);
+      if (decoded.kind !== 'control') return fail(PEER_CLOSE.MALFORMED, 'malformed', 'MG_ERR_PEER_MALFORMED: garbage during the handshake');
+      const frame = decoded.frame;
+      if (challenge === null) {
+        if (frame.t !== 'challenge' || !(frame.nonce instanceof Uint8Array)) return fail(PEER_CLOSE.MALFORMED, 'malformed', 'MG_ERR_PEER_MALFORMED: expected a challenge');
+        challenge = frame.nonce;
+        socket.send(encodeControl({ t: 'hello', node: this.#options.nodeId, region: this.#options.region, version: PEER_PROTOCOL_VERSION, nonce, proof: keyProof(this.#options.meshKey, 'dial', challenge, this.#options.nodeId) }));
+        return;
+      }
+      if (frame.t !== 'welcome') return fail(PEER_CLOSE.MALFORMED, 'malformed', 'MG_ERR_PEER_MALFORMED: expected a welcome');
+      if (frame.version !== PEER_PROTOCOL_VERSION) return fail(PEER_CLOSE.VERSION, 'version', `MG_ERR_PEER_VERSION: this node speaks peer protocol ${PEER_PROTOCOL_VERSION}, peer answered ${String(frame.version)}`);
+      if (typeof frame.node !== 'string' || !proofMatches(keyProof(this.#options.meshKey, 'accept', nonce, frame.node), frame.proof)) {
+        return fail(PEER_CLOSE.AUTH, 'auth', 'MG_ERR_PEER_AUTH: the peer could not prove the mesh key');
+      }
+      conn = {
+        send: (b) => socket.send(b),
+        bufferedAmount: () => socket.bufferedAmount,
+        close: (code, reason) => socket.close(code, reason),
+      };
+      link = this.#mesh.attach(frame.node, frame.region, conn, 'dial', this.url);
+      if (link === null) return void socket.close(PEER_CLOSE.DUPLICATE, 'MG_ERR_PEER_DUPLICATE: already connected to this node');
+      this.#attempt = 0;
+      this.lastError = null;
+      // ws has no drain event on the WebSocket itself; the socket's does.
+      const underlying = (socket as unknown as { _socket?: import('node:net').Socket })._socket;
+      underlying?.on('drain', () => link && this.#mesh.drained(link));
+    });
+    socket.on('close', (code: number, reason: Buffer) => {
+      if (link !== null && conn !== null) this.#mesh.detach(link, conn);
+      if (code === PEER_CLOSE.AUTH || code === PEER_CLOSE.VERSION || code === PEER_CLOSE.MALFORMED) {
+        // Refused by the peer: say why, and count it here too.
+        const text = reason.toString() || `closed ${code}`;
+        if (link === null && this.lastError !== text) {
+          this.lastError = text;
+          this.#options.log(`peer ${this.url} refused us: ${text}`);
+          this.#mesh.refused(code === PEER_CLOSE.AUTH ? 'auth' : code === PEER_CLOSE.VERSION ? 'version' : 'malformed');
+        }
+      }
+      this.#schedule();
+    });
+    socket.on('error', (err: Error) => {
+      this.lastError = err.message;
+    });
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    const cap = Math.min(this.#options.backoffMaxMs, this.#options.backoffMinMs * 2 ** this.#attempt);
+    this.#attempt = Math.min(this.#attempt + 1, 30);
+    const delay = Math.random() * cap;
+    this.#timer = setTimeout(() => this.#connect(), delay);
+  }
+}
+
+/** ws://h:p -> ws://h:p/v1/peer; an explicit path is kept. */
+export function peerUrl(url: string): string {
+  const u = new URL(url);
+  if (u.pathname === '/' || u.pathname === '') u.pathname = PEER_PATH;
+  return u.toString();
+}
