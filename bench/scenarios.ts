@@ -1,0 +1,154 @@
+/**
+ * Bench scenario registry: `npm run bench` runs these in order and prints
+ * one table row each. Add an entry to add a row; put an anchor before the
+ * scenarios that name it.
+ *
+ * Budget: the whole list must finish well under 5 minutes on 2 cores
+ * (bench/run.ts stops starting new scenarios after 270 s). Size phases to
+ * last 1-5 s: server CPU comes from /proc in 10 ms ticks.
+ */
+import { natsAnchor, natsClusterAnchor, type AnchorOptions } from './nats-anchor.js';
+import { trieBench } from './trie-bench.js';
+import { meshgateLineLoad, meshgateLoad } from './meshgate-load.js';
+
+/** One row of the table. */
+export interface BenchResult {
+  /** Delivered events per second (all subscribers), burst phase. */
+  eventsPerSec: number;
+  /** Fixed-rate phase latency, send -> receive. NaN when not measured. */
+  p50Ms: number;
+  p99Ms: number;
+  /** Server CPU per delivered event, burst phase. NaN when not measured. */
+  serverCpuUsPerEvent: number;
+  /** Deliveries that never arrived (should be 0). */
+  lost?: number;
+  /** Anything else worth keeping in bench/results/latest.json. */
+  details?: unknown;
+}
+
+/** A result that becomes its own row, `${scenario.name}: ${name}`. */
+export interface NamedBenchResult extends BenchResult {
+  name: string;
+}
+
+export interface Scenario {
+  /** Unique; anchors are referred to by it. */
+  name: string;
+  /** What is measured: 'nats-server', 'meshgate', 'routing/topic-trie'. */
+  target: string;
+  /** Name of the scenario this one is compared with (ratio column). */
+  anchor?: string;
+  /** Short text for the notes column (fan-out, latency rate…). */
+  note?: string;
+  /** One row, or several named rows (a micro-bench with variants). */
+  run(): Promise<BenchResult | NamedBenchResult[]>;
+}
+
+const PAYLOAD = 256;
+
+/** 1→1: ~1.5-2 s burst, 2 s at 10k/s. */
+export const ONE_TO_ONE: AnchorOptions = {
+  payloadBytes: PAYLOAD,
+  subscribers: 1,
+  events: 1_000_000,
+  fixedRate: 10_000,
+  latencyEvents: 20_000,
+};
+
+/**
+ * 1→100: 40k events = 4M deliveries (~3-7 s); latency at 1k events/s
+ * = 100k deliveries/s for 2 s. 100 subscriber connections in 2 processes
+ * (more processes only add contention on 2 cores).
+ */
+export const ONE_TO_HUNDRED: AnchorOptions = {
+  payloadBytes: PAYLOAD,
+  subscribers: 100,
+  subscriberProcesses: 2,
+  events: 40_000,
+  fixedRate: 1_000,
+  latencyEvents: 2_000,
+};
+
+const anchorRow = (r: Awaited<ReturnType<typeof natsAnchor>>): BenchResult => ({
+  eventsPerSec: r.eventsPerSec,
+  p50Ms: r.p50Ms,
+  p99Ms: r.p99Ms,
+  serverCpuUsPerEvent: r.serverCpuUsPerEvent,
+  lost: r.lost,
+  details: r,
+});
+
+export const scenarios: Scenario[] = [
+  {
+    name: 'nats 1→1',
+    target: 'nats-server',
+    note: 'lat @10k ev/s',
+    run: async () => anchorRow(await natsAnchor(ONE_TO_ONE)),
+  },
+  {
+    name: 'nats 1→100',
+    target: 'nats-server',
+    note: 'lat @1k ev/s = 100k deliveries/s',
+    run: async () => anchorRow(await natsAnchor(ONE_TO_HUNDRED)),
+  },
+  {
+    name: 'nats-cluster 1→1 (1 hop)',
+    target: 'nats-server x2 routes',
+    anchor: 'nats 1→1',
+    note: 'pub on A, sub on B; CPU = A+B',
+    run: async () => anchorRow(await natsClusterAnchor(ONE_TO_ONE)),
+  },
+  {
+    name: 'nats-cluster 1→100 (1 hop)',
+    target: 'nats-server x2 routes',
+    anchor: 'nats 1→100',
+    note: 'pub on A, subs on B; CPU = A+B',
+    run: async () => anchorRow(await natsClusterAnchor(ONE_TO_HUNDRED)),
+  },
+
+  // ---- meshgate: same harness, payload and fan-out; CBOR client protocol.
+  {
+    name: 'meshgate 1→1',
+    target: 'meshgate',
+    anchor: 'nats 1→1',
+    note: 'lat @10k ev/s',
+    run: async () => anchorRow(await meshgateLoad(ONE_TO_ONE)),
+  },
+  {
+    name: 'meshgate 1→100',
+    target: 'meshgate',
+    anchor: 'nats 1→100',
+    note: 'lat @1k ev/s = 100k deliveries/s',
+    run: async () => anchorRow(await meshgateLoad(ONE_TO_HUNDRED)),
+  },
+  {
+    name: 'meshgate peering 1→1 (1 hop)',
+    target: 'meshgate x2 peers',
+    anchor: 'nats-cluster 1→1 (1 hop)',
+    note: 'pub on A, sub on B; CPU = A+B',
+    run: async () => anchorRow(await meshgateLineLoad(ONE_TO_ONE, 1)),
+  },
+  {
+    name: 'meshgate peering 1→1 (2 hops)',
+    target: 'meshgate x3 line',
+    anchor: 'nats-cluster 1→1 (1 hop)',
+    note: 'A-B-C, pub on A, sub on C; CPU = A+B+C',
+    run: async () => anchorRow(await meshgateLineLoad(ONE_TO_ONE, 2)),
+  },
+
+  // ---- routing micro-bench (bench/trie-bench.ts): matches/s in the events/s column.
+  {
+    name: 'trie',
+    target: 'routing/topic-trie',
+    note: 'in-process, matches/s',
+    run: async () =>
+      (await trieBench()).map((r) => ({
+        name: r.name,
+        eventsPerSec: r.matchesPerSec,
+        p50Ms: NaN,
+        p99Ms: NaN,
+        serverCpuUsPerEvent: NaN,
+        details: r,
+      })),
+  },
+];
