@@ -10,6 +10,7 @@
 import { natsAnchor, natsClusterAnchor, type AnchorOptions } from './nats-anchor.js';
 import { trieBench } from './trie-bench.js';
 import { meshgateLineLoad, meshgateLoad } from './meshgate-load.js';
+import { dedupBench } from './dedup-bench.js';
 
 /** One row of the table. */
 export interface BenchResult {
@@ -134,6 +135,22 @@ export const scenarios: Scenario[] = [
     anchor: 'nats-cluster 1→1 (1 hop)',
     note: 'A-B-C, pub on A, sub on C; CPU = A+B+C',
     run: async () => anchorRow(await meshgateLineLoad(ONE_TO_ONE, 2)),
+  },
+
+  // ---- dedup window: checks/s in the events/s column, heap bytes per entry in the notes.
+  {
+    name: 'dedup',
+    target: 'broker/dedup',
+    note: 'in-process, checks/s',
+    run: async () =>
+      (await dedupBench()).map((r) => ({
+        name: `${r.name} (${Math.round(r.heapBytesPerEntry)} B/entry heap)`,
+        eventsPerSec: r.checksPerSec,
+        p50Ms: NaN,
+        p99Ms: NaN,
+        serverCpuUsPerEvent: NaN,
+        details: r,
+      })),
   },
 
   // ---- routing micro-bench (bench/trie-bench.ts): matches/s in the events/s column.

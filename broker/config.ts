@@ -21,7 +21,7 @@ export interface NodeConfig {
     readonly maxEventBytes: number;
     /** Subscriptions one connection may hold. @default 1000 */
     readonly maxSubscriptionsPerConnection: number;
-    /** Bytes buffered for one subscriber before it is closed as slow. @default 4_194_304 */
+    /** Bytes buffered for one subscriber before it is closed as slow. @default 16_777_216 */
     readonly maxBufferedBytes: number;
     readonly topic: { readonly maxLength: number; readonly maxTokens: number; readonly maxWildcards: number };
   };
@@ -67,7 +67,7 @@ export const DEFAULTS: NodeConfig = Object.freeze({
     maxFrameBytes: 1_048_576,
     maxEventBytes: 262_144,
     maxSubscriptionsPerConnection: 1000,
-    maxBufferedBytes: 4_194_304,
+    maxBufferedBytes: 16_777_216,
     topic: { maxLength: 256, maxTokens: 16, maxWildcards: 8 },
   },
   dedup: { windowMs: 120_000, maxEntries: 1_000_000 },

@@ -52,7 +52,14 @@ export class PeerDialer {
 
   #connect(): void {
     if (this.#stopped) return;
-    const socket = new WebSocket(this.url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+    const socket = new WebSocket(this.url, {
+      perMessageDeflate: false,
+      maxPayload: 64 * 1024 * 1024,
+      // RFC 6455 masking protects caching intermediaries from script-built
+      // frames; a node-to-node link has none, and with an all-zero mask ws
+      // skips the XOR over every byte it sends.
+      generateMask: (mask: Buffer) => void mask.fill(0),
+    });
     socket.binaryType = 'nodebuffer';
     this.#socket = socket;
     const nonce = newNonce();

@@ -1,0 +1,52 @@
+/**
+ * Dedup window cost: checks per second and heap bytes per remembered
+ * (source, id) pair at the default bound of 1M entries. Run in a child
+ * process with --expose-gc so heap readings are not skewed by the
+ * harness's own garbage.
+ */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { DedupWindow } from '../broker/dedup.js';
+
+export interface DedupBenchResult {
+  name: string;
+  entries: number;
+  checksPerSec: number;
+  heapBytesPerEntry: number;
+}
+
+/** Measures in this process; call through dedupBench() to get a clean heap. */
+function measure(): DedupBenchResult[] {
+  const gc = (globalThis as { gc?: () => void }).gc!;
+  const entries = 1_000_000;
+  const source = 'db.orders.cdc-1a2b3c';
+  const ids = Array.from({ length: entries }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const window = new DedupWindow({ maxEntries: entries });
+  let t = performance.now();
+  for (let i = 0; i < entries; i++) window.isDuplicate(source, ids[i]);
+  const insertSec = (performance.now() - t) / 1000;
+  gc();
+  const heapPerEntry = (process.memoryUsage().heapUsed - before) / window.size;
+  t = performance.now();
+  for (let i = 0; i < entries; i++) window.isDuplicate(source, ids[i]);
+  const hitSec = (performance.now() - t) / 1000;
+  // Past the bound every new id evicts the oldest: the steady state of a busy node.
+  const fresh = Array.from({ length: 300_000 }, (_, i) => `fresh-${i}`);
+  t = performance.now();
+  for (const id of fresh) window.isDuplicate(source, id);
+  const evictSec = (performance.now() - t) / 1000;
+  return [
+    { name: 'dedup insert to 1M', entries, checksPerSec: entries / insertSec, heapBytesPerEntry: heapPerEntry },
+    { name: 'dedup duplicate hit @1M', entries, checksPerSec: entries / hitSec, heapBytesPerEntry: heapPerEntry },
+    { name: 'dedup insert+evict @1M', entries, checksPerSec: fresh.length / evictSec, heapBytesPerEntry: heapPerEntry },
+  ];
+}
+
+export async function dedupBench(): Promise<DedupBenchResult[]> {
+  const out = execFileSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--child'], { encoding: 'utf8', timeout: 60_000 });
+  return JSON.parse(out) as DedupBenchResult[];
+}
+
+if (process.argv.includes('--child')) process.stdout.write(JSON.stringify(measure()));
