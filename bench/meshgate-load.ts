@@ -11,8 +11,8 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runLoad, type LoadResult } from './load/driver.js';
-import type { AnchorOptions, AnchorResult } from './nats-anchor.js';
+import { runLoad } from './load/driver.js';
+import { toAnchor, type AnchorOptions, type AnchorResult } from './nats-anchor.js';
 
 const CLI = fileURLToPath(new URL('../bin/meshgate.js', import.meta.url));
 
@@ -70,25 +70,12 @@ async function awaitLinks(node: BenchNode, peers: string[]): Promise<void> {
   }
 }
 
-function toResult(target: string, options: AnchorOptions, load: LoadResult): AnchorResult {
-  return {
-    target,
-    eventsPerSec: load.throughput.deliveriesPerSec,
-    p50Ms: load.latency.p50Ms,
-    p99Ms: load.latency.p99Ms,
-    serverCpuUsPerEvent: load.throughput.serverCpuUsPerDelivery,
-    lost: load.throughput.lost + load.latency.lost,
-    options,
-    load,
-  };
-}
-
 /** One node; publisher and subscribers on it. */
 export async function meshgateLoad(opts: AnchorOptions): Promise<AnchorResult> {
   const node = await startBenchNode('solo', await freePort(), []);
   try {
     const load = await runLoad({ transport: 'meshgate-ws', publishUrl: node.wsUrl, subscribeUrls: [node.wsUrl], ...opts, serverPids: () => [node.child.pid!] });
-    return toResult('meshgate (1 node)', opts, load);
+    return toAnchor('meshgate (1 node)', opts, load);
   } finally {
     await node.stop();
   }
@@ -115,7 +102,7 @@ export async function meshgateLineLoad(opts: AnchorOptions, hops: number): Promi
       // The driver's warmup waits until interest has crossed the links.
       serverPids: () => nodes.map((n) => n.child.pid!),
     });
-    return toResult(`meshgate (${hops + 1}-node line, ${hops} hop${hops > 1 ? 's' : ''})`, opts, load);
+    return toAnchor(`meshgate (${hops + 1}-node line, ${hops} hop${hops > 1 ? 's' : ''})`, opts, load);
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
   }

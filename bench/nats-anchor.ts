@@ -52,7 +52,8 @@ function natsServerVersion(): string {
   return natsVersion.startsWith('v') ? natsVersion : `v${natsVersion}`;
 }
 
-function toAnchor(target: string, options: AnchorOptions, load: LoadResult): AnchorResult {
+/** Turns a load run into a result row; meshgate scenarios use it too. */
+export function toAnchor(target: string, options: AnchorOptions, load: LoadResult): AnchorResult {
   return {
     target,
     eventsPerSec: load.throughput.deliveriesPerSec,

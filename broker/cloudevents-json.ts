@@ -10,6 +10,7 @@
  * stays `{ "a" : 1.0e3 }` across any number of hops and formats.
  */
 import { isUtf8 } from 'node:buffer';
+import { topLevelMemberSpan } from './json-span.js';
 import type { MeshEvent } from './event.js';
 import {
   type DecodeOptions,
@@ -93,6 +94,7 @@ export function decodeStructuredJson(text: string, topic: string, options?: Deco
   const value = map.data;
   const base64 = map.data_base64;
   let data: Uint8Array | undefined;
+  let span: [number, number] | null;
   if (base64 !== undefined && base64 !== null) {
     if (value !== undefined) return { ok: false, problem: BOTH_DATA };
     if (typeof base64 !== 'string' || !isBase64(base64)) return { ok: false, problem: BAD_BASE64 };
@@ -101,8 +103,8 @@ export function decodeStructuredJson(text: string, topic: string, options?: Deco
     const ct = parts.attrs.datacontenttype;
     if (typeof value === 'string' && typeof ct === 'string' && !isJsonMediaType(ct)) {
       data = Buffer.from(value, 'utf8'); // §3.1.2: an encoded content string
-    } else if (findDataSpan(text)) {
-      data = Buffer.from(text.slice(spanStart, spanEnd), 'utf8'); // the JSON text as sent
+    } else if ((span = topLevelMemberSpan(text, 'data')) !== null) {
+      data = Buffer.from(text.slice(span[0], span[1]), 'utf8'); // the JSON text as sent
     } else {
       // Unreachable for text JSON.parse accepted; kept so a scanner bug cannot lose data.
       data = Buffer.from(JSON.stringify(value), 'utf8');
@@ -122,117 +124,6 @@ export function decodeStructuredJson(text: string, topic: string, options?: Deco
     }
   }
   return { ok: true, event: eventFromParts(parts, topic, data, origin, hops) };
-}
-
-// Result of findDataSpan; module state instead of a tuple so the scan allocates nothing.
-let spanStart = 0;
-let spanEnd = 0;
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const LBRACE = 0x7b;
-const RBRACE = 0x7d;
-const LBRACKET = 0x5b;
-const RBRACKET = 0x5d;
-
-function skipWs(text: string, i: number): number {
-  for (;;) {
-    const c = text.charCodeAt(i);
-    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
-    else return i;
-  }
-}
-
-/** Index just past the string whose opening quote is at `i`. */
-function skipString(text: string, i: number): number {
-  let j = i + 1;
-  for (;;) {
-    const q = text.indexOf('"', j);
-    if (q === -1) return text.length;
-    // The quote closes the string unless an odd number of backslashes precede it.
-    let b = q - 1;
-    while (text.charCodeAt(b) === BACKSLASH) b--;
-    if ((q - 1 - b) % 2 === 0) return q + 1;
-    j = q + 1;
-  }
-}
-
-/** Index just past the JSON value starting at `i`. */
-function skipValue(text: string, i: number): number {
-  const c = text.charCodeAt(i);
-  if (c === QUOTE) return skipString(text, i);
-  if (c === LBRACE || c === LBRACKET) {
-    let depth = 1;
-    let j = i + 1;
-    const n = text.length;
-    while (j < n) {
-      const d = text.charCodeAt(j);
-      if (d === QUOTE) {
-        j = skipString(text, j);
-        continue;
-      }
-      if (d === LBRACE || d === LBRACKET) depth++;
-      else if ((d === RBRACE || d === RBRACKET) && --depth === 0) return j + 1;
-      j++;
-    }
-    return n;
-  }
-  // number, true, false, null: up to the next delimiter or whitespace
-  let j = i + 1;
-  for (;;) {
-    const d = text.charCodeAt(j);
-    if (d === COMMA || d === RBRACE || d === RBRACKET || d === 0x20 || d === 0x0a || d === 0x0d || d === 0x09 || d !== d) return j;
-    j++;
-  }
-}
-
-/** True when the key whose string spans [start, end) (quotes included) is "data", escapes decoded. */
-function isDataKey(text: string, start: number, end: number): boolean {
-  if (end - start === 6) return text.startsWith('"data"', start);
-  // "d\u0061ta" and friends: JSON.parse read them as "data", so must we.
-  if (end - start < 6) return false;
-  for (let k = start + 1; k < end - 1; k++) {
-    if (text.charCodeAt(k) === BACKSLASH) return JSON.parse(text.slice(start, end)) === 'data';
-  }
-  return false;
-}
-
-/**
- * Finds the source span of the top-level `data` member's value, for text
- * JSON.parse has already accepted (so the scanner can trust the syntax).
- * With duplicate keys the last one wins, as in JSON.parse.
- *
- * ```
- *   {"id":"1", "data" :  { "a" : 1 } , "x":2}
- *                         ^spanStart  ^spanEnd
- * ```
- */
-function findDataSpan(text: string): boolean {
-  let found = false;
-  let i = skipWs(text, 0);
-  if (text.charCodeAt(i) !== LBRACE) return false;
-  i++;
-  const n = text.length;
-  while (i < n) {
-    i = skipWs(text, i);
-    if (text.charCodeAt(i) !== QUOTE) return found; // '}' of an empty object
-    const keyStart = i;
-    i = skipString(text, i);
-    const isData = isDataKey(text, keyStart, i);
-    i = skipWs(text, skipWs(text, i) + 1); // past ':'
-    const valueStart = i;
-    i = skipValue(text, i);
-    if (isData) {
-      spanStart = valueStart;
-      spanEnd = i;
-      found = true;
-    }
-    i = skipWs(text, i);
-    if (text.charCodeAt(i) !== COMMA) return found;
-    i++;
-  }
-  return found;
 }
 
 // --- encode ----------------------------------------------------------------

@@ -7,31 +7,43 @@
  * only tracks strings and nesting depth. With a duplicated key it returns
  * the last one, as JSON.parse keeps the last.
  *
+ * ```
+ *   {"id":"1", "data" :  { "a" : 1 } , "x":2}
+ *                         ^start      ^end
+ * ```
+ *
  * @example topLevelMemberSpan('{"a":1,"data": {"x":[1]} }', 'data') // -> [15, 24]
  */
 export function topLevelMemberSpan(text: string, name: string): [start: number, end: number] | null {
-  const n = text.length;
-  let i = skipWs(text, 0);
-  if (text.charCodeAt(i) !== 0x7b /* { */) return null;
-  i++;
   let found: [number, number] | null = null;
+  let i = skipWs(text, 0);
+  if (text.charCodeAt(i) !== LBRACE) return null;
+  i++;
+  const n = text.length;
   while (i < n) {
     i = skipWs(text, i);
-    if (text.charCodeAt(i) === 0x7d /* } */) return found;
-    // Key: compare decoded, since a key may use escapes ("d\u0061ta").
-    const keyEnd = stringEnd(text, i);
-    const rawKey = text.slice(i, keyEnd);
-    const key = rawKey.includes('\\') ? (JSON.parse(rawKey) as string) : rawKey.slice(1, -1);
-    i = skipWs(text, keyEnd) + 1; // past ':'
+    if (text.charCodeAt(i) !== QUOTE) return found; // '}' of an empty object
+    const keyStart = i;
+    i = skipString(text, i);
+    const isName = keyIs(text, keyStart, i, name);
+    i = skipWs(text, skipWs(text, i) + 1); // past ':'
+    const valueStart = i;
+    i = skipValue(text, i);
+    if (isName) found = [valueStart, i];
     i = skipWs(text, i);
-    const valueEnd = valueEndAt(text, i);
-    if (key === name) found = [i, valueEnd];
-    i = skipWs(text, valueEnd);
-    if (text.charCodeAt(i) === 0x2c /* , */) i++;
-    else return found;
+    if (text.charCodeAt(i) !== COMMA) return found;
+    i++;
   }
   return found;
 }
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const LBRACE = 0x7b;
+const RBRACE = 0x7d;
+const LBRACKET = 0x5b;
+const RBRACKET = 0x5d;
 
 function skipWs(text: string, i: number): number {
   for (;;) {
@@ -41,39 +53,56 @@ function skipWs(text: string, i: number): number {
   }
 }
 
-/** Index just past the string starting at `i` (which holds its opening quote). */
-function stringEnd(text: string, i: number): number {
-  for (let j = i + 1; j < text.length; j++) {
-    const c = text.charCodeAt(j);
-    if (c === 0x5c /* \ */) j++;
-    else if (c === 0x22 /* " */) return j + 1;
+/** Index just past the string whose opening quote is at `i`. */
+function skipString(text: string, i: number): number {
+  let j = i + 1;
+  for (;;) {
+    const q = text.indexOf('"', j);
+    if (q === -1) return text.length;
+    // The quote closes the string unless an odd number of backslashes precede it.
+    let b = q - 1;
+    while (text.charCodeAt(b) === BACKSLASH) b--;
+    if ((q - 1 - b) % 2 === 0) return q + 1;
+    j = q + 1;
   }
-  return text.length;
 }
 
 /** Index just past the JSON value starting at `i`. */
-function valueEndAt(text: string, i: number): number {
+function skipValue(text: string, i: number): number {
   const c = text.charCodeAt(i);
-  if (c === 0x22) return stringEnd(text, i);
-  if (c === 0x7b || c === 0x5b /* { [ */) {
-    let depth = 0;
-    for (let j = i; j < text.length; j++) {
+  if (c === QUOTE) return skipString(text, i);
+  if (c === LBRACE || c === LBRACKET) {
+    let depth = 1;
+    let j = i + 1;
+    const n = text.length;
+    while (j < n) {
       const d = text.charCodeAt(j);
-      if (d === 0x22) j = stringEnd(text, j) - 1;
-      else if (d === 0x7b || d === 0x5b) depth++;
-      else if (d === 0x7d || d === 0x5d) {
-        depth--;
-        if (depth === 0) return j + 1;
+      if (d === QUOTE) {
+        j = skipString(text, j);
+        continue;
       }
+      if (d === LBRACE || d === LBRACKET) depth++;
+      else if ((d === RBRACE || d === RBRACKET) && --depth === 0) return j + 1;
+      j++;
     }
-    return text.length;
+    return n;
   }
-  // Number, true, false, null: runs until a delimiter.
-  let j = i;
-  while (j < text.length) {
+  // number, true, false, null: up to the next delimiter or whitespace
+  let j = i + 1;
+  for (;;) {
     const d = text.charCodeAt(j);
-    if (d === 0x2c || d === 0x7d || d === 0x5d || d === 0x20 || d === 0x0a || d === 0x0d || d === 0x09) break;
+    if (d === COMMA || d === RBRACE || d === RBRACKET || d === 0x20 || d === 0x0a || d === 0x0d || d === 0x09 || d !== d) return j;
     j++;
   }
-  return j;
+}
+
+/** True when the key string spanning [start, end) (quotes included) is `name`, escapes decoded. */
+function keyIs(text: string, start: number, end: number, name: string): boolean {
+  if (end - start === name.length + 2 && text.startsWith(name, start + 1)) return true;
+  // "d\u0061ta" and friends: JSON.parse read them as the plain name, so must we.
+  if (end - start < name.length + 2) return false;
+  for (let k = start + 1; k < end - 1; k++) {
+    if (text.charCodeAt(k) === BACKSLASH) return JSON.parse(text.slice(start, end)) === name;
+  }
+  return false;
 }

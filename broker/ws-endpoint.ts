@@ -60,6 +60,16 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
   const tooBig: Metric = m.counter('meshgate_frames_too_large_total', 'Connections closed for a frame over limits.maxFrameBytes (1009), or over the hard cap (cut off)');
   m.gaugeFn('meshgate_connections', 'Open WebSocket connections', () => sessions.size);
 
+  /** A socket closed (any reason): drop its subscriptions and its session. */
+  const release = (session: WsSession<ClientData> | WsSession<CeData> | undefined, code: number, reason: ArrayBuffer) => {
+    if (session === undefined) return;
+    // uWS cuts frames over its hard cap with a bare 1006 and this text.
+    if (code === 1006 && Buffer.from(reason).toString() === 'Received too big message') tooBig.inc();
+    session.markClosed();
+    for (const filter of session.filters) node.unsubscribe(filter, session);
+    sessions.delete(session);
+  };
+
   const behaviour = {
     // uWS answers an oversized frame by dropping the TCP connection (1006)
     // with no close frame. We let frames up to a hard cap through to the
@@ -125,14 +135,7 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
       // Nothing is held back on our side: frames go to uWS at once and the
       // slow-consumer limit is checked after every flush.
     },
-    close(ws: WebSocket<ClientData>, code: number, reason: ArrayBuffer) {
-      const session = ws.getUserData().session;
-      if (session === undefined) return;
-      if (code === 1006 && Buffer.from(reason).toString() === 'Received too big message') tooBig.inc();
-      session.markClosed();
-      for (const filter of session.filters) node.unsubscribe(filter, session);
-      sessions.delete(session);
-    },
+    close: (ws: WebSocket<ClientData>, code: number, reason: ArrayBuffer) => release(ws.getUserData().session, code, reason),
   });
 
   app.ws<CeData>(`${CE_PATH_PREFIX}*`, {
@@ -180,14 +183,7 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
       const result = node.ingest(decoded.event, 'ws');
       if (!result.ok) refuseCe(node, session, result.code === 'MG_ERR_EVENT_TOO_LARGE' ? CLOSE.TOO_BIG : CLOSE.POLICY, result.code, result.message, false);
     },
-    close(ws: WebSocket<CeData>, code: number, reason: ArrayBuffer) {
-      const session = ws.getUserData().session;
-      if (session === undefined) return;
-      if (code === 1006 && Buffer.from(reason).toString() === 'Received too big message') tooBig.inc();
-      session.markClosed();
-      for (const filter of session.filters) node.unsubscribe(filter, session);
-      sessions.delete(session);
-    },
+    close: (ws: WebSocket<CeData>, code: number, reason: ArrayBuffer) => release(ws.getUserData().session, code, reason),
   });
 
   return {

@@ -1,6 +1,6 @@
 import { checkFilter, checkTopic, NO_TOPIC_LIMITS } from './topic.js';
 import { quote, TopicError } from './topic-problem.js';
-import { MESH_TOKENS, translateToken, utf8Length, type TokenDialect } from './token-escape.js';
+import { MESH_TOKENS, translateMeshFilter, translateToken, utf8Length, type FilterSpelling, type TokenDialect } from './token-escape.js';
 import { zeroOrMoreToMesh } from './zero-or-more.js';
 
 /**
@@ -115,23 +115,12 @@ export function amqpTopicToMesh(key: string): string {
  * meshFilterToAmqp('a.>'); // 'a.*.#'
  */
 export function meshFilterToAmqp(filter: string): string {
-  const problem = checkFilter(filter, NO_TOPIC_LIMITS);
-  if (problem !== null) throw TopicError.from(problem);
-  const tokens = filter.split('.');
-  if (tokens.length === 1 && tokens[0] === '>') return '#';
-  const out = tokens
-    .map((token, i) => {
-      if (token === '*') return '*';
-      if (token === '>') return '*.#';
-      return translateToken(token, MESH_TOKENS, AMQP_WORDS, i, filter);
-    })
-    .join('.');
-  if (out === '') {
-    throw invalid(`mesh filter ${quote(filter)} is one empty token; the empty AMQP binding key has no agreed word count`);
-  }
+  const out = translateMeshFilter(filter, AMQP_FILTER_SPELLING);
   checkBytes(out, 'binding key');
   return out;
 }
+
+const AMQP_FILTER_SPELLING: FilterSpelling = { separator: '.', one: '*', oneOrMore: '*.#', all: '#', tokens: AMQP_WORDS, emptyReason: 'the empty AMQP binding key has no agreed word count' };
 
 /**
  * Mesh filters whose union matches exactly the routing keys the AMQP

@@ -1,6 +1,6 @@
 import { checkFilter, checkTopic, NO_TOPIC_LIMITS } from './topic.js';
 import { quote, TopicError } from './topic-problem.js';
-import { MESH_TOKENS, translateToken, utf8Length, type TokenDialect } from './token-escape.js';
+import { MESH_TOKENS, translateMeshFilter, translateToken, utf8Length, type FilterSpelling, type TokenDialect } from './token-escape.js';
 import { zeroOrMoreToMesh } from './zero-or-more.js';
 
 /**
@@ -119,23 +119,12 @@ export function mqttTopicToMesh(topic: string): string {
  * meshFilterToMqtt('*.temp'); // '+/temp'
  */
 export function meshFilterToMqtt(filter: string): string {
-  const problem = checkFilter(filter, NO_TOPIC_LIMITS);
-  if (problem !== null) throw TopicError.from(problem);
-  const tokens = filter.split('.');
-  if (tokens.length === 1 && tokens[0] === '>') return '#';
-  const out = tokens
-    .map((token, i) => {
-      if (token === '*') return '+';
-      if (token === '>') return '+/#';
-      return translateToken(token, MESH_TOKENS, MQTT_LEVELS, i, filter);
-    })
-    .join('/');
-  if (out === '') {
-    throw invalid(`mesh filter ${quote(filter)} is one empty token; an MQTT topic filter is at least one character [MQTT-4.7.3-1]`);
-  }
+  const out = translateMeshFilter(filter, MQTT_FILTER_SPELLING);
   checkBytes(out, 'topic filter');
   return out;
 }
+
+const MQTT_FILTER_SPELLING: FilterSpelling = { separator: '/', one: '+', oneOrMore: '+/#', all: '#', tokens: MQTT_LEVELS, emptyReason: 'an MQTT topic filter is at least one character [MQTT-4.7.3-1]' };
 
 /**
  * Mesh filters whose union matches exactly the topics the MQTT `filter`

@@ -1,4 +1,4 @@
-import { isSpaceOrControl } from './topic.js';
+import { checkFilter, isSpaceOrControl, NO_TOPIC_LIMITS } from './topic.js';
 import { quote, TopicError } from './topic-problem.js';
 
 /**
@@ -232,4 +232,38 @@ export function utf8Length(s: string): number {
     } else n += 3;
   }
   return n;
+}
+
+/** How a target protocol spells mesh filters: its separator, wildcards and token escapes. */
+export interface FilterSpelling {
+  readonly separator: string;
+  /** Mesh `*`: exactly one token. */
+  readonly one: string;
+  /** A final mesh `>` after other tokens: one token, then zero or more. */
+  readonly oneOrMore: string;
+  /** A lone mesh `>`: every topic. */
+  readonly all: string;
+  readonly tokens: TokenDialect;
+  /** Why one empty token cannot be expressed, for the error. */
+  readonly emptyReason: string;
+}
+
+/**
+ * The target filter matching exactly the topics mesh `filter` matches.
+ * Throws `TopicError`.
+ */
+export function translateMeshFilter(filter: string, spelling: FilterSpelling): string {
+  const problem = checkFilter(filter, NO_TOPIC_LIMITS);
+  if (problem !== null) throw TopicError.from(problem);
+  const tokens = filter.split('.');
+  if (tokens.length === 1 && tokens[0] === '>') return spelling.all;
+  const out = tokens
+    .map((token, i) => {
+      if (token === '*') return spelling.one;
+      if (token === '>') return spelling.oneOrMore;
+      return translateToken(token, MESH_TOKENS, spelling.tokens, i, filter);
+    })
+    .join(spelling.separator);
+  if (out === '') throw new TopicError('MG_ERR_TOPIC_INVALID', `mesh filter ${quote(filter)} is one empty token; ${spelling.emptyReason}`);
+  return out;
 }
