@@ -68,7 +68,7 @@ SIGINT/SIGTERM stop accepting, flush, close clients with 1001 and exit 0.`,
           `  health                         ${running.httpUrl}/healthz\n` +
           `  metrics                        ${running.httpUrl}/metrics\n` +
           `  stats                          ${running.httpUrl}/v1/stats\n` +
-          `  peers (dial ws://${running.host}:${running.port})  ${running.httpUrl}/v1/peers\n` +
+          `  peer links                     ${running.httpUrl}/v1/peers  (peers dial ws://${running.host}:${running.port})\n` +
           (config.mesh.peers.length > 0 ? `  dialing                        ${config.mesh.peers.join(' ')}\n` : ''),
       );
       await new Promise<void>((resolve) => {
