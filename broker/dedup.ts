@@ -103,7 +103,11 @@ export class DedupWindow {
     // equality checks on a flat string are faster too.
     // The result goes to a field so no optimiser can drop the read as dead code.
     this.#flattenProbe = key.charCodeAt(0);
-    if (this.#seen.has(key)) {
+    // One hash lookup: add() leaves the size unchanged when the key is there.
+    const seen = this.#seen;
+    const before = seen.size;
+    seen.add(key);
+    if (seen.size === before) {
       this.#duplicates++;
       return true;
     }
@@ -118,7 +122,6 @@ export class DedupWindow {
     this.#keys[tail] = key;
     this.#times[tail] = t;
     this.#count++;
-    this.#seen.add(key);
     return false;
   }
 

@@ -37,6 +37,27 @@ export function topLevelMemberSpan(text: string, name: string): [start: number, 
   return found;
 }
 
+/**
+ * Spans of the elements of the JSON array whose source is text[start, end).
+ * Same trust rule as topLevelMemberSpan: only for text JSON.parse accepted.
+ */
+export function arrayElementSpans(text: string, start: number, end: number): Array<[number, number]> {
+  const spans: Array<[number, number]> = [];
+  let i = skipWs(text, start);
+  if (text.charCodeAt(i) !== LBRACKET) return spans;
+  i = skipWs(text, i + 1);
+  if (text.charCodeAt(i) === RBRACKET) return spans;
+  while (i < end) {
+    const elementStart = i;
+    i = skipValue(text, i);
+    spans.push([elementStart, i]);
+    i = skipWs(text, i);
+    if (text.charCodeAt(i) !== COMMA) return spans;
+    i = skipWs(text, i + 1);
+  }
+  return spans;
+}
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COMMA = 0x2c;

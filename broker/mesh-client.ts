@@ -74,9 +74,8 @@ export class MeshClient {
   }
 
   #onFrame(frame: Record<string, unknown>): void {
-    if (frame.op === 'event') {
-      const received = { topic: frame.topic as string, event: frame.event as Record<string, unknown> };
-      for (const handler of this.#handlers.values()) handler(received);
+    if (frame.op === 'events') {
+      for (const received of frame.events as ReceivedEvent[]) for (const handler of this.#handlers.values()) handler(received);
       return;
     }
     const ref = frame.ref;

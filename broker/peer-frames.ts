@@ -7,7 +7,7 @@ import { CBOR_OPTIONS } from './cloudevents-cbor.js';
  *   byte 0 = 0x00  control frame: the rest is one CBOR map with a `t` key
  *   byte 0 = 0x01  event batch:   u32 BE first sequence number, u32 BE count,
  *                                 then per event: u32 BE length + CBOR bytes
- *                                 of [topic, event map] (cloudevents-cbor),
+ *                                 of [topic, event map] (cbor-event-writer),
  *                                 then the destination list: u8 count, and
  *                                 per origin node id u8 length + UTF-8
  *
@@ -69,11 +69,6 @@ export function encodeControl(frame: ControlFrame): Uint8Array {
   out[0] = CONTROL;
   out.set(body, 1);
   return out;
-}
-
-/** CBOR bytes of one event entry; encode once, batch to any link. */
-export function encodeEventEntry(topic: string, eventMap: Record<string, unknown>): Uint8Array {
-  return cbor.encode([topic, eventMap]);
 }
 
 export function decodeEventEntry(entry: Uint8Array): { topic: string; map: Record<string, unknown> } | null {

@@ -1,10 +1,11 @@
 import { filterMatches, InterestTable, minimalCover } from '../routing/mod.js';
-import { encodeEventMap, eventFromMap } from './cloudevents-cbor.js';
+import { encodePeerEntry } from './cbor-event-writer.js';
+import { eventFromMap } from './cloudevents-cbor.js';
 import { Completion, type Upstream } from './completion.js';
 import type { MeshEvent } from './event.js';
 import type { MeshNode } from './mesh-node.js';
 import type { Metric } from './metrics.js';
-import { decodeEventEntry, decodePeerFrame, encodeDests, encodeEventEntry, type ControlFrame, type InterestDelta, type InterestState } from './peer-frames.js';
+import { decodeEventEntry, decodePeerFrame, encodeDests, type ControlFrame, type InterestDelta, type InterestState } from './peer-frames.js';
 import { PEER_CLOSE } from './peer-handshake.js';
 import { PeerLink, type PeerConnection, type PeerLinkOptions } from './peer-link.js';
 
@@ -332,7 +333,7 @@ export class PeerMesh {
         // origin only second-hand (back along the path), or not at all.
         // An event a peer handed us waits for a route instead of vanishing.
         if (upstream !== null) {
-          entry ??= encodeEventEntry(event.topic, encodeEventMap(event));
+          entry ??= encodePeerEntry(event);
           this.#park(origin, { topic: event.topic, entry, hops: event.hops.map((h) => h.node), completion, since: Date.now() });
         }
         continue;
@@ -346,8 +347,8 @@ export class PeerMesh {
       } else dests[at].push(origin);
     }
     if (links !== undefined) {
-      entry ??= encodeEventEntry(event.topic, encodeEventMap(event));
-      for (let i = 0; i < links.length; i++) if (links[i].enqueue(entry, encodeDests(dests![i]), completion)) this.#m.forwarded.inc();
+      entry ??= encodePeerEntry(event);
+      for (let i = 0; i < links.length; i++) if (links[i].enqueue(entry, destsFor(dests![i]), completion)) this.#m.forwarded.inc();
     }
   }
 
@@ -380,7 +381,7 @@ export class PeerMesh {
         list[keep++] = p; // still no usable route
         continue;
       }
-      if (link.enqueue(p.entry, encodeDests([origin]), p.completion)) this.#m.forwarded.inc();
+      if (link.enqueue(p.entry, destsFor([origin]), p.completion)) this.#m.forwarded.inc();
       p.completion?.release();
     }
     this.#parkedCount -= list.length - keep;
@@ -463,6 +464,23 @@ export class PeerMesh {
     clearInterval(this.#keepalive);
     for (const info of this.#links.values()) info.link.close(PEER_CLOSE.GOING_AWAY, 'node shutting down');
   }
+}
+
+/**
+ * Encoded destination lists, by their origins: a mesh has few distinct
+ * lists, and every event to the same set shares one. Bounded: cleared
+ * when it grows past what a sane mesh produces.
+ */
+const destsCache = new Map<string, Uint8Array>();
+function destsFor(origins: readonly string[]): Uint8Array {
+  const key = origins.length === 1 ? origins[0] : origins.join('\u0000');
+  let bytes = destsCache.get(key);
+  if (bytes === undefined) {
+    if (destsCache.size >= 4096) destsCache.clear();
+    bytes = encodeDests(origins);
+    destsCache.set(key, bytes);
+  }
+  return bytes;
 }
 
 function onPath(event: MeshEvent, node: string): boolean {

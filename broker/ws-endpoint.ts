@@ -28,6 +28,7 @@ const CE_JSON_FORMAT: EgressFormat = {
   name: 'cloudevents-json',
   binary: false,
   encode: (event) => Buffer.from(encodeStructuredJson(event)),
+  batch: null, // the binding carries one event per message
 };
 
 interface ClientData {
@@ -213,6 +214,26 @@ function handleRequest(node: MeshNode, session: WsSession<ClientData>, codec: Cl
   const ref = request.ref;
   const answer = (frame: Record<string, unknown>) => session.reply(codec.encode(frame), codec.binary);
   switch (request.op) {
+    case 'pubs': {
+      let accepted = 0;
+      let duplicates = 0;
+      for (let index = 0; index < request.items.length; index++) {
+        const item = request.items[index];
+        const result = item.ok ? node.ingest(item.event, 'ws') : node.reject(item.code, item.message);
+        if (result.ok) {
+          accepted++;
+          if (result.duplicate) duplicates++;
+          continue;
+        }
+        if (result.code === 'MG_ERR_EVENT_TOO_LARGE') {
+          session.end(CLOSE.TOO_BIG, `${result.code}: items[${index}] ${result.message}`.slice(0, 120));
+          return;
+        }
+        answer(ref === undefined ? { op: 'err', index, code: result.code, message: result.message } : { op: 'err', ref, index, code: result.code, message: result.message });
+      }
+      if (ref !== undefined) answer({ op: 'ok', ref, accepted, duplicates });
+      return;
+    }
     case 'pub': {
       const result = node.ingest(request.event, 'ws');
       if (!result.ok) {

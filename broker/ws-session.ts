@@ -19,6 +19,9 @@ export const CLOSE = Object.freeze({
   TOO_BIG: 1009,
 });
 
+/** Most events in one batch frame: bounds frame size for clients with small message limits. */
+const BATCH_ITEMS = 256;
+
 /** Flushes every session with queued frames once per event-loop turn. */
 const dirty: WsSession[] = [];
 let flushScheduled = false;
@@ -39,8 +42,9 @@ export interface SessionOptions {
 
 /**
  * One WebSocket connection as a subscriber. Deliveries are queued and
- * written once per loop turn inside one cork() (one syscall for many
- * frames); a consumer whose unsent bytes pass `maxBufferedBytes` is closed
+ * written once per loop turn inside one cork(), the events of a turn as
+ * one batch frame where the format has one (one syscall, one frame, one
+ * client callback for many events); a consumer whose unsent bytes pass `maxBufferedBytes` is closed
  * with 1008 and counted, so it never holds memory or slows others.
  */
 export class WsSession<U = unknown> implements Subscriber {
@@ -49,7 +53,9 @@ export class WsSession<U = unknown> implements Subscriber {
   readonly filters = new Set<string>();
   readonly #ws: WebSocket<U>;
   readonly #options: SessionOptions;
+  /** Queued frames and items, in order; `#isReply[i]` marks a finished frame (ack, error) among event items. */
   readonly #pending: Uint8Array[] = [];
+  readonly #isReply: boolean[] = [];
   #queued = false;
   #closed = false;
 
@@ -63,9 +69,10 @@ export class WsSession<U = unknown> implements Subscriber {
     return this.#closed;
   }
 
-  deliver(frame: Uint8Array, _event: MeshEvent): void {
+  deliver(item: Uint8Array, _event: MeshEvent): void {
     if (this.#closed) return;
-    this.#pending.push(frame);
+    this.#pending.push(item);
+    this.#isReply.push(false);
     if (!this.#queued) {
       this.#queued = true;
       dirty.push(this);
@@ -82,6 +89,7 @@ export class WsSession<U = unknown> implements Subscriber {
     if (this.#pending.length > 0) {
       // Keep order with queued events: an ack must not overtake the events before it.
       this.#pending.push(frame);
+      this.#isReply.push(true);
       return;
     }
     this.#ws.send(frame, binary);
@@ -89,29 +97,46 @@ export class WsSession<U = unknown> implements Subscriber {
 
   flush(): void {
     this.#queued = false;
+    const pending = this.#pending;
+    const isReply = this.#isReply;
     if (this.#closed) {
-      this.#pending.length = 0;
+      pending.length = 0;
+      isReply.length = 0;
       return;
     }
     const ws = this.#ws;
-    const pending = this.#pending;
-    const binary = this.format.binary;
+    const format = this.format;
+    const binary = format.binary;
     const limit = this.#options.maxBufferedBytes;
     let bytes = 0;
     let slow = false;
+    const send = (frame: Uint8Array): boolean => {
+      // 2 = dropped by uWS: we size uWS's own limit above ours so this
+      // only happens past our limit, where the session is closing anyway.
+      if (ws.send(frame, binary) === 2) return (slow = true);
+      bytes += frame.byteLength;
+      return false;
+    };
     ws.cork(() => {
-      for (let i = 0; i < pending.length; i++) {
-        const frame = pending[i];
-        // 2 = dropped by uWS: we size uWS's own limit above ours so this
-        // only happens past our limit, where the session is closing anyway.
-        if (ws.send(frame, binary) === 2) {
-          slow = true;
-          break;
+      const n = pending.length;
+      let i = 0;
+      while (i < n && !slow) {
+        if (isReply[i]) {
+          send(pending[i++]);
+          continue;
         }
-        bytes += frame.byteLength;
+        // A run of event items: one frame per BATCH_ITEMS, or one each.
+        let end = i + 1;
+        while (end < n && !isReply[end] && end - i < BATCH_ITEMS) end++;
+        if (format.batch === null) for (; i < end && !slow; i++) send(pending[i]);
+        else {
+          send(format.batch(pending, i, end - i));
+          i = end;
+        }
       }
     });
     pending.length = 0;
+    isReply.length = 0;
     this.#options.bytesOut.inc(bytes);
     if (slow || ws.getBufferedAmount() > limit) this.closeSlow();
   }
@@ -126,6 +151,7 @@ export class WsSession<U = unknown> implements Subscriber {
     if (this.#closed) return;
     this.#closed = true;
     this.#pending.length = 0;
+    this.#isReply.length = 0;
     this.#ws.end(code, reason);
   }
 
@@ -133,5 +159,6 @@ export class WsSession<U = unknown> implements Subscriber {
   markClosed(): void {
     this.#closed = true;
     this.#pending.length = 0;
+    this.#isReply.length = 0;
   }
 }

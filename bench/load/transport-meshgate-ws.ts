@@ -12,6 +12,8 @@ import type { Transport, TransportFactory } from './transport.js';
 const cbor = new Encoder({ ...CBOR_OPTIONS });
 /** Client-side send buffer above which publish() waits (the bench must not measure our own queue). */
 const HIGH_WATER = 4 * 1024 * 1024;
+/** Most events in one `pubs` frame. */
+const BATCH = 128;
 
 export const createMeshgateWsTransport: TransportFactory = ({ clientId }) => {
   let socket: WebSocket | undefined;
@@ -22,7 +24,15 @@ export const createMeshgateWsTransport: TransportFactory = ({ clientId }) => {
   // keeps (source, id) unique so the node's dedup never drops bench events.
   const source = `${clientId}-${randomUUID().slice(0, 8)}`;
 
+  let batch: Array<{ topic: string; event: Record<string, unknown> }> = [];
+  const sendBatch = () => {
+    if (batch.length === 0) return;
+    socket!.send(cbor.encode({ op: 'pubs', items: batch }));
+    batch = [];
+  };
+
   const request = (frame: Record<string, unknown>): Promise<Record<string, unknown>> => {
+    sendBatch(); // keep order: a request must not overtake queued publishes
     const ref = nextRef++;
     return new Promise((resolve) => {
       pending.set(ref, resolve);
@@ -40,8 +50,8 @@ export const createMeshgateWsTransport: TransportFactory = ({ clientId }) => {
         s.on('message', (raw: Buffer) => {
           const frame = cbor.decode(raw) as Record<string, unknown>;
           switch (frame.op) {
-            case 'event':
-              onEvent?.((frame.event as { data: Uint8Array }).data);
+            case 'events':
+              for (const item of frame.events as Array<{ event: { data: Uint8Array } }>) onEvent?.(item.event.data);
               return;
             case 'hello':
               resolve();
@@ -61,7 +71,11 @@ export const createMeshgateWsTransport: TransportFactory = ({ clientId }) => {
     },
     publish(topic, payload, seq) {
       const s = socket!;
-      s.send(cbor.encode({ op: 'pub', topic, event: { specversion: '1.0', id: String(seq), source, type: 'bench', data: payload } }));
+      // Batched like a NATS client's writes: one `pubs` frame per microtask
+      // or per BATCH events. The payload is copied: the caller reuses it.
+      batch.push({ topic, event: { specversion: '1.0', id: String(seq), source, type: 'bench', data: Buffer.from(payload) } });
+      if (batch.length >= BATCH) sendBatch();
+      else if (batch.length === 1) queueMicrotask(sendBatch);
       if (s.bufferedAmount > HIGH_WATER) {
         return new Promise<void>((resolve) => {
           const wait = () => (s.bufferedAmount > HIGH_WATER / 2 ? setImmediate(wait) : resolve());

@@ -8,6 +8,7 @@ function countingFormat(name: string): EgressFormat & { calls: number } {
   const f = {
     name,
     binary: false,
+    batch: null,
     calls: 0,
     encode(event: MeshEvent) {
       f.calls++;

@@ -201,7 +201,7 @@ test('JSON data keeps the producer bytes exactly, whitespace included', async (t
   pub.socket.send('{"op":"pub","ref":1,"topic":"j","event":{"specversion":"1.0","id":"w","source":"s","type":"t","data": { "a" : 1.50, "b":[ true ] } }}');
   await pub.waitFor((f) => f.ref === 1);
   await sub.waitFor((f) => f.op === 'event');
-  assert.match(raw.find((r) => r.includes('"op":"event"'))!, /"data":\{ "a" : 1\.50, "b":\[ true \] \}/);
+  assert.match(raw.find((r) => r.includes('"op":"events"'))!, /"data":\{ "a" : 1\.50, "b":\[ true \] \}/);
 });
 
 test('provenance set by a client is replaced by the node', async (t) => {
@@ -282,4 +282,58 @@ test('the CloudEvents binding refuses an upgrade without its subprotocol with HT
   const [, res] = (await once(socket, 'unexpected-response')) as [unknown, import('node:http').IncomingMessage];
   assert.equal(res.statusCode, 400);
   socket.terminate();
+});
+
+test('events for one connection in one loop turn arrive as one batch frame, in order', async (t) => {
+  const node = await startTestNode(t);
+  const sub = await openClient(t, node.wsUrl, 'cbor');
+  await subscribe(sub, 'burst.>');
+  const pub = await openClient(t, node.wsUrl, 'cbor');
+  const total = 500;
+  for (let i = 0; i < total; i++) pub.send({ op: 'pub', topic: 'burst.x', event: ce(`b${i}`) });
+  await pub.request({ op: 'ping' });
+  await sub.waitFor(() => sub.events().length === total);
+  assert.deepEqual(sub.events().map((e) => (e.event as Record<string, unknown>).id), Array.from({ length: total }, (_, i) => `b${i}`));
+  assert.ok(sub.batches < total / 4, `${total} events came in ${sub.batches} frames`);
+});
+
+for (const flavour of ['json', 'cbor'] as const) {
+  test(`pubs (${flavour}) publishes a batch with one ack; a bad item gets an err with its index, the rest go through`, async (t) => {
+    const node = await startTestNode(t);
+    const sub = await openClient(t, node.wsUrl, flavour);
+    await subscribe(sub, 'batch.>');
+    const pub = await openClient(t, node.wsUrl, flavour);
+    // CBOR carries data as bytes or text, so both flavours send text.
+    const text = { datacontenttype: 'text/plain', data: 'one' };
+    const items = [
+      { topic: 'batch.a', event: ce('p1', text) },
+      { topic: 'batch..bad', event: ce('p2') },
+      { topic: 'batch.b', event: { specversion: '1.0', source: 's', type: 't' } },
+      { topic: 'batch.c', event: ce('p4', text) },
+      { topic: 'batch.a', event: ce('p1', text) },
+    ];
+    pub.send({ op: 'pubs', items, ref: 'r1' });
+    const ok = await pub.waitFor((f) => f.op === 'ok' && f.ref === 'r1');
+    assert.equal(ok.accepted, 3);
+    assert.equal(ok.duplicates, 1);
+    const errs = pub.frames.filter((f) => f.op === 'err' && f.ref === 'r1');
+    assert.deepEqual(errs.map((e) => [e.index, e.code]), [[1, 'MG_ERR_TOPIC_INVALID'], [2, 'MG_ERR_EVENT_INVALID']]);
+    await barrier(sub);
+    assert.deepEqual(sub.events().map((e) => (e.event as Record<string, unknown>).id), ['p1', 'p4']);
+  });
+}
+
+test('pubs in JSON keeps each item\'s data bytes exactly as sent', async (t) => {
+  const node = await startTestNode(t);
+  const sub = await openClient(t, node.wsUrl);
+  await subscribe(sub, 'raw');
+  const raw: string[] = [];
+  sub.socket.on('message', (m: Buffer) => raw.push(m.toString()));
+  const pub = await openClient(t, node.wsUrl);
+  pub.socket.send('{"op":"pubs","ref":9,"items":[ {"topic":"raw","event":{"specversion":"1.0","id":"i1","source":"s","type":"t","data": [1,  2]}} , {"event":{"specversion":"1.0","id":"i2","source":"s","type":"t","data":{ "k" :"v" }},"topic":"raw"} ]}');
+  await pub.waitFor((f) => f.ref === 9);
+  await sub.waitFor(() => sub.events().length === 2);
+  const text = raw.join('\n');
+  assert.match(text, /"data":\[1, {2}2\]/);
+  assert.match(text, /"data":\{ "k" :"v" \}/);
 });

@@ -23,12 +23,17 @@ const cbor = new Encoder({ ...CBOR_OPTIONS });
 
 /**
  * A raw protocol client: records every frame so a test can await the one
- * it expects instead of sleeping.
+ * it expects instead of sleeping. An `events` batch is recorded as one
+ * `{op:"event", topic, event}` entry per item, so tests speak of events.
  */
 export class FrameClient {
   readonly socket: WebSocket;
   readonly frames: Record<string, unknown>[] = [];
   readonly binary: boolean;
+  /** Raw batch frames received (to assert batching itself). */
+  batches = 0;
+  /** Set to count events without keeping them (long load tests). */
+  onEvent?: (topic: string, event: Record<string, unknown>) => void;
   #waiters: Array<{ match: (f: Record<string, unknown>) => boolean; resolve: (f: Record<string, unknown>) => void; from: number }> = [];
   closed: Promise<{ code: number; reason: string }>;
 
@@ -37,15 +42,24 @@ export class FrameClient {
     this.binary = binary;
     socket.on('message', (raw: Buffer, isBinary: boolean) => {
       const frame = (isBinary ? cbor.decode(raw) : JSON.parse(raw.toString('utf8'))) as Record<string, unknown>;
-      this.frames.push(frame);
-      this.#waiters = this.#waiters.filter((w) => {
-        if (!w.match(frame)) return true;
-        w.resolve(frame);
-        return false;
-      });
+      if (frame.op !== 'events') return this.#record(frame);
+      this.batches++;
+      for (const item of frame.events as Array<{ topic: string; event: Record<string, unknown> }>) {
+        if (this.onEvent) this.onEvent(item.topic, item.event);
+        else this.#record({ op: 'event', topic: item.topic, event: item.event });
+      }
     });
     socket.on('error', () => undefined);
     this.closed = new Promise((resolve) => socket.once('close', (code: number, reason: Buffer) => resolve({ code, reason: reason.toString() })));
+  }
+
+  #record(frame: Record<string, unknown>): void {
+    this.frames.push(frame);
+    this.#waiters = this.#waiters.filter((w) => {
+      if (!w.match(frame)) return true;
+      w.resolve(frame);
+      return false;
+    });
   }
 
   send(frame: Record<string, unknown>): void {
