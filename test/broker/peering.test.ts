@@ -289,3 +289,43 @@ test('meshgate peers prints the link table', async (t) => {
   assert.match(cli.stdout, /^node a \(region region-a\): 1 peer\(s\)/);
   assert.match(cli.stdout, /^b\s+region-b\s+up\s+dial\s/m);
 });
+
+test('a stalled peer does not hold up other peers or local subscribers, and its buffer overflow is counted', async (t) => {
+  const [portA, portB, portC] = [await freePort(), await freePort(), await freePort()];
+  const b = new NodeProcess(t, { id: 'b', port: portB });
+  const c = new NodeProcess(t, { id: 'c', port: portC });
+  await Promise.all([b.start(), c.start()]);
+  const proxy = await startTcpProxy(portB);
+  t.after(() => proxy.close());
+  const bound = 3000;
+  // Keepalive long enough that a stall is not mistaken for a dead link.
+  const a = new NodeProcess(t, { id: 'a', port: portA, peers: [`ws://127.0.0.1:${proxy.port}`, c.peerUrl], config: { mesh: { keepaliveMs: 60_000, link: { maxBufferedEvents: bound, window: 500, highWaterBytes: 16_384 } } } });
+  await a.start();
+  const subs = await Promise.all([a, b, c].map(async (n) => {
+    const s = await openClient(t, n.wsUrl, 'cbor');
+    await s.request({ op: 'sub', filter: 'stall.>' });
+    return s;
+  }));
+  await awaitInterest(new Map([['a', a]]), 'stall.>', ['b', 'c']);
+
+  proxy.pause();
+  const pub = await openClient(t, a.wsUrl, 'cbor');
+  const total = 6000;
+  for (let i = 0; i < total; i++) {
+    pub.send({ op: 'pub', topic: 'stall.x', event: { specversion: '1.0', id: String(i), source: 'staller', type: 't', data: new Uint8Array(200) } });
+    if (i % 500 === 499) await pub.request({ op: 'ping' });
+  }
+  // Local subscriber and the healthy peer get everything while b is stalled.
+  await subs[0].waitFor(() => subs[0].events().length === total);
+  await subs[2].waitFor(() => subs[2].events().length === total);
+  const held = (await a.peers()).find((p) => p.node === 'b')!;
+  assert.equal(held.overflow, total - bound, 'every event past the bound is counted as overflow');
+  assert.equal(await a.metric('meshgate_peer_overflow_total'), total - bound);
+
+  proxy.resume();
+  await subs[1].waitFor(() => subs[1].events().length === bound);
+  await awaitQuiet([a]);
+  await subs[1].request({ op: 'ping' });
+  const ids = subs[1].events().map((e) => Number((e.event as Record<string, unknown>).id));
+  assert.deepEqual(ids, Array.from({ length: bound }, (_, i) => i), 'the stalled peer gets what was held, in order, once');
+});

@@ -11,12 +11,16 @@ export interface TcpProxy {
   cut(): number;
   /** Connections accepted so far. */
   readonly accepted: number;
+  /** Stops moving bytes either way (connections stay open): a peer that stalls. */
+  pause(): void;
+  resume(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let accepted = 0;
+  let paused = false;
   const server: Server = createServer((client) => {
     accepted++;
     const upstream = connect(targetPort, '127.0.0.1');
@@ -31,6 +35,10 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     upstream.on('error', drop).on('close', drop);
     client.pipe(upstream);
     upstream.pipe(client);
+    if (paused) {
+      client.pause();
+      upstream.pause();
+    }
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -39,6 +47,20 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     port,
     get accepted() {
       return accepted;
+    },
+    pause() {
+      paused = true;
+      for (const [a, b] of pairs) {
+        a.pause();
+        b.pause();
+      }
+    },
+    resume() {
+      paused = false;
+      for (const [a, b] of pairs) {
+        a.resume();
+        b.resume();
+      }
     },
     cut(): number {
       const n = pairs.size;
