@@ -64,8 +64,14 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
   /** A socket closed (any reason): drop its subscriptions and its session. */
   const release = (session: WsSession<ClientData> | WsSession<CeData> | undefined, code: number, reason: ArrayBuffer) => {
     if (session === undefined) return;
-    // uWS cuts frames over its hard cap with a bare 1006 and this text.
-    if (code === 1006 && Buffer.from(reason).toString() === 'Received too big message') tooBig.inc();
+    // uWS itself cuts two protocol violations with a bare 1006 (no close
+    // frame, nothing we can change): frames over its hard cap, and text
+    // frames that are not UTF-8 [RFC 6455 §8.1]. Count both.
+    if (code === 1006) {
+      const why = Buffer.from(reason).toString();
+      if (why === 'Received too big message') tooBig.inc();
+      else if (why === 'Received invalid UTF-8') node.reject('MG_ERR_FRAME_MALFORMED', 'text frame is not UTF-8');
+    }
     session.markClosed();
     for (const filter of session.filters) node.unsubscribe(filter, session);
     sessions.delete(session);
