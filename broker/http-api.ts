@@ -47,7 +47,7 @@ export function mountHttpApi(app: TemplatedApp, sources: HttpApiSources): void {
     for (const d of sources.dialers) {
       if (!known.has(d.url)) rows.push({ node: null, region: null, state: 'connecting', direction: 'dial', url: d.url, lastError: d.lastError });
     }
-    sendJson(res, '200 OK', { node: node.nodeId, region: node.region, peers: rows });
+    sendJson(res, '200 OK', { node: node.nodeId, region: node.region, parked: sources.mesh.parked, peers: rows });
   });
   app.get('/v1/bridges', (res) => {
     sendJson(res, '200 OK', { node: node.nodeId, bridges: sources.bridges() });

@@ -434,9 +434,13 @@ export class PeerMesh {
       rttMs: link.rttMs < 0 ? null : Math.round(link.rttMs * 1000) / 1000,
       buffered: link.buffered,
       bufferedBytes: link.bufferedBytes,
-      parked: this.#parkedCount,
       ...link.stats,
     }));
+  }
+
+  /** Events waiting for a node this one has not heard of yet (see #park). */
+  get parked(): number {
+    return this.#parkedCount;
   }
 
   /** /v1/routes: our advertised cover, and every origin's interest with the link it is reached by. */

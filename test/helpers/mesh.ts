@@ -160,7 +160,10 @@ export async function awaitInterest(nodes: Map<string, NodeProcess>, filter: str
 /** Waits until no node holds events for a peer (everything forwarded was acked). */
 export async function awaitQuiet(nodes: Iterable<NodeProcess>): Promise<void> {
   for (const node of nodes) {
-    await until(`${node.spec.id} has nothing in flight`, async () => (await node.peers()).every((p) => p.buffered === 0 && (p.parked ?? 0) === 0));
+    await until(`${node.spec.id} has nothing in flight`, async () => {
+      const body = await node.json<{ parked: number; peers: Array<{ buffered: number }> }>('/v1/peers');
+      return body.parked === 0 && body.peers.every((p) => p.buffered === 0);
+    });
   }
 }
 
