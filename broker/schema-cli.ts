@@ -1,0 +1,142 @@
+import { readFileSync } from 'node:fs';
+import type { parseArgs, ParseArgsConfig } from 'node:util';
+
+/**
+ * `meshgate schema add|list|check`: the registry API (broker/schema-api.ts)
+ * from the command line. Exit codes: 0 done / compatible, 1 refused /
+ * not compatible / node error, 2 usage.
+ */
+const DEFAULT_URL = 'http://127.0.0.1:8080';
+
+const USAGE = `meshgate schema add SUBJECT FILE [--topic FILTER]... [--type TYPE]... [--compat MODE] [--url U]
+       meshgate schema list [--url U] [--json]
+       meshgate schema check SUBJECT FILE [--url U]
+
+  add      register FILE (a JSON Schema; '-' reads stdin) as the next version of
+           SUBJECT; prints 'registered SUBJECT version V (id I)', or the reasons
+           it was refused (exit 1)
+  list     print every subject: versions, latest id, mode, bound topics and types
+  check    is FILE compatible with SUBJECT under its mode? exit 0 yes, 1 no
+           (the reasons are printed)
+
+  --topic FILTER  bind SUBJECT to this topic filter; repeatable; replaces the
+                  subject's topic bindings (omitted: kept)
+  --type TYPE     bind SUBJECT to this CloudEvents type; repeatable; replaces
+                  the subject's type bindings (omitted: kept)
+  --compat MODE   set SUBJECT's mode first: NONE, BACKWARD (default), FORWARD,
+                  FULL, BACKWARD_TRANSITIVE, FORWARD_TRANSITIVE, FULL_TRANSITIVE
+  --url U         the node (http(s):// or its ws(s):// URL; default ${DEFAULT_URL};
+                  env MESHGATE_URL)
+  --json          list: print the subjects as JSON`;
+
+type ParsedValues = ReturnType<typeof parseArgs>['values'];
+
+/** The `schema` entry of the CLI's command table. */
+export const SCHEMA_COMMAND = {
+  summary: 'register, list and check JSON Schemas in the node registry',
+  usage: USAGE,
+  options: {
+    topic: { type: 'string', multiple: true },
+    type: { type: 'string', multiple: true },
+    compat: { type: 'string' },
+    url: { type: 'string' },
+    json: { type: 'boolean' },
+  } satisfies NonNullable<ParseArgsConfig['options']>,
+  async run(v: ParsedValues, positionals: string[]): Promise<number> {
+    const [sub, subject, file] = positionals;
+    const base = apiBase(v.url as string | undefined);
+    switch (sub) {
+      case 'add': {
+        if (subject === undefined || file === undefined) return usage('add needs SUBJECT and FILE');
+        const body: Record<string, unknown> = { schema: readSchema(file) };
+        if (v.topic !== undefined) body.topics = v.topic;
+        if (v.type !== undefined) body.types = v.type;
+        if (v.compat !== undefined) body.compatibility = (v.compat as string).toUpperCase();
+        const [status, answer] = await call('POST', `${base}/subjects/${encodeURIComponent(subject)}/versions`, body);
+        if (status !== 200) return refused(answer);
+        process.stdout.write(`registered ${subject} version ${String(answer.version)} (id ${String(answer.id)})\n`);
+        return 0;
+      }
+      case 'check': {
+        if (subject === undefined || file === undefined) return usage('check needs SUBJECT and FILE');
+        const [status, answer] = await call('POST', `${base}/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest`, { schema: readSchema(file) });
+        if (status !== 200) return refused(answer);
+        const messages = (answer.messages as string[] | undefined) ?? [];
+        if (answer.is_compatible === true) {
+          process.stdout.write(`compatible with ${subject}\n`);
+          return 0;
+        }
+        process.stdout.write(`not compatible with ${subject}:\n${messages.map((m) => `  ${m}\n`).join('')}`);
+        return 1;
+      }
+      case 'list': {
+        const [status, names] = await call('GET', `${base}/subjects`);
+        if (status !== 200) return refused(names);
+        const rows: Array<Record<string, unknown>> = [];
+        for (const name of names as unknown as string[]) {
+          const [, info] = await call('GET', `${base}/subjects/${encodeURIComponent(name)}`);
+          const [, latest] = await call('GET', `${base}/subjects/${encodeURIComponent(name)}/versions/latest`);
+          rows.push({ ...info, latestVersion: latest.version ?? null, latestId: latest.id ?? null });
+        }
+        if (v.json) {
+          process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+          return 0;
+        }
+        const cols = ['subject', 'versions', 'latest', 'id', 'compatibility', 'topics', 'types'];
+        const cells = rows.map((r) => [
+          String(r.subject),
+          String((r.versions as number[]).length),
+          r.latestVersion === null ? '-' : String(r.latestVersion),
+          r.latestId === null ? '-' : String(r.latestId),
+          String(r.compatibility),
+          (r.topics as string[]).join(',') || '-',
+          (r.types as string[]).join(',') || '-',
+        ]);
+        const widths = cols.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i].length)));
+        const line = (cs: string[]) => cs.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+        process.stdout.write(`${rows.length} subject(s)\n${line(cols)}\n${cells.map((r) => `${line(r)}\n`).join('')}`);
+        return 0;
+      }
+      default:
+        return usage(sub === undefined ? 'schema needs a subcommand: add, list or check' : `unknown subcommand '${sub}'`);
+    }
+  },
+};
+
+/** http(s)://host:port/v1/schemas from a node URL of any scheme. */
+function apiBase(url: string | undefined): string {
+  const u = new URL(url ?? process.env.MESHGATE_URL ?? DEFAULT_URL);
+  u.protocol = u.protocol === 'wss:' || u.protocol === 'https:' ? 'https:' : 'http:';
+  return `${u.origin}/v1/schemas`;
+}
+
+function readSchema(file: string): unknown {
+  const text = readFileSync(file === '-' ? 0 : file, 'utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new Error(`${file}: not JSON (${(err as Error).message})`, { cause: err });
+  }
+}
+
+async function call(method: string, url: string, body?: unknown): Promise<[number, Record<string, unknown>]> {
+  const res = await fetch(url, { method, headers: body === undefined ? {} : { 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  try {
+    return [res.status, JSON.parse(text) as Record<string, unknown>];
+  } catch {
+    return [res.status, { error: `HTTP ${res.status}`, message: text }];
+  }
+}
+
+/** Prints a node error with its reasons; exit 1. */
+function refused(answer: Record<string, unknown>): number {
+  const reasons = Array.isArray(answer.messages) ? (answer.messages as string[]) : [];
+  process.stderr.write(`${String(answer.error)}: ${String(answer.message)}\n${reasons.map((m) => `  ${m}\n`).join('')}`);
+  return 1;
+}
+
+function usage(message: string): number {
+  process.stderr.write(`meshgate schema: ${message}\n\nUsage: ${USAGE}\n`);
+  return 2;
+}
