@@ -9,6 +9,7 @@
  */
 import { natsAnchor, natsClusterAnchor, type AnchorOptions } from './nats-anchor.js';
 import { trieBench } from './trie-bench.js';
+import { directAmqp, directMqtt, mqttToWs, natsToAmqp } from './bridges-bench.js';
 import { meshgateLineLoad, meshgateLoad } from './meshgate-load.js';
 import { dedupBench } from './dedup-bench.js';
 
@@ -135,6 +136,34 @@ export const scenarios: Scenario[] = [
     anchor: 'nats-cluster 1→1 (1 hop)',
     note: 'A-B-C, pub on A, sub on C; CPU = A+B+C',
     run: async () => anchorRow(await meshgateLineLoad(ONE_TO_ONE, 2)),
+  },
+
+  // ---- bridges (bench/bridges-bench.ts): the same producer and consumer, direct vs through a node's bridges.
+  {
+    name: 'bridge direct mqtt',
+    target: 'mosquitto',
+    note: 'MQTT 5 QoS 1 -> MQTT 5 consumer; lat @1k ev/s',
+    run: directMqtt,
+  },
+  {
+    name: 'bridge mqtt->mesh->ws',
+    target: 'mosquitto + meshgate',
+    anchor: 'bridge direct mqtt',
+    note: 'MQTT 5 QoS 1 -> bridge -> /v1/ce WebSocket; lat @1k ev/s',
+    run: mqttToWs,
+  },
+  {
+    name: 'bridge direct amqp',
+    target: 'rabbitmq',
+    note: 'confirms + persistent -> consumer with acks; lat @1k ev/s',
+    run: directAmqp,
+  },
+  {
+    name: 'bridge nats->mesh->amqp',
+    target: 'nats + meshgate + rabbitmq',
+    anchor: 'bridge direct amqp',
+    note: 'NATS -> bridge -> bridge (confirms) -> AMQP consumer; lat @1k ev/s',
+    run: natsToAmqp,
   },
 
   // ---- dedup window: checks/s in the events/s column, heap bytes per entry in the notes.

@@ -1,0 +1,26 @@
+/**
+ * Exponential reconnect backoff with full jitter between `minMs` and a
+ * doubling ceiling capped at `maxMs`; reset after a successful connect.
+ */
+export class Backoff {
+  readonly #minMs: number;
+  readonly #maxMs: number;
+  #ceiling: number;
+
+  constructor(minMs: number, maxMs: number) {
+    this.#minMs = minMs;
+    this.#maxMs = Math.max(minMs, maxMs);
+    this.#ceiling = minMs;
+  }
+
+  /** The next delay, ms. */
+  next(): number {
+    const delay = this.#minMs + Math.random() * (this.#ceiling - this.#minMs);
+    this.#ceiling = Math.min(this.#ceiling * 2, this.#maxMs);
+    return Math.round(delay);
+  }
+
+  reset(): void {
+    this.#ceiling = this.#minMs;
+  }
+}

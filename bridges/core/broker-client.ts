@@ -1,0 +1,69 @@
+import type { MeshEvent } from '../../broker/mod.js';
+import type { BridgeSpec } from './config.js';
+import type { TopicDialect } from './topic-dialect.js';
+
+/** What became of one imported message; the client turns it into the protocol's ack, nack or reason code. */
+export type ImportOutcome = { readonly ok: true; readonly duplicate: boolean } | { readonly ok: false; readonly code: string; readonly message: string };
+
+/** How a received message becomes an event; returned by each binding's decoder. */
+export interface ReceivedMessage {
+  /** The topic (MQTT), routing key (AMQP) or subject (NATS) it arrived on. */
+  readonly brokerTopic: string;
+  readonly payload: Uint8Array;
+  /** Content type property/header, if any. */
+  readonly contentType: string | undefined;
+  /** A per-message key every subscriber of the broker sees alike (AMQP message-id, Nats-Msg-Id), for plain payloads. */
+  readonly stableKey: string | undefined;
+}
+
+/** What the core hands a protocol client: its spec and the way back into the mesh. */
+export interface BridgeContext {
+  readonly spec: BridgeSpec;
+  readonly dialect: TopicDialect;
+  /**
+   * Runs one received message through mapping, decoding and `node.ingest`.
+   * `decode` is the binding's decoder for this message; it returns null
+   * when the message is not a CloudEvent at all (a plain payload).
+   * Synchronous: when it returns, the mesh has the event (or refused it),
+   * so the client may acknowledge upstream.
+   */
+  importMessage(message: ReceivedMessage, decode: (meshTopic: string) => import('../../broker/mod.js').EventDecodeResult | null): ImportOutcome;
+  /** Counts exported events known to be lost (NATS core during an outage). */
+  lost(count: number): void;
+  log(line: string): void;
+}
+
+/**
+ * The seam between the shared bridge core and one protocol (STYLE: a
+ * protocol's words stay inside its bridge). The core owns reconnect with
+ * backoff, interest, mapping and counters; a client owns one connection
+ * at a time, the binding's encoding, and the protocol's acks.
+ */
+export interface BrokerClient {
+  /**
+   * Opens a connection (reusing the library's session where it has one)
+   * and resolves once subscriptions and publishes can be sent. `lost` is
+   * called once if that connection later goes down.
+   */
+  connect(lost: (err: Error) => void): Promise<void>;
+  /** Subscribes upstream to one broker filter (idempotent). */
+  subscribe(filter: string): Promise<void>;
+  /** Drops one upstream subscription (a no-op when not subscribed). */
+  unsubscribe(filter: string): Promise<void>;
+  /**
+   * Publishes one event to a broker topic. `done` runs once the broker has
+   * it (MQTT PUBACK, AMQP confirm; at once for NATS core) or with an error
+   * when it was not delivered and may be retried. Must not throw.
+   */
+  publish(topic: string, event: MeshEvent, done: (err?: Error) => void): void;
+  /**
+   * True when exports that arrive during an outage should be held and
+   * sent after reconnecting (MQTT, AMQP); false when the protocol gives
+   * no delivery guarantee anyway and they are counted lost (NATS core).
+   */
+  readonly holdsWhileDown: boolean;
+  /** Exports handed to the broker and not yet confirmed by it (status row `inFlight`). */
+  inFlight(): number;
+  /** Closes for good. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,153 @@
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { MeshEvent } from '../../broker/mod.js';
+import type { BridgeContext, BrokerClient, ImportOutcome } from '../core/broker-client.js';
+import { decodeMqtt, encodeMqtt } from './binding.js';
+
+/** How long a connect attempt may take, ms. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** MQTT 5 session expiry: queued QoS 1 messages survive a bridge outage this long, s. */
+const SESSION_EXPIRY_S = 3600;
+/** QoS 1 deliveries the broker may have unacknowledged towards the bridge (MQTT 5). */
+const RECEIVE_MAXIMUM = 1000;
+
+/** PUBACK reason codes (MQTT 5 §3.4.2.1) for refusals; MQTT 3.1.1 PUBACK carries none. */
+function reasonCode(outcome: ImportOutcome): number {
+  if (outcome.ok) return 0;
+  if (outcome.code === 'MG_ERR_EVENT_INVALID' || outcome.code === 'MG_ERR_EVENT_TOO_LARGE') return 0x99; // Payload format invalid
+  if (outcome.code.startsWith('MG_ERR_TOPIC')) return 0x90; // Topic Name invalid
+  return 0x83; // Implementation specific error
+}
+
+/**
+ * MQTT 5 / 3.1.1 through MQTT.js, with a persistent session: a fixed
+ * client id, clean start only on the very first MQTT 5 connect (3.1.1:
+ * never), so QoS 1 messages the broker queued while the bridge was away
+ * arrive after a reconnect. Library reconnect is off: the core owns
+ * backoff, and each connection is a fresh MQTT.js client resuming the
+ * same session.
+ *
+ * No loss on import: a QoS 1 PUBLISH is acknowledged after
+ * `importMessage` (node.ingest) returned: MQTT 5 in `customHandleAcks`,
+ * with a PUBACK reason code for refusals; MQTT 3.1.1 in the synchronous
+ * 'message' handler that MQTT.js runs before it writes the PUBACK.
+ *
+ * No loss on export: QoS 1; a publish not PUBACKed when its connection
+ * drops is failed back to the core, which holds it and sends it again on
+ * the next connection (a possible duplicate with the same CloudEvents id).
+ * MQTT.js's own resend-from-store is not used: across a reconnect it can
+ * skip stored packets whose ids collide with new ones.
+ */
+export class MqttBrokerClient implements BrokerClient {
+  readonly holdsWhileDown = true;
+  readonly #ctx: BridgeContext;
+  #client: MqttClient | null = null;
+  #connectedOnce = false;
+  /** Exports of the current connection awaiting PUBACK. */
+  #inFlight = new Set<(err?: Error) => void>();
+
+  constructor(ctx: BridgeContext) {
+    this.#ctx = ctx;
+  }
+
+  connect(lost: (err: Error) => void): Promise<void> {
+    const spec = this.#ctx.spec;
+    this.#client?.end(true);
+    const options: IClientOptions = {
+      protocolVersion: spec.protocolVersion,
+      clientId: spec.clientId,
+      // [MQTT-3.1.2-4] resume the session on every connect but an MQTT 5 bridge's first (which starts it afresh).
+      clean: spec.protocolVersion === 5 && !this.#connectedOnce,
+      reconnectPeriod: 0,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      resubscribe: false,
+      queueQoSZero: false,
+      username: spec.username,
+      password: spec.password,
+      // Receive Maximum [MQTT-3.1.2-31]: let the broker keep more QoS 1 deliveries in flight than its default 20.
+      properties: spec.protocolVersion === 5 ? { sessionExpiryInterval: SESSION_EXPIRY_S, receiveMaximum: RECEIVE_MAXIMUM } : undefined,
+      customHandleAcks: (topic, message, packet, done) => {
+        const outcome = this.#receive(topic, message, packet);
+        done(spec.protocolVersion === 5 ? reasonCode(outcome) : 0);
+      },
+    };
+    const client = (this.#client = mqtt.connect(spec.url, options));
+    // MQTT.js honours customHandleAcks for MQTT 5 only. For 3.1.1 (and QoS 0) the 'message' handler runs
+    // synchronously before MQTT.js queues the PUBACK, so the ack still follows node.ingest.
+    client.on('message', (topic, message, packet) => {
+      if (packet.qos === 0 || spec.protocolVersion === 4) this.#receive(topic, message, packet);
+    });
+    let lastError: Error | null = null;
+    client.on('error', (err) => (lastError = err)); // surfaced through 'close'
+    return new Promise<void>((resolve, reject) => {
+      let up = false;
+      client.once('connect', () => {
+        up = true;
+        this.#connectedOnce = true;
+        resolve();
+      });
+      client.once('close', () => {
+        // Whatever this connection had not got PUBACKed goes back to the core to be sent again.
+        const failed = [...this.#inFlight];
+        this.#inFlight.clear();
+        const err = lastError ?? new Error(up ? 'connection closed' : `cannot connect to ${spec.displayUrl}`);
+        for (const done of failed) done(err);
+        client.removeAllListeners('message');
+        client.end(true);
+        if (this.#client === client) this.#client = null;
+        if (up) lost(err);
+        else reject(err);
+      });
+    });
+  }
+
+  #receive(topic: string, message: Buffer, packet: { properties?: { contentType?: string; userProperties?: Record<string, string | string[]> } }): ImportOutcome {
+    // MQTT.js hands out views into its parse buffer: the event keeps its own copy.
+    const payload = Buffer.from(message);
+    const props = packet.properties;
+    return this.#ctx.importMessage(
+      { brokerTopic: topic, payload, contentType: props?.contentType, stableKey: undefined },
+      (meshTopic) => decodeMqtt(payload, props, meshTopic),
+    );
+  }
+
+  async subscribe(filter: string): Promise<void> {
+    const client = this.#client!;
+    const granted = await client.subscribeAsync(filter, { qos: 1, nl: this.#ctx.spec.protocolVersion === 5 });
+    const refused = granted.find((g) => g.qos === 128 || g.qos > 2);
+    if (refused !== undefined) throw new Error(`broker refused subscription ${filter}`);
+  }
+
+  async unsubscribe(filter: string): Promise<void> {
+    await this.#client!.unsubscribeAsync(filter);
+  }
+
+  publish(topic: string, event: MeshEvent, done: (err?: Error) => void): void {
+    const client = this.#client;
+    if (client === null) return done(new Error('not connected'));
+    const { payload, properties } = encodeMqtt(event, this.#ctx.spec.mode, this.#ctx.spec.protocolVersion);
+    let settled = false;
+    const settle = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      this.#inFlight.delete(settle);
+      done(err);
+    };
+    this.#inFlight.add(settle);
+    client.publish(topic, payload, { qos: 1, properties }, (err) => {
+      // A callback after the connection closed is MQTT.js flushing its store: already failed over above.
+      if (this.#inFlight.has(settle)) settle(err ?? undefined);
+    });
+  }
+
+  inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  async close(): Promise<void> {
+    const client = this.#client;
+    this.#client = null;
+    if (client === null) return;
+    client.removeAllListeners('close');
+    await client.endAsync(true).catch(() => undefined);
+  }
+}
