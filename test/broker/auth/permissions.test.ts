@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { filtersOverlap } from '../../../broker/auth/filter-overlap.js';
+import { Permissions, type PermissionSpec } from '../../../broker/auth/permissions.js';
+import { filterMatches } from '../../../routing/mod.js';
+
+/** Every topic of 1-4 tokens over a, b, c (c appears in no filter: "any other token") and _mg. */
+const TOKENS = ['a', 'b', 'c', '_mg'];
+const UNIVERSE: string[] = [];
+for (let n = 1; n <= 4; n++) {
+  const walk = (prefix: string[]) => {
+    if (prefix.length === n) return void UNIVERSE.push(prefix.join('.'));
+    for (const t of TOKENS) walk([...prefix, t]);
+  };
+  walk([]);
+}
+
+const filterArb = fc
+  .array(fc.constantFrom('a', 'b', '_mg', '*', '>'), { minLength: 1, maxLength: 3 })
+  .filter((ts) => ts.indexOf('>') === -1 || ts.indexOf('>') === ts.length - 1)
+  .map((ts) => ts.join('.'));
+const rulesArb = fc.record({ allow: fc.array(filterArb, { maxLength: 4 }), deny: fc.array(filterArb, { maxLength: 2 }) });
+
+/** The model: readable iff no deny matches and an allow matches; reserved _mg.* only through an allow starting with _mg. */
+function modelPermits(rules: { allow: string[]; deny: string[] }, topic: string): boolean {
+  if (rules.deny.some((d) => filterMatches(d, topic))) return false;
+  const reserved = topic.startsWith('_mg.');
+  return rules.allow.some((a) => filterMatches(a, topic) && (!reserved || a.split('.')[0] === '_mg'));
+}
+
+function compile(spec: PermissionSpec): Permissions {
+  const p = Permissions.fromSpec(spec);
+  assert.ok(p instanceof Permissions, String(p));
+  return p;
+}
+
+test('filtersOverlap() is true exactly when some topic matches both filters', () => {
+  fc.assert(
+    fc.property(filterArb, filterArb, (a, b) => {
+      const witness = UNIVERSE.some((t) => filterMatches(a, t) && filterMatches(b, t));
+      assert.equal(filtersOverlap(a, b), witness, `${a} vs ${b}`);
+      assert.equal(filtersOverlap(b, a), witness);
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test('Permissions: canPublish and canRead agree with the brute-force model for random rules and topics', () => {
+  fc.assert(
+    fc.property(rulesArb, rulesArb, (pub, sub) => {
+      const p = compile({ pub, sub });
+      for (const topic of UNIVERSE) {
+        assert.equal(p.canPublish(topic), modelPermits(pub, topic), `pub ${topic}`);
+        assert.equal(p.canRead(topic), modelPermits(sub, topic), `read ${topic}`);
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test("Permissions.canSubscribe(): 'full' means every matched topic is readable, 'none' means none is", () => {
+  fc.assert(
+    fc.property(rulesArb, filterArb, (sub, filter) => {
+      const p = compile({ sub });
+      const matched = UNIVERSE.filter((t) => filterMatches(filter, t));
+      const readable = matched.filter((t) => modelPermits(sub, t));
+      const standing = p.canSubscribe(filter);
+      if (standing === 'full') assert.equal(readable.length, matched.length, `${filter} full under ${JSON.stringify(sub)}`);
+      if (standing === 'none') assert.equal(readable.length, 0, `${filter} none under ${JSON.stringify(sub)}`);
+      // 'none' whenever nothing is readable through a single deny or no overlapping allow.
+      if (readable.length === matched.length && sub.deny.length === 0 && sub.allow.includes(filter) && !filter.startsWith('*') && !filter.startsWith('>')) {
+        assert.equal(standing, 'full');
+      }
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+test('Permissions: deny takes precedence over allow', () => {
+  const p = compile({ pub: { allow: ['orders.>'], deny: ['orders.secret'] }, sub: { allow: ['>'], deny: ['orders.*.pii'] } });
+  assert.equal(p.canPublish('orders.new'), true);
+  assert.equal(p.canPublish('orders.secret'), false);
+  assert.equal(p.canRead('orders.7.pii'), false);
+  assert.equal(p.canRead('orders.7.total'), true);
+  assert.equal(p.canSubscribe('orders.*.pii'), 'none');
+  assert.equal(p.canSubscribe('orders.>'), 'partial');
+});
+
+test('Permissions: reserved _mg. topics need an allow filter that names _mg', () => {
+  const everything = compile({ pub: ['>'], sub: ['>'] });
+  assert.equal(everything.canRead('_mg.dlq.orders'), false);
+  assert.equal(everything.canPublish('_mg.system'), false);
+  assert.equal(everything.canSubscribe('>'), 'partial');
+  assert.equal(everything.canSubscribe('_mg.>'), 'none');
+  assert.equal(everything.canSubscribe('orders.>'), 'full');
+  const ops = compile({ sub: ['>', '_mg.>'] });
+  assert.equal(ops.canRead('_mg.dlq.orders'), true);
+  assert.equal(ops.canSubscribe('>'), 'full');
+  assert.equal(ops.canSubscribe('_mg.dlq.*'), 'full');
+  assert.equal(Permissions.ALL.canSubscribe('>'), 'full');
+  assert.equal(Permissions.ALL.canPublish('_mg.x'), true);
+});
+
+test('Permissions.fromSpec() refuses invalid filters and too many of them, and allows nothing by default', () => {
+  assert.match(String(Permissions.fromSpec({ pub: ['a.>.b'] })), /pub\.allow/);
+  assert.match(String(Permissions.fromSpec({ sub: { allow: ['a'], deny: [''] } })), /sub\.deny/);
+  assert.match(String(Permissions.fromSpec({ sub: { allow: ['a'], nope: [] } as never })), /unknown key nope/);
+  assert.match(String(Permissions.fromSpec({ sub: Array.from({ length: 257 }, (_, i) => `t${i}`) })), /more than 256/);
+  const nothing = compile({});
+  assert.equal(nothing.canPublish('a'), false);
+  assert.equal(nothing.canSubscribe('>'), 'none');
+});
