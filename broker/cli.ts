@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { envLayer, readConfigFile, resolveConfig, type ConfigLayer } from './config.js';
+import { signHs256 } from './auth/jwt.js';
 import { MeshError } from './errors.js';
 import { MeshClient, type OutgoingEvent } from './mesh-client.js';
+import { SCHEMA_COMMAND } from './schema-cli.js';
 import { startNode, VERSION, type NodeExtensions } from './server.js';
 
 /**
@@ -28,6 +30,7 @@ const COMMANDS: Record<string, Command> = {
     summary: 'start a node (WebSocket + HTTP) and print its endpoints',
     usage: `meshgate start [--host H] [--port P] [--node-id ID] [--region R] [--config FILE]
                       [--peer ws://H:P]... [--mesh-key KEY] [--bridge PROTO=URL]...
+                      [--jwt-secret S]
 
   --host H        address to bind (default 127.0.0.1; env MESHGATE_HOST)
   --port P        TCP port, 0 for a free one (default 8080; env MESHGATE_PORT)
@@ -38,6 +41,8 @@ const COMMANDS: Record<string, Command> = {
   --mesh-key KEY  shared mesh key, the same on every node (env MESHGATE_MESH_KEY)
   --bridge P=URL  bridge a broker both ways with the default mappings; P is mqtt,
                   amqp or nats, e.g. --bridge mqtt=mqtt://127.0.0.1:1883; repeatable
+  --jwt-secret S  require HS256 JWTs from clients (mint them with meshgate token);
+                  at least 16 characters (env MESHGATE_JWT_SECRET)
 
 Precedence: defaults < config file < MESHGATE_* env < flags.
 SIGINT/SIGTERM stop accepting, flush, close clients with 1001 and exit 0.`,
@@ -50,6 +55,7 @@ SIGINT/SIGTERM stop accepting, flush, close clients with 1001 and exit 0.`,
       peer: { type: 'string', multiple: true },
       'mesh-key': { type: 'string' },
       bridge: { type: 'string', multiple: true },
+      'jwt-secret': { type: 'string' },
     },
     async run(v) {
       const configPath = (v.config as string | undefined) ?? process.env.MESHGATE_CONFIG;
@@ -58,18 +64,20 @@ SIGINT/SIGTERM stop accepting, flush, close clients with 1001 and exit 0.`,
         listen: { host: v.host, port: v.port === undefined ? undefined : toIntOrString(v.port as string) },
         mesh: { key: v['mesh-key'], peers: v.peer },
         bridges: v.bridge === undefined ? undefined : (v.bridge as string[]).map(bridgeShorthand),
+        auth: v['jwt-secret'] === undefined ? undefined : { jwt: { secret: v['jwt-secret'] } },
       };
       const config = resolveConfig(configPath ? readConfigFile(configPath) : {}, envLayer(process.env), flags);
       const running = await startNode(config, extensions);
       process.stdout.write(
         `meshgate ${VERSION} node '${config.node.id}' (region '${config.node.region}') ready\n` +
           `  WebSocket (meshgate protocol)  ${running.wsUrl}\n` +
-          `  WebSocket (CloudEvents)        ws://${running.host}:${running.port}/v1/ce/<topic-filter>\n` +
+          `  WebSocket (CloudEvents)        ${running.wsUrl.replace(/\/v1\/ws$/, '')}/v1/ce/<topic-filter>\n` +
           `  health                         ${running.httpUrl}/healthz\n` +
           `  metrics                        ${running.httpUrl}/metrics\n` +
           `  stats                          ${running.httpUrl}/v1/stats\n` +
-          `  peer links                     ${running.httpUrl}/v1/peers  (peers dial ws://${running.host}:${running.port})\n` +
-          (config.mesh.peers.length > 0 ? `  dialing                        ${config.mesh.peers.join(' ')}\n` : ''),
+          `  peer links                     ${running.httpUrl}/v1/peers  (peers dial ${running.peerUrl})\n` +
+          (config.mesh.peers.length > 0 ? `  dialing                        ${config.mesh.peers.join(' ')}\n` : '') +
+          (config.auth.jwt !== undefined || (config.auth.tokens?.length ?? 0) > 0 ? `  client auth                    on (token in ?token= or Authorization: Bearer)\n` : ''),
       );
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
@@ -84,11 +92,12 @@ SIGINT/SIGTERM stop accepting, flush, close clients with 1001 and exit 0.`,
   },
   pub: {
     summary: 'publish CloudEvents to a topic',
-    usage: `meshgate pub TOPIC [DATA] [--url ws://H:P] [--id ID] [--source S] [--type T] [--count N] [--rate PER_SEC]
+    usage: `meshgate pub TOPIC [DATA] [--url ws://H:P] [--token T] [--id ID] [--source S] [--type T] [--count N] [--rate PER_SEC]
 
   DATA            event data; read from stdin when absent. JSON data is sent as a JSON
                   value, anything else as text/plain
   --url URL       node to publish to (default ${DEFAULT_URL})
+  --token T       bearer token (a JWT from meshgate token, or a static token; env MESHGATE_TOKEN)
   --id ID         event id (default: a fresh UUID per event; with --count, ID-1..ID-N)
   --source S      CloudEvents source (default 'meshgate-cli')
   --type T        CloudEvents type (default 'meshgate.cli')
@@ -98,6 +107,7 @@ SIGINT/SIGTERM stop accepting, flush, close clients with 1001 and exit 0.`,
 Every event is acked; the first refusal prints its code and exits 1.`,
     options: {
       url: { type: 'string' },
+      token: { type: 'string' },
       id: { type: 'string' },
       source: { type: 'string' },
       type: { type: 'string' },
@@ -110,7 +120,7 @@ Every event is acked; the first refusal prints its code and exits 1.`,
       const count = positiveInt(v.count as string | undefined, 'count', 1);
       const rate = v.rate === undefined ? 0 : positiveInt(v.rate as string, 'rate', 1);
       const text = dataArg ?? (process.stdin.isTTY ? '' : readFileSync(0, 'utf8'));
-      const client = await MeshClient.connect(urlOf(v));
+      const client = await MeshClient.connect(urlOf(v), tokenOf(v));
       try {
         const started = Date.now();
         for (let i = 0; i < count; i++) {
@@ -131,23 +141,27 @@ Every event is acked; the first refusal prints its code and exits 1.`,
   },
   sub: {
     summary: 'subscribe to a topic filter and print events as JSON lines',
-    usage: `meshgate sub FILTER [--url ws://H:P] [--count N]
+    usage: `meshgate sub FILTER [--url ws://H:P] [--token T] [--count N]
 
   FILTER          topic filter: '*' matches one token, '>' one or more trailing tokens
   --url URL       node to subscribe at (default ${DEFAULT_URL})
+  --token T       bearer token (env MESHGATE_TOKEN)
   --count N       exit after N events (default: run until interrupted)
 
 Prints {"topic":...,"event":<structured CloudEvent>} per line on stdout, and
 'subscribed to FILTER' on stderr once the node has acknowledged.`,
-    options: { url: { type: 'string' }, count: { type: 'string' } },
+    options: { url: { type: 'string' }, token: { type: 'string' }, count: { type: 'string' } },
     async run(v, positionals) {
       const [filter] = positionals;
       if (filter === undefined) throw usageError('sub needs a FILTER');
       const count = v.count === undefined ? Infinity : positiveInt(v.count as string, 'count', 1);
-      const client = await MeshClient.connect(urlOf(v));
+      const client = await MeshClient.connect(urlOf(v), tokenOf(v));
       let seen = 0;
       const done = new Promise<number>((resolve) => {
-        client.socket.once('close', (code: number) => resolve(code === 1000 || seen >= count ? 0 : 1));
+        client.socket.once('close', (code: number, reason: Buffer) => {
+          if (code !== 1000 && seen < count) process.stderr.write(`closed ${code}${reason.length > 0 ? ` ${reason.toString()}` : ''}\n`);
+          resolve(code === 1000 || seen >= count ? 0 : 1);
+        });
         const stop = () => void client.close();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
@@ -160,6 +174,51 @@ Prints {"topic":...,"event":<structured CloudEvent>} per line on stdout, and
       });
       process.stderr.write(`subscribed to ${filter}\n`);
       return done;
+    },
+  },
+  token: {
+    summary: 'mint an HS256 JWT for a node started with --jwt-secret (or auth.jwt.secret)',
+    usage: `meshgate token --secret S [--pub FILTER]... [--sub FILTER]... [--deny-pub FILTER]...
+                      [--deny-sub FILTER]... [--ttl 1h] [--name N] [--aud A] [--iss I]
+
+  --secret S        the node's HS256 secret (env MESHGATE_JWT_SECRET)
+  --pub FILTER      topic filter the holder may publish to; repeatable
+  --sub FILTER      topic filter the holder may subscribe to; repeatable
+  --deny-pub F      never publish here, whatever --pub allows; repeatable
+  --deny-sub F      never receive these topics, whatever --sub allows; repeatable
+  --ttl T           lifetime: 90s, 30m, 1h, 7d, or 'none' for no expiry (default 1h)
+  --name N          the token's subject (sub claim), shown in logs (default 'meshgate-cli')
+  --aud A, --iss I  audience and issuer claims, for nodes that check them
+
+Prints the token. Reserved _mg.> topics (dead letters, system events) need a
+filter naming them: --sub '_mg.>'.`,
+    options: {
+      secret: { type: 'string' },
+      pub: { type: 'string', multiple: true },
+      sub: { type: 'string', multiple: true },
+      'deny-pub': { type: 'string', multiple: true },
+      'deny-sub': { type: 'string', multiple: true },
+      ttl: { type: 'string' },
+      name: { type: 'string' },
+      aud: { type: 'string' },
+      iss: { type: 'string' },
+    },
+    async run(v) {
+      const secret = (v.secret as string | undefined) ?? process.env.MESHGATE_JWT_SECRET;
+      if (secret === undefined || secret.length < 16) throw usageError('--secret must be the node\'s secret, at least 16 characters');
+      const now = Math.floor(Date.now() / 1000);
+      const ttl = ttlSeconds((v.ttl as string | undefined) ?? '1h');
+      const list = (name: string) => (v[name] as string[] | undefined) ?? [];
+      const claims: Record<string, unknown> = {
+        sub: (v.name as string | undefined) ?? 'meshgate-cli',
+        iat: now,
+        ...(ttl === null ? {} : { exp: now + ttl }),
+        ...(v.aud === undefined ? {} : { aud: v.aud }),
+        ...(v.iss === undefined ? {} : { iss: v.iss }),
+        perms: { pub: { allow: list('pub'), deny: list('deny-pub') }, sub: { allow: list('sub'), deny: list('deny-sub') } },
+      };
+      process.stdout.write(`${signHs256(claims, secret)}\n`);
+      return 0;
     },
   },
   peers: {
@@ -186,6 +245,7 @@ Prints {"topic":...,"event":<structured CloudEvent>} per line on stdout, and
       return 0;
     },
   },
+  schema: SCHEMA_COMMAND,
 };
 
 /** 'mqtt=mqtt://h:p' -> { type: 'mqtt', url: 'mqtt://h:p' }; the schema checks the rest. */
@@ -206,6 +266,19 @@ function dataOf(text: string): OutgoingEvent {
 
 function urlOf(v: Record<string, unknown>): string {
   return (v.url as string | undefined) ?? process.env.MESHGATE_URL ?? DEFAULT_URL;
+}
+
+function tokenOf(v: Record<string, unknown>): { token?: string } {
+  const token = (v.token as string | undefined) ?? process.env.MESHGATE_TOKEN;
+  return token === undefined || token === '' ? {} : { token };
+}
+
+/** '90s' | '30m' | '1h' | '7d' | '3600' -> seconds; 'none' -> null (no expiry). */
+function ttlSeconds(raw: string): number | null {
+  if (raw === 'none') return null;
+  const m = /^(\d+)([smhd]?)$/.exec(raw);
+  if (m === null || Number(m[1]) < 1) throw usageError(`--ttl expects a duration like 90s, 30m, 1h or 7d (or none), got '${raw}'`);
+  return Number(m[1]) * { '': 1, s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as '' | 's' | 'm' | 'h' | 'd'];
 }
 
 function toIntOrString(s: string): number | string {

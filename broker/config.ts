@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { createRequire } from 'node:module';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
+import type { AuthConfig } from './auth/authenticator.js';
 import { MeshError } from './errors.js';
 import { PEER_LINK_DEFAULTS, type PeerLinkOptions } from './peer-link.js';
 
@@ -14,6 +15,10 @@ import { PEER_LINK_DEFAULTS, type PeerLinkOptions } from './peer-link.js';
 export interface NodeConfig {
   readonly node: { readonly id: string; readonly region: string };
   readonly listen: { readonly host: string; readonly port: number };
+  /** TLS on the client port (wss://, https://); none: plain. */
+  readonly tls?: TlsFiles;
+  /** Client credentials and origin checks; with no jwt and no tokens every client is admitted. @default {} */
+  readonly auth: AuthConfig & { readonly allowedOrigins?: readonly string[] };
   readonly limits: {
     /** Largest WebSocket frame accepted, bytes. @default 1_048_576 */
     readonly maxFrameBytes: number;
@@ -24,6 +29,16 @@ export interface NodeConfig {
     /** Bytes buffered for one subscriber before it is closed as slow. @default 16_777_216 */
     readonly maxBufferedBytes: number;
     readonly topic: { readonly maxLength: number; readonly maxTokens: number; readonly maxWildcards: number };
+    /** Open connections per client address; 0: no limit. @default 0 */
+    readonly maxConnectionsPerIp: number;
+    /** New connections per second per client address; 0: no limit. @default 0 */
+    readonly connectionRatePerIp: number;
+    /** Connections at once before the rate applies; 0: twice the rate. @default 0 */
+    readonly connectionBurstPerIp: number;
+    /** Events per second one connection may publish; 0: no limit. @default 0 */
+    readonly publishRate: number;
+    /** Events at once before publishRate applies; 0: one second's worth. @default 0 */
+    readonly publishBurst: number;
   };
   readonly mesh: {
     /** Shared mesh key; peering is off without one. */
@@ -43,6 +58,8 @@ export interface NodeConfig {
     /** Most events waiting for unknown origins. @default 100000 */
     readonly maxParked: number;
     readonly link: PeerLinkOptions;
+    /** Mutual TLS between peers (a separate wss listener); none: plain ws peering on the client port. */
+    readonly tls?: TlsFiles & { readonly caFile: string; readonly port?: number; readonly host?: string };
   };
   /**
    * Broker bridges, one entry each; the shape of an entry is defined and
@@ -57,6 +74,14 @@ export interface NodeConfig {
   };
 }
 
+/** PEM files of a TLS endpoint. */
+export interface TlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile?: string;
+  readonly passphrase?: string;
+}
+
 /** A partial configuration as a file, the environment or the CLI gives it. */
 export type ConfigLayer = { [K in keyof NodeConfig]?: Partial<{ [P in keyof NodeConfig[K]]: unknown }> };
 
@@ -68,10 +93,16 @@ export const DEFAULTS: NodeConfig = Object.freeze({
     maxEventBytes: 262_144,
     maxSubscriptionsPerConnection: 1000,
     maxBufferedBytes: 16_777_216,
+    maxConnectionsPerIp: 0,
+    connectionRatePerIp: 0,
+    connectionBurstPerIp: 0,
+    publishRate: 0,
+    publishBurst: 0,
     topic: { maxLength: 256, maxTokens: 16, maxWildcards: 8 },
   },
   dedup: { windowMs: 120_000, maxEntries: 1_000_000 },
   bridges: [],
+  auth: {},
   mesh: { peers: [], maxHops: 16, keepaliveMs: 5000, backoffMinMs: 100, backoffMaxMs: 5000, parkMs: 30_000, maxParked: 100_000, link: { ...PEER_LINK_DEFAULTS } },
 });
 
@@ -88,6 +119,7 @@ export const ENV_KEYS: Readonly<Record<string, readonly [string, string, 'string
   MESHGATE_PORT: ['listen', 'port', 'integer'],
   MESHGATE_MESH_KEY: ['mesh', 'key', 'string'],
   MESHGATE_PEERS: ['mesh', 'peers', 'list'],
+  MESHGATE_JWT_SECRET: ['auth', 'jwt.secret', 'string'],
 };
 
 const require = createRequire(import.meta.url);
@@ -120,7 +152,11 @@ export function envLayer(env: NodeJS.ProcessEnv): ConfigLayer {
     if (raw === undefined || raw === '') continue;
     // A non-numeric port stays a string so the schema check names the key.
     const value = kind === 'integer' && /^-?\d+$/.test(raw) ? Number(raw) : kind === 'list' ? raw.split(',').map((x) => x.trim()).filter(Boolean) : raw;
-    (layer[section] ??= {})[key] = value;
+    // A dotted key ('jwt.secret') sets a nested value.
+    const path = key.split('.');
+    let at = (layer[section] ??= {});
+    for (const k of path.slice(0, -1)) at = (at[k] ??= {}) as Record<string, unknown>;
+    at[path[path.length - 1]] = value;
   }
   return layer as ConfigLayer;
 }
@@ -138,6 +174,10 @@ export function resolveConfig(...layers: ConfigLayer[]): NodeConfig {
   const config = mergeDeep(structuredClone(DEFAULTS) as unknown as Record<string, unknown>, merged) as unknown as NodeConfig;
   if (config.mesh.peers.length > 0 && config.mesh.key === undefined) {
     throw new MeshError('MG_ERR_CONFIG_INVALID', 'invalid configuration:\n  mesh.key: required when mesh.peers is set; fix: set mesh.key (or --mesh-key, MESHGATE_MESH_KEY) to the same secret on every node');
+  }
+  const tlsPeer = config.mesh.tls === undefined ? undefined : config.mesh.peers.findIndex((u) => !u.startsWith('wss://'));
+  if (tlsPeer !== undefined && tlsPeer >= 0) {
+    throw new MeshError('MG_ERR_CONFIG_INVALID', `invalid configuration:\n  mesh.peers[${tlsPeer}]: expected a wss:// URL when mesh.tls is set, got '${config.mesh.peers[tlsPeer]}'; fix: dial the peer's mesh.tls port with wss://`);
   }
   return Object.freeze(config);
 }

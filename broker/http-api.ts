@@ -2,6 +2,10 @@ import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import type { MeshNode } from './mesh-node.js';
 import type { PeerDialer } from './peer-dialer.js';
 import type { PeerMesh } from './peer-mesh.js';
+import type { SchemaRegistry } from '../schemas/mod.js';
+import { mountSchemaApi } from './schema-api.js';
+import { mountBrowserFiles } from './browser-files.js';
+import { meshView } from './mesh-view.js';
 
 export interface HttpApiSources {
   readonly node: MeshNode;
@@ -14,6 +18,8 @@ export interface HttpApiSources {
   readonly connections: () => number;
   /** False once shutdown has begun, so load balancers stop sending. */
   readonly accepting: () => boolean;
+  /** The node's schema registry, served under /v1/schemas/ (see schema-api.ts); none: no registry routes. */
+  readonly schemas?: SchemaRegistry;
 }
 
 /** Operations endpoints: /healthz, /metrics (Prometheus text), /v1/stats (JSON). */
@@ -54,6 +60,15 @@ export function mountHttpApi(app: TemplatedApp, sources: HttpApiSources): void {
   });
   app.get('/v1/routes', (res) => {
     sendJson(res, '200 OK', { local: node.localFilters().sort(), ...sources.mesh.routes() });
+  });
+  mountBrowserFiles(app);
+  if (sources.schemas !== undefined) mountSchemaApi(app, sources.schemas);
+  app.get('/v1/mesh', (res) => {
+    let aborted = false;
+    res.onAborted(() => (aborted = true));
+    void meshView(sources).then((view) => {
+      if (!aborted) sendJson(res, '200 OK', view);
+    });
   });
   app.any('/*', (res, req) => {
     sendJson(res, '404 Not Found', { error: 'MG_ERR_NOT_FOUND', message: `no route ${req.getMethod().toUpperCase()} ${req.getUrl()}` });

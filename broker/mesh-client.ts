@@ -55,9 +55,35 @@ export class MeshClient {
     });
   }
 
-  static async connect(url: string): Promise<MeshClient> {
-    const socket = new WebSocket(url, 'meshgate.v1.json');
+  /**
+   * Opens a connection and waits for the hello. `token` goes in the
+   * `?token=` query parameter (what a browser can do too). A refused
+   * upgrade (401, 403, 429) rejects with the node's MeshError code.
+   */
+  static async connect(url: string, options: { token?: string } = {}): Promise<MeshClient> {
+    let target = url;
+    if (options.token !== undefined) {
+      const u = new URL(url);
+      u.searchParams.set('token', options.token);
+      target = u.toString();
+    }
+    const socket = new WebSocket(target, 'meshgate.v1.json');
+    // A refused upgrade may report an error after the promise settled.
+    socket.on('error', () => undefined);
     const hello = new Promise<Hello>((resolve, reject) => {
+      socket.once('unexpected-response', (req, res) => {
+        const tcp = req.socket;
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => void (body.length < 4096 && (body += chunk)));
+        res.on('end', () => {
+          // The server may keep the connection open: drop it, or it holds the process.
+          req.destroy();
+          tcp?.destroy();
+          const m = /^(MG_ERR_[A-Z_]+): ?(.*)/s.exec(body.trim());
+          reject(m ? new MeshError(m[1] as ErrorCode, `HTTP ${res.statusCode}: ${m[2]}`) : new MeshError('MG_ERR_INTERNAL', `HTTP ${res.statusCode}: ${body.trim()}`));
+        });
+      });
       socket.once('message', (raw: Buffer) => {
         const frame = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
         if (frame.op === 'hello') resolve(frame as unknown as Hello);

@@ -15,6 +15,8 @@ export interface PeerDialerOptions {
   readonly backoffMaxMs: number;
   /** Called with each refusal or failure, for the log. */
   readonly log: (line: string) => void;
+  /** Mutual TLS (mesh.tls): our certificate, and the CA the peer's must chain to. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer; readonly ca: Buffer; readonly passphrase?: string };
 }
 
 /**
@@ -59,6 +61,8 @@ export class PeerDialer {
       // frames; a node-to-node link has none, and with an all-zero mask ws
       // skips the XOR over every byte it sends.
       generateMask: (mask: Buffer) => void mask.fill(0),
+      // The peer's certificate must chain to mesh.tls.caFile and name the host dialled.
+      ...(this.#options.tls === undefined ? {} : { ...this.#options.tls, rejectUnauthorized: true }),
     });
     socket.binaryType = 'nodebuffer';
     this.#socket = socket;
@@ -115,8 +119,14 @@ export class PeerDialer {
       }
       this.#schedule();
     });
-    socket.on('error', (err: Error) => {
-      this.lastError = err.message;
+    socket.on('error', (err: Error & { code?: string }) => {
+      const text = this.#options.tls === undefined ? null : tlsFailure(err, link !== null);
+      if (text === null) this.lastError = err.message;
+      else {
+        this.#mesh.refused('tls');
+        if (this.lastError !== text) this.#options.log(`peer ${this.url}: ${text}`);
+        this.lastError = text;
+      }
     });
   }
 
@@ -127,6 +137,18 @@ export class PeerDialer {
     const delay = Math.random() * cap;
     this.#timer = setTimeout(() => this.#connect(), delay);
   }
+}
+
+/**
+ * Names a mutual-TLS failure: our check of the peer's certificate (an
+ * OpenSSL or X509 code), or the peer refusing ours, which with TLS 1.3 the
+ * dialer only sees as a reset before the upgrade answer.
+ */
+function tlsFailure(err: Error & { code?: string }, linked: boolean): string | null {
+  const code = err.code ?? '';
+  if (/SSL|TLS|CERT|UNABLE_TO|SIGNATURE|ALTNAME/.test(code)) return `MG_ERR_PEER_TLS: ${err.message}`;
+  if (!linked && code === 'ECONNRESET') return `MG_ERR_PEER_TLS: ${err.message} before the upgrade answer (does the peer's mesh.tls.caFile sign our certificate, and is it unexpired?)`;
+  return null;
 }
 
 /** ws://h:p -> ws://h:p/v1/peer; an explicit path is kept. */

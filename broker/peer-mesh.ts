@@ -96,7 +96,7 @@ export class PeerMesh {
   }
 
   /** Counts a refused peer connection. */
-  refused(reason: 'auth' | 'version' | 'malformed' | 'duplicate'): void {
+  refused(reason: 'auth' | 'version' | 'malformed' | 'duplicate' | 'tls'): void {
     this.#m.refused(reason).inc();
   }
 

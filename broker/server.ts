@@ -1,13 +1,17 @@
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import uWS from 'uWebSockets.js';
 import type { NodeConfig } from './config.js';
 import { MeshError } from './errors.js';
 import { mountHttpApi } from './http-api.js';
 import { MeshNode } from './mesh-node.js';
-import { mountPeerEndpoint } from './peer-endpoint.js';
+import { SchemaRegistry } from '../schemas/mod.js';
+import { mountPeerEndpoint, PEER_PATH } from './peer-endpoint.js';
 import { PeerDialer } from './peer-dialer.js';
+import { readPeerTls, startPeerTlsEndpoint, type PeerTlsEndpoint } from './peer-tls-endpoint.js';
 import { PeerMesh } from './peer-mesh.js';
 import { CE_PATH_PREFIX, CLIENT_PATH, mountWsEndpoints } from './ws-endpoint.js';
+import { UpgradeGate } from './auth/mod.js';
 
 const require = createRequire(import.meta.url);
 /** The package version, sent in the hello frame and /v1/stats. */
@@ -33,14 +37,18 @@ export interface RunningNode {
   readonly node: MeshNode;
   readonly mesh: PeerMesh;
   readonly bridges: BridgeSet | null;
+  /** The node's schema registry (served under /v1/schemas/). */
+  readonly schemas: SchemaRegistry;
   readonly config: NodeConfig;
   readonly host: string;
   /** The bound port (the real one when the config asked for 0). */
   readonly port: number;
   /** ws://host:port/v1/ws */
   readonly wsUrl: string;
-  /** http://host:port */
+  /** http://host:port (https:// with `tls`) */
   readonly httpUrl: string;
+  /** What peers dial: ws://host:port, or wss://host:peerPort with mesh.tls. */
+  readonly peerUrl: string;
   connections(): number;
   /** Stops accepting, flushes queued frames, closes clients with 1001. Idempotent. */
   close(): Promise<void>;
@@ -61,14 +69,31 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
   });
   const mesh = new PeerMesh(node, { maxHops: config.mesh.maxHops, keepaliveMs: config.mesh.keepaliveMs, parkMs: config.mesh.parkMs, maxParked: config.mesh.maxParked, link: config.mesh.link });
   node.setForwarder(mesh);
-  const app = uWS.App();
-  mountPeerEndpoint(app, mesh, { nodeId: config.node.id, region: config.node.region, meshKey: config.mesh.key, maxFrameBytes: config.limits.maxFrameBytes });
+  // Credentials and key files are checked before anything listens.
+  const gate = new UpgradeGate({
+    auth: config.auth,
+    allowedOrigins: config.auth.allowedOrigins,
+    ipLimits: { maxConnectionsPerIp: config.limits.maxConnectionsPerIp, connectionRatePerIp: config.limits.connectionRatePerIp, connectionBurstPerIp: config.limits.connectionBurstPerIp },
+  });
+  const app = createApp(config);
+  const meshTls = config.mesh.tls;
+  const peerTls = meshTls === undefined ? undefined : readPeerTls(meshTls);
+  if (meshTls === undefined) {
+    mountPeerEndpoint(app, mesh, { nodeId: config.node.id, region: config.node.region, meshKey: config.mesh.key, maxFrameBytes: config.limits.maxFrameBytes });
+  } else {
+    // With mutual TLS, peers are served only by the TLS listener: the client port refuses them.
+    app.get(PEER_PATH, (res) => {
+      res.writeStatus('403 Forbidden').end('MG_ERR_PEER_TLS: this node takes peers over mutual TLS on its mesh.tls port\n');
+    });
+  }
   const ws = mountWsEndpoints(app, node, {
     maxFrameBytes: config.limits.maxFrameBytes,
     maxEventBytes: config.limits.maxEventBytes,
     maxSubscriptionsPerConnection: config.limits.maxSubscriptionsPerConnection,
     maxBufferedBytes: config.limits.maxBufferedBytes,
     version: VERSION,
+    gate,
+    publishLimit: { rate: config.limits.publishRate, burst: config.limits.publishBurst },
   });
   let accepting = true;
   const dialers = config.mesh.peers.map(
@@ -80,10 +105,12 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
         backoffMinMs: config.mesh.backoffMinMs,
         backoffMaxMs: config.mesh.backoffMaxMs,
         log,
+        tls: peerTls,
       }),
   );
   let bridges: BridgeSet | null = null;
-  mountHttpApi(app, { node, mesh, dialers, bridges: () => bridges?.status() ?? [], version: VERSION, startedAt: Date.now(), connections: ws.connections, accepting: () => accepting });
+  const schemas = new SchemaRegistry();
+  mountHttpApi(app, { schemas, node, mesh, dialers, bridges: () => bridges?.status() ?? [], version: VERSION, startedAt: Date.now(), connections: ws.connections, accepting: () => accepting });
 
   const { host } = config.listen;
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
@@ -94,12 +121,45 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     });
   });
   const port = uWS.us_socket_local_port(listenSocket as unknown as uWS.us_socket);
-  for (const d of dialers) d.start();
-  if (config.bridges.length > 0) {
-    if (extensions.bridges === undefined) throw new MeshError('MG_ERR_CONFIG_INVALID', 'bridges: this build has no bridge support; fix: start the node with the meshgate command');
-    bridges = await extensions.bridges(node, config.bridges, log);
+  let peerEndpoint: PeerTlsEndpoint | null = null;
+  if (meshTls !== undefined) {
+    try {
+      peerEndpoint = await startPeerTlsEndpoint(mesh, {
+        nodeId: config.node.id,
+        region: config.node.region,
+        meshKey: config.mesh.key,
+        host: meshTls.host ?? host,
+        port: meshTls.port ?? (config.listen.port === 0 ? 0 : config.listen.port + 1),
+        tls: meshTls,
+        maxFrameBytes: config.limits.maxFrameBytes,
+        metrics: node.metrics,
+        log,
+      });
+    } catch (err) {
+      uWS.us_listen_socket_close(listenSocket);
+      mesh.close();
+      throw err;
+    }
   }
+  if (config.bridges.length > 0) {
+    try {
+      if (extensions.bridges === undefined) throw new MeshError('MG_ERR_CONFIG_INVALID', 'bridges: this build has no bridge support; fix: start the node with the meshgate command');
+      bridges = await extensions.bridges(node, config.bridges, log);
+    } catch (err) {
+      // A wrong bridge entry stops start-up; what is already listening must
+      // not keep the process alive behind the error message.
+      uWS.us_listen_socket_close(listenSocket);
+      await peerEndpoint?.close();
+      mesh.close();
+      app.close();
+      throw err;
+    }
+  }
+  for (const d of dialers) d.start();
   const hostForUrl = host.includes(':') ? `[${host}]` : host;
+  const secure = config.tls !== undefined;
+  const peerHost = meshTls?.host ?? host;
+  const peerUrl = peerEndpoint === null ? `${secure ? 'wss' : 'ws'}://${hostForUrl}:${port}` : `wss://${peerHost.includes(':') ? `[${peerHost}]` : peerHost}:${peerEndpoint.port}`;
 
   let closing: Promise<void> | undefined;
   return {
@@ -108,17 +168,20 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     get bridges() {
       return bridges;
     },
+    schemas,
     config,
     host,
     port,
-    wsUrl: `ws://${hostForUrl}:${port}${CLIENT_PATH}`,
-    httpUrl: `http://${hostForUrl}:${port}`,
+    wsUrl: `${secure ? 'wss' : 'ws'}://${hostForUrl}:${port}${CLIENT_PATH}`,
+    httpUrl: `${secure ? 'https' : 'http'}://${hostForUrl}:${port}`,
+    peerUrl,
     connections: ws.connections,
     close() {
       closing ??= (async () => {
         accepting = false;
         uWS.us_listen_socket_close(listenSocket);
         for (const d of dialers) d.stop();
+        await peerEndpoint?.close();
         await bridges?.close();
         mesh.close();
         ws.closeAll();
@@ -129,6 +192,29 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
       return closing;
     },
   };
+}
+
+/** A plain uWS app, or an SSLApp when `tls` is configured (files checked first: uWS only says it failed). */
+function createApp(config: NodeConfig): uWS.TemplatedApp {
+  const tls = config.tls;
+  if (tls === undefined) return uWS.App();
+  for (const key of ['certFile', 'keyFile', 'caFile'] as const) {
+    const file = tls[key];
+    if (file === undefined) continue;
+    try {
+      readFileSync(file);
+    } catch (err) {
+      throw new MeshError('MG_ERR_CONFIG_INVALID', `invalid configuration:\n  tls.${key}: cannot read ${file} (${(err as Error).message}); fix: a readable PEM file`, { cause: err });
+    }
+  }
+  try {
+    const options: uWS.AppOptions = { cert_file_name: tls.certFile, key_file_name: tls.keyFile };
+    if (tls.caFile !== undefined) options.ca_file_name = tls.caFile;
+    if (tls.passphrase !== undefined) options.passphrase = tls.passphrase;
+    return uWS.SSLApp(options);
+  } catch (err) {
+    throw new MeshError('MG_ERR_CONFIG_INVALID', `invalid configuration:\n  tls: the certificate and key do not load (${(err as Error).message}); fix: PEM files of a matching certificate and private key`, { cause: err });
+  }
 }
 
 export { CE_PATH_PREFIX, CLIENT_PATH };

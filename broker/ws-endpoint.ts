@@ -1,4 +1,5 @@
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebSocket } from 'uWebSockets.js';
+import { SessionGuard, statusOf, type Principal, type PublishLimit, type UpgradeGate } from './auth/mod.js';
 import { decodeStructuredJson, encodeStructuredJson } from './cloudevents-json.js';
 import { negotiateCodec, type ClientCodec, type ClientRequest, type Ref } from './client-protocol.js';
 import type { ErrorCode } from './errors.js';
@@ -14,6 +15,10 @@ export interface WsEndpointOptions {
   readonly maxBufferedBytes: number;
   readonly version: string;
   readonly maxEventBytes: number;
+  /** Origin, per-address limits and credentials, checked at upgrade; none: every client admitted. */
+  readonly gate?: UpgradeGate;
+  /** Publish rate per connection; none or rate 0: unlimited. */
+  readonly publishLimit?: PublishLimit | null;
 }
 
 /** Path of the meshgate client protocol. */
@@ -33,10 +38,16 @@ const CE_JSON_FORMAT: EgressFormat = {
 
 interface ClientData {
   readonly codec: ClientCodec;
+  /** This connection's rights and publish rate. */
+  readonly guard: SessionGuard;
+  /** Client address held in the per-address limits (null: not tracked). */
+  readonly ip: string | null;
   session?: WsSession<ClientData>;
 }
 
 interface CeData {
+  readonly guard: SessionGuard;
+  readonly ip: string | null;
   readonly filter: string;
   /** Set when the path names a concrete topic: events sent on the socket are published there. */
   readonly publishTopic: string | null;
@@ -60,9 +71,41 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
   const opened: Metric = m.counter('meshgate_connections_opened_total', 'WebSocket connections accepted');
   const tooBig: Metric = m.counter('meshgate_frames_too_large_total', 'Connections closed for a frame over limits.maxFrameBytes (1009), or over the hard cap (cut off)');
   m.gaugeFn('meshgate_connections', 'Open WebSocket connections', () => sessions.size);
+  const filtered: Metric = m.counter('meshgate_auth_filtered_deliveries_total', 'Deliveries withheld from a partly authorized wildcard subscription (topic not readable by its token)');
+  const gate = options.gate;
+  const publishLimit = options.publishLimit ?? null;
 
-  /** A socket closed (any reason): drop its subscriptions and its session. */
-  const release = (session: WsSession<ClientData> | WsSession<CeData> | undefined, code: number, reason: ArrayBuffer) => {
+  /**
+   * Origin, per-address limits and credentials, before any WebSocket
+   * exists. Null when refused (answered with 401/403/429 and counted).
+   */
+  const admit = (res: HttpResponse, req: HttpRequest): { principal: Principal | null; ip: string | null } | null => {
+    if (gate === undefined) return OPEN;
+    const verdict = gate.check({
+      origin: req.getHeader('origin'),
+      authorization: req.getHeader('authorization'),
+      queryToken: req.getQuery('token'),
+      ip: Buffer.from(res.getRemoteAddressAsText()).toString(),
+    });
+    if (verdict.ok) return verdict;
+    node.reject(verdict.code, verdict.message);
+    res.writeStatus(verdict.status).end(`${verdict.code}: ${verdict.message}\n`);
+    return null;
+  };
+
+  /** Expiry closes the session with 4401; counted like every refusal. */
+  const watchExpiry = (guard: SessionGuard, session: WsSession<ClientData> | WsSession<CeData>) =>
+    guard.watchExpiry(() => {
+      node.reject('MG_ERR_AUTH_EXPIRED', 'token expired during the session');
+      session.flush();
+      session.end(CLOSE.AUTH_EXPIRED, 'MG_ERR_AUTH_EXPIRED: token expired');
+    });
+
+  /** A socket closed (any reason): drop its subscriptions, its session, its expiry timer and its address slot. */
+  const release = (data: ClientData | CeData, code: number, reason: ArrayBuffer) => {
+    data.guard.stop();
+    gate?.release(data.ip);
+    const session = data.session;
     if (session === undefined) return;
     // uWS itself cuts two protocol violations with a bare 1006 (no close
     // frame, nothing we can change): frames over its hard cap, and text
@@ -101,7 +144,10 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
         res.writeStatus('400 Bad Request').end(`unsupported subprotocol '${offered}'; offer meshgate.v1.json or meshgate.v1.cbor\n`);
         return;
       }
-      res.upgrade<ClientData>({ codec }, req.getHeader('sec-websocket-key'), offered === '' ? '' : codec.subprotocol, req.getHeader('sec-websocket-extensions'), context);
+      const admitted = admit(res, req);
+      if (admitted === null) return;
+      const guard = new SessionGuard(admitted.principal, publishLimit);
+      res.upgrade<ClientData>({ codec, guard, ip: admitted.ip }, req.getHeader('sec-websocket-key'), offered === '' ? '' : codec.subprotocol, req.getHeader('sec-websocket-extensions'), context);
     },
     open(ws: WebSocket<ClientData>) {
       const data = ws.getUserData();
@@ -109,6 +155,7 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
       data.session = session;
       sessions.add(session);
       opened.inc();
+      watchExpiry(data.guard, session);
       session.reply(
         data.codec.encode({
           op: 'hello',
@@ -121,7 +168,7 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
       );
     },
     message(ws: WebSocket<ClientData>, message: ArrayBuffer, isBinary: boolean) {
-      const { codec, session } = ws.getUserData();
+      const { codec, session, guard } = ws.getUserData();
       if (session === undefined || session.closed) return;
       bytesIn.inc(message.byteLength);
       if (message.byteLength > options.maxFrameBytes) return refuseTooBig(node, session, message.byteLength, options.maxFrameBytes, tooBig);
@@ -136,13 +183,13 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
         session.reply(codec.encode(errorFrame(decoded.ref, decoded.code, decoded.message)), codec.binary);
         return;
       }
-      handleRequest(node, session, codec, decoded.request, options);
+      handleRequest(node, session, codec, decoded.request, options, guard, filtered);
     },
     drain() {
       // Nothing is held back on our side: frames go to uWS at once and the
       // slow-consumer limit is checked after every flush.
     },
-    close: (ws: WebSocket<ClientData>, code: number, reason: ArrayBuffer) => release(ws.getUserData().session, code, reason),
+    close: (ws: WebSocket<ClientData>, code: number, reason: ArrayBuffer) => release(ws.getUserData(), code, reason),
   });
 
   app.ws<CeData>(`${CE_PATH_PREFIX}*`, {
@@ -153,6 +200,8 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
         res.writeStatus('400 Bad Request').end(`the CloudEvents binding needs subprotocol ${CE_SUBPROTOCOL}\n`);
         return;
       }
+      const admitted = admit(res, req);
+      if (admitted === null) return;
       let filter: string;
       try {
         filter = decodeURIComponent(req.getUrl().slice(CE_PATH_PREFIX.length));
@@ -161,12 +210,21 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
       }
       const problem = node.checkFilter(filter);
       if (problem !== null) {
+        gate?.release(admitted.ip);
         node.reject(problem.code, problem.message);
         res.writeStatus('400 Bad Request').end(`${problem.code}: ${problem.message}\n`);
         return;
       }
+      const guard = new SessionGuard(admitted.principal, publishLimit);
+      const denied = guard.checkSubscribe(filter);
+      if (denied !== null) {
+        gate?.release(admitted.ip);
+        node.reject(denied.code, denied.message);
+        res.writeStatus(statusOf(denied.code)).end(`${denied.code}: ${denied.message}\n`);
+        return;
+      }
       const publishTopic = node.checkTopic(filter) === null ? filter : null;
-      res.upgrade<CeData>({ filter, publishTopic }, req.getHeader('sec-websocket-key'), CE_SUBPROTOCOL, req.getHeader('sec-websocket-extensions'), context);
+      res.upgrade<CeData>({ guard, ip: admitted.ip, filter, publishTopic }, req.getHeader('sec-websocket-key'), CE_SUBPROTOCOL, req.getHeader('sec-websocket-extensions'), context);
     },
     open(ws: WebSocket<CeData>) {
       const data = ws.getUserData();
@@ -175,22 +233,26 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
       sessions.add(session);
       opened.inc();
       session.filters.add(data.filter);
+      refreshFiltering(session, data.guard, filtered);
       node.subscribe(data.filter, session);
+      watchExpiry(data.guard, session);
     },
     message(ws: WebSocket<CeData>, message: ArrayBuffer, isBinary: boolean) {
-      const { publishTopic, session } = ws.getUserData();
+      const { publishTopic, session, guard } = ws.getUserData();
       if (session === undefined || session.closed) return;
       bytesIn.inc(message.byteLength);
       if (message.byteLength > options.maxFrameBytes) return refuseTooBig(node, session, message.byteLength, options.maxFrameBytes, tooBig);
       // The binding has no error frame: every refusal is a close with the code as reason.
       if (isBinary) return refuseCe(node, session, CLOSE.UNSUPPORTED_DATA, 'MG_ERR_FRAME_MALFORMED', 'cloudevents.json takes text frames');
       if (publishTopic === null) return refuseCe(node, session, CLOSE.POLICY, 'MG_ERR_TOPIC_INVALID', 'publish needs a concrete topic in the path');
+      const refused = guard.checkPublish(publishTopic);
+      if (refused !== null) return refuseCe(node, session, refused.code === 'MG_ERR_PUB_RATE' ? CLOSE.RATE_LIMITED : CLOSE.FORBIDDEN, refused.code, refused.message);
       const decoded = decodeStructuredJson(Buffer.from(message).toString('utf8'), publishTopic);
       if (!decoded.ok) return refuseCe(node, session, CLOSE.INVALID_PAYLOAD, 'MG_ERR_EVENT_INVALID', `${decoded.problem.attribute}: ${decoded.problem.reason}`);
       const result = node.ingest(decoded.event, 'ws');
       if (!result.ok) refuseCe(node, session, result.code === 'MG_ERR_EVENT_TOO_LARGE' ? CLOSE.TOO_BIG : CLOSE.POLICY, result.code, result.message, false);
     },
-    close: (ws: WebSocket<CeData>, code: number, reason: ArrayBuffer) => release(ws.getUserData().session, code, reason),
+    close: (ws: WebSocket<CeData>, code: number, reason: ArrayBuffer) => release(ws.getUserData(), code, reason),
   });
 
   return {
@@ -216,7 +278,25 @@ function refuseCe(node: MeshNode, session: WsSession<CeData>, close: number, cod
   session.end(close, `${code}: ${message}`.slice(0, 120));
 }
 
-function handleRequest(node: MeshNode, session: WsSession<ClientData>, codec: ClientCodec, request: ClientRequest, options: WsEndpointOptions): void {
+/** Admitted without checks: auth off and no per-address limits. */
+const OPEN = Object.freeze({ principal: null, ip: null });
+
+/**
+ * Installs or removes the per-delivery check after the connection's
+ * subscriptions changed: only a connection holding a partly authorized
+ * subscription gets one (one closure per change, nothing per event).
+ */
+function refreshFiltering(session: WsSession<ClientData> | WsSession<CeData>, guard: SessionGuard, filtered: Metric): void {
+  session.admits = guard.filtering
+    ? (topic) => {
+        if (guard.admits(topic)) return true;
+        filtered.inc();
+        return false;
+      }
+    : null;
+}
+
+function handleRequest(node: MeshNode, session: WsSession<ClientData>, codec: ClientCodec, request: ClientRequest, options: WsEndpointOptions, guard: SessionGuard, filtered: Metric): void {
   const ref = request.ref;
   const answer = (frame: Record<string, unknown>) => session.reply(codec.encode(frame), codec.binary);
   switch (request.op) {
@@ -225,7 +305,8 @@ function handleRequest(node: MeshNode, session: WsSession<ClientData>, codec: Cl
       let duplicates = 0;
       for (let index = 0; index < request.items.length; index++) {
         const item = request.items[index];
-        const result = item.ok ? node.ingest(item.event, 'ws') : node.reject(item.code, item.message);
+        const refused = item.ok ? guard.checkPublish(item.event.topic) : null;
+        const result = !item.ok ? node.reject(item.code, item.message) : refused !== null ? node.reject(refused.code, refused.message) : node.ingest(item.event, 'ws');
         if (result.ok) {
           accepted++;
           if (result.duplicate) duplicates++;
@@ -241,6 +322,12 @@ function handleRequest(node: MeshNode, session: WsSession<ClientData>, codec: Cl
       return;
     }
     case 'pub': {
+      const refused = guard.checkPublish(request.topic);
+      if (refused !== null) {
+        node.reject(refused.code, refused.message);
+        answer(errorFrame(ref, refused.code, refused.message));
+        return;
+      }
       const result = node.ingest(request.event, 'ws');
       if (!result.ok) {
         if (result.code === 'MG_ERR_EVENT_TOO_LARGE') {
@@ -262,9 +349,22 @@ function handleRequest(node: MeshNode, session: WsSession<ClientData>, codec: Cl
         answer(errorFrame(ref, 'MG_ERR_SUB_LIMIT', message));
         return;
       }
+      // Syntax first (node.subscribe counts it), then rights.
+      if (node.checkFilter(request.filter) === null) {
+        const denied = guard.checkSubscribe(request.filter);
+        if (denied !== null) {
+          node.reject(denied.code, denied.message);
+          answer(errorFrame(ref, denied.code, denied.message));
+          return;
+        }
+      }
       const problem = node.subscribe(request.filter, session);
-      if (problem !== null) return answer(errorFrame(ref, problem.code, problem.message));
+      if (problem !== null) {
+        guard.unsubscribed(request.filter);
+        return answer(errorFrame(ref, problem.code, problem.message));
+      }
       session.filters.add(request.filter);
+      refreshFiltering(session, guard, filtered);
       if (ref !== undefined) answer({ op: 'ok', ref });
       return;
     }
@@ -275,6 +375,8 @@ function handleRequest(node: MeshNode, session: WsSession<ClientData>, codec: Cl
         return answer(errorFrame(ref, 'MG_ERR_SUB_UNKNOWN', message));
       }
       node.unsubscribe(request.filter, session);
+      guard.unsubscribed(request.filter);
+      refreshFiltering(session, guard, filtered);
       if (ref !== undefined) answer({ op: 'ok', ref });
       return;
     }

@@ -17,6 +17,12 @@ export const CLOSE = Object.freeze({
   POLICY: 1008,
   /** Frame or event larger than the configured limit. */
   TOO_BIG: 1009,
+  /** The session's token expired (MG_ERR_AUTH_EXPIRED). */
+  AUTH_EXPIRED: 4401,
+  /** /v1/ce/: publish to a topic the token may not publish to (MG_ERR_AUTH_FORBIDDEN). */
+  FORBIDDEN: 4403,
+  /** /v1/ce/: publishing faster than limits.publishRate (MG_ERR_PUB_RATE). */
+  RATE_LIMITED: 4429,
 });
 
 /** Most events in one batch frame: bounds frame size for clients with small message limits. */
@@ -51,6 +57,12 @@ export class WsSession<U = unknown> implements Subscriber {
   readonly format: EgressFormat;
   /** Filters this connection holds, to enforce the limit and to clean up on close. */
   readonly filters = new Set<string>();
+  /**
+   * Per-delivery authorization, set only while the connection holds a
+   * subscription its token covers partly (broker/auth SessionGuard): null
+   * for everyone else, who pay nothing.
+   */
+  admits: ((topic: string) => boolean) | null = null;
   readonly #ws: WebSocket<U>;
   readonly #options: SessionOptions;
   /** Queued frames and items, in order; `#isReply[i]` marks a finished frame (ack, error) among event items. */
@@ -69,8 +81,8 @@ export class WsSession<U = unknown> implements Subscriber {
     return this.#closed;
   }
 
-  deliver(item: Uint8Array, _event: MeshEvent): void {
-    if (this.#closed) return;
+  deliver(item: Uint8Array, event: MeshEvent): void {
+    if (this.#closed || (this.admits !== null && !this.admits(event.topic))) return;
     this.#pending.push(item);
     this.#isReply.push(false);
     if (!this.#queued) {

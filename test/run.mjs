@@ -92,6 +92,9 @@ const concurrency = process.env.MESHGATE_TEST_CONCURRENCY || '2';
 const args = [
   '--test',
   `--test-concurrency=${concurrency}`,
+  // A test that waits forever fails on its own after 2 minutes instead of
+  // holding the whole run until the watchdog (the slowest test takes ~30 s).
+  '--test-timeout=120000',
   '--test-reporter=spec',
   '--test-reporter-destination=stdout',
   '--test-reporter=tap',
