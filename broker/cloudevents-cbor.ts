@@ -34,11 +34,9 @@ import {
   type EventDecodeResult,
   type EventProblem,
   WHOLE_EVENT,
-  eventFromParts,
-  isProblem,
+  finishDecode,
   isWritableAttr,
   newAttributeParts,
-  originFromParts,
   readAttributes,
 } from './event-check.js';
 
@@ -160,19 +158,7 @@ export function eventFromMap(map: unknown, topic: string, options?: MapDecodeOpt
     return { ok: false, problem: BAD_DATA };
   }
 
-  let origin;
-  let hops;
-  if (trust) {
-    const o = originFromParts(parts);
-    if (isProblem(o)) return { ok: false, problem: o };
-    origin = o;
-    if (parts.mghops !== undefined) {
-      const h = hopsFromCbor(parts.mghops);
-      if (h === null) return { ok: false, problem: BAD_HOPS };
-      hops = h;
-    }
-  }
-  return { ok: true, event: eventFromParts(parts, topic, data, origin, hops) };
+  return finishDecode(parts, topic, data, trust, hopsFromCbor, BAD_HOPS);
 }
 
 function hopsFromCbor(value: unknown): Hop[] | null {

@@ -11,18 +11,16 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { topLevelMemberSpan } from './json-span.js';
-import type { MeshEvent } from './event.js';
+import type { Hop, MeshEvent } from './event.js';
 import {
   type DecodeOptions,
   type EventDecodeResult,
   type EventProblem,
   WHOLE_EVENT,
-  eventFromParts,
+  finishDecode,
   isJsonMediaType,
-  isProblem,
   isWritableAttr,
   newAttributeParts,
-  originFromParts,
   readAttributes,
 } from './event-check.js';
 import { formatHops, parseHops } from './hop-path.js';
@@ -111,19 +109,11 @@ export function decodeStructuredJson(text: string, topic: string, options?: Deco
     }
   }
 
-  let origin;
-  let hops;
-  if (trust) {
-    const o = originFromParts(parts);
-    if (isProblem(o)) return { ok: false, problem: o };
-    origin = o;
-    if (parts.mghops !== undefined) {
-      const h = typeof parts.mghops === 'string' ? parseHops(parts.mghops) : null;
-      if (h === null) return { ok: false, problem: BAD_HOPS };
-      hops = h;
-    }
-  }
-  return { ok: true, event: eventFromParts(parts, topic, data, origin, hops) };
+  return finishDecode(parts, topic, data, trust, hopsFromJson, BAD_HOPS);
+}
+
+function hopsFromJson(raw: unknown): Hop[] | null {
+  return typeof raw === 'string' ? parseHops(raw) : null;
 }
 
 // --- encode ----------------------------------------------------------------

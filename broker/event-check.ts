@@ -425,3 +425,28 @@ export function eventFromParts(
     hops: hops === undefined || hops.length === 0 ? NO_HOPS : hops,
   };
 }
+
+/**
+ * Finishes a decode: with `trust`, reads the provenance from the parts
+ * (`hopsOf` parses mghops in the format's own form, null when malformed);
+ * without it, provenance stays unset whatever the producer sent.
+ */
+export function finishDecode(
+  parts: AttributeParts,
+  topic: string,
+  data: Uint8Array | undefined,
+  trust: boolean,
+  hopsOf: (raw: unknown) => Hop[] | null,
+  badHops: EventProblem,
+): EventDecodeResult {
+  if (!trust) return { ok: true, event: eventFromParts(parts, topic, data, undefined, undefined) };
+  const origin = originFromParts(parts);
+  if (isProblem(origin)) return { ok: false, problem: origin };
+  let hops: Hop[] | undefined;
+  if (parts.mghops !== undefined) {
+    const h = hopsOf(parts.mghops);
+    if (h === null) return { ok: false, problem: badHops };
+    hops = h;
+  }
+  return { ok: true, event: eventFromParts(parts, topic, data, origin, hops) };
+}
