@@ -40,17 +40,8 @@ export async function bridgesSettled(n: BridgedNode, timeoutMs = 20_000): Promis
   for (const b of n.bridges.bridges) await b.settled();
 }
 
-/** Polls `check` (5 ms doubling to 100 ms) until true; for state with no event to await. */
-export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let delay = 5;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 2, 100);
-  }
-}
+/** Polls `check` until true; for state with no event to await. */
+export { until } from '../helpers/mesh.js';
 
 // --- what a consumer saw, protocol-independent ---------------------------
 
