@@ -15,6 +15,7 @@ import { resolveConfig, type ConfigLayer } from '../../broker/config.js';
 import { startNode, type RunningNode } from '../../broker/server.js';
 import { startBridges, type RunningBridges } from '../../bridges/mod.js';
 import type { BridgeEntry } from '../../bridges/core/config.js';
+import { until } from '../helpers/mesh.js';
 
 export interface BridgedNode {
   readonly running: RunningNode;
@@ -41,7 +42,7 @@ export async function bridgesSettled(n: BridgedNode, timeoutMs = 20_000): Promis
 }
 
 /** Polls `check` until true; for state with no event to await. */
-export { until } from '../helpers/mesh.js';
+export { until };
 
 // --- what a consumer saw, protocol-independent ---------------------------
 
