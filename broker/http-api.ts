@@ -3,7 +3,7 @@ import type { MeshNode } from './mesh-node.js';
 import type { PeerDialer } from './peer-dialer.js';
 import type { PeerMesh } from './peer-mesh.js';
 import type { SchemaRegistry } from '../schemas/mod.js';
-import { mountSchemaApi } from './schema-api.js';
+import { mountSchemaApi, type SchemaApiOptions } from './schema-api.js';
 import { mountBrowserFiles } from './browser-files.js';
 import { meshView } from './mesh-view.js';
 
@@ -20,6 +20,8 @@ export interface HttpApiSources {
   readonly accepting: () => boolean;
   /** The node's schema registry, served under /v1/schemas/ (see schema-api.ts); none: no registry routes. */
   readonly schemas?: SchemaRegistry;
+  /** With auth on, who may change the registry (see schema-api.ts). */
+  readonly authorizeSchemaWrite?: SchemaApiOptions['authorizeWrite'];
 }
 
 /** Operations endpoints: /healthz, /metrics (Prometheus text), /v1/stats (JSON). */
@@ -62,7 +64,7 @@ export function mountHttpApi(app: TemplatedApp, sources: HttpApiSources): void {
     sendJson(res, '200 OK', { local: node.localFilters().sort(), ...sources.mesh.routes() });
   });
   mountBrowserFiles(app);
-  if (sources.schemas !== undefined) mountSchemaApi(app, sources.schemas);
+  if (sources.schemas !== undefined) mountSchemaApi(app, sources.schemas, { authorizeWrite: sources.authorizeSchemaWrite });
   app.get('/v1/mesh', (res) => {
     let aborted = false;
     res.onAborted(() => (aborted = true));

@@ -24,9 +24,22 @@ import type { ErrorCode } from './errors.js';
  * unknown subject/version/id, 409 incompatible (messages: the reasons) or
  * binding conflict, 413 body over `maxBodyBytes`, 422 invalid schema or field.
  */
+/** A refused write: the HTTP status and the node's error code. */
+export interface WriteRefusal {
+  readonly status: string;
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
 export interface SchemaApiOptions {
   /** Largest request body accepted, bytes. @default 1_048_576 */
   readonly maxBodyBytes?: number;
+  /**
+   * Decides, from the request's credentials, whether it may change
+   * `subject` (register, bind, set its mode). Called before the body is
+   * read. Absent: writes are open (auth off).
+   */
+  readonly authorizeWrite?: (req: HttpRequest, subject: string) => WriteRefusal | null;
 }
 
 export const SCHEMA_API_DEFAULTS = Object.freeze({ maxBodyBytes: 1_048_576 });
@@ -49,6 +62,13 @@ const STATUS: Record<SchemaError['code'], string> = {
 export function mountSchemaApi(app: TemplatedApp, registry: SchemaRegistry, options: SchemaApiOptions = {}): void {
   const maxBodyBytes = options.maxBodyBytes ?? SCHEMA_API_DEFAULTS.maxBodyBytes;
   const base = '/v1/schemas';
+  /** True when the request may not write `subject`: the refusal has been sent. */
+  const refused = (res: HttpResponse, req: HttpRequest, subject: string): boolean => {
+    const refusal = options.authorizeWrite?.(req, subject) ?? null;
+    if (refusal === null) return false;
+    reply(res, refusal.status, { error: refusal.code, message: refusal.message });
+    return true;
+  };
 
   app.get(`${base}/subjects`, (res) => reply(res, '200 OK', registry.subjects()));
   app.get(`${base}/subjects/:subject`, (res, req) => {
@@ -78,6 +98,7 @@ export function mountSchemaApi(app: TemplatedApp, registry: SchemaRegistry, opti
   });
   app.post(`${base}/subjects/:subject/versions`, (res, req) => {
     const subject = param(req, 0);
+    if (refused(res, req, subject)) return;
     withJsonBody(res, req, maxBodyBytes, (body) => {
       const b = objectBody(body);
       const result = registry.register(subject, schemaOf(b), {
@@ -99,6 +120,7 @@ export function mountSchemaApi(app: TemplatedApp, registry: SchemaRegistry, opti
   });
   app.put(`${base}/subjects/:subject/bindings`, (res, req) => {
     const subject = param(req, 0);
+    if (refused(res, req, subject)) return;
     withJsonBody(res, req, maxBodyBytes, (body) => {
       const b = objectBody(body);
       registry.bind(subject, { topics: b.topics as string[] | undefined, types: b.types as string[] | undefined });
@@ -112,6 +134,7 @@ export function mountSchemaApi(app: TemplatedApp, registry: SchemaRegistry, opti
   });
   app.put(`${base}/config/:subject`, (res, req) => {
     const subject = param(req, 0);
+    if (refused(res, req, subject)) return;
     withJsonBody(res, req, maxBodyBytes, (body) => {
       const mode = objectBody(body).compatibility;
       if (!isCompatibilityMode(mode)) invalid(`compatibility: expected one of ${COMPATIBILITY_MODES.join(', ')}, got ${JSON.stringify(mode)}`);

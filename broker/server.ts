@@ -11,7 +11,8 @@ import { PeerDialer } from './peer-dialer.js';
 import { readPeerTls, startPeerTlsEndpoint, type PeerTlsEndpoint } from './peer-tls-endpoint.js';
 import { PeerMesh } from './peer-mesh.js';
 import { CE_PATH_PREFIX, CLIENT_PATH, mountWsEndpoints } from './ws-endpoint.js';
-import { UpgradeGate } from './auth/mod.js';
+import { credentialOf, statusOf, UpgradeGate, type Authenticator } from './auth/mod.js';
+import type { SchemaApiOptions } from './schema-api.js';
 
 const require = createRequire(import.meta.url);
 /** The package version, sent in the hello frame and /v1/stats. */
@@ -110,7 +111,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
   );
   let bridges: BridgeSet | null = null;
   const schemas = new SchemaRegistry();
-  mountHttpApi(app, { schemas, node, mesh, dialers, bridges: () => bridges?.status() ?? [], version: VERSION, startedAt: Date.now(), connections: ws.connections, accepting: () => accepting });
+  mountHttpApi(app, { schemas, authorizeSchemaWrite: gate.authenticator.enabled ? schemaWriteAuthorizer(gate.authenticator) : undefined, node, mesh, dialers, bridges: () => bridges?.status() ?? [], version: VERSION, startedAt: Date.now(), connections: ws.connections, accepting: () => accepting });
 
   const { host } = config.listen;
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
@@ -218,3 +219,18 @@ function createApp(config: NodeConfig): uWS.TemplatedApp {
 }
 
 export { CE_PATH_PREFIX, CLIENT_PATH };
+
+/**
+ * With auth on, changing subject S needs publish rights on the reserved
+ * topic `_mg.schemas.S`: registry writes use the same permission model as
+ * everything else, and `_mg.` topics need rights that name them.
+ */
+function schemaWriteAuthorizer(authenticator: Authenticator): SchemaApiOptions['authorizeWrite'] {
+  return (req, subject) => {
+    const result = authenticator.authenticate(credentialOf(req.getHeader('authorization'), req.getQuery('token')));
+    if (!result.ok) return { status: statusOf(result.code), code: result.code, message: result.message };
+    const topic = `_mg.schemas.${subject}`;
+    if (result.principal.permissions.canPublish(topic)) return null;
+    return { status: '403 Forbidden', code: 'MG_ERR_AUTH_FORBIDDEN', message: `changing subject '${subject}' needs publish rights on ${topic}` };
+  };
+}

@@ -95,3 +95,27 @@ test('a body over 1 MiB is refused with 413, whether Content-Length announces it
   assert.equal((JSON.parse(streamed.body) as Record<string, string>).error, 'MG_ERR_SCHEMA_TOO_LARGE');
   assert.deepEqual(node.schemas.subjects(), []);
 });
+
+test('with auth on, changing a subject needs publish rights on _mg.schemas.<subject>; reading stays open', async (t) => {
+  const { tokenFor } = await import('../client/jwt.js');
+  const secret = 'schema-write-secret-0123456789abcdef';
+  const node = await startTestNode(t, { auth: { jwt: { secret } } } as never);
+  const url = `${node.httpUrl}/v1/schemas/subjects/orders/versions`;
+  const body = JSON.stringify({ schema: { type: 'object' } });
+  const post = (token?: string) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body });
+
+  const anonymous = await post();
+  assert.equal(anonymous.status, 401);
+  assert.equal(((await anonymous.json()) as { error: string }).error, 'MG_ERR_AUTH_REQUIRED');
+  // Rights on every ordinary topic do not reach the reserved _mg. space.
+  const publisher = await post(tokenFor(secret, { pub: ['>'], sub: ['>'] }));
+  assert.equal(publisher.status, 403);
+  assert.equal(((await publisher.json()) as { error: string }).error, 'MG_ERR_AUTH_FORBIDDEN');
+  const otherSubject = await post(tokenFor(secret, { pub: ['_mg.schemas.payments'] }));
+  assert.equal(otherSubject.status, 403);
+  assert.equal((await (await fetch(`${node.httpUrl}/v1/schemas/subjects`)).json() as unknown[]).length, 0, 'nothing was registered');
+
+  const admin = await post(tokenFor(secret, { pub: ['_mg.schemas.orders'] }));
+  assert.equal(admin.status, 200);
+  assert.deepEqual(await (await fetch(`${node.httpUrl}/v1/schemas/subjects`)).json(), ['orders']);
+});
