@@ -200,7 +200,11 @@ function reasonOf(e: MeshEvent): string {
   try {
     const d = e.json<Record<string, unknown>>();
     if (d && typeof d === 'object') {
-      const r = d.reason ?? d.reasons ?? d.error ?? d.message;
+      // docs/protocol.md "Dead letters": reasons is [{path, message}].
+      if (Array.isArray(d.reasons)) {
+        return d.reasons.map((r: { path?: unknown; message?: unknown }) => `${r.path === undefined || r.path === '' ? '' : `${String(r.path)}: `}${String(r.message ?? JSON.stringify(r))}`).join('; ');
+      }
+      const r = d.reason ?? d.error ?? d.message;
       if (r !== undefined) return typeof r === 'string' ? r : JSON.stringify(r);
     }
   } catch {

@@ -87,6 +87,23 @@ test('typing a filter in the live tail shows live events from another region, an
   assert.deepEqual(consolePage.pageErrors, []);
 });
 
+test('a dead letter on _mg.deadletter.> shows in the console with its reasons', async (t) => {
+  const { page } = consolePage;
+  // The format of docs/protocol.md "Dead letters", published on the page's
+  // own node as a refusing node would.
+  const producer = nodeClient(t, 'eu');
+  await producer.publish('_mg.deadletter.db.orders.insert', {
+    type: 'meshgate.deadletter',
+    source: 'meshgate://eu',
+    datacontenttype: 'application/json',
+    data: { reasons: [{ path: '/after/total_cents', message: 'must be integer' }], event: { specversion: '1.0', id: 'bad-1', source: 'shop', type: 'order' } },
+  });
+  const row = page.locator('#deadletters tr[data-topic="_mg.deadletter.db.orders.insert"]');
+  await row.waitFor();
+  assert.match(await row.innerText(), /\/after\/total_cents: must be integer/);
+  assert.deepEqual(consolePage.pageErrors, []);
+});
+
 test('a filter the node refuses shows its error code in the console', async () => {
   const { page } = consolePage;
   await page.fill('#tail-filter', 'shop..orders');
