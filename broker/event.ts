@@ -8,8 +8,8 @@
  * re-encodes `data`.
  */
 
-/** How an event entered the mesh. */
-export type IngressProtocol = 'ws' | 'mqtt' | 'amqp' | 'nats' | 'peer';
+/** How an event entered the mesh; 'system' for events a node publishes itself (mesh views). */
+export type IngressProtocol = 'ws' | 'mqtt' | 'amqp' | 'nats' | 'peer' | 'system';
 
 /** One node an event passed through, in order, appended by the mesh only. */
 export interface Hop {

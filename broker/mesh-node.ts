@@ -77,6 +77,7 @@ export class MeshNode {
       amqp: m.counter('meshgate_events_in_total', inHelp, { protocol: 'amqp' }),
       nats: m.counter('meshgate_events_in_total', inHelp, { protocol: 'nats' }),
       peer: m.counter('meshgate_events_in_total', inHelp, { protocol: 'peer' }),
+      system: m.counter('meshgate_events_in_total', inHelp, { protocol: 'system' }),
     };
     this.#deliveries = m.counter('meshgate_deliveries_total', 'Events handed to local subscribers (one per subscriber)');
     this.#duplicates = m.counter('meshgate_events_duplicate_total', 'Events dropped because their (source, id) was seen within the dedup window');

@@ -4,6 +4,7 @@ import uWS from 'uWebSockets.js';
 import type { NodeConfig } from './config.js';
 import { MeshError } from './errors.js';
 import { mountHttpApi } from './http-api.js';
+import { startMeshViewPublisher } from './mesh-view-publisher.js';
 import { MeshNode } from './mesh-node.js';
 import { SchemaRegistry } from '../schemas/mod.js';
 import { mountPeerEndpoint, PEER_PATH } from './peer-endpoint.js';
@@ -111,6 +112,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
   );
   let bridges: BridgeSet | null = null;
   const schemas = new SchemaRegistry();
+  const stopMeshViews = startMeshViewPublisher(node, { node, mesh, bridges: () => bridges?.status() ?? [] });
   mountHttpApi(app, { schemas, authorizeSchemaWrite: gate.authenticator.enabled ? schemaWriteAuthorizer(gate.authenticator) : undefined, node, mesh, dialers, bridges: () => bridges?.status() ?? [], version: VERSION, startedAt: Date.now(), connections: ws.connections, accepting: () => accepting });
 
   const { host } = config.listen;
@@ -180,6 +182,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     close() {
       closing ??= (async () => {
         accepting = false;
+        stopMeshViews();
         uWS.us_listen_socket_close(listenSocket);
         for (const d of dialers) d.stop();
         await peerEndpoint?.close();

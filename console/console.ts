@@ -3,10 +3,12 @@
  * the browser only (compiled to dist/console/console.js, served at
  * /v1/console/console.js) and talks to the node it came from:
  *
- *   - GET /v1/mesh every second: nodes, regions, links (state, rtt, event
- *     counters -> rates), local filters and bridges of every node that
- *     node can reach (see broker/http-api.ts).
  *   - the WebSocket client protocol through the client library:
+ *       `_mg.sys.mesh.<node>` the node's view of the mesh, once a second:
+ *                             nodes, regions, links (state, rtt, event
+ *                             counters -> rates), local filters and bridges
+ *                             (broker/mesh-view-publisher.ts; GET /v1/mesh
+ *                             once at load, so the picture is there at once)
  *       `>`                   topic rates (optional, see the checkbox)
  *       `_mg.deadletter.>`    dead letters (the dead-letter topic of issue 5)
  *       the user's filter     live tail
@@ -43,7 +45,6 @@ interface MeshView {
 /** Dead-letter filter: issue 5's dead-letter topic lives under `_mg.deadletter.`. */
 export const DEADLETTER_FILTER = '_mg.deadletter.>';
 const RATE_WINDOW_MS = 5000;
-const POLL_MS = 1000;
 const TAIL_MAX = 100;
 const DEADLETTER_MAX = 50;
 
@@ -81,22 +82,24 @@ let lastView: MeshView | null = null;
 const prevCounters = new Map<string, { events: number; at: number }>();
 const linkRates = new Map<string, number>();
 
-async function poll(): Promise<void> {
+function onView(view: MeshView): void {
+  for (const l of view.links) {
+    const key = `${l.a}|${l.b}`;
+    if (l.events === null) continue;
+    const prev = prevCounters.get(key);
+    if (prev !== undefined && view.at > prev.at) linkRates.set(key, Math.max(0, ((l.events - prev.events) * 1000) / (view.at - prev.at)));
+    prevCounters.set(key, { events: l.events, at: view.at });
+  }
+  lastView = view;
+  render(view);
+}
+
+/** The first picture comes from GET /v1/mesh; every later one over the WebSocket. */
+async function firstView(): Promise<void> {
   try {
-    const view = (await (await fetch('/v1/mesh', { cache: 'no-store' })).json()) as MeshView;
-    for (const l of view.links) {
-      const key = `${l.a}|${l.b}`;
-      if (l.events === null) continue;
-      const prev = prevCounters.get(key);
-      if (prev !== undefined && view.at > prev.at) linkRates.set(key, Math.max(0, ((l.events - prev.events) * 1000) / (view.at - prev.at)));
-      prevCounters.set(key, { events: l.events, at: view.at });
-    }
-    lastView = view;
-    render(view);
+    onView((await (await fetch('/v1/mesh', { cache: 'no-store' })).json()) as MeshView);
   } catch (err) {
     $('#mesh-summary').textContent = `cannot read /v1/mesh: ${err instanceof Error ? err.message : String(err)}`;
-  } finally {
-    setTimeout(() => void poll(), POLL_MS);
   }
 }
 
@@ -164,6 +167,8 @@ const arrivals = new Map<string, { times: number[]; total: number }>();
 let ratesSub: Promise<unknown> | null = null;
 
 function countEvent(e: MeshEvent): void {
+  // The mesh's own _mg. traffic (mesh views, dead letters) is not user traffic.
+  if (e.topic.startsWith('_mg.')) return;
   let a = arrivals.get(e.topic);
   if (a === undefined) arrivals.set(e.topic, (a = { times: [], total: 0 }));
   a.times.push(Date.now());
@@ -233,6 +238,8 @@ const tailList = $('#tail');
 const tailStatus = $('#tail-status');
 
 function onTail(e: MeshEvent): void {
+  // A wide filter (`>`) also matches the mesh's own _mg. traffic; show it only when asked for by name.
+  if (e.topic.startsWith('_mg.') && !(tailFilter ?? '').startsWith('_mg.')) return;
   const li = document.createElement('li');
   li.dataset.topic = e.topic;
   let preview: string;
@@ -299,4 +306,7 @@ if (params.get('tail')) {
 setInterval(renderRates, 1000);
 renderRates();
 renderDeadLetters();
-void poll();
+void firstView().then(async () => {
+  const hello = await client.connect();
+  await client.subscribe(`_mg.sys.mesh.${hello.node}`, (e) => onView(e.json<MeshView>()));
+}).catch(showError);
