@@ -48,10 +48,22 @@ interface Brokers {
   rmq: BrokerHandle;
 }
 let brokers: Promise<Brokers> | null = null;
-/** Started on first use, shared by the four scenarios; the helpers kill them when the bench process exits. */
+/** Started on first use, shared by the four scenarios; closeSharedBrokers() stops them. */
 function sharedBrokers(): Promise<Brokers> {
   brokers ??= Promise.all([startMosquitto(), startNatsServer(), startRabbitMQ()]).then(([mq, nats, rmq]) => ({ mq, nats, rmq }));
   return brokers;
+}
+
+/**
+ * Stops the shared brokers gracefully. The helpers' exit handler can only
+ * SIGKILL the rabbitmq-server script, which leaves its Erlang VM running,
+ * so the bench runner calls this before it exits.
+ */
+export async function closeSharedBrokers(): Promise<void> {
+  if (brokers === null) return;
+  const b = await brokers.catch(() => null);
+  brokers = null;
+  if (b !== null) await Promise.all([b.mq.stop(), b.nats.stop(), b.rmq.stop()]);
 }
 
 /** One end-to-end path: `send(i)` publishes event i; `received` is called with i on delivery. */

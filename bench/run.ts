@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { scenarios, type BenchResult, type Scenario } from './scenarios.js';
+import { closeSharedBrokers } from './bridges-bench.js';
 
 /** No scenario starts after this much wall time. @default 270_000 ms */
 const BUDGET_MS = Number(process.env.MESHGATE_BENCH_BUDGET_MS ?? 270_000);
@@ -146,7 +147,10 @@ async function main(): Promise<number> {
 }
 
 main().then(
-  (code) => process.exit(code),
+  async (code) => {
+    await closeSharedBrokers();
+    process.exit(code);
+  },
   (err: unknown) => {
     console.error(err);
     process.exit(1);
