@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { SchemaError, isCompatibilityMode, COMPATIBILITY_MODES, type SchemaRegistry } from '../schemas/mod.js';
+import { SchemaError, isCompatibilityMode, isSchemaId, COMPATIBILITY_MODES, MAX_SCHEMA_ID, type SchemaRegistry } from '../schemas/mod.js';
 import type { ErrorCode } from './errors.js';
 
 /**
@@ -91,7 +91,7 @@ export function mountSchemaApi(app: TemplatedApp, registry: SchemaRegistry, opti
   app.get(`${base}/ids/:id`, (res, req) => {
     const raw = param(req, 0);
     answer(res, () => {
-      const id = /^[1-9][0-9]{0,8}$/.test(raw) ? Number(raw) : invalid(`id: expected a whole number >= 1, got '${raw}'`);
+      const id = /^[1-9][0-9]{0,9}$/.test(raw) && isSchemaId(Number(raw)) ? Number(raw) : invalid(`id: expected a whole number in 1..${MAX_SCHEMA_ID}, got '${raw}'`);
       const found = registry.byId(id) ?? notFound(`no schema with id ${id}`);
       return { id, schemaType: 'JSON', schema: found.schema, versions: found.versions };
     });

@@ -17,7 +17,8 @@ export type DataschemaRef =
 export const SUBJECT_NAME = /^[A-Za-z0-9._-]{1,128}$/;
 
 const URN = /^meshgate:schema:([A-Za-z0-9._-]{1,128}):([1-9][0-9]{0,8}|latest)$/;
-const BY_ID = /^(?:https?:\/\/[^/]+)?\/v1\/schemas\/ids\/([1-9][0-9]{0,8})$/;
+// Ids are content-derived, 1..2^31-1 (schema-id.ts): up to 10 digits.
+const BY_ID = /^(?:https?:\/\/[^/]+)?\/v1\/schemas\/ids\/([1-9][0-9]{0,9})$/;
 const BY_VERSION = /^(?:https?:\/\/[^/]+)?\/v1\/schemas\/subjects\/([A-Za-z0-9._-]{1,128})\/versions\/([1-9][0-9]{0,8}|latest)$/;
 
 /** Parses `dataschema`; null when it is not one of the registry's forms. */

@@ -1,17 +1,20 @@
+import { randomUUID } from 'node:crypto';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { checkFilter, TopicTrie } from '../routing/mod.js';
 import { canonicalJson } from './canonical-json.js';
 import { checkCompatibility, DEFAULT_COMPATIBILITY, isCompatibilityMode, COMPATIBILITY_MODES, type CompatibilityMode } from './compatibility.js';
 import { parseDataschemaRef, SUBJECT_NAME, type DataschemaRef } from './dataschema-ref.js';
 import { draftOf, newAjv, type AnyAjv, type Draft } from './json-schema-draft.js';
+import { isSchemaId, MAX_SCHEMA_ID, schemaIdOf } from './schema-id.js';
 import { SchemaError } from './schema-error.js';
+import { compareStamps, isSubjectStamp, type SubjectStamp } from './subject-stamp.js';
 import { compareSpecificity } from './topic-specificity.js';
 
 /** One registered version of a subject. */
 export interface RegisteredSchema {
   readonly subject: string;
   readonly version: number;
-  /** Global id: the same schema text (keys in any order) has one id across subjects. */
+  /** Global id, from the schema's content (schema-id.ts): the same schema text (keys in any order) has one id in every subject and on every node. */
   readonly id: number;
   readonly schema: unknown;
   /** Compiled once, at registration (or import). */
@@ -55,29 +58,50 @@ export interface CompatibilityResult {
 export type RegistryChange =
   | { readonly kind: 'version'; readonly subject: string; readonly version: number; readonly id: number }
   | { readonly kind: 'subject'; readonly subject: string }
-  | { readonly kind: 'import' };
+  | { readonly kind: 'import' }
+  /** Subjects replaced by newer ones from another registry (`merge()`). */
+  | { readonly kind: 'merge'; readonly subjects: readonly string[] };
+
+/** One subject as a registry state carries it. */
+export interface SubjectState {
+  readonly subject: string;
+  /** Its last change (see subject-stamp.ts). */
+  readonly stamp: SubjectStamp;
+  /** Absent: the registry default. */
+  readonly compatibility?: CompatibilityMode;
+  readonly topics: readonly string[];
+  readonly types: readonly string[];
+  readonly versions: ReadonlyArray<{ readonly version: number; readonly id: number; readonly schema: unknown }>;
+}
 
 /**
- * The whole registry as plain JSON, for `import()` on another node (mesh
- * replication, a late joiner catching up) or persistence.
+ * The registry, or some of its subjects, as plain JSON: for `merge()` on
+ * another node (mesh replication, a late joiner catching up), `import()`,
+ * or persistence.
  */
 export interface RegistryState {
-  readonly format: 1;
+  readonly format: 2;
+  /** The exporting registry's default (informational: each registry keeps its own). */
   readonly defaultCompatibility: CompatibilityMode;
-  readonly nextId: number;
-  readonly subjects: ReadonlyArray<{
-    readonly subject: string;
-    /** Absent: the registry default. */
-    readonly compatibility?: CompatibilityMode;
-    readonly topics: readonly string[];
-    readonly types: readonly string[];
-    readonly versions: ReadonlyArray<{ readonly version: number; readonly id: number; readonly schema: unknown }>;
-  }>;
+  readonly subjects: readonly SubjectState[];
+}
+
+/** What `merge()` did. */
+export interface MergeResult {
+  /** Subjects added or replaced by a newer version from the state, sorted. */
+  readonly changed: readonly string[];
+  /** Entries of the state left out, and why: malformed, a schema that does not compile here, an id collision. */
+  readonly skipped: ReadonlyArray<{ readonly subject: string; readonly reason: string }>;
 }
 
 export interface SchemaRegistryOptions {
   /** Mode of subjects that have none set. @default 'BACKWARD' */
   readonly defaultCompatibility?: CompatibilityMode;
+  /**
+   * Who stamps this registry's local changes: the node id. Registries that
+   * merge each other's states need distinct ids. @default a random UUID
+   */
+  readonly nodeId?: string;
 }
 
 interface Subject {
@@ -85,7 +109,18 @@ interface Subject {
   compatibility: CompatibilityMode | undefined;
   topics: string[];
   types: string[];
-  readonly versions: RegisteredSchema[];
+  versions: RegisteredSchema[];
+  stamp: SubjectStamp;
+}
+
+/** A subject entry of a state, checked for shape but not yet compiled. */
+interface SubjectEntry {
+  readonly name: string;
+  readonly stamp: SubjectStamp;
+  readonly compatibility: CompatibilityMode | undefined;
+  readonly topics: string[];
+  readonly types: string[];
+  readonly versions: ReadonlyArray<{ readonly version: number; readonly id: number; readonly schema: unknown }>;
 }
 
 interface Compiled {
@@ -102,37 +137,63 @@ interface TopicBinding {
 
 /**
  * A registry of JSON Schemas: subjects with versions 1, 2, ..., global
- * ids, a compatibility mode per subject (BACKWARD by default, checked by
- * a sound prover: see subset-prover.ts), and bindings of subjects to
- * topic filters and CloudEvents types. Every schema is compiled once with
- * ajv (draft 2020-12, or draft-07 when `$schema` says so).
+ * ids derived from the schema text (schema-id.ts), a compatibility mode
+ * per subject (BACKWARD by default, checked by a sound prover: see
+ * subset-prover.ts), and bindings of subjects to topic filters and
+ * CloudEvents types. Every schema is compiled once with ajv (draft
+ * 2020-12, or draft-07 when `$schema` says so).
  *
- * State lives in memory; `export()`/`import()` move all of it, and
- * `onChange` reports every change as it happens.
+ * Mesh-wide: every node has its own registry, and their states are merged
+ * (`export()` on one, `merge()` on another) with a rule that makes them
+ * agree whatever the order, grouping or repetition of merges (a
+ * state-based CRDT: merge is commutative, associative and idempotent):
+ *
+ *   - each subject carries the stamp of its last change (subject-stamp.ts);
+ *     a local change stamps it above everything this registry has seen;
+ *   - per subject, the higher stamp wins the whole subject: versions,
+ *     bindings and mode (equal stamps: the larger content, so even a node
+ *     that restarted and reused a counter cannot leave two nodes apart);
+ *   - a topic filter or type that two subjects claim (bound concurrently
+ *     on two nodes) belongs to the subject whose name sorts first.
+ *
+ * So two nodes registering different versions of one subject at the same
+ * moment resolve last-writer-wins: one of the two versions is dropped
+ * everywhere. Compatibility is checked by the registry that accepts a
+ * registration, against what it has at that moment; merged states are not
+ * re-checked.
+ *
+ * State lives in memory; `onChange` reports every change as it happens.
  *
  * @example
- * const registry = new SchemaRegistry();
+ * const registry = new SchemaRegistry({ nodeId: 'eu-1' });
  * registry.register('orders', { type: 'object', required: ['id'] }, { topics: ['orders.>'] });
  * const validate = registry.validatorFor('orders.eu', 'order.created');
  * if (validate && !validate(data)) console.log(validate.errors);
+ * other.merge(registry.export()); // other now validates orders.> alike
  */
 export class SchemaRegistry {
   readonly #defaultCompatibility: CompatibilityMode;
+  readonly #nodeId: string;
   readonly #ajv = new Map<Draft, AnyAjv>();
-  #subjects = new Map<string, Subject>();
+  readonly #subjects = new Map<string, Subject>();
+  // Indexes derived from #subjects by #reindex():
   #ids = new Map<number, Compiled>();
   #byCanonical = new Map<string, Compiled>();
   #types = new Map<string, string>();
   #topics = new TopicTrie<TopicBinding>();
   /** filter -> its binding (the value stored in #topics). */
   #topicBindings = new Map<string, TopicBinding>();
-  #nextId = 1;
+  /** Lamport clock: above every stamp this registry made or merged. */
+  #clock = 0;
   readonly #listeners = new Set<(change: RegistryChange) => void>();
 
   constructor(options: SchemaRegistryOptions = {}) {
     const mode = options.defaultCompatibility ?? DEFAULT_COMPATIBILITY;
     if (!isCompatibilityMode(mode)) throw new SchemaError('MG_ERR_SCHEMA_INVALID', `defaultCompatibility: expected one of ${COMPATIBILITY_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
     this.#defaultCompatibility = mode;
+    const nodeId = options.nodeId ?? randomUUID();
+    if (typeof nodeId !== 'string' || nodeId === '') throw new SchemaError('MG_ERR_SCHEMA_INVALID', `nodeId: expected a non-empty string, got ${JSON.stringify(nodeId)}`);
+    this.#nodeId = nodeId;
   }
 
   // ------------------------------------------------------------ reading
@@ -165,7 +226,7 @@ export class SchemaRegistry {
     const c = this.#ids.get(id);
     if (c === undefined) return undefined;
     const versions: Array<{ subject: string; version: number }> = [];
-    for (const s of this.#subjects.values()) for (const v of s.versions) if (v.id === id) versions.push({ subject: s.name, version: v.version });
+    for (const name of this.subjects()) for (const v of this.#subjects.get(name)!.versions) if (v.id === id) versions.push({ subject: name, version: v.version });
     return { id, schema: c.schema, validate: c.validate, versions };
   }
 
@@ -181,10 +242,11 @@ export class SchemaRegistry {
    * subject already has returns that version (`created: false`).
    *
    * Throws SchemaError: MG_ERR_SCHEMA_INVALID (not a schema ajv compiles,
-   * a bad subject name, filter or mode), MG_ERR_SCHEMA_INCOMPATIBLE
-   * (`reasons` says which property and which change),
-   * MG_ERR_SCHEMA_BINDING_CONFLICT (a topic filter or type already bound
-   * to another subject). Nothing changes when it throws.
+   * a bad subject name, filter or mode, or a schema whose content id is
+   * already another schema's), MG_ERR_SCHEMA_INCOMPATIBLE (`reasons` says
+   * which property and which change), MG_ERR_SCHEMA_BINDING_CONFLICT (a
+   * topic filter or type already bound to another subject). Nothing
+   * changes when it throws.
    */
   register(subject: string, schema: unknown, options: RegisterOptions = {}): RegisterResult {
     checkSubjectName(subject);
@@ -206,22 +268,28 @@ export class SchemaRegistry {
     this.#checkBindings(subject, topics, types);
 
     // Commit: nothing below throws.
-    const s = existing ?? { name: subject, compatibility: undefined, topics: [], types: [], versions: [] };
-    if (existing === undefined) this.#subjects.set(subject, s);
-    if (options.compatibility !== undefined) s.compatibility = options.compatibility;
-    const bindingsChanged = this.#applyBindings(s, topics, types);
-    if (!this.#ids.has(compiled.id)) {
-      this.#ids.set(compiled.id, compiled);
-      this.#byCanonical.set(compiled.canonical, compiled);
-      this.#nextId = Math.max(this.#nextId, compiled.id + 1);
+    const s = existing ?? { name: subject, compatibility: undefined, topics: [], types: [], versions: [], stamp: [0, ''] };
+    let changed = false;
+    if (options.compatibility !== undefined && options.compatibility !== s.compatibility) {
+      s.compatibility = options.compatibility;
+      changed = true;
+    }
+    if (topics !== undefined && !sameList(topics, s.topics)) {
+      s.topics = topics;
+      changed = true;
+    }
+    if (types !== undefined && !sameList(types, s.types)) {
+      s.types = types;
+      changed = true;
     }
     if (same !== undefined) {
-      if (bindingsChanged || options.compatibility !== undefined) this.#emit({ kind: 'subject', subject });
+      if (changed) this.#committed(s, { kind: 'subject', subject });
       return { id: same.id, version: same.version, created: false };
     }
+    this.#ids.set(compiled.id, compiled);
     const version = (s.versions[s.versions.length - 1]?.version ?? 0) + 1;
     s.versions.push(Object.freeze({ subject, version, id: compiled.id, schema: compiled.schema, validate: compiled.validate }));
-    this.#emit({ kind: 'version', subject, version, id: compiled.id });
+    this.#committed(s, { kind: 'version', subject, version, id: compiled.id });
     return { id: compiled.id, version, created: true };
   }
 
@@ -244,11 +312,10 @@ export class SchemaRegistry {
   setCompatibility(subject: string, mode: CompatibilityMode): void {
     checkSubjectName(subject);
     if (!isCompatibilityMode(mode)) throw new SchemaError('MG_ERR_SCHEMA_INVALID', `compatibility: expected one of ${COMPATIBILITY_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
-    let s = this.#subjects.get(subject);
-    if (s === undefined) this.#subjects.set(subject, (s = { name: subject, compatibility: undefined, topics: [], types: [], versions: [] }));
+    const s = this.#subjects.get(subject) ?? { name: subject, compatibility: undefined, topics: [], types: [], versions: [], stamp: [0, ''] };
     if (s.compatibility === mode) return;
     s.compatibility = mode;
-    this.#emit({ kind: 'subject', subject });
+    this.#committed(s, { kind: 'subject', subject });
   }
 
   /** Replaces a subject's bindings (either list omitted: kept). Throws MG_ERR_SCHEMA_NOT_FOUND, _INVALID or _BINDING_CONFLICT. */
@@ -258,7 +325,16 @@ export class SchemaRegistry {
     const topics = bindings.topics === undefined ? undefined : checkTopics(bindings.topics);
     const types = bindings.types === undefined ? undefined : checkTypes(bindings.types);
     this.#checkBindings(subject, topics, types);
-    if (this.#applyBindings(s, topics, types)) this.#emit({ kind: 'subject', subject });
+    let changed = false;
+    if (topics !== undefined && !sameList(topics, s.topics)) {
+      s.topics = topics;
+      changed = true;
+    }
+    if (types !== undefined && !sameList(types, s.types)) {
+      s.types = types;
+      changed = true;
+    }
+    if (changed) this.#committed(s, { kind: 'subject', subject });
   }
 
   // ------------------------------------------------------------ events
@@ -302,20 +378,63 @@ export class SchemaRegistry {
   }
 
   // ------------------------------------------------------------ state
-  /** The whole registry as plain JSON (schemas shared, not copied: do not mutate). */
-  export(): RegistryState {
-    return {
-      format: 1,
-      defaultCompatibility: this.#defaultCompatibility,
-      nextId: this.#nextId,
-      subjects: [...this.#subjects.values()].map((s) => ({
-        subject: s.name,
-        ...(s.compatibility === undefined ? {} : { compatibility: s.compatibility }),
-        topics: [...s.topics],
-        types: [...s.types],
-        versions: s.versions.map((v) => ({ version: v.version, id: v.id, schema: v.schema })),
-      })),
-    };
+  /**
+   * The registry as plain JSON, subjects sorted by name: all of them, or
+   * only those named in `subjects` (unknown names are left out). Schemas
+   * are shared, not copied: do not mutate.
+   */
+  export(subjects?: Iterable<string>): RegistryState {
+    const names = subjects === undefined ? this.subjects() : [...new Set(subjects)].filter((n) => this.#subjects.has(n)).sort();
+    return { format: 2, defaultCompatibility: this.#defaultCompatibility, subjects: names.map((n) => stateOf(this.#subjects.get(n)!)) };
+  }
+
+  /**
+   * Merges `state` (another registry's `export()`, whole or in part) into
+   * this one: per subject, the newer stamp wins the whole subject (see the
+   * class comment). Each remote subject that wins is checked and compiled
+   * on its own: its schemas must compile and each version's id must be its
+   * schema's content id, not another schema's (schema-id.ts); one that
+   * fails is skipped, with the reason in `skipped`, and the rest merged.
+   * Compatibility is not re-checked. Advances the clock past every stamp
+   * in `state`, so the next local change sorts after them.
+   *
+   * Throws SchemaError MG_ERR_SCHEMA_INVALID, changing nothing, only when
+   * `state` is not a registry state at all.
+   */
+  merge(state: RegistryState): MergeResult {
+    const entries = checkStateShape(state, 'merge');
+    const skipped: Array<{ subject: string; reason: string }> = [];
+    const newest = new Map<string, SubjectEntry>();
+    for (const raw of entries) {
+      let entry: SubjectEntry;
+      try {
+        entry = readEntry(raw);
+      } catch (err) {
+        skipped.push({ subject: nameOf(raw), reason: (err as Error).message });
+        continue;
+      }
+      this.#clock = Math.max(this.#clock, entry.stamp[0]);
+      const seen = newest.get(entry.name);
+      if (seen === undefined || compareEntries(entry, seen) > 0) newest.set(entry.name, entry);
+    }
+    const staged = new Map<number, Compiled>();
+    const winners: Subject[] = [];
+    for (const entry of newest.values()) {
+      const local = this.#subjects.get(entry.name);
+      if (local !== undefined && compareEntries(entry, local) <= 0) continue;
+      try {
+        winners.push(this.#compileEntry(entry, [this.#ids, staged], staged));
+      } catch (err) {
+        skipped.push({ subject: entry.name, reason: (err as Error).message });
+      }
+    }
+    if (winners.length === 0) return { changed: [], skipped };
+    for (const [id, c] of staged) this.#ids.set(id, c);
+    for (const s of winners) this.#subjects.set(s.name, s);
+    this.#reindex();
+    const changed = winners.map((s) => s.name).sort();
+    this.#emit({ kind: 'merge', subjects: changed });
+    return { changed, skipped };
   }
 
   /**
@@ -323,78 +442,92 @@ export class SchemaRegistry {
    * each distinct schema once; compatibility is not re-checked (the
    * exporting registry did). All or nothing: throws SchemaError
    * MG_ERR_SCHEMA_INVALID and keeps the current state when `state` is
-   * malformed or a schema does not compile. `defaultCompatibility` is the
-   * importing registry's own and is not taken from `state`.
+   * malformed, a schema does not compile, or an id is not its schema's
+   * content id. `defaultCompatibility` is the importing registry's own and
+   * is not taken from `state`.
    */
   import(state: RegistryState): void {
-    if (state === null || typeof state !== 'object' || state.format !== 1 || !Array.isArray(state.subjects)) {
-      throw new SchemaError('MG_ERR_SCHEMA_INVALID', 'import: expected a registry state with format 1 (from export())');
+    const entries = checkStateShape(state, 'import');
+    const staged = new Map<number, Compiled>();
+    const subjects: Subject[] = [];
+    const names = new Set<string>();
+    for (const raw of entries) {
+      try {
+        const entry = readEntry(raw);
+        if (names.has(entry.name)) throw new SchemaError('MG_ERR_SCHEMA_INVALID', 'listed twice');
+        names.add(entry.name);
+        subjects.push(this.#compileEntry(entry, [staged], staged));
+      } catch (err) {
+        const e = err as Error;
+        throw new SchemaError(err instanceof SchemaError ? err.code : 'MG_ERR_SCHEMA_INVALID', `import: subject ${JSON.stringify(nameOf(raw))}: ${e.message}`, err instanceof SchemaError ? err.reasons : [], { cause: err });
+      }
     }
-    const subjects = new Map<string, Subject>();
+    this.#subjects.clear();
+    for (const s of subjects) {
+      this.#subjects.set(s.name, s);
+      this.#clock = Math.max(this.#clock, s.stamp[0]);
+    }
+    this.#ids = staged;
+    this.#reindex();
+    this.#emit({ kind: 'import' });
+  }
+
+  // ------------------------------------------------------------ internals
+  /** A local change to `s` is made: stamp it above everything seen, index it, tell listeners. */
+  #committed(s: Subject, change: RegistryChange): void {
+    s.stamp = [++this.#clock, this.#nodeId];
+    this.#subjects.set(s.name, s);
+    this.#reindex();
+    this.#emit(change);
+  }
+
+  /**
+   * Rebuilds the lookup indexes from #subjects. Subjects are walked in name
+   * order so that a filter or type two subjects claim goes to the same one
+   * on every node. Schemas no subject uses any more (a version that lost to
+   * a newer subject) are dropped, so `byId` answers alike everywhere.
+   */
+  #reindex(): void {
     const ids = new Map<number, Compiled>();
     const byCanonical = new Map<string, Compiled>();
     const types = new Map<string, string>();
     const topics = new TopicTrie<TopicBinding>();
     const topicBindings = new Map<string, TopicBinding>();
-    let nextId = Number.isInteger(state.nextId) ? state.nextId : 1;
-    for (const entry of state.subjects) {
-      const where = `import: subject ${JSON.stringify(entry?.subject)}`;
-      try {
-        checkSubjectName(entry.subject);
-        if (subjects.has(entry.subject)) throw new SchemaError('MG_ERR_SCHEMA_INVALID', 'listed twice');
-        if (entry.compatibility !== undefined && !isCompatibilityMode(entry.compatibility)) throw new SchemaError('MG_ERR_SCHEMA_INVALID', `compatibility ${JSON.stringify(entry.compatibility)} is not a mode`);
-        const s: Subject = { name: entry.subject, compatibility: entry.compatibility, topics: checkTopics(entry.topics ?? []), types: checkTypes(entry.types ?? []), versions: [] };
-        let last = 0;
-        for (const v of entry.versions) {
-          if (!Number.isInteger(v.version) || v.version <= last || !Number.isInteger(v.id) || v.id < 1) throw new SchemaError('MG_ERR_SCHEMA_INVALID', `version ${JSON.stringify(v.version)} / id ${JSON.stringify(v.id)}: versions must increase and ids be whole numbers >= 1`);
-          last = v.version;
-          let c = ids.get(v.id);
-          if (c === undefined) {
-            c = this.#compileOnly(v.schema, v.id);
-            ids.set(v.id, c);
-            byCanonical.set(c.canonical, c);
-          } else if (c.canonical !== canonicalJson(v.schema)) {
-            throw new SchemaError('MG_ERR_SCHEMA_INVALID', `id ${v.id} is used for two different schemas`);
-          }
-          nextId = Math.max(nextId, v.id + 1);
-          s.versions.push(Object.freeze({ subject: s.name, version: v.version, id: v.id, schema: c.schema, validate: c.validate }));
-        }
-        for (const t of s.types) {
-          if (types.has(t)) throw new SchemaError('MG_ERR_SCHEMA_BINDING_CONFLICT', `type '${t}' is also bound to subject '${types.get(t)}'`);
-          types.set(t, s.name);
-        }
-        for (const f of s.topics) {
-          if (topicBindings.has(f)) throw new SchemaError('MG_ERR_SCHEMA_BINDING_CONFLICT', `topic filter '${f}' is also bound to subject '${topicBindings.get(f)!.subject}'`);
-          const b = { filter: f, subject: s.name };
-          topics.add(f, b);
-          topicBindings.set(f, b);
-        }
-        subjects.set(s.name, s);
-      } catch (err) {
-        const e = err as Error;
-        throw new SchemaError(err instanceof SchemaError ? err.code : 'MG_ERR_SCHEMA_INVALID', `${where}: ${e.message}`, err instanceof SchemaError ? err.reasons : [], { cause: err });
+    for (const name of this.subjects()) {
+      const s = this.#subjects.get(name)!;
+      for (const v of s.versions) {
+        const c = this.#ids.get(v.id)!;
+        ids.set(v.id, c);
+        byCanonical.set(c.canonical, c);
+      }
+      for (const t of s.types) if (!types.has(t)) types.set(t, name);
+      for (const f of s.topics) {
+        if (topicBindings.has(f)) continue;
+        const b = { filter: f, subject: name };
+        topics.add(f, b);
+        topicBindings.set(f, b);
       }
     }
-    this.#subjects = subjects;
     this.#ids = ids;
     this.#byCanonical = byCanonical;
     this.#types = types;
     this.#topics = topics;
     this.#topicBindings = topicBindings;
-    this.#nextId = nextId;
-    this.#emit({ kind: 'import' });
   }
 
-  // ------------------------------------------------------------ internals
-  /** The compiled schema for `schema`: the registered one with the same text, or a new compilation with the next id (not yet stored). */
+  /** The compiled schema for `schema`, refusing one whose content id another registered schema has. */
   #compile(schema: unknown): Compiled {
-    return this.#byCanonical.get(canonicalJson(schema)) ?? this.#compileOnly(schema, this.#nextId);
+    const compiled = this.#compileOnly(schema);
+    const other = this.#ids.get(compiled.id);
+    if (other !== undefined && other.canonical !== compiled.canonical) throw collision(compiled.id);
+    return compiled;
   }
 
-  #compileOnly(schema: unknown, id = 0): Compiled {
+  /** The registered compilation of `schema`'s text, or a new one (not stored). */
+  #compileOnly(schema: unknown): Compiled {
     const canonical = canonicalJson(schema);
     const known = this.#byCanonical.get(canonical);
-    if (known !== undefined && (id === 0 || id === known.id)) return known;
+    if (known !== undefined) return known;
     if (typeof schema !== 'boolean' && (schema === null || typeof schema !== 'object' || Array.isArray(schema))) {
       throw new SchemaError('MG_ERR_SCHEMA_INVALID', `a schema must be a JSON object (or a boolean), got ${schema === null ? 'null' : Array.isArray(schema) ? 'an array' : typeof schema}`);
     }
@@ -409,7 +542,29 @@ export class SchemaRegistry {
     } catch (err) {
       throw new SchemaError('MG_ERR_SCHEMA_INVALID', `not a valid JSON Schema (draft ${draft}): ${(err as Error).message}`, [(err as Error).message], { cause: err });
     }
-    return { id, schema: deepFreeze(own), canonical, validate };
+    return { id: schemaIdOf(canonical), schema: deepFreeze(own), canonical, validate };
+  }
+
+  /**
+   * A state entry as a Subject: each schema compiled (or reused), its id
+   * checked against its content and against the schemas in `known`; new
+   * compilations are added to `into`. Throws SchemaError.
+   */
+  #compileEntry(entry: SubjectEntry, known: ReadonlyArray<ReadonlyMap<number, Compiled>>, into: Map<number, Compiled>): Subject {
+    const versions: RegisteredSchema[] = [];
+    const fresh = new Map<number, Compiled>();
+    for (const v of entry.versions) {
+      const c = this.#compileOnly(v.schema);
+      if (c.id !== v.id) throw new SchemaError('MG_ERR_SCHEMA_INVALID', `version ${v.version}: id ${v.id} is not its schema's content id (${c.id})`);
+      for (const map of [...known, fresh]) {
+        const other = map.get(c.id);
+        if (other !== undefined && other.canonical !== c.canonical) throw collision(c.id);
+      }
+      fresh.set(c.id, c);
+      versions.push(Object.freeze({ subject: entry.name, version: v.version, id: c.id, schema: c.schema, validate: c.validate }));
+    }
+    for (const [id, c] of fresh) into.set(id, c);
+    return { name: entry.name, compatibility: entry.compatibility, topics: entry.topics, types: entry.types, versions, stamp: entry.stamp };
   }
 
   #resolve(ref: DataschemaRef): { validate: ValidateFunction } | undefined {
@@ -422,38 +577,9 @@ export class SchemaRegistry {
       if (other !== undefined && other !== subject) throw new SchemaError('MG_ERR_SCHEMA_BINDING_CONFLICT', `type '${t}' is already bound to subject '${other}'; fix: unbind it there first`);
     }
     for (const f of topics ?? []) {
-      const other = this.#topicOwner(f);
+      const other = this.#topicBindings.get(f)?.subject;
       if (other !== undefined && other !== subject) throw new SchemaError('MG_ERR_SCHEMA_BINDING_CONFLICT', `topic filter '${f}' is already bound to subject '${other}'; fix: unbind it there first`);
     }
-  }
-
-  #topicOwner(filter: string): string | undefined {
-    return this.#topicBindings.get(filter)?.subject;
-  }
-
-  /** Replaces bindings given; true when something changed. */
-  #applyBindings(s: Subject, topics: string[] | undefined, types: string[] | undefined): boolean {
-    let changed = false;
-    if (topics !== undefined && canonicalJson(topics) !== canonicalJson(s.topics)) {
-      for (const f of s.topics) {
-        this.#topics.remove(f, this.#topicBindings.get(f)!);
-        this.#topicBindings.delete(f);
-      }
-      for (const f of topics) {
-        const b = { filter: f, subject: s.name };
-        this.#topics.add(f, b);
-        this.#topicBindings.set(f, b);
-      }
-      s.topics = topics;
-      changed = true;
-    }
-    if (types !== undefined && canonicalJson(types) !== canonicalJson(s.types)) {
-      for (const t of s.types) this.#types.delete(t);
-      for (const t of types) this.#types.set(t, s.name);
-      s.types = types;
-      changed = true;
-    }
-    return changed;
   }
 
   #emit(change: RegistryChange): void {
@@ -465,6 +591,86 @@ export class SchemaRegistry {
       }
     }
   }
+}
+
+function collision(id: number): SchemaError {
+  return new SchemaError('MG_ERR_SCHEMA_INVALID', `schema id ${id} (from the SHA-256 of the schema's canonical JSON) already belongs to a different schema; fix: change the schema's text (e.g. its description) so it gets another id`);
+}
+
+/** The subjects array of something that should be a registry state; throws SchemaError when it is not one. */
+function checkStateShape(state: unknown, op: string): unknown[] {
+  const s = state as RegistryState | null;
+  if (s === null || typeof s !== 'object' || s.format !== 2 || !Array.isArray(s.subjects)) {
+    throw new SchemaError('MG_ERR_SCHEMA_INVALID', `${op}: expected a registry state with format 2 and a subjects array (from export())`);
+  }
+  return s.subjects as unknown[];
+}
+
+function nameOf(raw: unknown): string {
+  const name = (raw as { subject?: unknown } | null)?.subject;
+  return typeof name === 'string' ? name.slice(0, 128) : '?';
+}
+
+/** Checks a state entry's shape and normalises its lists; throws SchemaError. */
+function readEntry(raw: unknown): SubjectEntry {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new SchemaError('MG_ERR_SCHEMA_INVALID', 'expected a subject object');
+  const e = raw as Record<string, unknown>;
+  checkSubjectName(e.subject);
+  if (!isSubjectStamp(e.stamp)) throw new SchemaError('MG_ERR_SCHEMA_INVALID', `stamp ${JSON.stringify(e.stamp)}: expected [counter >= 0, node id]`);
+  if (e.compatibility !== undefined && e.compatibility !== null && !isCompatibilityMode(e.compatibility)) throw new SchemaError('MG_ERR_SCHEMA_INVALID', `compatibility ${JSON.stringify(e.compatibility)} is not a mode`);
+  if (!Array.isArray(e.versions)) throw new SchemaError('MG_ERR_SCHEMA_INVALID', 'versions: expected an array');
+  let last = 0;
+  const versions = (e.versions as unknown[]).map((v) => {
+    const { version, id, schema } = (v ?? {}) as Record<string, unknown>;
+    if (!Number.isInteger(version) || (version as number) <= last || !isSchemaId(id)) {
+      throw new SchemaError('MG_ERR_SCHEMA_INVALID', `version ${JSON.stringify(version)} / id ${JSON.stringify(id)}: versions must increase and ids be whole numbers in 1..${MAX_SCHEMA_ID}`);
+    }
+    last = version as number;
+    return { version: version as number, id, schema };
+  });
+  return {
+    name: e.subject,
+    stamp: [e.stamp[0], e.stamp[1]],
+    compatibility: (e.compatibility ?? undefined) as CompatibilityMode | undefined,
+    topics: checkTopics(e.topics ?? []),
+    types: checkTypes(e.types ?? []),
+    versions,
+  };
+}
+
+function stateOf(s: Subject): SubjectState {
+  return {
+    subject: s.name,
+    stamp: s.stamp,
+    ...(s.compatibility === undefined ? {} : { compatibility: s.compatibility }),
+    topics: [...s.topics],
+    types: [...s.types],
+    versions: s.versions.map((v) => ({ version: v.version, id: v.id, schema: v.schema })),
+  };
+}
+
+type Comparable = Pick<SubjectEntry, 'stamp' | 'compatibility' | 'topics' | 'types'> & { readonly versions: ReadonlyArray<{ readonly version: number; readonly id: number }> };
+
+/**
+ * The merge order of two versions of one subject: by stamp, then (equal
+ * stamps, which only a node that restarted and counted from 0 again can
+ * produce with different contents) by content, so the order is total and
+ * every node picks the same winner. Ids stand for schemas: they are content ids.
+ */
+function compareEntries(a: Comparable, b: Comparable): number {
+  const byStamp = compareStamps(a.stamp, b.stamp);
+  if (byStamp !== 0) return byStamp;
+  const ka = contentKey(a);
+  const kb = contentKey(b);
+  return ka === kb ? 0 : ka < kb ? -1 : 1;
+}
+
+function contentKey(s: Comparable): string {
+  return canonicalJson([s.compatibility ?? null, s.topics, s.types, s.versions.map((v) => [v.version, v.id])]);
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function checkSubjectName(subject: unknown): asserts subject is string {

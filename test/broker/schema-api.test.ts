@@ -2,6 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { startTestNode } from '../helpers/node.js';
+import { schemaIdOf } from '../../schemas/mod.js';
+import { canonicalJson } from '../../schemas/canonical-json.js';
+
+/** The id every node gives `schema`: from its content (schemas/schema-id.ts). */
+const idOf = (schema: unknown) => schemaIdOf(canonicalJson(schema));
 
 const order = { type: 'object', properties: { id: { type: 'string' } }, additionalProperties: false };
 
@@ -15,19 +20,21 @@ test('the registry API registers, lists, gets by version and id, in the Confluen
   const base = node.httpUrl;
   assert.deepEqual((await call(base, 'GET', '/subjects')).json, []);
   let r = await call(base, 'POST', '/subjects/orders/versions', { schema: order, topics: ['orders.>'], types: ['order.created'] });
-  assert.deepEqual([r.status, r.json], [200, { id: 1, version: 1 }]);
+  assert.deepEqual([r.status, r.json], [200, { id: idOf(order), version: 1 }]);
   // Confluent clients send the schema as a string of JSON text.
-  r = await call(base, 'POST', '/subjects/orders/versions', { schemaType: 'JSON', schema: JSON.stringify({ ...order, properties: { id: { type: 'string' }, note: { type: 'string' } } }) });
-  assert.deepEqual([r.status, r.json], [200, { id: 2, version: 2 }]);
+  const orderV2 = { ...order, properties: { id: { type: 'string' }, note: { type: 'string' } } };
+  r = await call(base, 'POST', '/subjects/orders/versions', { schemaType: 'JSON', schema: JSON.stringify(orderV2) });
+  assert.deepEqual([r.status, r.json], [200, { id: idOf(orderV2), version: 2 }]);
+  assert.notEqual(idOf(orderV2), idOf(order));
   assert.deepEqual((await call(base, 'GET', '/subjects')).json, ['orders']);
   assert.deepEqual((await call(base, 'GET', '/subjects/orders/versions')).json, [1, 2]);
-  assert.deepEqual((await call(base, 'GET', '/subjects/orders/versions/1')).json, { subject: 'orders', version: 1, id: 1, schemaType: 'JSON', schema: order });
+  assert.deepEqual((await call(base, 'GET', '/subjects/orders/versions/1')).json, { subject: 'orders', version: 1, id: idOf(order), schemaType: 'JSON', schema: order });
   assert.equal((await call(base, 'GET', '/subjects/orders/versions/latest')).json.version, 2);
-  assert.deepEqual((await call(base, 'GET', '/ids/1')).json, { id: 1, schemaType: 'JSON', schema: order, versions: [{ subject: 'orders', version: 1 }] });
+  assert.deepEqual((await call(base, 'GET', `/ids/${idOf(order)}`)).json, { id: idOf(order), schemaType: 'JSON', schema: order, versions: [{ subject: 'orders', version: 1 }] });
   assert.deepEqual((await call(base, 'GET', '/subjects/orders')).json, { subject: 'orders', compatibility: 'BACKWARD', topics: ['orders.>'], types: ['order.created'], versions: [1, 2] });
   // The node's registry is the one validatorFor() reads.
   assert.equal(node.schemas.validatorFor('orders.eu', 'other')!({ id: 1 }), false);
-  for (const [path, code] of [['/subjects/nope/versions', 'MG_ERR_SCHEMA_NOT_FOUND'], ['/subjects/orders/versions/9', 'MG_ERR_SCHEMA_NOT_FOUND'], ['/ids/77', 'MG_ERR_SCHEMA_NOT_FOUND'], ['/subjects/orders/versions/x', 'MG_ERR_SCHEMA_INVALID']] as const) {
+  for (const [path, code] of [['/subjects/nope/versions', 'MG_ERR_SCHEMA_NOT_FOUND'], ['/subjects/orders/versions/9', 'MG_ERR_SCHEMA_NOT_FOUND'], ['/ids/77', 'MG_ERR_SCHEMA_NOT_FOUND'], ['/subjects/orders/versions/x', 'MG_ERR_SCHEMA_INVALID'], ['/ids/2147483648', 'MG_ERR_SCHEMA_INVALID']] as const) {
     const res = await call(base, 'GET', path);
     assert.equal(res.status, code === 'MG_ERR_SCHEMA_NOT_FOUND' ? 404 : 422, path);
     assert.equal(res.json.error, code, path);
@@ -52,7 +59,7 @@ test('an incompatible version is 409 with the reasons; the compatibility endpoin
   assert.deepEqual((await call(base, 'PUT', '/config/orders', { compatibility: 'FORWARD' })).json, { compatibility: 'FORWARD' });
   assert.deepEqual((await call(base, 'GET', '/config/orders')).json, { compatibilityLevel: 'FORWARD' });
   assert.deepEqual((await call(base, 'GET', '/config')).json, { compatibilityLevel: 'BACKWARD' });
-  assert.deepEqual((await call(base, 'POST', '/subjects/orders/versions', { schema: stricter })).json, { id: 2, version: 2 });
+  assert.deepEqual((await call(base, 'POST', '/subjects/orders/versions', { schema: stricter })).json, { id: idOf(stricter), version: 2 });
   const badMode = await call(base, 'PUT', '/config/orders', { compatibility: 'SIDEWAYS' });
   assert.deepEqual([badMode.status, badMode.json.error], [422, 'MG_ERR_SCHEMA_INVALID']);
 });

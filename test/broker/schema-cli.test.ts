@@ -4,6 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, startTestNode } from '../helpers/node.js';
+import { schemaIdOf } from '../../schemas/mod.js';
+import { canonicalJson } from '../../schemas/canonical-json.js';
 
 function schemaFile(name: string, schema: unknown): string {
   const dir = mkdtempSync(join(tmpdir(), 'meshgate-schema-cli-'));
@@ -33,7 +35,9 @@ test('meshgate schema add registers with bindings and mode; list shows it; an in
   const url = node.wsUrl; // a ws:// node URL is accepted too
   const add = runCli(t, ['schema', 'add', 'orders', schemaFile('v1.json', v1), '--topic', 'orders.>', '--topic', 'shop.orders', '--type', 'order.created', '--compat', 'full', '--url', url]);
   assert.equal(await add.exited, 0, add.stderr);
-  assert.equal(add.stdout, 'registered orders version 1 (id 1)\n');
+  // The id is the schema's content id: the same on every node.
+  const id = schemaIdOf(canonicalJson(v1));
+  assert.equal(add.stdout, `registered orders version 1 (id ${id})\n`);
   assert.deepEqual(node.schemas.subject('orders'), { subject: 'orders', compatibility: 'FULL', topics: ['orders.>', 'shop.orders'], types: ['order.created'], versions: [1] });
 
   const refused = runCli(t, ['schema', 'add', 'orders', schemaFile('v2.json', v2), '--url', node.httpUrl]);
@@ -43,10 +47,10 @@ test('meshgate schema add registers with bindings and mode; list shows it; an in
 
   const list = runCli(t, ['schema', 'list', '--url', node.httpUrl]);
   assert.equal(await list.exited, 0, list.stderr);
-  assert.match(list.stdout, /^1 subject\(s\)\nsubject\s+versions\s+latest\s+id\s+compatibility\s+topics\s+types\norders\s+1\s+1\s+1\s+FULL\s+orders\.>,shop\.orders\s+order\.created\n$/);
+  assert.match(list.stdout, new RegExp(`^1 subject\\(s\\)\nsubject\\s+versions\\s+latest\\s+id\\s+compatibility\\s+topics\\s+types\norders\\s+1\\s+1\\s+${id}\\s+FULL\\s+orders\\.>,shop\\.orders\\s+order\\.created\n$`));
   const json = runCli(t, ['schema', 'list', '--json', '--url', node.httpUrl]);
   assert.equal(await json.exited, 0);
-  assert.equal((JSON.parse(json.stdout) as Array<Record<string, unknown>>)[0].latestId, 1);
+  assert.equal((JSON.parse(json.stdout) as Array<Record<string, unknown>>)[0].latestId, id);
 
   const invalid = runCli(t, ['schema', 'add', 'orders', schemaFile('bad.json', { type: 'object', propertiez: {} }), '--url', node.httpUrl]);
   assert.equal(await invalid.exited, 1);

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SchemaError, SchemaRegistry, compareSpecificity, parseDataschemaRef, type RegistryChange } from '../../schemas/mod.js';
+import { MAX_SCHEMA_ID, SchemaError, SchemaRegistry, compareSpecificity, isSchemaId, parseDataschemaRef, schemaIdOf, type RegistryChange } from '../../schemas/mod.js';
+import { canonicalJson } from '../../schemas/canonical-json.js';
 
 const order = { type: 'object', properties: { id: { type: 'string' }, qty: { type: 'integer' } }, required: ['id'], additionalProperties: false };
 const orderV2 = { ...order, properties: { ...order.properties, note: { type: 'string' } } };
@@ -9,28 +10,44 @@ function errorWith(code: string, reason?: RegExp) {
   return (err: unknown) => err instanceof SchemaError && err.code === code && (reason === undefined || err.reasons.some((r) => reason.test(r)) || reason.test(err.message));
 }
 
-test('SchemaRegistry.register() numbers versions per subject and ids globally; the same schema keeps its id', () => {
+test('SchemaRegistry.register() numbers versions per subject; a schema keeps one id in every subject', () => {
   const r = new SchemaRegistry();
-  assert.deepEqual(r.register('orders', order), { id: 1, version: 1, created: true });
-  assert.deepEqual(r.register('orders', orderV2), { id: 2, version: 2, created: true });
+  const v1 = r.register('orders', order);
+  const v2 = r.register('orders', orderV2);
+  assert.deepEqual([v1.version, v1.created, v2.version, v2.created], [1, true, 2, true]);
+  assert.notEqual(v1.id, v2.id, 'different schemas, different ids');
   // Same text with keys in another order: the existing version, no new one.
-  assert.deepEqual(r.register('orders', { required: ['id'], additionalProperties: false, properties: order.properties, type: 'object' }), { id: 1, version: 1, created: false });
+  assert.deepEqual(r.register('orders', { required: ['id'], additionalProperties: false, properties: order.properties, type: 'object' }), { id: v1.id, version: 1, created: false });
   // Another subject with an already known schema: version 1 there, same id.
-  assert.deepEqual(r.register('orders-copy', orderV2), { id: 2, version: 1, created: true });
+  assert.deepEqual(r.register('orders-copy', orderV2), { id: v2.id, version: 1, created: true });
   assert.deepEqual(r.subjects(), ['orders', 'orders-copy']);
   assert.deepEqual(r.subject('orders')?.versions, [1, 2]);
   assert.equal(r.get('orders', 'latest')?.version, 2);
-  assert.equal(r.get('orders', 1)?.id, 1);
-  assert.deepEqual(r.byId(2)?.versions, [{ subject: 'orders', version: 2 }, { subject: 'orders-copy', version: 1 }]);
+  assert.equal(r.get('orders', 1)?.id, v1.id);
+  assert.deepEqual(r.byId(v2.id)?.versions, [{ subject: 'orders', version: 2 }, { subject: 'orders-copy', version: 1 }]);
   assert.equal(r.get('nope', 'latest'), undefined);
+});
+
+test('ids come from the schema text: two independent registries give the same schema the same id, whatever they held before', () => {
+  const here = new SchemaRegistry();
+  const there = new SchemaRegistry();
+  there.register('unrelated', { type: 'string' });
+  there.register('also-unrelated', { type: 'integer' });
+  const a = here.register('orders', order);
+  const b = there.register('purchases', { additionalProperties: false, required: ['id'], type: 'object', properties: order.properties });
+  assert.equal(a.id, b.id);
+  assert.equal(a.id, schemaIdOf(canonicalJson(order)));
+  assert.ok(isSchemaId(a.id) && a.id <= MAX_SCHEMA_ID, `${a.id} fits a positive int32`);
+  assert.notEqual(here.register('orders', orderV2).id, a.id);
+  assert.deepEqual(there.byId(a.id)?.schema, here.byId(a.id)?.schema);
 });
 
 test('each schema is compiled once: every version of it shares one validate function', () => {
   const r = new SchemaRegistry();
-  r.register('a', order);
+  const { id } = r.register('a', order);
   r.register('b', order);
   assert.equal(r.get('a', 1)!.validate, r.get('b', 1)!.validate);
-  assert.equal(r.validatorFor('x', undefined, 'meshgate:schema:a:1'), r.byId(1)!.validate);
+  assert.equal(r.validatorFor('x', undefined, 'meshgate:schema:a:1'), r.byId(id)!.validate);
 });
 
 test('an incompatible version is refused with reasons and changes nothing', () => {
@@ -127,6 +144,8 @@ test('parseDataschemaRef() reads the documented forms and nothing else', () => {
   assert.deepEqual(parseDataschemaRef('meshgate:schema:orders:latest'), { kind: 'version', subject: 'orders', version: 'latest' });
   assert.deepEqual(parseDataschemaRef('/v1/schemas/ids/12'), { kind: 'id', id: 12 });
   assert.deepEqual(parseDataschemaRef('https://h:1/v1/schemas/ids/12'), { kind: 'id', id: 12 });
+  // Content ids reach 2^31-1: ten digits.
+  assert.deepEqual(parseDataschemaRef('/v1/schemas/ids/2147483647'), { kind: 'id', id: 2147483647 });
   assert.deepEqual(parseDataschemaRef('/v1/schemas/subjects/a/versions/2'), { kind: 'version', subject: 'a', version: 2 });
   for (const no of ['meshgate:schema:orders:0', 'meshgate:schema:orders', '/v1/schemas/ids/x', 'https://example.com/s.json', '']) assert.equal(parseDataschemaRef(no), null, no);
 });
@@ -148,13 +167,15 @@ test('onChange reports versions, subject changes and imports; export()/import() 
   const r = new SchemaRegistry();
   const changes: RegistryChange[] = [];
   const off = r.onChange((c) => changes.push(c));
-  r.register('orders', order, { topics: ['orders.>'], types: ['order.created'] });
-  r.register('orders', orderV2);
+  const v1 = r.register('orders', order, { topics: ['orders.>'], types: ['order.created'] });
+  const v2 = r.register('orders', orderV2);
   r.setCompatibility('orders', 'FULL_TRANSITIVE');
   r.register('orders', orderV2, { types: ['order.made'] });
+  // Asking for what the subject already has is no change.
+  r.register('orders', orderV2, { types: ['order.made'], compatibility: 'FULL_TRANSITIVE' });
   assert.deepEqual(changes, [
-    { kind: 'version', subject: 'orders', version: 1, id: 1 },
-    { kind: 'version', subject: 'orders', version: 2, id: 2 },
+    { kind: 'version', subject: 'orders', version: 1, id: v1.id },
+    { kind: 'version', subject: 'orders', version: 2, id: v2.id },
     { kind: 'subject', subject: 'orders' },
     { kind: 'subject', subject: 'orders' },
   ]);
@@ -171,10 +192,12 @@ test('onChange reports versions, subject changes and imports; export()/import() 
   assert.deepEqual(copy.export(), r.export());
   assert.equal(copy.validatorFor('orders.x', 'order.made')!({ id: 'a', note: 'n' }), true);
   assert.equal(copy.validatorFor('orders.x')!({ id: 1 }), false);
-  // Ids continue after the imported ones.
-  assert.equal(copy.register('other', { type: 'string' }).id, 3);
-  // A broken state changes nothing.
-  assert.throws(() => copy.import({ ...state, subjects: [{ ...state.subjects[0], versions: [{ version: 1, id: 1, schema: { type: 'nope' } }] }] }), errorWith('MG_ERR_SCHEMA_INVALID'));
+  assert.equal(copy.byId(v2.id)?.versions.length, 1);
+  copy.register('other', { type: 'string' });
+  // A broken state changes nothing: a schema that does not compile, an id that is not the schema's content id.
+  assert.throws(() => copy.import({ ...state, subjects: [{ ...state.subjects[0], versions: [{ version: 1, id: 1, schema: { type: 'nope' } }] }] }), errorWith('MG_ERR_SCHEMA_INVALID', /not a valid JSON Schema/));
+  assert.throws(() => copy.import({ ...state, subjects: [{ ...state.subjects[0], versions: [{ version: 1, id: v2.id, schema: order }] }] }), errorWith('MG_ERR_SCHEMA_INVALID', /is not its schema's content id/));
+  assert.throws(() => copy.import({ ...state, format: 1 }), errorWith('MG_ERR_SCHEMA_INVALID', /format 2/));
   assert.deepEqual(copy.subjects(), ['orders', 'other']);
 });
 
