@@ -68,6 +68,16 @@ SIGINT/SIGTERM stop accepting, flush, close clients with 1001 and exit 0.`,
       };
       const config = resolveConfig(configPath ? readConfigFile(configPath) : {}, envLayer(process.env), flags);
       const running = await startNode(config, extensions);
+      // Signal handlers go in before the banner: a supervisor may send SIGTERM
+      // the moment it reads "ready", and the default action would skip close().
+      const stopped = new Promise<void>((resolve) => {
+        const stop = (signal: string) => {
+          process.stdout.write(`meshgate: ${signal}, shutting down\n`);
+          void running.close().then(resolve);
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      });
       process.stdout.write(
         `meshgate ${VERSION} node '${config.node.id}' (region '${config.node.region}') ready\n` +
           `  WebSocket (meshgate protocol)  ${running.wsUrl}\n` +
@@ -76,17 +86,11 @@ SIGINT/SIGTERM stop accepting, flush, close clients with 1001 and exit 0.`,
           `  metrics                        ${running.httpUrl}/metrics\n` +
           `  stats                          ${running.httpUrl}/v1/stats\n` +
           `  peer links                     ${running.httpUrl}/v1/peers  (peers dial ${running.peerUrl})\n` +
+          `  tracing                        ${running.tracing}\n` +
           (config.mesh.peers.length > 0 ? `  dialing                        ${config.mesh.peers.join(' ')}\n` : '') +
           (config.auth.jwt !== undefined || (config.auth.tokens?.length ?? 0) > 0 ? `  client auth                    on (token in ?token= or Authorization: Bearer)\n` : ''),
       );
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          process.stdout.write(`meshgate: ${signal}, shutting down\n`);
-          void running.close().then(resolve);
-        };
-        process.once('SIGINT', () => stop('SIGINT'));
-        process.once('SIGTERM', () => stop('SIGTERM'));
-      });
+      await stopped;
       return 0;
     },
   },

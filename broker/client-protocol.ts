@@ -18,10 +18,12 @@ import { arrayElementSpans, topLevelMemberSpan } from './json-span.js';
  *   {op:"sub",   filter, ref?}                        {op:"hello", node, region, version, limits}
  *   {op:"unsub", filter, ref?}                        {op:"events", events:[{topic, event}, ...]}
  *   {op:"pub",   topic, event, ref?}                  {op:"ok", ref, duplicate?}
- *   {op:"pubs",  items:[{topic, event}, ...], ref?}   {op:"err", ref?, index?, code, message}
+ *   {op:"pubs",  items:[{topic, event}, ...], ref?}   {op:"err", ref?, index?, code, message, reasons?}
  *   {op:"ping",  ref?}                                {op:"pong", ref?}
  * A request with `ref` is always answered (ok, pong or err); without one,
  * only failures are reported. `event` is a structured-mode CloudEvent.
+ * `reasons` ([{path, message}], MG_ERR_EVENT_SCHEMA only) names each JSON
+ * pointer into the event's data that breaks its schema.
  * Deliveries come batched: one `events` frame carries what the node had
  * for the connection in one loop turn, so one frame and one client
  * callback serve many events.

@@ -46,4 +46,6 @@ export interface Upstream {
   readonly completion: Completion;
   /** Origin nodes the sender routed the event for (peer-frames destination list). */
   readonly dests: readonly string[];
+  /** The sender's send span (`traceparent`), when it traced the event: this node's receive span is its child. */
+  readonly parent?: string;
 }

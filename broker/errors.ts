@@ -15,6 +15,7 @@ export class MeshError extends Error {
 export const ERROR_CODES = {
   MG_ERR_EVENT_INVALID: 'the event is not a valid CloudEvent (attribute and reason given)',
   MG_ERR_EVENT_TOO_LARGE: 'the event or frame exceeds the configured size limit',
+  MG_ERR_EVENT_SCHEMA: "the event's data does not match the schema bound to its topic, type or dataschema; reasons give each JSON pointer (the event goes to _mg.deadletter.<topic>)",
   MG_ERR_TOPIC_INVALID: 'the topic or filter breaks the topic syntax',
   MG_ERR_TOPIC_LIMIT: 'the topic or filter exceeds a length, token or wildcard limit',
   MG_ERR_FRAME_MALFORMED: 'the frame cannot be decoded in the negotiated format',

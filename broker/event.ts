@@ -7,6 +7,7 @@
  * before building an event; after that the broker never copies or
  * re-encodes `data`.
  */
+import type { HopTrace } from './event-tracing.js';
 
 /** How an event entered the mesh; 'system' for events a node publishes itself (mesh views). */
 export type IngressProtocol = 'ws' | 'mqtt' | 'amqp' | 'nats' | 'peer' | 'system';
@@ -54,6 +55,12 @@ export interface MeshEvent {
   readonly tracestate?: string;
   readonly origin?: Origin;
   readonly hops: readonly Hop[];
+  /**
+   * This node's span for the event while it routes it (set only when
+   * tracing records it): egress parents its send spans on it. Local to
+   * the node: no binding encodes it.
+   */
+  readonly hopTrace?: HopTrace;
 }
 
 /** CloudEvents extension names the mesh owns; producer-set values are discarded. */

@@ -7,6 +7,7 @@ export { PROVENANCE_ATTRS, isProvenanceAttr, type AttrValue, type Hop, type Ingr
 export type { EgressFormat, Subscriber } from './egress.js';
 export type { IngestResult, MeshNode, Refusal } from './mesh-node.js';
 export { MetricsRegistry, Metric } from './metrics.js';
+export { endSpan, EventTracing, type HopTrace, type SendDestination } from './event-tracing.js';
 export { decodeStructuredJson, encodeStructuredJson } from './cloudevents-json.js';
 export { CBOR_OPTIONS, encodeEventMap, eventFromMap, encodeEventCbor, decodeEventCbor } from './cloudevents-cbor.js';
 export { checkAttribute, checkAttributes, isJsonMediaType, type EventProblem, type EventDecodeResult } from './event-check.js';

@@ -8,13 +8,20 @@ import { CBOR_OPTIONS } from './cloudevents-cbor.js';
  *   byte 0 = 0x01  event batch:   u32 BE first sequence number, u32 BE count,
  *                                 then per event: u32 BE length + CBOR bytes
  *                                 of [topic, event map] (cbor-event-writer),
- *                                 then the destination list: u8 count, and
- *                                 per origin node id u8 length + UTF-8
+ *                                 then the routing trailer:
+ *                                   destination list: u8 count, and per
+ *                                     origin node id u8 length + UTF-8;
+ *                                   hop parent: u8 length (0: none) +
+ *                                     the sender's send-span traceparent
  *
  * The destination list names the origin nodes the sender routed the event
  * for. A receiver that does not know one of them yet (it has just
  * restarted and its table is empty) holds the event for it instead of
  * dropping it.
+ *
+ * The hop parent is per link (each link gets its own send span), which is
+ * why it travels beside the event bytes rather than in them: the event's
+ * own `traceparent` is the creation context and never changes.
  *
  * Events are framed by hand so that each event is CBOR-encoded once and the
  * same bytes are batched to every link, and replayed, without re-encoding.
@@ -27,6 +34,9 @@ import { CBOR_OPTIONS } from './cloudevents-cbor.js';
  *   sync       ask the peer for its full interest table
  *   ack        { s }: every event up to sequence s is done (cumulative)
  *   ping/pong  { ts }: keepalive and round-trip time
+ *   schemas    { state }: schema registry state (whole on link up, changed
+ *              subjects after a change), merged by the receiver
+ *              (registry-sync.ts)
  */
 export const PEER_PROTOCOL_VERSION = 1;
 
@@ -38,7 +48,9 @@ export type ControlFrame =
   | { t: 'sync' }
   | { t: 'ack'; s: number }
   | { t: 'ping'; ts: number }
-  | { t: 'pong'; ts: number };
+  | { t: 'pong'; ts: number }
+  /** A RegistryState (schemas/registry.ts), checked by the receiver's merge. */
+  | { t: 'schemas'; state: unknown };
 
 /** One origin's whole interest: origin, version, distance in hops from the origin, filters. */
 export interface InterestState { o: string; v: number; d: number; f: string[] }
@@ -51,6 +63,8 @@ export interface EventBatch {
   readonly entries: Uint8Array[];
   /** Per entry, the origin nodes it was routed for. */
   readonly dests: string[][];
+  /** Per entry, the sender's send span (`traceparent`) when it traced the entry; null when no entry carries one. */
+  readonly hopParents: Array<string | undefined> | null;
 }
 
 export type DecodedPeerFrame =
@@ -61,7 +75,7 @@ export type DecodedPeerFrame =
 const cbor = new Encoder({ ...CBOR_OPTIONS });
 const CONTROL = 0x00;
 const EVENTS = 0x01;
-const CONTROL_TYPES = new Set(['challenge', 'hello', 'welcome', 'interest', 'sync', 'ack', 'ping', 'pong']);
+const CONTROL_TYPES = new Set(['challenge', 'hello', 'welcome', 'interest', 'sync', 'ack', 'ping', 'pong', 'schemas']);
 
 export function encodeControl(frame: ControlFrame): Uint8Array {
   const body = cbor.encode(frame);
@@ -84,10 +98,14 @@ export function decodeEventEntry(entry: Uint8Array): { topic: string; map: Recor
   return { topic: decoded[0], map: map as Record<string, unknown> };
 }
 
-/** Encodes a destination list once per (event, link): u8 count, then u8 length + UTF-8 per id. */
+/**
+ * Encodes a routing trailer without a hop parent: u8 count, then u8
+ * length + UTF-8 per origin id, then a 0 byte. Shared by every event to
+ * the same destinations.
+ */
 export function encodeDests(origins: readonly string[]): Uint8Array {
   const parts = origins.slice(0, 255).map((o) => Buffer.from(o, 'utf8').subarray(0, 255));
-  const out = new Uint8Array(1 + parts.reduce((n, p) => n + 1 + p.byteLength, 0));
+  const out = new Uint8Array(2 + parts.reduce((n, p) => n + 1 + p.byteLength, 0));
   out[0] = parts.length;
   let at = 1;
   for (const p of parts) {
@@ -95,6 +113,17 @@ export function encodeDests(origins: readonly string[]): Uint8Array {
     out.set(p, at + 1);
     at += 1 + p.byteLength;
   }
+  out[at] = 0;
+  return out;
+}
+
+/** A copy of a trailer from `encodeDests` carrying `traceparent` as the hop parent. */
+export function withHopParent(trailer: Uint8Array, traceparent: string): Uint8Array {
+  const text = Buffer.from(traceparent, 'latin1').subarray(0, 255);
+  const out = new Uint8Array(trailer.byteLength + text.byteLength);
+  out.set(trailer.subarray(0, trailer.byteLength - 1));
+  out[trailer.byteLength - 1] = text.byteLength;
+  out.set(text, trailer.byteLength);
   return out;
 }
 
@@ -141,6 +170,7 @@ export function decodePeerFrame(message: Uint8Array): DecodedPeerFrame {
   const count = view.getUint32(5);
   const entries: Uint8Array[] = [];
   const dests: string[][] = [];
+  let hopParents: Array<string | undefined> | null = null;
   let at = 9;
   for (let i = 0; i < count; i++) {
     if (at + 4 > message.byteLength) return { kind: 'malformed', reason: `event ${i} length truncated` };
@@ -158,7 +188,15 @@ export function decodePeerFrame(message: Uint8Array): DecodedPeerFrame {
       at += 1 + l;
     }
     dests.push(list);
+    if (at >= message.byteLength) return { kind: 'malformed', reason: `event ${i} hop parent truncated` };
+    const parentLength = message[at++];
+    if (parentLength > 0) {
+      if (at + parentLength > message.byteLength) return { kind: 'malformed', reason: `event ${i} hop parent truncated` };
+      hopParents ??= [];
+      hopParents[i] = Buffer.from(message.buffer, message.byteOffset + at, parentLength).toString('latin1');
+      at += parentLength;
+    }
   }
   if (at !== message.byteLength) return { kind: 'malformed', reason: 'trailing bytes after the last event' };
-  return { kind: 'events', batch: { firstSeq, entries, dests } };
+  return { kind: 'events', batch: { firstSeq, entries, dests, hopParents } };
 }

@@ -33,7 +33,7 @@ export const PEER_LINK_DEFAULTS: PeerLinkOptions = Object.freeze({
 
 interface Outbound {
   readonly bytes: Uint8Array;
-  /** Encoded destination list (peer-frames encodeDests). */
+  /** Encoded routing trailer: destination list and hop parent (peer-frames encodeDests, withHopParent). */
   readonly dests: Uint8Array;
   readonly completion: Completion | null;
   seq: number;

@@ -5,7 +5,8 @@ import { Completion, type Upstream } from './completion.js';
 import type { MeshEvent } from './event.js';
 import type { MeshNode } from './mesh-node.js';
 import type { Metric } from './metrics.js';
-import { decodeEventEntry, decodePeerFrame, encodeDests, type ControlFrame, type InterestDelta, type InterestState } from './peer-frames.js';
+import { MESSAGING_SYSTEM, traceparentOf } from './event-tracing.js';
+import { decodeEventEntry, decodePeerFrame, encodeDests, withHopParent, type ControlFrame, type InterestDelta, type InterestState } from './peer-frames.js';
 import { PEER_CLOSE } from './peer-handshake.js';
 import { PeerLink, type PeerConnection, type PeerLinkOptions } from './peer-link.js';
 
@@ -64,6 +65,9 @@ export class PeerMesh {
   #ownVersion = Date.now();
   #ownCover = new Set<string>();
   #interestDirty = false;
+  /** Protocols riding on the links (registry-sync.ts): see onLinkUp and onControl. */
+  readonly #linkUpListeners: Array<(link: PeerLink) => void> = [];
+  readonly #controlHandlers = new Map<string, (link: PeerLink, frame: ControlFrame) => void>();
   readonly #keepalive: NodeJS.Timeout;
   readonly #m: {
     forwarded: Metric;
@@ -100,6 +104,21 @@ export class PeerMesh {
     this.#m.refused(reason).inc();
   }
 
+  /** Calls `listener` each time a link comes up, after the link's interest state is queued. */
+  onLinkUp(listener: (link: PeerLink) => void): void {
+    this.#linkUpListeners.push(listener);
+  }
+
+  /** Hands received control frames of kind `t` (one the mesh itself does not handle) to `handler`. */
+  onControl(t: ControlFrame['t'], handler: (link: PeerLink, frame: ControlFrame) => void): void {
+    this.#controlHandlers.set(t, handler);
+  }
+
+  /** Links currently connected. */
+  upLinks(): PeerLink[] {
+    return [...this.#links.values()].filter((l) => l.link.up).map((l) => l.link);
+  }
+
   /**
    * A handshaken connection from `peerId`. Refuses a second live
    * connection to the same peer (both sides dialling each other).
@@ -124,6 +143,7 @@ export class PeerMesh {
     // A fresh session starts with our whole view of the mesh's interest.
     info.link.control({ t: 'interest', full: true, states: this.#fullStates() });
     this.#m.adverts.inc();
+    for (const listener of this.#linkUpListeners) listener(info.link);
     return info.link;
   }
 
@@ -146,16 +166,16 @@ export class PeerMesh {
       return;
     }
     if (decoded.kind === 'events') {
-      const { firstSeq, entries, dests } = decoded.batch;
+      const { firstSeq, entries, dests, hopParents } = decoded.batch;
       link.received(entries.length);
       const session = link.session;
-      for (let i = 0; i < entries.length; i++) this.#receiveEvent(link, session, firstSeq + i, entries[i], dests[i]);
+      for (let i = 0; i < entries.length; i++) this.#receiveEvent(link, session, firstSeq + i, entries[i], dests[i], hopParents?.[i]);
       return;
     }
     this.#control(link, decoded.frame);
   }
 
-  #receiveEvent(link: PeerLink, session: number, seq: number, entry: Uint8Array, dests: readonly string[]): void {
+  #receiveEvent(link: PeerLink, session: number, seq: number, entry: Uint8Array, dests: readonly string[], parent: string | undefined): void {
     const parsed = decodeEventEntry(entry);
     const decoded = parsed === null ? null : eventFromMap(parsed.map, parsed.topic, { trustProvenance: true });
     if (decoded === null || !decoded.ok) {
@@ -165,7 +185,7 @@ export class PeerMesh {
       return;
     }
     const completion = new Completion(() => link.done(session, seq));
-    this.#node.ingest(decoded.event, 'peer', decoded.event.topic, { completion, dests });
+    this.#node.ingest(decoded.event, 'peer', decoded.event.topic, parent === undefined ? { completion, dests } : { completion, dests, parent });
     completion.arm();
   }
 
@@ -188,9 +208,12 @@ export class PeerMesh {
       case 'pong':
         if (typeof frame.ts === 'number') link.rttMs = Math.max(0, performance.now() - frame.ts);
         return;
-      default:
+      default: {
+        const handler = this.#controlHandlers.get(frame.t);
+        if (handler !== undefined) return handler(link, frame);
         this.#m.malformed.inc();
         link.close(PEER_CLOSE.MALFORMED, `MG_ERR_PEER_MALFORMED: unexpected ${frame.t} after the handshake`);
+      }
     }
   }
 
@@ -348,7 +371,18 @@ export class PeerMesh {
     }
     if (links !== undefined) {
       entry ??= encodePeerEntry(event);
-      for (let i = 0; i < links.length; i++) if (links[i].enqueue(entry, destsFor(dests![i]), completion)) this.#m.forwarded.inc();
+      const hopTrace = event.hopTrace;
+      for (let i = 0; i < links.length; i++) {
+        const link = links[i];
+        let trailer = destsFor(dests![i]);
+        if (hopTrace !== undefined) {
+          // One send span per link; the next node's receive span is its child.
+          const span = this.#node.tracing!.send(hopTrace, event, { system: MESSAGING_SYSTEM, name: event.topic, peer: link.peerId });
+          trailer = withHopParent(trailer, traceparentOf(span));
+          span.end();
+        }
+        if (link.enqueue(entry, trailer, completion)) this.#m.forwarded.inc();
+      }
     }
   }
 

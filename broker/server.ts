@@ -6,11 +6,16 @@ import { MeshError } from './errors.js';
 import { mountHttpApi } from './http-api.js';
 import { startMeshViewPublisher } from './mesh-view-publisher.js';
 import { MeshNode } from './mesh-node.js';
+import type { TracerProvider } from '@opentelemetry/api';
+import { EventTracing } from './event-tracing.js';
+import { startTelemetry, type Telemetry } from './telemetry.js';
 import { SchemaRegistry } from '../schemas/mod.js';
+import { IngressValidator } from './ingress-validation.js';
 import { mountPeerEndpoint, PEER_PATH } from './peer-endpoint.js';
 import { PeerDialer } from './peer-dialer.js';
 import { readPeerTls, startPeerTlsEndpoint, type PeerTlsEndpoint } from './peer-tls-endpoint.js';
 import { PeerMesh } from './peer-mesh.js';
+import { RegistrySync } from './registry-sync.js';
 import { CE_PATH_PREFIX, CLIENT_PATH, mountWsEndpoints } from './ws-endpoint.js';
 import { credentialOf, statusOf, UpgradeGate, type Authenticator } from './auth/mod.js';
 import type { SchemaApiOptions } from './schema-api.js';
@@ -33,6 +38,11 @@ export type BridgeFactory = (node: MeshNode, entries: NodeConfig['bridges'], log
 export interface NodeExtensions {
   readonly bridges?: BridgeFactory;
   readonly log?: (line: string) => void;
+  /**
+   * Where spans go, instead of the SDK the OTEL_* environment would start:
+   * tests pass a provider with an in-memory exporter; null turns tracing off.
+   */
+  readonly tracerProvider?: TracerProvider | null;
 }
 
 export interface RunningNode {
@@ -42,6 +52,8 @@ export interface RunningNode {
   /** The node's schema registry (served under /v1/schemas/). */
   readonly schemas: SchemaRegistry;
   readonly config: NodeConfig;
+  /** How spans are exported, for the start-up banner ('off' when they are not). */
+  readonly tracing: string;
   readonly host: string;
   /** The bound port (the real one when the config asked for 0). */
   readonly port: number;
@@ -62,7 +74,12 @@ export interface RunningNode {
  */
 export async function startNode(config: NodeConfig, extensions: NodeExtensions = {}): Promise<RunningNode> {
   const log = extensions.log ?? ((l: string) => void process.stderr.write(`${l}\n`));
+  const telemetry: Telemetry =
+    extensions.tracerProvider === undefined
+      ? await startTelemetry({ nodeId: config.node.id, region: config.node.region })
+      : { provider: extensions.tracerProvider, summary: extensions.tracerProvider === null ? 'off' : 'on (provider given by the embedding code)', shutdown: async () => {} };
   const node = new MeshNode({
+    tracing: telemetry.provider === null ? null : new EventTracing(telemetry.provider, { nodeId: config.node.id, region: config.node.region, version: VERSION }),
     nodeId: config.node.id,
     region: config.node.region,
     topicLimits: config.limits.topic,
@@ -111,7 +128,10 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
       }),
   );
   let bridges: BridgeSet | null = null;
-  const schemas = new SchemaRegistry();
+  const schemas = new SchemaRegistry({ nodeId: config.node.id });
+  // Mesh-wide registry: states travel over the peer links (registry-sync.ts).
+  const registrySync = new RegistrySync(schemas, mesh, node.metrics, { log });
+  node.setValidator(new IngressValidator(schemas));
   const stopMeshViews = startMeshViewPublisher(node, { node, mesh, bridges: () => bridges?.status() ?? [] });
   mountHttpApi(app, { schemas, authorizeSchemaWrite: gate.authenticator.enabled ? schemaWriteAuthorizer(gate.authenticator) : undefined, node, mesh, dialers, bridges: () => bridges?.status() ?? [], version: VERSION, startedAt: Date.now(), connections: ws.connections, accepting: () => accepting });
 
@@ -173,6 +193,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     },
     schemas,
     config,
+    tracing: telemetry.summary,
     host,
     port,
     wsUrl: `${secure ? 'wss' : 'ws'}://${hostForUrl}:${port}${CLIENT_PATH}`,
@@ -185,6 +206,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
         stopMeshViews();
         uWS.us_listen_socket_close(listenSocket);
         for (const d of dialers) d.stop();
+        registrySync.close();
         await peerEndpoint?.close();
         await bridges?.close();
         mesh.close();
@@ -192,6 +214,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
         // Let uWS write the close frames before the sockets are torn down.
         await new Promise((r) => setTimeout(r, 50));
         app.close();
+        await telemetry.shutdown();
       })();
       return closing;
     },

@@ -4,6 +4,7 @@ import { decodeStructuredJson, encodeStructuredJson } from './cloudevents-json.j
 import { negotiateCodec, type ClientCodec, type ClientRequest, type Ref } from './client-protocol.js';
 import type { ErrorCode } from './errors.js';
 import type { EgressFormat } from './egress.js';
+import type { SchemaReason } from './ingress-validation.js';
 import type { MeshNode } from './mesh-node.js';
 import type { Metric } from './metrics.js';
 import { CLOSE, WsSession } from './ws-session.js';
@@ -250,7 +251,8 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
       const decoded = decodeStructuredJson(Buffer.from(message).toString('utf8'), publishTopic);
       if (!decoded.ok) return refuseCe(node, session, CLOSE.INVALID_PAYLOAD, 'MG_ERR_EVENT_INVALID', `${decoded.problem.attribute}: ${decoded.problem.reason}`);
       const result = node.ingest(decoded.event, 'ws');
-      if (!result.ok) refuseCe(node, session, result.code === 'MG_ERR_EVENT_TOO_LARGE' ? CLOSE.TOO_BIG : CLOSE.POLICY, result.code, result.message, false);
+      // A schema failure closes like any undecodable event (1007); its reasons travel in the dead letter.
+      if (!result.ok) refuseCe(node, session, result.code === 'MG_ERR_EVENT_TOO_LARGE' ? CLOSE.TOO_BIG : result.code === 'MG_ERR_EVENT_SCHEMA' ? CLOSE.INVALID_PAYLOAD : CLOSE.POLICY, result.code, result.message, false);
     },
     close: (ws: WebSocket<CeData>, code: number, reason: ArrayBuffer) => release(ws.getUserData(), code, reason),
   });
@@ -316,7 +318,7 @@ function handleRequest(node: MeshNode, session: WsSession<ClientData>, codec: Cl
           session.end(CLOSE.TOO_BIG, `${result.code}: items[${index}] ${result.message}`.slice(0, 120));
           return;
         }
-        answer(ref === undefined ? { op: 'err', index, code: result.code, message: result.message } : { op: 'err', ref, index, code: result.code, message: result.message });
+        answer({ ...errorFrame(ref, result.code, result.message, result.reasons), index });
       }
       if (ref !== undefined) answer({ op: 'ok', ref, accepted, duplicates });
       return;
@@ -334,7 +336,7 @@ function handleRequest(node: MeshNode, session: WsSession<ClientData>, codec: Cl
           session.end(CLOSE.TOO_BIG, `${result.code}: ${result.message}`.slice(0, 120));
           return;
         }
-        answer(errorFrame(ref, result.code, result.message));
+        answer(errorFrame(ref, result.code, result.message, result.reasons));
       } else if (ref !== undefined) answer(result.duplicate ? { op: 'ok', ref, duplicate: true } : { op: 'ok', ref });
       return;
     }
@@ -386,6 +388,9 @@ function handleRequest(node: MeshNode, session: WsSession<ClientData>, codec: Cl
   }
 }
 
-function errorFrame(ref: Ref | undefined, code: ErrorCode, message: string): Record<string, unknown> {
-  return ref === undefined ? { op: 'err', code, message } : { op: 'err', ref, code, message };
+/** `reasons` ([{path, message}]) only for schema failures: each names a JSON pointer into the event's data. */
+function errorFrame(ref: Ref | undefined, code: ErrorCode, message: string, reasons?: readonly SchemaReason[]): Record<string, unknown> {
+  const frame: Record<string, unknown> = ref === undefined ? { op: 'err', code, message } : { op: 'err', ref, code, message };
+  if (reasons !== undefined) frame.reasons = reasons;
+  return frame;
 }

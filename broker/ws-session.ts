@@ -11,7 +11,7 @@ export const CLOSE = Object.freeze({
   PROTOCOL_ERROR: 1002,
   /** Unsupported data: binary frame on a text protocol or the reverse. */
   UNSUPPORTED_DATA: 1003,
-  /** Invalid payload: an undecodable event on the CloudEvents binding (it has no error frame). */
+  /** Invalid payload: an undecodable event on the CloudEvents binding (it has no error frame), or one whose data breaks its schema. */
   INVALID_PAYLOAD: 1007,
   /** Policy: slow consumer, publish not allowed on this path. */
   POLICY: 1008,

@@ -24,6 +24,7 @@ const QUEUE_EXPIRES_MS = 3_600_000;
  */
 export class AmqpBrokerClient implements BrokerClient {
   readonly holdsWhileDown = true;
+  readonly messagingSystem = 'rabbitmq';
   readonly #ctx: BridgeContext;
   #model: ChannelModel | null = null;
   #consume: Channel | null = null;

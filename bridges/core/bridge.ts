@@ -1,4 +1,5 @@
 import type { EgressFormat, EventDecodeResult, MeshEvent, MeshNode, Metric, Subscriber } from '../../broker/mod.js';
+import { endSpan } from '../../broker/mod.js';
 import { minimalCover, TopicError } from '../../routing/mod.js';
 import { Backoff } from './backoff.js';
 import type { BridgeContext, BrokerClient, ImportOutcome, ReceivedMessage } from './broker-client.js';
@@ -365,7 +366,10 @@ export class Bridge implements Subscriber {
   }
 
   #send(topic: string, event: MeshEvent): void {
+    // A send span per attempt, ended when the broker has the event (or did not take it).
+    const span = event.hopTrace === undefined ? null : this.#node.tracing!.send(event.hopTrace, event, { system: this.#client.messagingSystem, name: topic });
     this.#client.publish(topic, event, (err) => {
+      if (span !== null) endSpan(span, err);
       if (err === undefined) this.#c.exported.inc();
       else this.#hold(topic, event);
     });

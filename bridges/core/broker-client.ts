@@ -62,6 +62,8 @@ export interface BrokerClient {
    * no delivery guarantee anyway and they are counted lost (NATS core).
    */
   readonly holdsWhileDown: boolean;
+  /** `messaging.system` of the broker for send spans (OpenTelemetry semantic conventions: 'rabbitmq', or the protocol's name). */
+  readonly messagingSystem: string;
   /** Exports handed to the broker and not yet confirmed by it (status row `inFlight`). */
   inFlight(): number;
   /** Closes for good. */

@@ -13,7 +13,7 @@ const RECEIVE_MAXIMUM = 1000;
 /** PUBACK reason codes (MQTT 5 §3.4.2.1) for refusals; MQTT 3.1.1 PUBACK carries none. */
 function reasonCode(outcome: ImportOutcome): number {
   if (outcome.ok) return 0;
-  if (outcome.code === 'MG_ERR_EVENT_INVALID' || outcome.code === 'MG_ERR_EVENT_TOO_LARGE') return 0x99; // Payload format invalid
+  if (outcome.code === 'MG_ERR_EVENT_INVALID' || outcome.code === 'MG_ERR_EVENT_SCHEMA' || outcome.code === 'MG_ERR_EVENT_TOO_LARGE') return 0x99; // Payload format invalid
   if (outcome.code.startsWith('MG_ERR_TOPIC')) return 0x90; // Topic Name invalid
   return 0x83; // Implementation specific error
 }
@@ -39,6 +39,7 @@ function reasonCode(outcome: ImportOutcome): number {
  */
 export class MqttBrokerClient implements BrokerClient {
   readonly holdsWhileDown = true;
+  readonly messagingSystem = 'mqtt';
   readonly #ctx: BridgeContext;
   #client: MqttClient | null = null;
   #connectedOnce = false;

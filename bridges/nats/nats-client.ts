@@ -22,6 +22,7 @@ const CONNECT_TIMEOUT_MS = 10_000;
  */
 export class NatsBrokerClient implements BrokerClient {
   readonly holdsWhileDown = false;
+  readonly messagingSystem = 'nats';
   readonly #ctx: BridgeContext;
   #nc: NatsConnection | null = null;
   readonly #subs = new Map<string, Subscription>();

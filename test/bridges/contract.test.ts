@@ -236,6 +236,23 @@ for (const kit of KITS) {
       assert.ok(got.data.equals(payload));
     });
 
+    test(`${kit.type}: provenance a producer sets is replaced at ingress`, { timeout: 60_000 }, async (t) => {
+      const name = uniqueName(kit.type);
+      const prefix = `pv${nameSeq}`;
+      const n = await startBridgedNode(t, [{ type: kit.type, name, url: kit.url(), import: [{ broker: kit.everythingUnder(prefix), mesh: `${prefix}.>` }], export: [] }], {}, `pv-node-${kit.type}`);
+      const inbox = meshSubscriber(n.running, `${prefix}.>`);
+      await bridgesSettled(n);
+      const forged = { mgorigin: 'evil-node', mgprotocol: 'ws', mgtopic: 'made.up', mghops: 'evil-node@nowhere@1,other@x@2' };
+      await kit.publishCe(t, kit.topic(`${prefix}.forged`), ce('pv-1', forged), Buffer.from('{}'));
+      await inbox.waitFor(1);
+      const event = inbox.items[0];
+      assert.equal(event.origin?.node, `pv-node-${kit.type}`);
+      assert.equal(event.origin?.protocol, kit.type);
+      assert.ok(event.origin?.topic.endsWith(`/${kit.topic(`${prefix}.forged`)}`), `origin topic ${event.origin?.topic} is the broker topic the producer used`);
+      assert.deepEqual(event.hops.map((h) => h.node), [`pv-node-${kit.type}`], 'one hop: this node; the forged path is gone');
+      for (const k of Object.keys(forged)) assert.equal(event.attrs[k], undefined, `${k} is not kept as an extension`);
+    });
+
     test(`${kit.type}: one node bridging both ways neither echoes broker events back nor exports a mesh event twice`, { timeout: 60_000 }, async (t) => {
       const name = uniqueName(kit.type);
       const prefix = `lp${nameSeq}`;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeEventEntry, decodePeerFrame, encodeControl, encodeDests, encodeEventBatch } from '../../broker/peer-frames.js';
+import { decodeEventEntry, decodePeerFrame, encodeControl, encodeDests, encodeEventBatch, withHopParent } from '../../broker/peer-frames.js';
 import { encodePeerEntry } from '../../broker/cbor-event-writer.js';
 import type { MeshEvent } from '../../broker/event.js';
 
@@ -34,9 +34,25 @@ test('an event batch round-trips with sequence numbers, entries and destination 
   assert.equal(decodeEventEntry(batch.entries[2])!.map.id, 'e2');
 });
 
+test('a hop parent rides in the routing trailer of the entries that carry one, and only those', () => {
+  const parent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+  const entries = [0, 1, 2].map((i) => encodePeerEntry(event(i)));
+  const dests = [encodeDests(['b']), withHopParent(encodeDests(['b', 'c']), parent), encodeDests([])];
+  const decoded = decodePeerFrame(encodeEventBatch(7, entries, dests));
+  assert.equal(decoded.kind, 'events');
+  const batch = (decoded as { batch: { dests: string[][]; hopParents: Array<string | undefined> | null } }).batch;
+  assert.deepEqual(batch.dests, [['b'], ['b', 'c'], []]);
+  assert.equal(batch.hopParents?.[0], undefined);
+  assert.equal(batch.hopParents?.[1], parent);
+  assert.equal(batch.hopParents?.[2], undefined);
+  const plain = decodePeerFrame(encodeEventBatch(7, entries, [encodeDests(['b']), encodeDests([]), encodeDests([])]));
+  assert.equal((plain as { batch: { hopParents: unknown } }).batch.hopParents, null, 'no entry traced: no per-entry array at all');
+});
+
 test('every truncation of a batch frame and of a control frame is reported malformed, never thrown', () => {
   const frames = [
     encodeEventBatch(1, [encodePeerEntry(event(1)), encodePeerEntry(event(2))], [encodeDests(['x']), encodeDests(['y', 'z'])]),
+    encodeEventBatch(1, [encodePeerEntry(event(1)), encodePeerEntry(event(2))], [encodeDests(['x']), withHopParent(encodeDests(['y']), '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01')]),
     encodeControl({ t: 'interest', full: true, states: [{ o: 'a', v: 3, d: 0, f: ['db.>', 'x.*'] }] }),
   ];
   for (const whole of frames) {
