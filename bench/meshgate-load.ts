@@ -16,7 +16,7 @@ import { toAnchor, type AnchorOptions, type AnchorResult } from './nats-anchor.j
 
 const CLI = fileURLToPath(new URL('../bin/meshgate.js', import.meta.url));
 
-interface BenchNode {
+export interface BenchNode {
   readonly id: string;
   readonly port: number;
   readonly child: ChildProcess;
@@ -24,7 +24,7 @@ interface BenchNode {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const s = createServer().listen(0, '127.0.0.1');
   await once(s, 'listening');
   const port = (s.address() as { port: number }).port;
@@ -33,11 +33,12 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function startBenchNode(id: string, port: number, peers: string[]): Promise<BenchNode> {
+/** Starts `meshgate start` as a child process; `env` adds to this process's environment (e.g. OTEL_* variables). */
+export async function startBenchNode(id: string, port: number, peers: string[], env: Readonly<Record<string, string>> = {}): Promise<BenchNode> {
   const dir = mkdtempSync(join(tmpdir(), `mg-bench-${id}-`));
   const file = join(dir, 'node.json');
   writeFileSync(file, JSON.stringify({ node: { id, region: `bench-${id}` }, listen: { host: '127.0.0.1', port }, mesh: { key: 'bench-mesh-key', peers } }));
-  const child = spawn(process.execPath, [CLI, 'start', '--config', file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [CLI, 'start', '--config', file], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   let out = '';
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => {

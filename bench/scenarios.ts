@@ -12,6 +12,8 @@ import { trieBench } from './trie-bench.js';
 import { directAmqp, directMqtt, mqttToWs, natsToAmqp } from './bridges-bench.js';
 import { meshgateLineLoad, meshgateLoad } from './meshgate-load.js';
 import { dedupBench } from './dedup-bench.js';
+import { validationBench } from './validation-bench.js';
+import { tracingBench } from './tracing-bench.js';
 
 /** One row of the table. */
 export interface BenchResult {
@@ -136,6 +138,22 @@ export const scenarios: Scenario[] = [
     anchor: 'nats-cluster 1→1 (1 hop)',
     note: 'A-B-C, pub on A, sub on C; CPU = A+B+C',
     run: async () => anchorRow(await meshgateLineLoad(ONE_TO_ONE, 2)),
+  },
+
+  // ---- schema validation at ingress (bench/validation-bench.ts): the same valid change events, no schema vs one bound.
+  {
+    name: 'validation 1→1',
+    target: 'meshgate',
+    note: 'db-change-event bodies; CPU/ev = mean of 2 runs per variant',
+    run: () => validationBench({ ...ONE_TO_ONE, events: 300_000 }),
+  },
+
+  // ---- OpenTelemetry (bench/tracing-bench.ts): the same traffic with tracing off, sampled 1%, always on.
+  {
+    name: 'tracing 1→1',
+    target: 'meshgate',
+    note: 'OTLP/HTTP to a local sink; CPU/ev = mean of 2 runs per variant',
+    run: () => tracingBench({ ...ONE_TO_ONE, events: 200_000 }),
   },
 
   // ---- bridges (bench/bridges-bench.ts): the same producer and consumer, direct vs through a node's bridges.

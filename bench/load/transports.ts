@@ -15,6 +15,8 @@ const loaders: Record<string, () => Promise<TransportFactory>> = {
   // frame + wait for its ack, flush = wait until bufferedAmount drains),
   // then uncomment this line. Scenarios then use { transport: 'meshgate-ws' }.
   'meshgate-ws': async () => (await import('./transport-meshgate-ws.js')).createMeshgateWsTransport,
+  // The same, with each payload inside a valid db-change-event body (validation bench).
+  'meshgate-ws-change': async () => (await import('./transport-meshgate-ws-change.js')).createMeshgateWsChangeTransport,
 };
 
 /** Registered transport names. */
