@@ -49,6 +49,11 @@ export interface MeshNodeOptions {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+/** One counter series per protocol, created up front so the hot path only indexes. */
+function countersByProtocol<P extends IngressProtocol>(m: MetricsRegistry, name: string, help: string, protocols: readonly P[]): Record<P, Metric> {
+  return Object.fromEntries(protocols.map((protocol) => [protocol, m.counter(name, help, { protocol })])) as Record<P, Metric>;
+}
+
 /** Distinct node labels the per-hop latency histograms keep; an authenticated mesh has far fewer nodes. */
 const MAX_HOP_LABELS = 1024;
 
@@ -96,22 +101,13 @@ export class MeshNode {
     this.#validator = options.validator ?? null;
     this.#tracing = options.tracing ?? null;
     const m = (this.metrics = options.metrics ?? new MetricsRegistry());
-    const inHelp = 'Events accepted into the node, by ingress protocol (duplicates excluded)';
-    this.#in = {
-      ws: m.counter('meshgate_events_in_total', inHelp, { protocol: 'ws' }),
-      mqtt: m.counter('meshgate_events_in_total', inHelp, { protocol: 'mqtt' }),
-      amqp: m.counter('meshgate_events_in_total', inHelp, { protocol: 'amqp' }),
-      nats: m.counter('meshgate_events_in_total', inHelp, { protocol: 'nats' }),
-      peer: m.counter('meshgate_events_in_total', inHelp, { protocol: 'peer' }),
-      system: m.counter('meshgate_events_in_total', inHelp, { protocol: 'system' }),
-    };
-    const invalidHelp = 'Events refused at ingress because their data does not match the schema bound to them, by ingress protocol (each also sent to _mg.deadletter.<topic>)';
-    this.#invalid = {
-      ws: m.counter('meshgate_events_invalid_total', invalidHelp, { protocol: 'ws' }),
-      mqtt: m.counter('meshgate_events_invalid_total', invalidHelp, { protocol: 'mqtt' }),
-      amqp: m.counter('meshgate_events_invalid_total', invalidHelp, { protocol: 'amqp' }),
-      nats: m.counter('meshgate_events_invalid_total', invalidHelp, { protocol: 'nats' }),
-    };
+    this.#in = countersByProtocol(m, 'meshgate_events_in_total', 'Events accepted into the node, by ingress protocol (duplicates excluded)', ['ws', 'mqtt', 'amqp', 'nats', 'peer', 'system']);
+    this.#invalid = countersByProtocol(
+      m,
+      'meshgate_events_invalid_total',
+      'Events refused at ingress because their data does not match the schema bound to them, by ingress protocol (each also sent to _mg.deadletter.<topic>)',
+      ['ws', 'mqtt', 'amqp', 'nats'],
+    );
     this.#deliveries = m.counter('meshgate_deliveries_total', 'Events handed to local subscribers (one per subscriber)');
     this.#badTraceparent = m.counter('meshgate_traceparent_invalid_total', 'Events whose producer-set traceparent was malformed: dropped, and a new trace started');
     this.#duplicates = m.counter('meshgate_events_duplicate_total', 'Events dropped because their (source, id) was seen within the dedup window');

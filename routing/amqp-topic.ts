@@ -1,4 +1,4 @@
-import { checkFilter, checkTopic, NO_TOPIC_LIMITS } from './topic.js';
+import { checkTopic, NO_TOPIC_LIMITS } from './topic.js';
 import { quote, TopicError } from './topic-problem.js';
 import { MESH_TOKENS, translateMeshFilter, translateToken, utf8Length, type FilterSpelling, type TokenDialect } from './token-escape.js';
 import { zeroOrMoreToMesh } from './zero-or-more.js';

@@ -269,17 +269,9 @@ export class SchemaRegistry {
 
     // Commit: nothing below throws.
     const s = existing ?? { name: subject, compatibility: undefined, topics: [], types: [], versions: [], stamp: [0, ''] };
-    let changed = false;
+    let changed = rebind(s, topics, types);
     if (options.compatibility !== undefined && options.compatibility !== s.compatibility) {
       s.compatibility = options.compatibility;
-      changed = true;
-    }
-    if (topics !== undefined && !sameList(topics, s.topics)) {
-      s.topics = topics;
-      changed = true;
-    }
-    if (types !== undefined && !sameList(types, s.types)) {
-      s.types = types;
       changed = true;
     }
     if (same !== undefined) {
@@ -325,16 +317,7 @@ export class SchemaRegistry {
     const topics = bindings.topics === undefined ? undefined : checkTopics(bindings.topics);
     const types = bindings.types === undefined ? undefined : checkTypes(bindings.types);
     this.#checkBindings(subject, topics, types);
-    let changed = false;
-    if (topics !== undefined && !sameList(topics, s.topics)) {
-      s.topics = topics;
-      changed = true;
-    }
-    if (types !== undefined && !sameList(types, s.types)) {
-      s.types = types;
-      changed = true;
-    }
-    if (changed) this.#committed(s, { kind: 'subject', subject });
+    if (rebind(s, topics, types)) this.#committed(s, { kind: 'subject', subject });
   }
 
   // ------------------------------------------------------------ events
@@ -667,6 +650,20 @@ function compareEntries(a: Comparable, b: Comparable): number {
 
 function contentKey(s: Comparable): string {
   return canonicalJson([s.compatibility ?? null, s.topics, s.types, s.versions.map((v) => [v.version, v.id])]);
+}
+
+/** Replaces a subject's topic and type bindings where given and different; true when anything changed. */
+function rebind(s: { topics: string[]; types: string[] }, topics: string[] | undefined, types: string[] | undefined): boolean {
+  let changed = false;
+  if (topics !== undefined && !sameList(topics, s.topics)) {
+    s.topics = topics;
+    changed = true;
+  }
+  if (types !== undefined && !sameList(types, s.types)) {
+    s.types = types;
+    changed = true;
+  }
+  return changed;
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

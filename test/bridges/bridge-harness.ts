@@ -228,3 +228,31 @@ export async function natsConsumer(t: TestContext, url: string, subject: string)
   await nc.flush();
   return inbox;
 }
+
+// --- binary-mode CloudEvents from plain clients -------------------------------
+
+type CePublisher = (t: TestContext, url: string, topic: string, attrs: Record<string, string>, data: Buffer) => Promise<void>;
+
+/**
+ * Publishes a binary-mode CloudEvent the way a plain client of each
+ * protocol does, written from the binding specs: MQTT 5 user properties,
+ * AMQP `cloudEvents:` headers (confirmed), NATS headers (flushed).
+ */
+export const publishBinaryCe: Record<'mqtt' | 'amqp' | 'nats', CePublisher> = {
+  async mqtt(t, url, topic, attrs, data) {
+    const c = await mqttClient(t, url, 5);
+    await c.publishAsync(topic, data, { qos: 1, properties: mqttBinaryProps(attrs) });
+  },
+  async amqp(t, url, topic, attrs, data) {
+    const ch = await amqpChannel(t, url);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(attrs)) if (k !== 'datacontenttype') headers[`cloudEvents:${k}`] = v;
+    ch.publish('amq.topic', topic, data, { headers, contentType: attrs.datacontenttype, persistent: true });
+    await ch.waitForConfirms();
+  },
+  async nats(t, url, topic, attrs, data) {
+    const nc = await natsClient(t, url);
+    nc.publish(topic, data, { headers: natsBinaryHeaders(attrs) });
+    await nc.flush();
+  },
+};

@@ -3,7 +3,8 @@
  * implementations gets one suite), through real brokers started once for
  * the file: interest-driven subscribe/unsubscribe observed on the broker,
  * `always` imports, plain payloads, loop guard, HA duplicates, topic
- * translation edge cases, refusals, /v1/bridges and /metrics.
+ * translation edge cases, refusals, provenance, schema validation of
+ * imports, /v1/bridges and /metrics.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -12,7 +13,6 @@ import { promisify } from 'node:util';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { connect as natsConnect, headers as natsHeaders } from 'nats';
 import { findBinary, natsMonitor, startMosquitto, startNatsServer, startRabbitMQ, type MosquittoHandle, type NatsServerHandle, type RabbitMQHandle } from '../helpers/brokers.js';
-import type { BridgeEntry } from '../../bridges/core/config.js';
 import {
   amqpChannel,
   amqpConsumer,
@@ -31,7 +31,9 @@ import {
   type BridgedNode,
   type Inbox,
   type Observed,
+  publishBinaryCe,
 } from './bridge-harness.js';
+import { INVALID, INVALID_REASONS, ORDER, VALID } from '../helpers/order-schema.js';
 
 const run = promisify(execFile);
 
@@ -79,10 +81,7 @@ const KITS: Kit[] = [
     url: () => mq.url,
     topic: (m) => m.split('.').join('/'),
     everythingUnder: (p) => `${p.split('.').join('/')}/#`,
-    async publishCe(t, topic, attrs, data) {
-      const c = await mqttClient(t, mq.url, 5);
-      await c.publishAsync(topic, data, { qos: 1, properties: mqttBinaryProps(attrs) });
-    },
+    publishCe: (t, topic, attrs, data) => publishBinaryCe.mqtt(t, mq.url, topic, attrs, data),
     async publishPlain(_t, topic, payload) {
       // mosquitto_pub, the device-script way (MQTT 3.1.1 by default, QoS 1).
       await run(findBinary('mosquitto_pub', 'mosquitto-clients'), ['-h', '127.0.0.1', '-p', String(mq.port), '-q', '1', '-t', topic, '-m', payload.toString('utf8')]);
@@ -100,13 +99,7 @@ const KITS: Kit[] = [
     url: () => rmq.url,
     topic: (m) => m,
     everythingUnder: (p) => `${p}.#`,
-    async publishCe(t, topic, attrs, data) {
-      const ch = await amqpChannel(t, rmq.url);
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(attrs)) if (k !== 'datacontenttype') headers[`cloudEvents:${k}`] = v;
-      ch.publish('amq.topic', topic, data, { headers, contentType: attrs.datacontenttype, persistent: true });
-      await ch.waitForConfirms();
-    },
+    publishCe: (t, topic, attrs, data) => publishBinaryCe.amqp(t, rmq.url, topic, attrs, data),
     async publishPlain(t, topic, payload) {
       // amqp-publish style: a body, a routing key and a message-id, no CloudEvents headers.
       const ch = await amqpChannel(t, rmq.url);
@@ -132,11 +125,7 @@ const KITS: Kit[] = [
     url: () => nats.url,
     topic: (m) => m,
     everythingUnder: (p) => `${p}.>`,
-    async publishCe(t, topic, attrs, data) {
-      const nc = await natsClient(t, nats.url);
-      nc.publish(topic, data, { headers: natsBinaryHeaders(attrs) });
-      await nc.flush();
-    },
+    publishCe: (t, topic, attrs, data) => publishBinaryCe.nats(t, nats.url, topic, attrs, data),
     async publishPlain(t, topic, payload) {
       const nc = await natsClient(t, nats.url);
       const h = natsHeaders();
@@ -251,6 +240,50 @@ for (const kit of KITS) {
       assert.ok(event.origin?.topic.endsWith(`/${kit.topic(`${prefix}.forged`)}`), `origin topic ${event.origin?.topic} is the broker topic the producer used`);
       assert.deepEqual(event.hops.map((h) => h.node), [`pv-node-${kit.type}`], 'one hop: this node; the forged path is gone');
       for (const k of Object.keys(forged)) assert.equal(event.attrs[k], undefined, `${k} is not kept as an extension`);
+    });
+
+    test(`${kit.type}: imports are validated at ingress; invalid ones (CloudEvent and plain payload) are refused, dead-lettered with their reasons and counted`, { timeout: 60_000 }, async (t) => {
+      // A bridge cannot carry an error back to the producer (it is the
+      // broker's subscriber), so the dead letter and the counters are the channel.
+      const name = uniqueName(kit.type);
+      const prefix = `va${nameSeq}`;
+      const n = await startBridgedNode(t, [{ type: kit.type, name, url: kit.url(), import: [{ broker: kit.everythingUnder(prefix), mesh: `${prefix}.>` }], export: [] }]);
+      n.running.schemas.register('orders', ORDER, { topics: [`${prefix}.>`] });
+      const orders = meshSubscriber(n.running, `${prefix}.>`);
+      const letters = meshSubscriber(n.running, '_mg.deadletter.>');
+      await bridgesSettled(n);
+
+      const topic = kit.topic(`${prefix}.orders.eu`);
+      // Invalid first: each producer's messages arrive in order, so once the
+      // valid one is delivered, both invalid ones have been handled.
+      await kit.publishCe(t, topic, ce('bad-ce'), Buffer.from(JSON.stringify(INVALID)));
+      await kit.publishPlain(t, topic, Buffer.from(JSON.stringify(INVALID)));
+      await kit.publishCe(t, topic, ce('good-ce'), Buffer.from(JSON.stringify(VALID)));
+      await orders.waitFor(1);
+      await letters.waitFor(2);
+
+      assert.deepEqual(orders.items.map((e) => e.id), ['good-ce']);
+      assert.equal(letters.items.length, 2);
+      const bodies = letters.items.map((l) => JSON.parse(Buffer.from(l.data!).toString('utf8')) as { reasons: unknown; event: Record<string, unknown> });
+      for (const [i, letter] of letters.items.entries()) {
+        assert.equal(letter.topic, `_mg.deadletter.${prefix}.orders.eu`);
+        assert.equal(letter.type, 'meshgate.deadletter');
+        assert.equal(letter.source, `meshgate://${n.running.node.nodeId}`);
+        assert.equal(letter.attrs.datacontenttype, 'application/json');
+        assert.deepEqual(bodies[i].reasons, INVALID_REASONS);
+        assert.deepEqual(bodies[i].event.data, INVALID);
+      }
+      const [ceLetter, plainLetter] = bodies;
+      assert.deepEqual([ceLetter.event.id, ceLetter.event.source, ceLetter.event.type], ['bad-ce', '/contract', 'com.example.contract']);
+      assert.equal(plainLetter.event.type, `meshgate.${kit.type}.message`);
+      assert.match(String(plainLetter.event.id), /^[0-9a-f]{64}$/);
+
+      const metrics = await (await fetch(`${n.running.httpUrl}/metrics`)).text();
+      assert.match(metrics, new RegExp(`^meshgate_events_invalid_total\\{protocol="${kit.type}"\\} 2$`, 'm'));
+      assert.match(metrics, /^meshgate_events_rejected_total\{code="MG_ERR_EVENT_SCHEMA"\} 2$/m);
+      const status = n.bridges.bridges.find((b) => b.spec.name === name)!.status();
+      assert.equal((status.refused as Record<string, number>).MG_ERR_EVENT_SCHEMA, 2);
+      assert.equal(status.imported, 1);
     });
 
     test(`${kit.type}: one node bridging both ways neither echoes broker events back nor exports a mesh event twice`, { timeout: 60_000 }, async (t) => {

@@ -3,16 +3,8 @@ import assert from 'node:assert/strict';
 import type { AttrValue, MeshEvent } from '../../broker/event.js';
 import { IngressValidator } from '../../broker/ingress-validation.js';
 import { SchemaRegistry, shippedSchema } from '../../schemas/mod.js';
+import { ORDER } from '../helpers/order-schema.js';
 
-/** A small change-event schema: required properties one level down, typed values, an enum. */
-const ORDER = {
-  type: 'object',
-  required: ['op', 'after'],
-  properties: {
-    op: { enum: ['c', 'u', 'd'] },
-    after: { type: 'object', required: ['id'], properties: { id: { type: 'integer' }, total: { type: 'integer', minimum: 0 } } },
-  },
-};
 
 function event(topic: string, data: unknown, attrs: Record<string, AttrValue> = {}, type = 'order.changed'): MeshEvent {
   const bytes = data === undefined ? undefined : Buffer.from(typeof data === 'string' ? data : JSON.stringify(data));

@@ -13,23 +13,8 @@ import type { RunningNode } from '../../broker/server.js';
 import { SchemaRegistry } from '../../schemas/mod.js';
 import { TEST_MESH_KEY, until } from '../helpers/mesh.js';
 import { ce, openClient, startTestNode, type FrameClient } from '../helpers/node.js';
+import { ORDER, VALID, INVALID, INVALID_REASONS } from '../helpers/order-schema.js';
 
-/** Bound to `orders.>` on every node of these tests. */
-const ORDER = {
-  type: 'object',
-  required: ['op', 'after'],
-  properties: {
-    op: { enum: ['c', 'u', 'd'] },
-    after: { type: 'object', required: ['id'], properties: { id: { type: 'integer' }, total: { type: 'integer', minimum: 0 } } },
-  },
-};
-const VALID = { op: 'c', after: { id: 7, total: 120 } };
-/** Breaks ORDER twice: a missing required property and a wrong type. */
-const INVALID = { op: 'c', after: { total: 'twelve' } };
-const INVALID_REASONS = [
-  { path: '/after/id', message: "must have required property 'id'" },
-  { path: '/after/total', message: 'must be integer' },
-];
 
 /** One series of /metrics, read over HTTP as an operator would; 0 when absent. */
 async function metric(node: RunningNode, series: string): Promise<number> {
