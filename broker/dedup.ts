@@ -4,16 +4,24 @@
  * MAY assume that Events with identical source and id are duplicates").
  *
  * Bounded by time (ttlMs) and by entries (maxEntries), constant time per
- * check, no allocation besides the key string and, while the window fills,
- * the occasional doubling of the ring.
+ * check, no allocation per check (besides, while the window fills, the
+ * occasional doubling of the ring).
  *
  * ```
- *   ring (insertion order = time order)           seen: Set<key>
+ *   ring (insertion order = time order)           seen: Map<id, source | source[]>
  *   head                      head+count
  *    v                            v
- *   [k0 t0][k1 t1][k2 t2] ... [kN tN][ free ... ]   k0..kN all in `seen`
+ *   [id0 t0][id1 t1] ... [idN tN][ free ... ]     every ring id is in `seen`
  *    ^ expired from here, lazily, on each check; the oldest goes first when full
  * ```
+ *
+ * Keyed by id, holding the source: ids are nearly always unique on their
+ * own, so the common case hashes only the id and keeps the event's own
+ * strings (no key built per check: concatenating source and id cost a
+ * string allocation, a copy and a hash of both per event). An id that
+ * several sources use holds their sources in an array, oldest first; the
+ * ring is in time order too, so expiring an id's oldest ring slot drops
+ * its first source.
  */
 import { MeshError } from './errors.js';
 
@@ -52,8 +60,9 @@ export class DedupWindow {
   readonly #ttlMs: number;
   readonly #maxEntries: number;
   readonly #now: () => number;
-  readonly #seen = new Set<string>();
-  #keys: (string | undefined)[];
+  readonly #seen = new Map<string, string | string[]>();
+  /** Ids in time order (a ring); their sources are in `#seen`. */
+  #ids: (string | undefined)[];
   #times: Float64Array;
   #head = 0;
   #count = 0;
@@ -62,7 +71,8 @@ export class DedupWindow {
   #duplicates = 0;
   #evictedByAge = 0;
   #evictedBySize = 0;
-  #flattenProbe = 0;
+  /** The previous check's source: a run of events from one source then shares one retained string. */
+  #lastSource = '';
 
   constructor(options: DedupOptions = {}) {
     const ttlMs = options.ttlMs ?? DEFAULTS.ttlMs;
@@ -77,7 +87,7 @@ export class DedupWindow {
     this.#maxEntries = maxEntries;
     this.#now = options.now ?? monotonicNow;
     const capacity = Math.min(INITIAL_CAPACITY, maxEntries);
-    this.#keys = new Array<string | undefined>(capacity).fill(undefined);
+    this.#ids = new Array<string | undefined>(capacity).fill(undefined);
     this.#times = new Float64Array(capacity);
   }
 
@@ -95,31 +105,27 @@ export class DedupWindow {
     if (t >= this.#last) this.#last = t;
     else t = this.#last; // clock stepped back (or NaN): keep time order
     this.#expire(t - this.#ttlMs);
-    // Length-prefixed, so ("a:b", "c") and ("a", ":bc") cannot meet: the prefix says where source ends.
-    const key = source.length + ':' + source + id;
-    // Concatenation makes a V8 rope (ConsString) that Set keeps as is, holding the
-    // prefix, source and id pieces: ~173 heap bytes per entry at 1M. Reading a char
-    // flattens it to one sequential string (~94 bytes per entry, measured), and
-    // equality checks on a flat string are faster too.
-    // The result goes to a field so no optimiser can drop the read as dead code.
-    this.#flattenProbe = key.charCodeAt(0);
-    // One hash lookup: add() leaves the size unchanged when the key is there.
+    // Decoders give every event fresh strings; compared (not hashed) with
+    // the last source, a repeat keeps the one string already held.
+    if (source === this.#lastSource) source = this.#lastSource;
+    else this.#lastSource = source;
     const seen = this.#seen;
-    const before = seen.size;
-    seen.add(key);
-    if (seen.size === before) {
+    const held = seen.get(id);
+    if (held === undefined) seen.set(id, source);
+    else if (held === source || (typeof held !== 'string' && held.includes(source))) {
       this.#duplicates++;
       return true;
-    }
+    } else if (typeof held === 'string') seen.set(id, [held, source]);
+    else held.push(source);
     if (this.#count === this.#maxEntries) {
       this.#dropOldest();
       this.#evictedBySize++;
-    } else if (this.#count === this.#keys.length) {
+    } else if (this.#count === this.#ids.length) {
       this.#grow();
     }
     let tail = this.#head + this.#count;
-    if (tail >= this.#keys.length) tail -= this.#keys.length;
-    this.#keys[tail] = key;
+    if (tail >= this.#ids.length) tail -= this.#ids.length;
+    this.#ids[tail] = id;
     this.#times[tail] = t;
     this.#count++;
     return false;
@@ -149,25 +155,31 @@ export class DedupWindow {
 
   #dropOldest(): void {
     const head = this.#head;
-    this.#seen.delete(this.#keys[head] as string);
-    this.#keys[head] = undefined; // release the key string
-    this.#head = head + 1 === this.#keys.length ? 0 : head + 1;
+    const id = this.#ids[head] as string;
+    const held = this.#seen.get(id)!;
+    if (typeof held === 'string') this.#seen.delete(id);
+    else {
+      held.shift(); // this slot is the id's oldest, so its source is the first
+      if (held.length === 1) this.#seen.set(id, held[0]);
+    }
+    this.#ids[head] = undefined; // release the id string
+    this.#head = head + 1 === this.#ids.length ? 0 : head + 1;
     this.#count--;
   }
 
   /** Doubles the ring (up to maxEntries), unrolling it so the oldest pair is at 0. */
   #grow(): void {
-    const oldKeys = this.#keys;
+    const oldIds = this.#ids;
     const oldTimes = this.#times;
-    const capacity = Math.min(oldKeys.length * 2, this.#maxEntries);
-    const keys = new Array<string | undefined>(capacity).fill(undefined);
+    const capacity = Math.min(oldIds.length * 2, this.#maxEntries);
+    const ids = new Array<string | undefined>(capacity).fill(undefined);
     const times = new Float64Array(capacity);
     for (let i = 0, j = this.#head; i < this.#count; i++) {
-      keys[i] = oldKeys[j];
+      ids[i] = oldIds[j];
       times[i] = oldTimes[j];
-      if (++j === oldKeys.length) j = 0;
+      if (++j === oldIds.length) j = 0;
     }
-    this.#keys = keys;
+    this.#ids = ids;
     this.#times = times;
     this.#head = 0;
   }

@@ -138,3 +138,16 @@ test('bad options stop construction with MG_ERR_CONFIG_INVALID naming the key', 
     );
   }
 });
+
+test('one id from several sources: each pair is its own entry, and they expire oldest first', () => {
+  const { dedup } = clocked({ maxEntries: 3 });
+  assert.equal(dedup.isDuplicate('/s1', 'x'), false);
+  assert.equal(dedup.isDuplicate('/s2', 'x'), false, 'same id, other source: not a duplicate');
+  assert.equal(dedup.isDuplicate('/s3', 'x'), false);
+  assert.equal(dedup.isDuplicate('/s2', 'x'), true);
+  assert.equal(dedup.isDuplicate('/s', 'y'), false, 'the window is full: (/s1, x) is forgotten');
+  assert.equal(dedup.isDuplicate('/s2', 'x'), true);
+  assert.equal(dedup.isDuplicate('/s3', 'x'), true);
+  assert.equal(dedup.isDuplicate('/s1', 'x'), false, 'the oldest pair went first');
+  assert.equal(dedup.size, 3);
+});
