@@ -230,8 +230,14 @@ function safeTest(re: RegExp, value: string): boolean {
   }
 }
 
+/** The last source that passed: producers send runs of events from one source, and comparing beats two regexes. */
+let lastUriReference = '';
+
 function isUriReference(value: string): boolean {
-  return value.length > 0 && URI_REFERENCE.test(value) && !BAD_PERCENT.test(value);
+  if (value === lastUriReference) return true;
+  const ok = value.length > 0 && URI_REFERENCE.test(value) && !BAD_PERCENT.test(value);
+  if (ok) lastUriReference = value;
+  return ok;
 }
 
 function isAbsoluteUri(value: string): boolean {
