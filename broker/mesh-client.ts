@@ -25,6 +25,12 @@ export interface Hello {
   readonly version: string;
 }
 
+/** An err frame's message, with one line per schema violation when it names them (MG_ERR_EVENT_SCHEMA). */
+function withReasons(frame: Record<string, unknown>): string {
+  const reasons = Array.isArray(frame.reasons) ? (frame.reasons as Array<{ path: string; message: string }>) : [];
+  return [String(frame.message), ...reasons.map((r) => `  ${r.path === '' ? '(data)' : r.path}: ${r.message}`)].join('\n');
+}
+
 type Pending = { resolve: (v: Record<string, unknown>) => void; reject: (e: MeshError) => void };
 
 /**
@@ -109,7 +115,7 @@ export class MeshClient {
       const p = this.#pending.get(ref);
       if (p === undefined) return;
       this.#pending.delete(ref);
-      if (frame.op === 'err') p.reject(new MeshError(frame.code as ErrorCode, frame.message as string));
+      if (frame.op === 'err') p.reject(new MeshError(frame.code as ErrorCode, withReasons(frame)));
       else p.resolve(frame);
     } else if (frame.op === 'err') {
       this.errors.push({ code: frame.code as ErrorCode, message: frame.message as string });

@@ -8,11 +8,14 @@ export class MeshgateError extends Error {
   readonly code: string;
   /** For `pubs` batch refusals: the index of the refused item. */
   readonly index?: number;
-  constructor(code: string, message: string, options?: ErrorOptions & { index?: number }) {
+  /** For MG_ERR_EVENT_SCHEMA: each violation, a JSON pointer into the event's data and ajv's message. */
+  readonly reasons?: ReadonlyArray<{ readonly path: string; readonly message: string }>;
+  constructor(code: string, message: string, options?: ErrorOptions & { index?: number; reasons?: ReadonlyArray<{ path: string; message: string }> }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
     if (options?.index !== undefined) this.index = options.index;
+    if (options?.reasons !== undefined) this.reasons = options.reasons;
   }
 }
 

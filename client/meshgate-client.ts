@@ -532,7 +532,13 @@ export class MeshgateClient {
 
   #onReply(frame: Record<string, unknown>): void {
     const ref = frame.ref;
-    const err = frame.op === 'err' ? new MeshgateError(String(frame.code), String(frame.message ?? ''), typeof frame.index === 'number' ? { index: frame.index } : undefined) : null;
+    const err =
+      frame.op === 'err'
+        ? new MeshgateError(String(frame.code), String(frame.message ?? ''), {
+            ...(typeof frame.index === 'number' ? { index: frame.index } : {}),
+            ...(Array.isArray(frame.reasons) ? { reasons: frame.reasons as Array<{ path: string; message: string }> } : {}),
+          })
+        : null;
     const p = typeof ref === 'number' ? this.#pending.get(ref) : undefined;
     if (p === undefined) {
       // An error without a request (a fire-and-forget publish): the connection stays open.

@@ -63,6 +63,16 @@ test('meshgate pub exits 1 with the server error code when a publish is refused'
   assert.match(pub.stderr, /^MG_ERR_TOPIC_INVALID: /m);
 });
 
+test('meshgate pub prints each schema violation when the node refuses the data', async (t) => {
+  const node = await startTestNode(t);
+  node.schemas.register('orders', { type: 'object', required: ['id'], properties: { id: { type: 'integer' }, total: { type: 'number' } } }, { topics: ['orders.>'] });
+  const pub = runCli(t, ['pub', 'orders.eu', '{"total":"many"}', '--url', node.wsUrl]);
+  assert.equal(await pub.exited, 1);
+  assert.match(pub.stderr, /^MG_ERR_EVENT_SCHEMA: /m);
+  assert.match(pub.stderr, /^  \/id: must have required property 'id'$/m);
+  assert.match(pub.stderr, /^  \/total: must be number$/m);
+});
+
 test('a wrong config value stops start-up with the key, the reason and the fix', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mg-cfg-'));
   const file = join(dir, 'bad.yaml');

@@ -84,6 +84,12 @@ test('MeshgateClient rejects refused requests with the node\'s code and keeps th
   assert.deepEqual(c.filters, [], 'a refused filter is not kept (nor restored later)');
   await assert.rejects(c.publish('db.*', { type: 't' }), (e: unknown) => e instanceof MeshgateError && e.code === 'MG_ERR_TOPIC_INVALID');
   await assert.rejects(c.publish('db.x', { type: 't', specversion: '0.3' }), (e: unknown) => e instanceof MeshgateError && e.code === 'MG_ERR_EVENT_INVALID');
+  // A schema refusal carries every violation, pointer by pointer.
+  node.schemas.register('orders', { type: 'object', required: ['id'], properties: { id: { type: 'integer' } } }, { topics: ['orders.>'] });
+  const refused = await c.publish('orders.eu', { type: 't', data: { id: 'seven' } }).catch((e: unknown) => e);
+  assert.ok(refused instanceof MeshgateError);
+  assert.equal(refused.code, 'MG_ERR_EVENT_SCHEMA');
+  assert.deepEqual(refused.reasons, [{ path: '/id', message: 'must be integer' }]);
   // Unsubscribing what is not held is not an error for the caller.
   await c.unsubscribe('never.subscribed');
   assert.equal(c.state, 'open');
