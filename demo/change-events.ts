@@ -57,6 +57,17 @@ export class ChangeFeed {
     return xs[Math.floor(this.#random() * xs.length)];
   }
 
+  /**
+   * A change as a buggy connector would send it: `ts_ms` as an ISO date
+   * string instead of epoch milliseconds. The mesh refuses it against the
+   * shipped db-change-event schema and dead-letters it.
+   */
+  broken(now = Date.now()): ChangeEvent {
+    const change = this.next(now);
+    const data = change.event.data as Record<string, unknown>;
+    return { topic: change.topic, event: { ...change.event, data: { ...data, ts_ms: new Date(now).toISOString() } } };
+  }
+
   next(now = Date.now()): ChangeEvent {
     const r = this.#random();
     // Customers change less often than orders; a shop needs customers first.

@@ -9,8 +9,13 @@
  *   producer   orders db    -> eu    customers db -> us     (--rate changes/s, default 20)
  *   services   analytics@ap db.orders.>   crm@eu db.customers.>   audit@us db.*.delete
  *
+ *   schema     the shipped db-change-event schema, registered on eu and bound
+ *              to db.>, replicated to us and ap over the peer links; every
+ *              --bad-every'th change is broken on purpose and lands on
+ *              _mg.deadletter.db.> with its reasons (the console lists them)
+ *
  * Options: --port BASE (default 8081: nodes on BASE..BASE+2; 0 picks free
- * ports), --rate N. Ctrl-C (SIGINT) or SIGTERM stops the producer, the
+ * ports), --rate N, --bad-every N (default 100; 0 = never). Ctrl-C (SIGINT) or SIGTERM stops the producer, the
  * services and the three nodes, then exits 0.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -20,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { MeshgateClient, type WebSocketConstructor } from '../client/mod.js';
+import { shippedSchema } from '../schemas/mod.js';
 import { ChangeFeed } from './change-events.js';
 
 const CLI = fileURLToPath(new URL('../bin/meshgate.js', import.meta.url));
@@ -89,12 +95,14 @@ function startNode(n: DemoNode, ports: Map<string, number>, onExit: (n: DemoNode
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { port: { type: 'string', default: '8081' }, rate: { type: 'string', default: '20' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({ options: { port: { type: 'string', default: '8081' }, rate: { type: 'string', default: '20' }, 'bad-every': { type: 'string', default: '100' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) {
-    process.stdout.write('usage: npm run demo -- [--port BASE (default 8081, 0 = free ports)] [--rate CHANGES_PER_SEC (default 20)]\n');
+    process.stdout.write('usage: npm run demo -- [--port BASE (default 8081, 0 = free ports)] [--rate CHANGES_PER_SEC (default 20)] [--bad-every N (default 100, 0 = never)]\n');
     return;
   }
   const rate = Number(values.rate);
+  const badEvery = Number(values['bad-every']);
+  if (!Number.isInteger(badEvery) || badEvery < 0) throw new Error(`--bad-every: expected a whole number (0 = never), got '${values['bad-every']}'`);
   const base = Number(values.port);
   if (!(rate > 0 && rate <= 10_000)) throw new Error(`--rate: expected 1..10000 changes per second, got '${values.rate}'`);
   if (!Number.isInteger(base) || base < 0 || base > 65533) throw new Error(`--port: expected a TCP port (0 = free ports), got '${values.port}'`);
@@ -144,6 +152,7 @@ async function main(): Promise<void> {
   };
 
   await Promise.all(nodes.map((n) => startNode(n, ports, onNodeExit)));
+  await bindChangeSchema(nodes.map((n) => `http://${HOST}:${n.port}`));
 
   const connect = (id: string, source: string) => {
     const c = new MeshgateClient({ url: wsUrl(id), WebSocket: WebSocket as unknown as WebSocketConstructor, source });
@@ -162,15 +171,20 @@ async function main(): Promise<void> {
   const feed = new ChangeFeed(Date.now() & 0xffff);
   let published = 0;
   let refused = 0;
+  let deadLettered = 0;
   // Steady rate: a tick every 50 ms (or slower) emits what is due since the start.
   const started = Date.now();
   timer = setInterval(() => {
     const due = Math.floor(((Date.now() - started) * rate) / 1000) - published;
     for (let i = 0; i < due; i++) {
-      const change = feed.next();
+      const change = badEvery > 0 && (published + 1) % badEvery === 0 ? feed.broken() : feed.next();
       const db = change.topic.startsWith('db.orders.') ? ordersDb : customersDb;
       published++;
       db.publish(change.topic, change.event).catch((err) => {
+        if (err.code === 'MG_ERR_EVENT_SCHEMA') {
+          deadLettered++; // the broken-on-purpose changes: see the console's dead letters
+          return;
+        }
         refused++;
         if (!stopping) process.stderr.write(`publish ${change.topic}: ${err.code}: ${err.message}\n`);
       });
@@ -182,14 +196,38 @@ async function main(): Promise<void> {
     `\nmeshgate demo: three regions on loopback\n` +
       nodes.map((n) => `  ${n.id.padEnd(3)} ${n.region.padEnd(9)} ${http(n.id)}${n.dials.length ? `  (dials ${n.dials.join(', ')})` : ''}\n`).join('') +
       `  producer     orders db -> eu, customers db -> us: ${rate} changes/s (Debezium-style before/after/op/source)\n` +
-      `  services     analytics@ap db.orders.>   crm@eu db.customers.>   audit@us db.*.delete\n\n` +
+      `  services     analytics@ap db.orders.>   crm@eu db.customers.>   audit@us db.*.delete\n` +
+      `  schema       db-change-event bound to db.> on eu, replicated to us and ap` +
+      (badEvery > 0 ? `; every ${badEvery}th change is broken on purpose -> _mg.deadletter.db.>\n\n` : '\n\n') +
       `  console:     ${http('eu')}/console\n` +
       `  (also on ${http('us')}/console and ${http('ap')}/console)\n\n` +
       `Ctrl-C stops everything.\n`,
   );
   statusTimer = setInterval(() => {
-    process.stdout.write(`published ${published} (${refused} refused) · delivered analytics ${delivered.analytics} · crm ${delivered.crm} · audit ${delivered.audit}\n`);
+    process.stdout.write(`published ${published} (${deadLettered} dead-lettered by schema, ${refused} refused) · delivered analytics ${delivered.analytics} · crm ${delivered.crm} · audit ${delivered.audit}\n`);
   }, 10_000);
+}
+
+/**
+ * Registers the shipped change-event schema on the first node, bound to
+ * db.>, as an operator would (the registry's HTTP API), and waits until
+ * the peer links have carried it to every node, so every producer is
+ * validated from its first change.
+ */
+async function bindChangeSchema(httpUrls: string[]): Promise<void> {
+  const res = await fetch(`${httpUrls[0]}/v1/schemas/subjects/db-change-event/versions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ schema: shippedSchema('db-change-event'), topics: ['db.>'] }),
+  });
+  if (!res.ok) throw new Error(`registering db-change-event: HTTP ${res.status} ${await res.text()}`);
+  const deadline = Date.now() + 10_000;
+  for (const url of httpUrls) {
+    while (!((await (await fetch(`${url}/v1/schemas/subjects`)).json()) as string[]).includes('db-change-event')) {
+      if (Date.now() > deadline) throw new Error(`the db-change-event schema did not reach ${url} within 10 s`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }
 
 main().catch((err) => {

@@ -51,10 +51,12 @@ test('ChangeFeed emits Debezium-style inserts, updates and deletes of orders and
   }
   assert.deepEqual([...seen].sort(), ['customers.delete', 'customers.insert', 'customers.update', 'orders.delete', 'orders.insert', 'orders.update']);
   assert.deepEqual(new ChangeFeed(7).next(1).event.data, new ChangeFeed(7).next(1).event.data, 'deterministic per seed');
+  assert.equal(valid(new ChangeFeed(7).broken(1_700_000_000_000).event.data), false, 'broken() changes fail the schema');
+  assert.deepEqual(valid.errors?.map((e) => e.instancePath), ['/ts_ms']);
 });
 
 test('npm run demo starts three peered regions and a producer, prints the console URL, and stops everything on Ctrl-C', async (t) => {
-  const child = spawn(process.execPath, [DEMO, '--port', '0', '--rate', '50'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [DEMO, '--port', '0', '--rate', '50', '--bad-every', '10'], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
@@ -84,6 +86,8 @@ test('npm run demo starts three peered regions and a producer, prints the consol
   const c = new MeshgateClient({ url: httpUrls[2].replace('http', 'ws'), WebSocket: WebSocket as unknown as WebSocketConstructor });
   t.after(() => c.close());
   const got: MeshEvent[] = [];
+  // The schema registered on eu validates at us too (replicated), and broken changes become dead letters.
+  const letter = new Promise<MeshEvent>((resolve) => void c.subscribe('_mg.deadletter.>', resolve));
   await new Promise<void>((resolve) => {
     void c.subscribe('db.>', (e) => {
       got.push(e);
@@ -96,6 +100,12 @@ test('npm run demo starts three peered regions and a producer, prints the consol
   assert.ok(['c', 'u', 'd'].includes(env.op));
   assert.equal(order.origin, 'eu');
   assert.deepEqual(order.hops.map((h) => h.node), ['eu', 'ap']);
+  const dead = await letter;
+  assert.match(dead.topic, /^_mg\.deadletter\.db\.(orders|customers)\./);
+  const body = dead.json<{ reasons: Array<{ path: string; message: string }>; event: { data: { ts_ms: unknown } } }>();
+  assert.deepEqual(body.reasons, [{ path: '/ts_ms', message: 'must be integer' }]);
+  assert.equal(typeof body.event.data.ts_ms, 'string', 'the original, broken change is carried whole');
+  for (const url of httpUrls) assert.ok(((await (await fetch(`${url}/v1/schemas/subjects`)).json()) as string[]).includes('db-change-event'), `${url} holds the schema`);
   await c.close();
 
   child.kill('SIGINT');
