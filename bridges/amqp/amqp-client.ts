@@ -1,7 +1,8 @@
-import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
+import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import type { MeshEvent } from '../../broker/mod.js';
 import type { BridgeContext, BrokerClient } from '../core/broker-client.js';
 import { decodeAmqp, encodeAmqp } from './binding.js';
+import { confirmPublisher, type ConfirmPublisher } from './confirm-publisher.js';
 
 /** How long a connect attempt may take, ms. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -28,7 +29,7 @@ export class AmqpBrokerClient implements BrokerClient {
   readonly #ctx: BridgeContext;
   #model: ChannelModel | null = null;
   #consume: Channel | null = null;
-  #publish: ConfirmChannel | null = null;
+  #publish: ConfirmPublisher | null = null;
   #closing = false;
   #inFlight = 0;
   /** Exports waiting for room in the confirm window, from #head on (a queue without shift()). */
@@ -67,7 +68,7 @@ export class AmqpBrokerClient implements BrokerClient {
       await consume.consume(spec.queue, (msg) => msg !== null && this.#receive(consume, msg), { noAck: false });
       this.#model = model;
       this.#consume = consume;
-      this.#publish = publish;
+      this.#publish = confirmPublisher(publish, () => fail(new Error('publish channel closing')));
     } catch (err) {
       down = true;
       await model.close().catch(() => undefined);
@@ -115,12 +116,12 @@ export class AmqpBrokerClient implements BrokerClient {
   #send(topic: string, event: MeshEvent, done: (err?: Error) => void): void {
     const ch = this.#publish;
     if (ch === null) return done(new Error('not connected'));
-    const { body, options } = encodeAmqp(event, this.#ctx.spec.mode);
+    this.#inFlight++;
     try {
-      this.#inFlight++;
-      ch.publish(this.#ctx.spec.exchange, topic, body, options, (err) => {
+      const { body, properties } = encodeAmqp(event, this.#ctx.spec.mode);
+      ch.publish(this.#ctx.spec.exchange, topic, body, properties, (err) => {
         this.#inFlight--;
-        done(err ? new Error(String(err)) : undefined);
+        done(err ?? undefined);
         this.#release();
       });
     } catch (err) {

@@ -16,29 +16,62 @@
  * `specversion` is among them; a JSON object body naming `specversion` is
  * structured; anything else is not a CloudEvent (null).
  */
-import type { Options } from 'amqplib';
-import { decodeStructuredJson, encodeStructuredJson, type AttrValue, type EventDecodeResult, type MeshEvent } from '../../broker/mod.js';
-import { eventFromAttributes, flattenEvent } from '../core/attributes.js';
+import { decodeStructuredJson, encodeStructuredJson, formatHops, type AttrValue, type EventDecodeResult, type MeshEvent } from '../../broker/mod.js';
+import { eventFromAttributes } from '../core/attributes.js';
 import type { ContentMode } from '../core/config.js';
 import { looksStructured } from '../core/plain-event.js';
+import type { PublishProperties } from './publish-frames.js';
 
 export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
 export const HEADER_PREFIX = 'cloudEvents_';
 const CE_CONTENT_TYPE = /^application\/cloudevents/i;
 const PREFIXED = /^(?:cloudevents[_:]|ce[-_])([a-z0-9]{1,20})$/i;
 const EMPTY = Buffer.alloc(0);
+/** Header names of optional attributes and extensions, built once per name rather than per message. Bounded: extension names come from producers. */
+const headerNames = new Map<string, string>();
+const MAX_HEADER_NAMES = 1024;
 
-export function encodeAmqp(event: MeshEvent, mode: ContentMode): { body: Buffer; options: Options.Publish } {
-  if (mode === 'structured') {
-    return { body: Buffer.from(encodeStructuredJson(event), 'utf8'), options: { contentType: STRUCTURED_CONTENT_TYPE, messageId: event.id, deliveryMode: 2 } };
+function headerName(attr: string): string {
+  let name = headerNames.get(attr);
+  if (name === undefined) {
+    name = HEADER_PREFIX + attr;
+    if (headerNames.size < MAX_HEADER_NAMES) headerNames.set(attr, name);
   }
-  const headers: Record<string, AttrValue> = {};
-  for (const [name, value] of flattenEvent(event, true)) headers[HEADER_PREFIX + name] = value;
-  const ct = event.attrs.datacontenttype;
+  return name;
+}
+
+/**
+ * The message for one event. Binary mode writes the attributes of
+ * core/attributes.ts flattenEvent in the same order, with the fixed ones
+ * as literal keys: one object shape for the common event, and no header
+ * name built per message.
+ */
+export function encodeAmqp(event: MeshEvent, mode: ContentMode): { body: Buffer; properties: PublishProperties } {
+  if (mode === 'structured') {
+    return { body: Buffer.from(encodeStructuredJson(event), 'utf8'), properties: { contentType: STRUCTURED_CONTENT_TYPE, messageId: event.id, deliveryMode: 2 } };
+  }
+  const headers: Record<string, AttrValue> = {
+    cloudEvents_specversion: '1.0',
+    cloudEvents_id: event.id,
+    cloudEvents_source: event.source,
+    cloudEvents_type: event.type,
+  };
+  const attrs = event.attrs;
+  for (const name in attrs) if (name !== 'datacontenttype') headers[headerName(name)] = attrs[name];
+  if (event.traceparent !== undefined) headers.cloudEvents_traceparent = event.traceparent;
+  if (event.tracestate !== undefined) headers.cloudEvents_tracestate = event.tracestate;
+  const origin = event.origin;
+  if (origin !== undefined) {
+    headers.cloudEvents_mgorigin = origin.node;
+    headers.cloudEvents_mgprotocol = origin.protocol;
+    headers.cloudEvents_mgtopic = origin.topic;
+  }
+  if (event.hops.length > 0) headers.cloudEvents_mghops = formatHops(event.hops);
+  const ct = attrs.datacontenttype;
   const data = event.data;
   return {
     body: data === undefined ? EMPTY : Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength),
-    options: { headers, contentType: typeof ct === 'string' ? ct : undefined, messageId: event.id, deliveryMode: 2 },
+    properties: { contentType: typeof ct === 'string' ? ct : undefined, headers, messageId: event.id, deliveryMode: 2 },
   };
 }
 

@@ -9,6 +9,9 @@ import { checkAttributes, formatHops, type AttrValue, type MeshEvent, type Event
  *
  * `datacontenttype` is left out when `contentTypeApart` is set: MQTT 5
  * and AMQP carry it in their own content-type property.
+ *
+ * bridges/amqp/binding.ts writes the same list inline (one object shape
+ * per event on its hot path): keep the two in step.
  */
 export function flattenEvent(event: MeshEvent, contentTypeApart: boolean): Array<[string, AttrValue]> {
   const out: Array<[string, AttrValue]> = [

@@ -1,5 +1,5 @@
 import type { EgressFormat, EventDecodeResult, MeshEvent, MeshNode, Metric, Subscriber } from '../../broker/mod.js';
-import { endSpan } from '../../broker/mod.js';
+import { endSpan, MeshError } from '../../broker/mod.js';
 import { minimalCover, TopicError } from '../../routing/mod.js';
 import { Backoff } from './backoff.js';
 import type { BridgeContext, BrokerClient, ImportOutcome, ReceivedMessage } from './broker-client.js';
@@ -371,6 +371,8 @@ export class Bridge implements Subscriber {
     this.#client.publish(topic, event, (err) => {
       if (span !== null) endSpan(span, err);
       if (err === undefined) this.#c.exported.inc();
+      // Unsendable as it is: retrying would only spin (a held event is re-sent at once while the bridge is up).
+      else if (err instanceof MeshError) this.#refuse(err.code, `export of ${event.topic} to ${topic}: ${err.message}`);
       else this.#hold(topic, event);
     });
   }

@@ -53,7 +53,10 @@ export interface BrokerClient {
   /**
    * Publishes one event to a broker topic. `done` runs once the broker has
    * it (MQTT PUBACK, AMQP confirm; at once for NATS core) or with an error
-   * when it was not delivered and may be retried. Must not throw.
+   * when it was not delivered: a MeshError when the event can never be
+   * sent as it is (e.g. an AMQP shortstr over 255 bytes), counted refused
+   * under its code; any other error may be retried, and the core holds
+   * the event. Must not throw.
    */
   publish(topic: string, event: MeshEvent, done: (err?: Error) => void): void;
   /**

@@ -1,7 +1,7 @@
 import { connect, type NatsConnection, type Subscription } from 'nats';
 import type { MeshEvent } from '../../broker/mod.js';
 import type { BridgeContext, BrokerClient } from '../core/broker-client.js';
-import { decodeNats, encodeNats, headerOf } from './binding.js';
+import { decodeNats, encodeNats, scanNatsHeaders } from './binding.js';
 
 /** How long a connect attempt may take, ms. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -77,9 +77,9 @@ export class NatsBrokerClient implements BrokerClient {
           if (err !== null) return;
           // nats.js hands out views into its read buffer: the event keeps its own copy.
           const payload = Buffer.from(msg.data);
-          const h = msg.headers;
+          const h = scanNatsHeaders(msg.headers);
           this.#ctx.importMessage(
-            { brokerTopic: msg.subject, payload, contentType: headerOf(h, 'content-type'), stableKey: headerOf(h, 'nats-msg-id') },
+            { brokerTopic: msg.subject, payload, contentType: h.contentType, stableKey: h.msgId },
             (meshTopic) => decodeNats(payload, h, meshTopic),
           );
         },
