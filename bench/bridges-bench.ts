@@ -5,7 +5,8 @@
  *
  *   direct mqtt        MQTT 5 producer -> mosquitto -> MQTT 5 consumer (QoS 1 both ways)
  *   mqtt->mesh->ws     MQTT 5 producer -> mosquitto -> node (mqtt bridge) -> WebSocket consumer (/v1/ce)
- *   direct amqp        AMQP producer (confirms, persistent) -> RabbitMQ -> AMQP consumer (manual acks)
+ *   direct amqp        AMQP producer (confirms, persistent) -> RabbitMQ -> AMQP consumer (manual acks),
+ *                      publishing the very message the AMQP bridge publishes (headers with provenance, message-id)
  *   nats->mesh->amqp   NATS producer -> nats-server -> node (nats + amqp bridges) -> RabbitMQ -> AMQP consumer
  *
  * The NATS -> AMQP path has no direct twin (two brokers); its yardstick is
@@ -13,7 +14,9 @@
  * its own process (`meshgate start --config`), brokers are started once
  * for all four scenarios. Events are binary-mode CloudEvents whose data
  * is the sequence number; server CPU is every server process on the path
- * (brokers + node) per delivered event.
+ * (brokers + node) per delivered event. Each scenario runs WARMUP events
+ * first (not measured), then the burst (events/s, CPU) and the paced
+ * phase (latency).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -30,15 +33,25 @@ import { cpuDelta, processesCpu } from './cpu.js';
 import { summarize } from './latency.js';
 import type { BenchResult } from './scenarios.js';
 
+/**
+ * Warm-up events, sent and received before the burst and not measured.
+ * The node under test is a fresh process per scenario while the brokers
+ * and this process are not; without a warm-up the bridge rows time the
+ * node's JIT compiling its hot paths as much as the path itself.
+ */
+const WARMUP = 5_000;
 /** Burst phase events. */
-const BURST = 20_000;
+const BURST = 40_000; // ~1.5 s at the bridge rate: CPU readings come in 10 ms ticks (bench/cpu.ts)
 /** Paced phase: events at RATE per second. */
 const PACED = 2_000;
 const RATE = 1_000;
-/** Most unacknowledged sends in the burst. */
+/** Most unacknowledged sends in the warm-up and burst. */
 const WINDOW = 500;
 /** Any phase gives up after this long. */
 const PHASE_TIMEOUT_MS = 60_000;
+
+/** The bench node's id: it appears in the provenance headers the AMQP bridge writes. */
+const NODE_ID = 'bench-bridges';
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'meshgate.js');
 
@@ -79,19 +92,22 @@ function ceAttrs(i: number): Record<string, string> {
 
 /** Runs a burst then a paced phase over `open(received)` and returns one bench row. */
 async function measure(open: (received: (i: number) => void) => Promise<Path>): Promise<BenchResult> {
+  // Event numbers: [0, WARMUP) warm-up, then BURST burst events, then PACED paced ones.
+  const burstEnd = WARMUP + BURST;
+  const total = burstEnd + PACED;
   let got = 0;
   let doneAt = 0;
-  let target = BURST;
+  let target = WARMUP;
   let onTarget: (() => void) | null = null;
-  const sentAt = new Float64Array(BURST + PACED);
+  const sentAt = new Float64Array(total);
   const latency = new Float64Array(PACED);
   let latencyCount = 0;
-  const seen = new Uint8Array(BURST + PACED);
+  const seen = new Uint8Array(total);
   const p = await open((i) => {
     if (i < 0 || i >= seen.length || seen[i] === 1) return;
     seen[i] = 1;
     got++;
-    if (i >= BURST) latency[latencyCount++] = (performance.now() - sentAt[i]!) * 1000;
+    if (i >= burstEnd) latency[latencyCount++] = (performance.now() - sentAt[i]!) * 1000;
     if (got === target) {
       doneAt = performance.now();
       onTarget?.();
@@ -102,12 +118,10 @@ async function measure(open: (received: (i: number) => void) => Promise<Path>): 
     const timer = setTimeout(() => reject(new Error(`got ${got} of ${target} after ${PHASE_TIMEOUT_MS} ms`)), PHASE_TIMEOUT_MS);
     onTarget = () => (clearTimeout(timer), resolve());
   });
-  try {
-    // Burst: as fast as the producer's window allows.
-    const cpu0 = processesCpu(p.serverPids);
-    const t0 = performance.now();
+  /** Sends events [from, to) as fast as the producer's window allows; resolves when the producer has them all acknowledged. */
+  const sendWindowed = async (from: number, to: number) => {
     const inflight = new Set<Promise<unknown>>();
-    for (let i = 0; i < BURST; i++) {
+    for (let i = from; i < to; i++) {
       const r = p.send(i);
       if (r instanceof Promise) {
         inflight.add(r);
@@ -115,21 +129,31 @@ async function measure(open: (received: (i: number) => void) => Promise<Path>): 
         if (inflight.size >= WINDOW) await Promise.race(inflight);
       } else if (i % WINDOW === WINDOW - 1) await new Promise((r) => setImmediate(r));
     }
+    await Promise.all(inflight);
+  };
+  try {
+    await sendWindowed(0, WARMUP);
+    await reached();
+    // Burst: as fast as the producer's window allows.
+    target = burstEnd;
+    const cpu0 = processesCpu(p.serverPids);
+    const t0 = performance.now();
+    await sendWindowed(WARMUP, burstEnd);
     await reached();
     const cpu = cpuDelta(cpu0, processesCpu(p.serverPids));
     const seconds = (doneAt - t0) / 1000;
     // Paced: RATE events/s in 10 ms slices.
-    target = BURST + PACED;
+    target = total;
     const perSlice = RATE / 100;
     const pacedAcks: Promise<unknown>[] = [];
     const start = performance.now();
-    for (let i = BURST; i < BURST + PACED; ) {
-      for (let k = 0; k < perSlice && i < BURST + PACED; k++, i++) {
+    for (let i = burstEnd; i < total; ) {
+      for (let k = 0; k < perSlice && i < total; k++, i++) {
         sentAt[i] = performance.now();
         const r = p.send(i);
         if (r instanceof Promise) pacedAcks.push(r.catch(() => undefined));
       }
-      const next = start + ((i - BURST) / RATE) * 1000;
+      const next = start + ((i - burstEnd) / RATE) * 1000;
       await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())));
     }
     await reached();
@@ -140,7 +164,7 @@ async function measure(open: (received: (i: number) => void) => Promise<Path>): 
       p50Ms: s.p50 / 1000,
       p99Ms: s.p99 / 1000,
       serverCpuUsPerEvent: cpu.totalUs / BURST,
-      lost: BURST + PACED - got,
+      lost: total - got,
       details: { burstSeconds: seconds, latency: s },
     };
   } finally {
@@ -153,7 +177,7 @@ async function startNode(bridges: unknown[]): Promise<{ child: ChildProcess; por
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mg-bench-bridges-'));
   const port = await freePort();
   const file = path.join(dir, 'node.json');
-  fs.writeFileSync(file, JSON.stringify({ node: { id: 'bench-bridges', region: 'bench' }, listen: { host: '127.0.0.1', port }, bridges }));
+  fs.writeFileSync(file, JSON.stringify({ node: { id: NODE_ID, region: 'bench' }, listen: { host: '127.0.0.1', port }, bridges }));
   const child = spawn(process.execPath, [CLI, 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -263,8 +287,24 @@ async function amqpConsumer(url: string, received: (i: number) => void): Promise
   return () => conn.close().catch(() => undefined);
 }
 
+/**
+ * The message the AMQP bridge publishes for event i in natsToAmqp (binary
+ * mode): the same 8 headers, provenance included, with values of the same
+ * length, message-id and persistence, so RabbitMQ and the consumer do the
+ * same work per message on both rows.
+ */
+function bridgeLikeAmqpMessage(i: number, natsUrl: string): { body: Buffer; options: amqp.Options.Publish } {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(ceAttrs(i))) if (k !== 'datacontenttype') headers[`cloudEvents_${k}`] = v;
+  headers.cloudEvents_mgorigin = NODE_ID;
+  headers.cloudEvents_mgprotocol = 'nats';
+  headers.cloudEvents_mgtopic = `${natsUrl}/bench.x`;
+  headers.cloudEvents_mghops = `${NODE_ID}@bench@${Date.now()}`;
+  return { body: Buffer.from(String(i)), options: { headers, contentType: 'application/json', messageId: `bench-${i}`, deliveryMode: 2 } };
+}
+
 export async function directAmqp(): Promise<BenchResult> {
-  const { rmq } = await sharedBrokers();
+  const { rmq, nats } = await sharedBrokers();
   return measure(async (received) => {
     const closeConsumer = await amqpConsumer(rmq.url, received);
     const conn = await amqp.connect(rmq.url);
@@ -273,9 +313,8 @@ export async function directAmqp(): Promise<BenchResult> {
       serverPids: [rmq.pid],
       send: (i) =>
         new Promise<void>((resolve, reject) => {
-          const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(ceAttrs(i))) if (k !== 'datacontenttype') headers[`cloudEvents_${k}`] = v;
-          ch.publish('amq.topic', 'bench.x', Buffer.from(String(i)), { headers, contentType: 'application/json', deliveryMode: 2 }, (err) => (err ? reject(err) : resolve()));
+          const { body, options } = bridgeLikeAmqpMessage(i, nats.url);
+          ch.publish('amq.topic', 'bench.x', body, options, (err) => (err ? reject(err) : resolve()));
         }),
       close: async () => {
         await conn.close().catch(() => undefined);
