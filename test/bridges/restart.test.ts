@@ -140,7 +140,7 @@ test('AMQP: a RabbitMQ restart under 10,000 confirmed events loses and duplicate
   assert.equal(r.duplicates, 0);
 });
 
-test('NATS: after a nats-server restart under 10,000 exported events the loss the bridge reports equals the loss measured', { timeout: 120_000 }, async (t) => {
+test('NATS: after a nats-server restart under 10,000 exported events the bridge reports every lost event, over-counting at most the last unconfirmed batches', { timeout: 120_000 }, async (t) => {
   const n = await startBridgedNode(t, [{ type: 'nats', url: nats.url, import: [], export: [{ mesh: 'seq.>', broker: 'seq' }], ...FAST }]);
   const consumer = await natsConnect({ servers: nats.url, reconnectTimeWait: 10, reconnectJitter: 0, maxReconnectAttempts: -1 });
   t.after(() => consumer.close());
@@ -176,7 +176,13 @@ test('NATS: after a nats-server restart under 10,000 exported events the loss th
   t.diagnostic(`nats: consumer received ${received} (${seen.size} distinct), measured loss ${measured}, bridge reported lost ${reported}, reconnects ${bridge.status().reconnects}`);
   assert.ok((bridge.status().reconnects as number) >= 1, 'the bridge reconnected');
   assert.ok(measured > 0, 'the restart cost some events (core NATS is at most once)');
-  assert.equal(reported, measured);
+  // Core NATS has no acks: what was published but not yet confirmed by a
+  // flush PONG when the connection dropped may or may not have arrived, and
+  // the bridge counts it lost (an upper bound, never an under-count). The
+  // producer above sends 50 events per 10 ms turn; a PONG normally comes
+  // back within a turn or two, so the over-count is a few such batches.
+  assert.ok(reported >= measured, `the bridge reported ${reported} lost, fewer than the ${measured} really lost`);
+  assert.ok(reported - measured <= 4 * 50, `over-count ${reported - measured} is more than the last few unconfirmed batches`);
 });
 
 /** Ingests seq-0..seq-(TOTAL-1) on `prefix.<n>` at ~5,000/s, calling `atRestart` once at event 3,000. */
