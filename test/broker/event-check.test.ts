@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import fc from 'fast-check';
 import assert from 'node:assert/strict';
 import {
   WHOLE_EVENT,
@@ -262,4 +263,31 @@ test('multi-megabyte attribute values are judged without throwing (no regex back
   assert.equal(problemOf({ ...VALID, datacontenttype: `a/b${'; x=y'.repeat(1024 * 1024)}` }), 'datacontenttype', 'over 1024 characters');
   assert.equal(problemOf({ ...VALID, datacontenttype: `a/b${'; x=y'.repeat(200)}` }), null, '1003 characters');
   assert.equal(problemOf({ ...VALID, datacontenttype: `a/b; x="${long}"` }), 'datacontenttype');
+});
+
+test('isRfc3339Timestamp() agrees with the RFC 3339 grammar as a regex plus range checks, on near-misses too (property)', () => {
+  // The reference: the regex the hand-written reader replaced.
+  const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
+  const DAYS = [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+  const reference = (v: string): boolean => {
+    const m = TIMESTAMP.exec(v);
+    if (m === null) return false;
+    const [year, month, day] = [+m[1], +m[2], +m[3]];
+    if (month < 1 || month > 12 || day < 1 || day > DAYS[month]) return false;
+    if (month === 2 && day === 29 && !(year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0))) return false;
+    if (+m[4] > 23 || +m[5] > 59 || +m[6] > 60) return false;
+    return !(m[7] !== undefined && (+m[7] > 23 || +m[8] > 59));
+  };
+  const two = fc.integer({ min: 0, max: 99 }).map((n) => String(n).padStart(2, '0'));
+  const stamp = fc
+    .tuple(fc.integer({ min: 0, max: 9999 }), two, two, fc.constantFrom('T', 't', ' '), two, two, two, fc.constantFrom('', '.5', '.123456789', '.'), fc.constantFrom('Z', 'z', '+01:00', '-23:59', '+24:00', '+1:00', 'Q', ''))
+    .map(([y, mo, d, t, h, mi, s, f, z]) => `${String(y).padStart(4, '0')}-${mo}-${d}${t}${h}:${mi}:${s}${f}${z}`);
+  // Near-misses: a valid-looking stamp with one character replaced, dropped or added.
+  const mutated = fc.tuple(stamp, fc.nat(), fc.constantFrom('', '0', '9', '-', ':', 'T', 'Z', '.', 'x', '٣')).map(([v, at, c]) => {
+    const i = at % (v.length + 1);
+    return v.slice(0, i) + c + v.slice(i + (c === '' ? 1 : at % 2));
+  });
+  fc.assert(fc.property(fc.oneof(stamp, mutated, fc.string()), (v) => isRfc3339Timestamp(v) === reference(v)), { numRuns: 20_000 });
+  for (const v of ['2024-02-29T00:00:00Z', '1985-04-12T23:20:50.52Z', '1990-12-31T15:59:60-08:00']) assert.equal(isRfc3339Timestamp(v), true, v);
+  for (const v of ['2023-02-29T00:00:00Z', '2024-13-01T00:00:00Z', '2024-01-01T24:00:00Z', '2024-01-01T00:00:00', '2024-01-01T00:00:00.Z']) assert.equal(isRfc3339Timestamp(v), false, v);
 });
