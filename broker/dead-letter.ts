@@ -81,6 +81,9 @@ export function deadLetter(event: MeshEvent, reasons: readonly SchemaReason[], o
     topic: options.topic,
     data,
     attrs: { datacontenttype: 'application/json', subject: event.topic, time: new Date((options.now ?? Date.now)()).toISOString() },
+    // The refused event's creation context: the dead-lettering shows in the producer's trace.
+    traceparent: event.traceparent,
+    tracestate: event.tracestate,
     hops: [],
   };
 }

@@ -214,7 +214,9 @@ export class MeshNode {
       if (upstream === null) return DUPLICATE;
     }
     const tracing = this.#tracing;
-    const receive = tracing === null || duplicate ? null : tracing.receive(event, protocol, upstream?.parent);
+    // A node's own events (mesh views) start no traces of their own; a dead
+    // letter carries its original's context and is traced in that trace.
+    const receive = tracing === null || duplicate || (protocol === 'system' && event.traceparent === undefined) ? null : tracing.receive(event, protocol, upstream?.parent);
     const hop = { node: this.nodeId, region: this.region, time: this.#now() };
     const stamped: Mutable<MeshEvent> =
       protocol === 'peer'

@@ -184,3 +184,25 @@ test('with tracing off the traceparent is carried unchanged and nothing is recor
   assert.equal(got.tracestate, 'k=v');
   assert.equal(none.traceparent, undefined, 'no tracing, no invented context');
 });
+
+test("a dead letter carries the refused event's trace context and is traced in that trace; the node's own mesh views start no traces", async (t) => {
+  const { provider, exporter } = tracedProvider();
+  const node = await startTracedNode(t, 'solo', provider);
+  node.schemas.register('orders', { type: 'object', required: ['id'] }, { topics: ['orders.>'] });
+  const client = await openClient(t, node.wsUrl);
+  assert.equal((await client.request({ op: 'sub', filter: '_mg.>' })).op, 'ok');
+  const producerSpan = provider.getTracer('producer-app').startSpan('send orders.eu', { kind: SpanKind.PRODUCER });
+  producerSpan.end();
+  const traceparent = formatTraceparent(producerSpan.spanContext());
+  const refused = await client.request({ op: 'pub', topic: 'orders.eu', event: ce('bad-order', { traceparent, data: { total: 1 } }) });
+  assert.equal(refused.code, 'MG_ERR_EVENT_SCHEMA');
+  const letter = (await client.waitFor((f) => f.op === 'event' && String(f.topic).startsWith('_mg.deadletter.'))).event as Record<string, unknown>;
+  assert.equal(letter.traceparent, traceparent);
+  const letterSpan = exporter.getFinishedSpans().find((s) => attr(s, 'messaging.destination.name') === '_mg.deadletter.orders.eu' && attr(s, 'messaging.operation.type') === 'receive');
+  assert.ok(letterSpan, 'the dead letter has a receive span');
+  assert.equal(letterSpan.spanContext().traceId, producerSpan.spanContext().traceId);
+  assert.equal(letterSpan.parentSpanContext?.spanId, producerSpan.spanContext().spanId);
+  // The node publishes its mesh view on _mg.sys.mesh.<node>; the subscriber above sees it, and no span is recorded for it.
+  await client.waitFor((f) => f.op === 'event' && String(f.topic).startsWith('_mg.sys.mesh.'));
+  assert.deepEqual(exporter.getFinishedSpans().filter((s) => String(attr(s, 'messaging.destination.name')).startsWith('_mg.sys.')), []);
+});
