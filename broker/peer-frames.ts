@@ -38,7 +38,12 @@ import { CBOR_OPTIONS } from './cloudevents-cbor.js';
  *              subjects after a change), merged by the receiver
  *              (registry-sync.ts)
  */
-export const PEER_PROTOCOL_VERSION = 1;
+/**
+ * Bumped whenever the wire changes, so nodes of two builds refuse each
+ * other at the handshake (4426 MG_ERR_PEER_VERSION) instead of misreading
+ * frames. 2: routing trailer with a hop parent; `schemas` control frames.
+ */
+export const PEER_PROTOCOL_VERSION = 2;
 
 export type ControlFrame =
   | { t: 'challenge'; nonce: Uint8Array }

@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 import { ce, openClient, type FrameClient } from '../helpers/node.js';
 import { awaitInterest, awaitLinks, awaitQuiet, distances, freePort, NodeProcess, startMesh, until, TEST_MESH_KEY } from '../helpers/mesh.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
-import { decodePeerFrame, encodeControl } from '../../broker/peer-frames.js';
+import { decodePeerFrame, encodeControl, PEER_PROTOCOL_VERSION } from '../../broker/peer-frames.js';
 import { keyProof } from '../../broker/peer-handshake.js';
 
 type Edge = readonly [string, string];
@@ -265,7 +265,7 @@ test('refused peers: wrong key, wrong version, garbage; each refused and counted
   await awaitInterest(nodes, 'ok.>', ['b']);
 
   const wrongKey = await rawPeer(t, b);
-  wrongKey.socket.send(encodeControl({ t: 'hello', node: 'intruder', region: 'x', version: 1, nonce: new Uint8Array(16), proof: keyProof('not-the-key', 'dial', wrongKey.nonce, 'intruder') }));
+  wrongKey.socket.send(encodeControl({ t: 'hello', node: 'intruder', region: 'x', version: PEER_PROTOCOL_VERSION, nonce: new Uint8Array(16), proof: keyProof('not-the-key', 'dial', wrongKey.nonce, 'intruder') }));
   const [keyCode, keyReason] = await wrongKey.closed;
   assert.equal(keyCode, 4401);
   assert.match(keyReason, /^MG_ERR_PEER_AUTH/);
@@ -274,7 +274,7 @@ test('refused peers: wrong key, wrong version, garbage; each refused and counted
   wrongVersion.socket.send(encodeControl({ t: 'hello', node: 'future', region: 'x', version: 99, nonce: new Uint8Array(16), proof: keyProof(TEST_MESH_KEY, 'dial', wrongVersion.nonce, 'future') }));
   const [verCode, verReason] = await wrongVersion.closed;
   assert.equal(verCode, 4426);
-  assert.match(verReason, /^MG_ERR_PEER_VERSION: this node speaks peer protocol 1, peer sent 99/);
+  assert.match(verReason, new RegExp(`^MG_ERR_PEER_VERSION: this node speaks peer protocol ${PEER_PROTOCOL_VERSION}, peer sent 99`));
 
   const garbage = await rawPeer(t, b);
   garbage.socket.send(Buffer.from('GET / HTTP/1.1\r\n\r\n'));
