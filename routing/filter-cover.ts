@@ -15,6 +15,7 @@
  * out together. `>` in `specific` stands for "one token or more", which
  * only a `>` in `general` at the same place can absorb.
  */
+import { stepOrGrow } from './trie-step.js';
 
 /**
  * Whether every topic matched by `specific` is matched by `general`. Both
@@ -88,17 +89,7 @@ export function minimalCover(filters: Iterable<string>): string[] {
         node.rest = true;
         break;
       }
-      if (tok === '*') {
-        node = node.star ??= newNode();
-      } else {
-        const lit = (node.lit ??= new Map());
-        let child = lit.get(tok);
-        if (child === undefined) {
-          child = newNode();
-          lit.set(tok, child);
-        }
-        node = child;
-      }
+      node = stepOrGrow(node, tok, newNode);
       if (i === last) node.end = true;
     }
   }

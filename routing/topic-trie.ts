@@ -1,6 +1,7 @@
 import { MatchCache } from './match-cache.js';
 import { checkFilter, NO_TOPIC_LIMITS } from './topic.js';
 import { TopicError } from './topic-problem.js';
+import { stepOrGrow } from './trie-step.js';
 
 /**
  * One node per filter prefix. A filter's values live on the node its last
@@ -153,17 +154,7 @@ export class TopicTrie<T> {
         bucket = node.rest ??= newBucket();
         break;
       }
-      if (tok === '*') {
-        node = node.star ??= newNode();
-      } else {
-        const lit = (node.lit ??= new Map());
-        let child = lit.get(tok);
-        if (child === undefined) {
-          child = newNode();
-          lit.set(tok, child);
-        }
-        node = child;
-      }
+      node = stepOrGrow(node, tok, newNode<T>);
       if (i === last) {
         bucket = node.exact ??= newBucket();
         break;
