@@ -429,6 +429,43 @@ class Lifecycle {
     this.proc = await this.spawnOnce();
   }
 
+  /**
+   * Starts on ports `pickPorts` chooses, choosing again if another process
+   * takes one first (withPortRetry); on failure runs `cleanup`, removes the
+   * broker's directory and rethrows.
+   */
+  async startOnFreePorts(pickPorts: () => Promise<void>, cleanup: () => Promise<void> = async () => undefined): Promise<void> {
+    try {
+      await withPortRetry(async () => {
+        await pickPorts();
+        await this.start();
+      });
+    } catch (err) {
+      await cleanup();
+      await removeDir(this.dir);
+      throw err;
+    }
+  }
+
+  /** The BrokerHandle every broker shares, with the broker's own fields (`url`, `port`, ...) added. */
+  handle<E extends { readonly url: string; readonly port: number }>(own: E): BrokerHandle & E {
+    const life = this;
+    const common: BrokerHandle = {
+      url: own.url,
+      port: own.port,
+      get pid() {
+        return life.brokerPid();
+      },
+      dir: this.dir,
+      logFile: this.logFile,
+      logTail: (lines?: number) => fileTail(this.logFile, lines),
+      stop: () => life.stop(),
+      kill: (signal?: NodeJS.Signals) => life.kill(signal),
+      restart: () => life.restart(),
+    };
+    return Object.assign(common, own);
+  }
+
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
     const pid = this.brokerPid();
     if (!this.proc?.alive || pid <= 0) return;
@@ -505,35 +542,19 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   };
 
   const life = new Lifecycle('nats-server', dir, logFile, spawnOnce, 10_000);
-  try {
-    await withPortRetry(async () => {
-      port = await freePort();
-      monitorPort = await freePort();
-      if (opts.cluster) clusterPort = await freePort();
-      await life.start();
-    });
-  } catch (err) {
-    await removeDir(dir);
-    throw err;
-  }
-
-  return {
+  await life.startOnFreePorts(async () => {
+    port = await freePort();
+    monitorPort = await freePort();
+    if (opts.cluster) clusterPort = await freePort();
+  });
+  return life.handle({
     url: `nats://127.0.0.1:${port}`,
     port,
     monitorPort,
     monitorUrl: `http://127.0.0.1:${monitorPort}`,
     clusterPort,
     clusterUrl: clusterPort === undefined ? undefined : `nats://127.0.0.1:${clusterPort}`,
-    get pid() {
-      return life.proc?.child.pid ?? -1;
-    },
-    dir,
-    logFile,
-    logTail: (lines?: number) => fileTail(logFile, lines),
-    stop: () => life.stop(),
-    kill: (signal?: NodeJS.Signals) => life.kill(signal),
-    restart: () => life.restart(),
-  };
+  });
 }
 
 /** GET a nats-server monitoring endpoint (`varz`, `connz`, `subsz`, `routez`…) as JSON. */
@@ -634,30 +655,11 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
   };
 
   const life = new Lifecycle('mosquitto', dir, logFile, spawnOnce, 10_000);
-  try {
-    await withPortRetry(async () => {
-      port = await freePort();
-      writeConfig();
-      await life.start();
-    });
-  } catch (err) {
-    await removeDir(dir);
-    throw err;
-  }
-
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    port,
-    get pid() {
-      return life.proc?.child.pid ?? -1;
-    },
-    dir,
-    logFile,
-    logTail: (lines?: number) => fileTail(logFile, lines),
-    stop: () => life.stop(),
-    kill: (signal?: NodeJS.Signals) => life.kill(signal),
-    restart: () => life.restart(),
-  };
+  await life.startOnFreePorts(async () => {
+    port = await freePort();
+    writeConfig();
+  });
+  return life.handle({ url: `mqtt://127.0.0.1:${port}`, port });
 }
 
 // ---------------------------------------------------------------------------
@@ -824,8 +826,8 @@ export async function startRabbitMQ(opts: RabbitMQOptions = {}): Promise<RabbitM
       if (epmd) await epmd.terminate('SIGTERM', 5000);
     },
   );
-  try {
-    await withPortRetry(async () => {
+  await life.startOnFreePorts(
+    async () => {
       if (epmd) await (epmd as LoggedProcess).terminate('SIGKILL', 5000);
       epmd = null;
       port = await freePort();
@@ -833,16 +835,13 @@ export async function startRabbitMQ(opts: RabbitMQOptions = {}): Promise<RabbitM
       epmdPort = await freePort();
       if (opts.management) managementPort = await freePort();
       writeConfig();
-      await life.start();
-    });
-  } catch (err) {
-    if (life.proc) await life.proc.terminate('SIGKILL', 5000);
-    if (epmd) await (epmd as LoggedProcess).terminate('SIGKILL', 5000);
-    await removeDir(dir);
-    throw err;
-  }
-
-  return {
+    },
+    async () => {
+      if (life.proc) await life.proc.terminate('SIGKILL', 5000);
+      if (epmd) await (epmd as LoggedProcess).terminate('SIGKILL', 5000);
+    },
+  );
+  return life.handle({
     url: `amqp://guest:guest@127.0.0.1:${port}`,
     port,
     nodeName,
@@ -850,16 +849,7 @@ export async function startRabbitMQ(opts: RabbitMQOptions = {}): Promise<RabbitM
     epmdPort,
     managementUrl: opts.management ? `http://127.0.0.1:${managementPort}` : undefined,
     ctlEnv: cleanEnv({ HOME: dir, ERL_EPMD_PORT: String(epmdPort), RABBITMQ_CONF_ENV_FILE: envConf }),
-    get pid() {
-      return beamPid;
-    },
-    dir,
-    logFile,
-    logTail: (lines?: number) => fileTail(logFile, lines),
-    stop: () => life.stop(),
-    kill: (signal?: NodeJS.Signals) => life.kill(signal),
-    restart: () => life.restart(),
-  };
+  });
 }
 
 // ---------------------------------------------------------------------------
