@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import {
   amqpFilterToMesh,
   amqpTopicToMesh,
-  checkFilter,
   checkTopic,
   filterMatches,
   meshFilterToAmqp,
@@ -12,7 +11,7 @@ import {
 } from '../../routing/mod.js';
 import { NO_TOPIC_LIMITS } from '../../routing/topic.js';
 import { SeededRandom } from './seeded-random.js';
-import { amqpMatches, assertTopicError } from './translation-helpers.js';
+import { amqpMatches, assertTopicError, translationTableTests } from './translation-helpers.js';
 
 // [mesh topic, AMQP routing key]: each pair must translate both ways.
 const TOPICS: Array<[string, string]> = [
@@ -33,14 +32,6 @@ const TOPICS: Array<[string, string]> = [
   ['lit.%23', 'lit.%2523'],
   ['caf\u00e9.\u{1F600}', 'caf\u00e9.\u{1F600}'],
 ];
-
-for (const [mesh, amqp] of TOPICS) {
-  test(`meshTopicToAmqp() and amqpTopicToMesh() map ${JSON.stringify(mesh)} <-> ${JSON.stringify(amqp)}`, () => {
-    assert.equal(meshTopicToAmqp(mesh), amqp);
-    assert.equal(amqpTopicToMesh(amqp), mesh);
-    assert.equal(checkTopic(mesh), null);
-  });
-}
 
 test('an AMQP routing key word that is a bare * or # is refused: no binding could select it', () => {
   assertTopicError(() => amqpTopicToMesh('a.*'), 'MG_ERR_TOPIC_INVALID', /word 2 of AMQP routing key 'a\.\*' is a bare '\*'.*'%2A'/);
@@ -81,13 +72,6 @@ const MESH_FILTERS: Array<[string, string]> = [
   ['a.%00.*', 'a..*'],
 ];
 
-for (const [mesh, amqp] of MESH_FILTERS) {
-  test(`meshFilterToAmqp() maps ${mesh} to ${amqp}, and back to the same single filter`, () => {
-    assert.equal(meshFilterToAmqp(mesh), amqp);
-    assert.deepEqual(amqpFilterToMesh(amqp), [mesh]);
-  });
-}
-
 // [AMQP binding key, mesh filters whose union matches the same keys]
 const AMQP_FILTERS: Array<[string, string[]]> = [
   ['a.#', ['a', 'a.>']],
@@ -103,12 +87,10 @@ const AMQP_FILTERS: Array<[string, string[]]> = [
   ['x*y.#', ['x%2Ay', 'x%2Ay.>']],
 ];
 
-for (const [amqp, mesh] of AMQP_FILTERS) {
-  test(`amqpFilterToMesh() maps ${amqp} to ${mesh.join(' + ')}`, () => {
-    assert.deepEqual(amqpFilterToMesh(amqp), mesh);
-    for (const f of mesh) assert.equal(checkFilter(f), null);
-  });
-}
+translationTableTests(
+  { name: 'Amqp', topicFromMesh: meshTopicToAmqp, topicToMesh: amqpTopicToMesh, filterFromMesh: meshFilterToAmqp, filterToMesh: amqpFilterToMesh },
+  { topics: TOPICS, meshFilters: MESH_FILTERS, brokerFilters: AMQP_FILTERS },
+);
 
 test("amqpFilterToMesh() refuses a '#' followed by a literal word, which mesh syntax cannot express", () => {
   assertTopicError(() => amqpFilterToMesh('#.b'), 'MG_ERR_TOPIC_INVALID', /word 1 of AMQP binding key '#\.b' is '#' followed by the word 'b'/);

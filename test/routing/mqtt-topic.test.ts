@@ -12,7 +12,7 @@ import {
 } from '../../routing/mod.js';
 import { NO_TOPIC_LIMITS } from '../../routing/topic.js';
 import { SeededRandom } from './seeded-random.js';
-import { assertTopicError, mqttMatches } from './translation-helpers.js';
+import { assertTopicError, mqttMatches, translationTableTests } from './translation-helpers.js';
 
 // [mesh topic, MQTT topic name]: each pair must translate both ways.
 const TOPICS: Array<[string, string]> = [
@@ -41,14 +41,6 @@ const TOPICS: Array<[string, string]> = [
   ['caf\u00e9.\u6771\u4eac.\u{1F600}', 'caf\u00e9/\u6771\u4eac/\u{1F600}'],
   ['$SYS.broker', '$SYS/broker'],
 ];
-
-for (const [mesh, mqtt] of TOPICS) {
-  test(`meshTopicToMqtt() and mqttTopicToMesh() map ${JSON.stringify(mesh)} <-> ${JSON.stringify(mqtt)}`, () => {
-    assert.equal(meshTopicToMqtt(mesh), mqtt);
-    assert.equal(mqttTopicToMesh(mqtt), mesh);
-    assert.equal(checkTopic(mesh), null);
-  });
-}
 
 test('an MQTT topic name with a wildcard is refused [MQTT-3.3.2-2]', () => {
   assertTopicError(() => mqttTopicToMesh('a/+'), 'MG_ERR_TOPIC_INVALID', /wildcard '\+' at index 2.*MQTT-3\.3\.2-2/);
@@ -100,13 +92,6 @@ const MESH_FILTERS: Array<[string, string]> = [
   ['fw.v1%2E2', 'fw/v1.2'],
 ];
 
-for (const [mesh, mqtt] of MESH_FILTERS) {
-  test(`meshFilterToMqtt() maps ${mesh} to ${mqtt}, and back to the same single filter`, () => {
-    assert.equal(meshFilterToMqtt(mesh), mqtt);
-    assert.deepEqual(mqttFilterToMesh(mqtt), [mesh]);
-  });
-}
-
 // [MQTT topic filter, mesh filters whose union matches the same topics]
 const MQTT_FILTERS: Array<[string, string[]]> = [
   ['a/#', ['a', 'a.>']],
@@ -123,12 +108,10 @@ const MQTT_FILTERS: Array<[string, string[]]> = [
   ['a/%2B', ['a.+']],
 ];
 
-for (const [mqtt, mesh] of MQTT_FILTERS) {
-  test(`mqttFilterToMesh() maps ${mqtt} to ${mesh.join(' + ')}`, () => {
-    assert.deepEqual(mqttFilterToMesh(mqtt), mesh);
-    for (const f of mesh) assert.equal(checkFilter(f), null);
-  });
-}
+translationTableTests(
+  { name: 'Mqtt', topicFromMesh: meshTopicToMqtt, topicToMesh: mqttTopicToMesh, filterFromMesh: meshFilterToMqtt, filterToMesh: mqttFilterToMesh },
+  { topics: TOPICS, meshFilters: MESH_FILTERS, brokerFilters: MQTT_FILTERS },
+);
 
 test("MQTT 'a/#' matches 'a' itself, and so does its mesh translation [MQTT-4.7.1-1]", () => {
   assert.equal(mqttMatches('a/#', 'a'), true);

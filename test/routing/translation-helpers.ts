@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { TopicError, type TopicProblemCode } from '../../routing/mod.js';
+import { test } from 'node:test';
+import { checkFilter, checkTopic, TopicError, type TopicProblemCode } from '../../routing/mod.js';
 
 /** MQTT topic matching per MQTT 5 section 4.7, written plainly as the reference. */
 export function mqttMatches(filter: string, topic: string): boolean {
@@ -37,4 +38,47 @@ export function assertTopicError(fn: () => unknown, code: TopicProblemCode, word
     if (words !== undefined) assert.match(err.message, words);
     return true;
   });
+}
+
+/** One broker syntax's translation functions, under the names the test titles use. */
+export interface Dialect {
+  /** e.g. 'Mqtt', 'Amqp': the suffix of meshTopicTo<Name>() and the prefix of <name>TopicToMesh(). */
+  readonly name: string;
+  topicFromMesh(mesh: string): string;
+  topicToMesh(broker: string): string;
+  filterFromMesh(mesh: string): string;
+  filterToMesh(broker: string): string[];
+}
+
+export interface TranslationTables {
+  /** [mesh topic, broker topic]: each pair must translate both ways. */
+  readonly topics: ReadonlyArray<readonly [string, string]>;
+  /** [mesh filter, broker filter]: translates, and comes back as the same single filter. */
+  readonly meshFilters: ReadonlyArray<readonly [string, string]>;
+  /** [broker filter, mesh filters whose union matches the same topics]. */
+  readonly brokerFilters: ReadonlyArray<readonly [string, readonly string[]]>;
+}
+
+/** Registers one test per table row: the cases each dialect's suite lists, checked the same way. */
+export function translationTableTests(d: Dialect, tables: TranslationTables): void {
+  const lower = d.name.toLowerCase();
+  for (const [mesh, broker] of tables.topics) {
+    test(`meshTopicTo${d.name}() and ${lower}TopicToMesh() map ${JSON.stringify(mesh)} <-> ${JSON.stringify(broker)}`, () => {
+      assert.equal(d.topicFromMesh(mesh), broker);
+      assert.equal(d.topicToMesh(broker), mesh);
+      assert.equal(checkTopic(mesh), null);
+    });
+  }
+  for (const [mesh, broker] of tables.meshFilters) {
+    test(`meshFilterTo${d.name}() maps ${mesh} to ${broker}, and back to the same single filter`, () => {
+      assert.equal(d.filterFromMesh(mesh), broker);
+      assert.deepEqual(d.filterToMesh(broker), [mesh]);
+    });
+  }
+  for (const [broker, mesh] of tables.brokerFilters) {
+    test(`${lower}FilterToMesh() maps ${broker} to ${mesh.join(' + ')}`, () => {
+      assert.deepEqual(d.filterToMesh(broker), mesh);
+      for (const f of mesh) assert.equal(checkFilter(f), null);
+    });
+  }
 }
