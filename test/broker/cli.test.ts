@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, startTestNode, openClient } from '../helpers/node.js';
+import { testTmpDir } from '../helpers/tmp.js';
 
 test('meshgate --help and every command --help print usage and exit 0', async (t) => {
   for (const args of [['--help'], ['start', '--help'], ['pub', '--help'], ['sub', '--help']]) {
@@ -74,7 +74,7 @@ test('meshgate pub prints each schema violation when the node refuses the data',
 });
 
 test('a wrong config value stops start-up with the key, the reason and the fix', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mg-cfg-'));
+  const dir = testTmpDir(t, 'mg-cfg');
   const file = join(dir, 'bad.yaml');
   writeFileSync(file, 'listen:\n  port: 70000\nlimits:\n  maxFrameBytez: 10\n');
   const cli = runCli(t, ['start', '--config', file]);

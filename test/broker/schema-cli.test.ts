@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, startTestNode } from '../helpers/node.js';
+import { testTmpDir } from '../helpers/tmp.js';
 import { schemaIdOf } from '../../schemas/mod.js';
 import { canonicalJson } from '../../schemas/canonical-json.js';
 
 function schemaFile(name: string, schema: unknown): string {
-  const dir = mkdtempSync(join(tmpdir(), 'meshgate-schema-cli-'));
+  const dir = testTmpDir(undefined, 'meshgate-schema-cli');
   const file = join(dir, name);
   writeFileSync(file, JSON.stringify(schema));
   return file;

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHmac, generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { get } from 'node:https';
 import { test, type TestContext } from 'node:test';
@@ -13,6 +12,7 @@ import type { RunningNode } from '../../broker/server.js';
 import { filterMatches } from '../../routing/mod.js';
 import { makeTestPki } from '../helpers/certs.js';
 import { ce, FrameClient, startTestNode } from '../helpers/node.js';
+import { testTmpDir } from '../helpers/tmp.js';
 
 const SECRET = 'ws-auth-test-secret-0123456789';
 const STATIC = 'static-ops-token-0123456789';
@@ -123,8 +123,7 @@ test('auth on: a token in ?token= or Authorization: Bearer, or a static token, o
 });
 
 test('ES256 and RS256 tokens verified with auth.jwt.publicKeyFiles open sessions; an HS256 token keyed with the public key gets 401', async (t) => {
-  const dir = mkdtempSync(join(process.env.MESHGATE_TEST_TMP ?? tmpdir(), 'mg-keys-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = testTmpDir(t, 'mg-keys');
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const ecPem = ec.publicKey.export({ type: 'spki', format: 'pem' }) as string;

@@ -32,9 +32,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { AmqpMiniConnection } from './amqp-mini.js';
+import { testTmpDir } from './tmp.js';
 
 // ---------------------------------------------------------------------------
 // Errors
@@ -252,9 +252,8 @@ function fileSize(file: string): number {
 }
 
 function makeDir(kind: string): string {
-  const base = process.env.MESHGATE_TEST_TMP || os.tmpdir();
-  fs.mkdirSync(base, { recursive: true });
-  return fs.mkdtempSync(path.join(base, `${kind}-`));
+  // Not removed per test: a failing run keeps broker logs for reading.
+  return testTmpDir(undefined, kind);
 }
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

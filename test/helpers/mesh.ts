@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { CLI } from './node.js';
+import { testTmpDir } from './tmp.js';
 
 export const TEST_MESH_KEY = 'test-mesh-key-0123';
 
@@ -42,7 +42,7 @@ export class NodeProcess {
   constructor(t: TestContext, spec: NodeSpec) {
     this.#t = t;
     this.spec = spec;
-    const dir = mkdtempSync(join(tmpdir(), `mg-${spec.id}-`));
+    const dir = testTmpDir(t, `mg-${spec.id}`);
     this.#configFile = join(dir, 'node.json');
     const config = {
       node: { id: spec.id, region: spec.region ?? 'r1' },
