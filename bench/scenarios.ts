@@ -191,7 +191,7 @@ export const scenarios: Scenario[] = [
     note: 'in-process, checks/s',
     run: async () =>
       (await dedupBench()).map((r) => ({
-        name: `${r.name} (${Math.round(r.heapBytesPerEntry)} B/entry heap)`,
+        name: `${r.name} (${Math.round(r.bytesPerEntry)} B/entry)`,
         eventsPerSec: r.checksPerSec,
         p50Ms: NaN,
         p99Ms: NaN,

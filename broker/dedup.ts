@@ -4,24 +4,26 @@
  * MAY assume that Events with identical source and id are duplicates").
  *
  * Bounded by time (ttlMs) and by entries (maxEntries), constant time per
- * check, no allocation per check (besides, while the window fills, the
- * occasional doubling of the ring).
+ * check, exact (a distinct pair is never taken for a duplicate).
  *
  * ```
- *   ring (insertion order = time order)           seen: Map<id, source | source[]>
- *   head                      head+count
- *    v                            v
- *   [id0 t0][id1 t1] ... [idN tN][ free ... ]     every ring id is in `seen`
- *    ^ expired from here, lazily, on each check; the oldest goes first when full
+ *   ring of entries, in insertion order = time order     table (open addressing, linear probing)
+ *   head                        head+count               [hash, entry+1][hash, entry+1] ...
+ *    v                              v                      one slot per entry, load <= 1/2
+ *   [t0 h0 @k0][t1 h1 @k1] ... [tN hN @kN][ free ]
+ *                |
+ *                v  the pair's key bytes, in a byte ring (the arena) that frees in the same order
  * ```
  *
- * Keyed by id, holding the source: ids are nearly always unique on their
- * own, so the common case hashes only the id and keeps the event's own
- * strings (no key built per check: concatenating source and id cost a
- * string allocation, a copy and a hash of both per event). An id that
- * several sources use holds their sources in an array, oldest first; the
- * ring is in time order too, so expiring an id's oldest ring slot drops
- * its first source.
+ * Why not a Map<string, ...>: at a busy node's 1M entries, a Map costs a
+ * handful of cache misses per check (bucket, entry chain, key string; and
+ * again to delete the oldest), and it keeps a million id strings alive,
+ * which every young-generation collection then copies into the old one.
+ * Profiles put that at a sixth of a node's CPU. Here a check is one probe
+ * into a typed array (hash and entry share a cache line), the key's bytes
+ * are written once to a sequential arena, and the event's strings die
+ * young. Keys are compared byte for byte on a hash match, so the window
+ * stays exact.
  */
 import { MeshError } from './errors.js';
 
@@ -46,8 +48,25 @@ export interface DedupStats {
 }
 
 const DEFAULTS = Object.freeze({ ttlMs: 120_000, maxEntries: 1_000_000 });
-const INITIAL_CAPACITY = 1024;
+const INITIAL_ARENA_BYTES = 64 * 1024;
+/** Marks a key char at or above 0x80, written as this byte and the char's two bytes (ASCII is one byte). */
+const WIDE = 0xff;
 const monotonicNow = performance.now.bind(performance);
+
+/** FNV-1a over UTF-16 code units, continuing from `h`. */
+function hashChars(h: number, s: string): number {
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h;
+}
+
+/** Murmur3's finaliser: spreads FNV's weak low bits over the table index. */
+function mix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) | 0;
+}
 
 /**
  * Remembers (source, id) pairs for a bounded time and count.
@@ -60,19 +79,34 @@ export class DedupWindow {
   readonly #ttlMs: number;
   readonly #maxEntries: number;
   readonly #now: () => number;
-  readonly #seen = new Map<string, string | string[]>();
-  /** Ids in time order (a ring); their sources are in `#seen`. */
-  #ids: (string | undefined)[];
+
+  // The ring of entries, one slot per remembered pair.
   #times: Float64Array;
+  #hashes: Int32Array;
+  /** Where the entry's key starts in the arena, and how many bytes it takes. */
+  #keyAt: Int32Array;
+  #keyBytes: Int32Array;
+  /** Length of the source part of the key, in chars: ("ab", "c") and ("a", "bc") differ here. */
+  #sourceChars: Int32Array;
   #head = 0;
   #count = 0;
+
+  /** Pairs [hash, entry index + 1], 0 marking an empty slot; a power of two of slots. */
+  #table: Int32Array;
+  #mask: number;
+
+  /** Key bytes, a ring freed oldest first like the entries; #arenaEnd is where the next key goes. */
+  #arena: Uint8Array;
+  #arenaEnd = 0;
+
   /** Latest time used; a clock that steps back is clamped to it so the ring stays in time order. */
   #last = -Infinity;
   #duplicates = 0;
   #evictedByAge = 0;
   #evictedBySize = 0;
-  /** The previous check's source: a run of events from one source then shares one retained string. */
+  /** The previous check's source and its hash: a run of events from one source hashes it once. */
   #lastSource = '';
+  #lastSourceHash = hashChars(0x811c9dc5, '');
 
   constructor(options: DedupOptions = {}) {
     const ttlMs = options.ttlMs ?? DEFAULTS.ttlMs;
@@ -86,9 +120,19 @@ export class DedupWindow {
     this.#ttlMs = ttlMs;
     this.#maxEntries = maxEntries;
     this.#now = options.now ?? monotonicNow;
-    const capacity = Math.min(INITIAL_CAPACITY, maxEntries);
-    this.#ids = new Array<string | undefined>(capacity).fill(undefined);
+    // Sized for the bound up front: growing meant rehashing every entry at
+    // each doubling, a cache miss apiece, and a node spends its first
+    // million events filling the window. The pages are zero and untouched
+    // until used, so an idle window costs address space, not memory.
+    const capacity = maxEntries;
     this.#times = new Float64Array(capacity);
+    this.#hashes = new Int32Array(capacity);
+    this.#keyAt = new Int32Array(capacity);
+    this.#keyBytes = new Int32Array(capacity);
+    this.#sourceChars = new Int32Array(capacity);
+    this.#table = new Int32Array(2 * tableSlotsFor(capacity));
+    this.#mask = tableSlotsFor(capacity) - 1;
+    this.#arena = new Uint8Array(INITIAL_ARENA_BYTES);
   }
 
   /**
@@ -105,29 +149,37 @@ export class DedupWindow {
     if (t >= this.#last) this.#last = t;
     else t = this.#last; // clock stepped back (or NaN): keep time order
     this.#expire(t - this.#ttlMs);
-    // Decoders give every event fresh strings; compared (not hashed) with
-    // the last source, a repeat keeps the one string already held.
-    if (source === this.#lastSource) source = this.#lastSource;
-    else this.#lastSource = source;
-    const seen = this.#seen;
-    const held = seen.get(id);
-    if (held === undefined) seen.set(id, source);
-    else if (held === source || (typeof held !== 'string' && held.includes(source))) {
-      this.#duplicates++;
-      return true;
-    } else if (typeof held === 'string') seen.set(id, [held, source]);
-    else held.push(source);
+
+    // Fresh strings per event, but usually the same source as the last one:
+    // comparing costs less than hashing it again.
+    let h: number;
+    if (source === this.#lastSource) h = this.#lastSourceHash;
+    else {
+      h = hashChars(0x811c9dc5, source);
+      this.#lastSource = source;
+      this.#lastSourceHash = h;
+    }
+    const hash = mix(hashChars(h, id));
+
+    const table = this.#table;
+    const mask = this.#mask;
+    let slot = hash & mask;
+    for (let entry = table[2 * slot + 1]; entry !== 0; entry = table[2 * slot + 1]) {
+      if (table[2 * slot] === hash && this.#keyEquals(entry - 1, source, id)) {
+        this.#duplicates++;
+        return true;
+      }
+      slot = (slot + 1) & mask;
+    }
+
     if (this.#count === this.#maxEntries) {
       this.#dropOldest();
       this.#evictedBySize++;
-    } else if (this.#count === this.#ids.length) {
-      this.#grow();
+      // Dropping shifted slots back: the free slot found above may have moved.
+      this.#insert(hash, source, id, t, -1);
+    } else {
+      this.#insert(hash, source, id, t, slot);
     }
-    let tail = this.#head + this.#count;
-    if (tail >= this.#ids.length) tail -= this.#ids.length;
-    this.#ids[tail] = id;
-    this.#times[tail] = t;
-    this.#count++;
     return false;
   }
 
@@ -145,6 +197,26 @@ export class DedupWindow {
     };
   }
 
+  /** Adds an entry at the ring's tail; `slot` is its free table slot, or -1 to probe for one. */
+  #insert(hash: number, source: string, id: string, t: number, slot: number): void {
+    let entry = this.#head + this.#count;
+    if (entry >= this.#times.length) entry -= this.#times.length;
+    this.#times[entry] = t;
+    this.#hashes[entry] = hash;
+    this.#sourceChars[entry] = source.length;
+    this.#writeKey(entry, source, id);
+    this.#count++;
+    if (slot < 0) slot = this.#freeSlot(hash);
+    this.#table[2 * slot] = hash;
+    this.#table[2 * slot + 1] = entry + 1;
+  }
+
+  #freeSlot(hash: number): number {
+    let slot = hash & this.#mask;
+    while (this.#table[2 * slot + 1] !== 0) slot = (slot + 1) & this.#mask;
+    return slot;
+  }
+
   /** Forgets every pair seen at or before `cutoff`; amortised O(1) per check since each pair leaves once. */
   #expire(cutoff: number): void {
     while (this.#count > 0 && this.#times[this.#head] <= cutoff) {
@@ -154,33 +226,152 @@ export class DedupWindow {
   }
 
   #dropOldest(): void {
-    const head = this.#head;
-    const id = this.#ids[head] as string;
-    const held = this.#seen.get(id)!;
-    if (typeof held === 'string') this.#seen.delete(id);
-    else {
-      held.shift(); // this slot is the id's oldest, so its source is the first
-      if (held.length === 1) this.#seen.set(id, held[0]);
-    }
-    this.#ids[head] = undefined; // release the id string
-    this.#head = head + 1 === this.#ids.length ? 0 : head + 1;
+    const entry = this.#head;
+    this.#unlink(this.#hashes[entry], entry + 1);
+    this.#head = entry + 1 === this.#times.length ? 0 : entry + 1;
     this.#count--;
+    if (this.#count === 0) this.#arenaEnd = 0; // nothing held: start the arena over
   }
 
-  /** Doubles the ring (up to maxEntries), unrolling it so the oldest pair is at 0. */
-  #grow(): void {
-    const oldIds = this.#ids;
-    const oldTimes = this.#times;
-    const capacity = Math.min(oldIds.length * 2, this.#maxEntries);
-    const ids = new Array<string | undefined>(capacity).fill(undefined);
-    const times = new Float64Array(capacity);
-    for (let i = 0, j = this.#head; i < this.#count; i++) {
-      ids[i] = oldIds[j];
-      times[i] = oldTimes[j];
-      if (++j === oldIds.length) j = 0;
+  /**
+   * Removes `entry` from the table by backward-shift deletion: later slots
+   * of the same probe run move up, so lookups need no tombstones and a
+   * window that churns forever keeps its probe runs short.
+   */
+  #unlink(hash: number, entry: number): void {
+    const table = this.#table;
+    const mask = this.#mask;
+    let hole = hash & mask;
+    while (table[2 * hole + 1] !== entry) hole = (hole + 1) & mask;
+    for (let next = (hole + 1) & mask; table[2 * next + 1] !== 0; next = (next + 1) & mask) {
+      const home = table[2 * next] & mask;
+      // The slot at `next` may fill the hole unless its home lies cyclically in (hole, next].
+      const stays = hole <= next ? hole < home && home <= next : hole < home || home <= next;
+      if (stays) continue;
+      table[2 * hole] = table[2 * next];
+      table[2 * hole + 1] = table[2 * next + 1];
+      hole = next;
     }
-    this.#ids = ids;
-    this.#times = times;
-    this.#head = 0;
+    table[2 * hole] = 0;
+    table[2 * hole + 1] = 0;
   }
+
+  /**
+   * Writes the key's chars to the arena: ASCII as one byte, anything else
+   * as WIDE and its two bytes. The arena is a ring like the entries; a key
+   * never wraps (the rest of the arena's end is skipped instead), and a
+   * key that does not fit grows the arena.
+   */
+  #writeKey(entry: number, source: string, id: string): void {
+    const most = 3 * (source.length + id.length);
+    let at = this.#placeKey(most);
+    const start = at;
+    const arena = this.#arena;
+    for (let i = 0; i < source.length; i++) {
+      const c = source.charCodeAt(i);
+      if (c < 0x80) arena[at++] = c;
+      else {
+        arena[at++] = WIDE;
+        arena[at++] = c >>> 8;
+        arena[at++] = c & 0xff;
+      }
+    }
+    for (let i = 0; i < id.length; i++) {
+      const c = id.charCodeAt(i);
+      if (c < 0x80) arena[at++] = c;
+      else {
+        arena[at++] = WIDE;
+        arena[at++] = c >>> 8;
+        arena[at++] = c & 0xff;
+      }
+    }
+    this.#keyAt[entry] = start;
+    this.#keyBytes[entry] = at - start;
+    this.#arenaEnd = at;
+  }
+
+  /**
+   * Where a key of up to `bytes` bytes can go. The live keys run from the
+   * oldest entry's key to #arenaEnd, possibly wrapped; the next key goes
+   * after the newest, or at 0 when the end is too short. Strict `<` keeps
+   * "end meets start" meaning empty, never full.
+   */
+  #placeKey(bytes: number): number {
+    const end = this.#arenaEnd;
+    if (this.#count === 0) return this.#fits(0, bytes) ? 0 : this.#growArena(bytes);
+    const start = this.#keyAt[this.#head];
+    // After a wrap the newest key always ends before the oldest starts, so
+    // start === end only when every live key is empty: not wrapped.
+    if (start <= end) {
+      if (this.#fits(end, bytes)) return end; // room after the newest key
+      if (bytes < start) return 0; // wrap: the arena's tail stays unused until the oldest keys leave
+      return this.#growArena(bytes);
+    }
+    if (end + bytes < start) return end; // wrapped: room between the newest and the oldest key
+    return this.#growArena(bytes);
+  }
+
+  #fits(at: number, bytes: number): boolean {
+    return at + bytes <= this.#arena.length;
+  }
+
+  /** Doubles the arena (or more, for a long key), copying the live keys to its start in age order. */
+  #growArena(bytes: number): number {
+    let live = 0;
+    for (let i = 0, e = this.#head; i < this.#count; i++) {
+      live += this.#keyBytes[e];
+      if (++e === this.#times.length) e = 0;
+    }
+    const old = this.#arena;
+    const arena = new Uint8Array(Math.max(2 * old.length, 2 * (live + bytes)));
+    // Keys lie back to back but for one wrap: copy runs, not keys.
+    let at = 0;
+    let runFrom = 0;
+    let runTo = 0;
+    let runAt = 0;
+    for (let i = 0, e = this.#head; i < this.#count; i++) {
+      const from = this.#keyAt[e];
+      if (from !== runTo) {
+        arena.set(old.subarray(runFrom, runTo), runAt);
+        runFrom = from;
+        runAt = at;
+      }
+      runTo = from + this.#keyBytes[e];
+      this.#keyAt[e] = at;
+      at += this.#keyBytes[e];
+      if (++e === this.#times.length) e = 0;
+    }
+    arena.set(old.subarray(runFrom, runTo), runAt);
+    this.#arena = arena;
+    this.#arenaEnd = at;
+    return at;
+  }
+
+  #keyEquals(entry: number, source: string, id: string): boolean {
+    if (this.#sourceChars[entry] !== source.length) return false;
+    const arena = this.#arena;
+    let at = this.#keyAt[entry];
+    const end = at + this.#keyBytes[entry];
+    for (let part = 0; part < 2; part++) {
+      const s = part === 0 ? source : id;
+      for (let i = 0; i < s.length; i++) {
+        if (at >= end) return false;
+        const c = s.charCodeAt(i);
+        if (c < 0x80) {
+          if (arena[at++] !== c) return false;
+        } else {
+          if (arena[at] !== WIDE || arena[at + 1] !== c >>> 8 || arena[at + 2] !== (c & 0xff)) return false;
+          at += 3;
+        }
+      }
+    }
+    return at === end;
+  }
+}
+
+/** Table slots for a ring of `capacity` entries: a power of two, at least twice as many, so probe runs stay short. */
+function tableSlotsFor(capacity: number): number {
+  let slots = 2;
+  while (slots < 2 * capacity) slots *= 2;
+  return slots;
 }

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { DedupWindow } from '../../broker/dedup.js';
 import { MeshError } from '../../broker/errors.js';
 
@@ -150,4 +151,104 @@ test('one id from several sources: each pair is its own entry, and they expire o
   assert.equal(dedup.isDuplicate('/s3', 'x'), true);
   assert.equal(dedup.isDuplicate('/s1', 'x'), false, 'the oldest pair went first');
   assert.equal(dedup.size, 3);
+});
+
+/** The window's contract, written the obvious way: a list in time order, searched end to end. */
+class ModelWindow {
+  readonly held: { source: string; id: string; t: number }[] = [];
+  last = -Infinity;
+  duplicates = 0;
+  evictedByAge = 0;
+  evictedBySize = 0;
+  constructor(readonly ttlMs: number, readonly maxEntries: number) {}
+  isDuplicate(source: string, id: string, now: number): boolean {
+    const t = Math.max(now, this.last);
+    this.last = t;
+    while (this.held.length > 0 && this.held[0].t <= t - this.ttlMs) {
+      this.held.shift();
+      this.evictedByAge++;
+    }
+    if (this.held.some((e) => e.source === source && e.id === id)) {
+      this.duplicates++;
+      return true;
+    }
+    if (this.held.length === this.maxEntries) {
+      this.held.shift();
+      this.evictedBySize++;
+    }
+    this.held.push({ source, id, t });
+    return false;
+  }
+}
+
+test('the window answers exactly as the obvious model does: random checks, clock steps, bounds, odd and long keys', () => {
+  // Few distinct keys, so duplicates, evictions and re-sightings are common;
+  // non-ASCII and long keys exercise the arena's wide chars, wrap and growth;
+  // small windows make table collisions and backward shifts frequent.
+  const text = fc.oneof(
+    fc.constantFrom('', 'a', 'b', 'ab', 'é', 'a\u0000', '\u{1F600}', '\uffff'),
+    fc.string({ maxLength: 3, unit: 'binary' }),
+    // Letters in a phase per key, so one key overwriting part of another would show.
+    fc.nat({ max: 3 }).map((n) => Array.from({ length: 20_000 + n }, (_, i) => String.fromCharCode(97 + ((i + 7 * n) % 26))).join('')),
+  );
+  const step = fc.oneof(
+    { weight: 8, arbitrary: fc.record({ source: text, id: text }) },
+    { weight: 2, arbitrary: fc.record({ advance: fc.integer({ min: -5, max: 40 }) }) },
+  );
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 100 }), fc.array(step, { maxLength: 400 }), (maxEntries, ttlMs, steps) => {
+      const clock = { t: 0 };
+      const dedup = new DedupWindow({ ttlMs, maxEntries, now: () => clock.t });
+      const model = new ModelWindow(ttlMs, maxEntries);
+      for (const s of steps) {
+        if ('advance' in s) {
+          clock.t += s.advance;
+          continue;
+        }
+        const expected = model.isDuplicate(s.source, s.id, clock.t);
+        assert.equal(dedup.isDuplicate(s.source, s.id), expected, JSON.stringify([s.source.slice(0, 20), s.id.slice(0, 20)]));
+      }
+      assert.deepEqual(dedup.stats(), {
+        entries: model.held.length,
+        duplicates: model.duplicates,
+        evictedByAge: model.evictedByAge,
+        evictedBySize: model.evictedBySize,
+      });
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('a window that churns far past its bound stays exact: every re-sent recent pair is caught, every old one passes', () => {
+  const { dedup } = clocked({ maxEntries: 1_000 });
+  for (let i = 0; i < 50_000; i++) {
+    assert.equal(dedup.isDuplicate(`/s${i % 3}`, `id-${i}`), false);
+    if (i >= 999) assert.equal(dedup.isDuplicate(`/s${(i - 999) % 3}`, `id-${i - 999}`), true, `id-${i - 999} is the oldest held`);
+  }
+  assert.equal(dedup.isDuplicate('/s0', 'id-0'), false, 'long forgotten');
+  assert.equal(dedup.stats().duplicates, 50_000 - 999);
+});
+
+test('keys of mixed lengths churning through a small window: the arena wraps and grows, and no held key is ever damaged', () => {
+  const { dedup } = clocked({ maxEntries: 8 });
+  let seed = 7;
+  const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  // Each key's letters run in its own phase, so a key overwritten by another shows.
+  const keyOf = (i: number) => {
+    // Lengths creep up, so the arena keeps running short: it wraps and grows all along.
+    const length = 1 + Math.floor(random() ** 2 * (100 + 4 * i));
+    // Every third key is all non-ASCII (three arena bytes a char, the most a key can take).
+    const base = i % 3 === 0 ? 0xc0 : 97;
+    return Array.from({ length }, (_, j) => String.fromCharCode(base + ((j + i) % 26))).join('');
+  };
+  const keys: string[] = [];
+  for (let i = 0; i < 3_000; i++) {
+    keys.push(keyOf(i));
+    assert.equal(dedup.isDuplicate('/s', keys[i]), false, `key ${i} is new`);
+    const oldest = Math.max(0, i - 7);
+    for (const k of [oldest, i - Math.floor(random() * (i - oldest + 1)), i]) {
+      assert.equal(dedup.isDuplicate('/s', keys[k]), true, `key ${k} is held at step ${i}`);
+    }
+    keys[oldest - 1] = ''; // let the strings go: only the window's copies remain
+  }
 });
