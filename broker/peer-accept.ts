@@ -2,6 +2,7 @@ import { decodePeerFrame, encodeControl, PEER_PROTOCOL_VERSION } from './peer-fr
 import { keyProof, newNonce, PEER_CLOSE, proofMatches } from './peer-handshake.js';
 import type { PeerConnection, PeerLink } from './peer-link.js';
 import type { PeerMesh } from './peer-mesh.js';
+import { closeReason } from './close-reason.js';
 
 /** The accepting side's view of one peer socket, whatever serves it (uWS, or ws over Node https for mutual TLS). */
 export interface AcceptedSocket {
@@ -52,7 +53,7 @@ export class PeerAcceptance {
     const socket = this.#socket;
     const refuse = (code: number, reason: 'auth' | 'version' | 'malformed' | 'duplicate', text: string) => {
       this.#mesh.refused(reason);
-      socket.end(code, text.slice(0, 120));
+      socket.end(code, closeReason(text));
     };
     const decoded = isBinary ? decodePeerFrame(message) : null;
     if (decoded === null || decoded.kind !== 'control' || decoded.frame.t !== 'hello') {

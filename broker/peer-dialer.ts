@@ -4,6 +4,7 @@ import { keyProof, newNonce, PEER_CLOSE, proofMatches } from './peer-handshake.j
 import type { PeerConnection, PeerLink } from './peer-link.js';
 import type { PeerMesh } from './peer-mesh.js';
 import { PEER_PATH } from './peer-endpoint.js';
+import { closeReason } from './close-reason.js';
 
 export interface PeerDialerOptions {
   readonly nodeId: string;
@@ -73,7 +74,7 @@ export class PeerDialer {
       this.#mesh.refused(reason);
       this.lastError = text;
       this.#options.log(`peer ${this.url}: ${text}`);
-      socket.close(code, text.slice(0, 120));
+      socket.close(code, closeReason(text));
     };
     let challenge: Uint8Array | null = null;
     socket.on('message', (raw: Buffer) => {

@@ -9,6 +9,7 @@ import { MESSAGING_SYSTEM, traceparentOf } from './event-tracing.js';
 import { decodeEventEntry, decodePeerFrame, encodeDests, withHopParent, type ControlFrame, type InterestDelta, type InterestState } from './peer-frames.js';
 import { PEER_CLOSE } from './peer-handshake.js';
 import { PeerLink, type PeerConnection, type PeerLinkOptions } from './peer-link.js';
+import { closeReason } from './close-reason.js';
 
 export interface PeerMeshOptions {
   /** Events whose hop path is this long are not forwarded further. @default 16 */
@@ -162,7 +163,7 @@ export class PeerMesh {
     const decoded = decodePeerFrame(message);
     if (decoded.kind === 'malformed') {
       this.#m.malformed.inc();
-      link.close(PEER_CLOSE.MALFORMED, `MG_ERR_PEER_MALFORMED: ${decoded.reason}`.slice(0, 120));
+      link.close(PEER_CLOSE.MALFORMED, closeReason(`MG_ERR_PEER_MALFORMED: ${decoded.reason}`));
       return;
     }
     if (decoded.kind === 'events') {

@@ -8,6 +8,7 @@ import type { SchemaReason } from './ingress-validation.js';
 import type { MeshNode } from './mesh-node.js';
 import type { Metric } from './metrics.js';
 import { CLOSE, WsSession } from './ws-session.js';
+import { closeReason } from './close-reason.js';
 
 export interface WsEndpointOptions {
   /** Largest frame uWS accepts; larger ones close the socket with 1009. */
@@ -276,8 +277,7 @@ function refuseTooBig(node: MeshNode, session: WsSession<ClientData> | WsSession
 
 function refuseCe(node: MeshNode, session: WsSession<CeData>, close: number, code: ErrorCode, message: string, count = true): void {
   if (count) node.reject(code, message);
-  // Close reasons are capped at 123 bytes by RFC 6455 §5.5.
-  session.end(close, `${code}: ${message}`.slice(0, 120));
+  session.end(close, closeReason(`${code}: ${message}`));
 }
 
 /** Admitted without checks: auth off and no per-address limits. */
@@ -315,7 +315,7 @@ function handleRequest(node: MeshNode, session: WsSession<ClientData>, codec: Cl
           continue;
         }
         if (result.code === 'MG_ERR_EVENT_TOO_LARGE') {
-          session.end(CLOSE.TOO_BIG, `${result.code}: items[${index}] ${result.message}`.slice(0, 120));
+          session.end(CLOSE.TOO_BIG, closeReason(`${result.code}: items[${index}] ${result.message}`));
           return;
         }
         answer({ ...errorFrame(ref, result.code, result.message, result.reasons), index });
@@ -333,7 +333,7 @@ function handleRequest(node: MeshNode, session: WsSession<ClientData>, codec: Cl
       const result = node.ingest(request.event, 'ws');
       if (!result.ok) {
         if (result.code === 'MG_ERR_EVENT_TOO_LARGE') {
-          session.end(CLOSE.TOO_BIG, `${result.code}: ${result.message}`.slice(0, 120));
+          session.end(CLOSE.TOO_BIG, closeReason(`${result.code}: ${result.message}`));
           return;
         }
         answer(errorFrame(ref, result.code, result.message, result.reasons));

@@ -275,6 +275,21 @@ test('the CloudEvents binding accepts events on a concrete topic path and closes
   assert.match(reason.toString(), /^MG_ERR_EVENT_INVALID/);
 });
 
+test('a close reason over 123 bytes of non-ASCII text is cut on a character boundary: the client still gets the code', async (t) => {
+  const node = await startTestNode(t);
+  const socket = new WebSocket(`ws://127.0.0.1:${node.port}/v1/ce/ce.in`, 'cloudevents.json');
+  t.after(() => socket.terminate());
+  await once(socket, 'open');
+  // The refusal names the bad attribute: 80 two-byte characters, 160 bytes.
+  const name = 'é'.repeat(80);
+  const closed = once(socket, 'close');
+  socket.send(JSON.stringify({ ...ce('long-name'), [name]: 'x' }));
+  const [code, reason] = (await closed) as [number, Buffer];
+  assert.equal(code, 1007, 'a reason cut inside a character is invalid UTF-8: the client would see 1006');
+  assert.ok(reason.byteLength <= 123);
+  assert.match(reason.toString('utf8'), /^MG_ERR_EVENT_INVALID: é+$/);
+});
+
 test('the CloudEvents binding refuses an upgrade without its subprotocol with HTTP 400', async (t) => {
   const node = await startTestNode(t);
   const socket = new WebSocket(`ws://127.0.0.1:${node.port}/v1/ce/a`);
