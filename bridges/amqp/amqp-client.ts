@@ -3,6 +3,7 @@ import type { MeshEvent } from '../../broker/mod.js';
 import type { BridgeContext, BrokerClient } from '../core/broker-client.js';
 import { decodeAmqp, encodeAmqp } from './binding.js';
 import { confirmPublisher, type ConfirmPublisher } from './confirm-publisher.js';
+import { publishRefusal, type PublishRefusal } from './publish-refusal.js';
 
 /** How long a connect attempt may take, ms. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -22,6 +23,13 @@ const QUEUE_EXPIRES_MS = 3_600_000;
  * queue catches them); exports go through a confirm channel and count as
  * exported on the broker's confirm; unconfirmed ones are retried after a
  * reconnect (a retry may duplicate: same CloudEvent id, the mesh dedups).
+ *
+ * Refusals on export: a publish RabbitMQ refuses for good by closing the
+ * channel (topic or exchange permission, max_message_size) fails with a
+ * MeshError (publish-refusal.ts): counted and not sent again; the close
+ * still costs one reconnect. A basic.nack (a queue with x-overflow
+ * reject-publish at its limit, a queue process failing) may pass: a plain
+ * error, so the core sends the message again after a backoff pause.
  */
 export class AmqpBrokerClient implements BrokerClient {
   readonly holdsWhileDown = true;
@@ -30,6 +38,8 @@ export class AmqpBrokerClient implements BrokerClient {
   #model: ChannelModel | null = null;
   #consume: Channel | null = null;
   #publish: ConfirmPublisher | null = null;
+  /** What the server's close of the current publish channel refused, if it closed it over a publish. */
+  #refusal: PublishRefusal | null = null;
   #closing = false;
   #inFlight = 0;
   /** Exports waiting for room in the confirm window, from #head on (a queue without shift()). */
@@ -58,10 +68,11 @@ export class AmqpBrokerClient implements BrokerClient {
       const consume = await model.createChannel();
       const publish = await model.createConfirmChannel();
       // A channel error (e.g. a refused bind) closes the channel: start over on a fresh connection.
-      for (const ch of [consume, publish]) {
-        ch.on('error', () => undefined);
-        ch.on('close', () => fail(new Error('channel closed')));
-      }
+      consume.on('error', () => undefined);
+      // Emitted before amqplib fails the unconfirmed messages (its own 'close' listener), so #send can tell them apart.
+      publish.on('error', (err: Error) => (this.#refusal = publishRefusal(err)));
+      this.#refusal = null;
+      for (const ch of [consume, publish]) ch.on('close', () => fail(new Error('channel closed')));
       if (spec.exchange !== 'amq.topic') await consume.assertExchange(spec.exchange, 'topic', { durable: true });
       await consume.assertQueue(spec.queue, { durable: true, arguments: { 'x-expires': QUEUE_EXPIRES_MS } });
       await consume.prefetch(spec.prefetch);
@@ -119,9 +130,10 @@ export class AmqpBrokerClient implements BrokerClient {
     this.#inFlight++;
     try {
       const { body, properties } = encodeAmqp(event, this.#ctx.spec.mode);
-      ch.publish(this.#ctx.spec.exchange, topic, body, properties, (err) => {
+      const exchange = this.#ctx.spec.exchange;
+      ch.publish(exchange, topic, body, properties, (err) => {
         this.#inFlight--;
-        done(err ?? undefined);
+        done(err === null ? undefined : (this.#refusal?.refuses(exchange, topic, body.byteLength) ?? err));
         this.#release();
       });
     } catch (err) {

@@ -1,6 +1,8 @@
 /**
- * Exponential reconnect backoff with full jitter between `minMs` and a
- * doubling ceiling capped at `maxMs`; reset after a successful connect.
+ * Exponential backoff with full jitter between `minMs` and a doubling
+ * ceiling capped at `maxMs`. A bridge keeps two: reconnect delays (reset
+ * after a successful connect) and export resend delays (reset once a
+ * failed export is settled).
  */
 export class Backoff {
   readonly #minMs: number;

@@ -18,6 +18,9 @@ const EMPTY = new Uint8Array(0);
  */
 const BRIDGE_FORMAT: EgressFormat = Object.freeze({ name: 'bridge', binary: true, encode: () => EMPTY, batch: null });
 
+/** An export waiting for the broker: broker topic, event, and whether a send of it has already failed. */
+type HeldExport = [topic: string, event: MeshEvent, failedBefore: boolean];
+
 const ACCEPTED: ImportOutcome = Object.freeze({ ok: true, duplicate: false });
 const DUPLICATE: ImportOutcome = Object.freeze({ ok: true, duplicate: true });
 
@@ -27,6 +30,8 @@ const DUPLICATE: ImportOutcome = Object.freeze({ ok: true, duplicate: true });
  * ```
  *  broker --message--> client.decode --importMessage--> map topic -> node.ingest -> ack upstream
  *  node --deliver--> loop guard -> map topic -> client.publish (held while down: MQTT, AMQP)
+ *                                                  |-- MeshError: refused, counted, never sent again
+ *                                                  '-- other error: held, sent again after a backoff pause
  *  node.onInterestChange -> wanted ∩ import mappings -> minimal cover -> client.(un)subscribe
  * ```
  */
@@ -37,12 +42,18 @@ export class Bridge implements Subscriber {
   readonly #dialect: TopicDialect;
   readonly #client: BrokerClient;
   readonly #log: (line: string) => void;
+  /** Reconnect delays. */
   readonly #backoff: Backoff;
+  /** Delays before held exports are sent again after a failed send; reset once a failed export is sent or refused. */
+  readonly #resendBackoff: Backoff;
   #state: BridgeState = 'connecting';
   #lastError: string | null = null;
+  /** Why the last message was refused (either way): the broker's reason for an export, which no client hears of otherwise. */
+  #lastRefusal: string | null = null;
   #closed = false;
   #everUp = false;
-  #retryTimer: NodeJS.Timeout | null = null;
+  #reconnectTimer: NodeJS.Timeout | null = null;
+  #resendTimer: NodeJS.Timeout | null = null;
   #offInterest: (() => void) | null = null;
   /** Broker filters wanted upstream now. */
   #desired = new Set<string>();
@@ -51,8 +62,8 @@ export class Bridge implements Subscriber {
   #resubscribeAll = false;
   #syncing: Promise<void> | null = null;
   #syncAgain = false;
-  /** Exports waiting for the broker: [broker topic, event]. */
-  #pending: Array<[string, MeshEvent]> = [];
+  /** Exports waiting for the broker, in the order they are to be sent. */
+  #pending: HeldExport[] = [];
   readonly #c: {
     imported: Metric;
     duplicates: Metric;
@@ -61,6 +72,7 @@ export class Bridge implements Subscriber {
     reconnects: Metric;
     lost: Metric;
     dropped: Metric;
+    retries: Metric;
     up: Metric;
     subscriptions: Metric;
     pending: Metric;
@@ -74,6 +86,7 @@ export class Bridge implements Subscriber {
     this.#dialect = dialect;
     this.#log = log;
     this.#backoff = new Backoff(spec.backoffMinMs, spec.backoffMaxMs);
+    this.#resendBackoff = new Backoff(spec.backoffMinMs, spec.backoffMaxMs);
     const m = node.metrics;
     const l = { bridge: spec.name };
     this.#c = {
@@ -84,6 +97,7 @@ export class Bridge implements Subscriber {
       reconnects: m.counter('meshgate_bridge_reconnects_total', 'Connections re-established after a loss', l),
       lost: m.counter('meshgate_bridge_lost_total', 'Exported events known lost (NATS core: sent during or just before an outage)', l),
       dropped: m.counter('meshgate_bridge_dropped_total', 'Exports dropped because more than maxPendingExports were waiting for the broker', l),
+      retries: m.counter('meshgate_bridge_export_retries_total', 'Export sends that failed for a reason that may pass (connection loss, broker nack, unclassified error): the event is held and sent again', l),
       up: m.gauge('meshgate_bridge_up', '1 while the bridge is connected to its broker', l),
       subscriptions: m.gauge('meshgate_bridge_subscriptions', 'Upstream subscriptions (filters or bindings) the bridge holds', l),
       pending: m.gauge('meshgate_bridge_pending_exports', 'Exports waiting for the broker to come back', l),
@@ -130,9 +144,11 @@ export class Bridge implements Subscriber {
       exported: this.#c.exported.value,
       loopSkipped: this.#c.skipped.value,
       refused,
+      lastRefusal: this.#lastRefusal,
       reconnects: this.#c.reconnects.value,
       lost: this.#c.lost.value,
       dropped: this.#c.dropped.value,
+      retries: this.#c.retries.value,
       pending: this.#pending.length,
       inFlight: this.#client.inFlight(),
     };
@@ -142,7 +158,8 @@ export class Bridge implements Subscriber {
     if (this.#closed) return;
     this.#closed = true;
     this.#setState('closed');
-    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
+    if (this.#reconnectTimer !== null) clearTimeout(this.#reconnectTimer);
+    this.#cancelResend();
     this.#offInterest?.();
     for (const m of this.spec.exports) this.#node.unsubscribe(m.meshFilter, this);
     // Client first: a (un)subscribe waiting on a silent broker then fails at once instead of holding close() up.
@@ -177,6 +194,8 @@ export class Bridge implements Subscriber {
     this.#lastError = null;
     this.#resubscribeAll = true;
     this.#setState('up');
+    // A fresh connection is a reason to try at once: a paced resend still waiting is folded into this drain.
+    this.#cancelResend();
     this.#drainPending();
     await this.#sync();
   }
@@ -190,9 +209,9 @@ export class Bridge implements Subscriber {
   }
 
   #scheduleReconnect(): void {
-    if (this.#closed || this.#retryTimer !== null) return;
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = null;
+    if (this.#closed || this.#reconnectTimer !== null) return;
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = null;
       void this.#connect();
     }, this.#backoff.next());
   }
@@ -307,6 +326,7 @@ export class Bridge implements Subscriber {
     // The origin topic names the broker too: the loop guard below, on every node, recognises events from this broker.
     const result = this.#node.ingest(event, spec.type, `${spec.brokerId}/${msg.brokerTopic}`);
     if (!result.ok) {
+      this.#lastRefusal = `${result.code}: ${result.message}`;
       this.#countRefused(result.code);
       return result;
     }
@@ -320,6 +340,7 @@ export class Bridge implements Subscriber {
 
   #refuse(code: string, message: string): ImportOutcome {
     this.#node.reject(code as Parameters<MeshNode['reject']>[0], `bridge ${this.spec.name}: ${message}`);
+    this.#lastRefusal = `${code}: ${message}`;
     this.#countRefused(code);
     return { ok: false, code, message };
   }
@@ -361,46 +382,95 @@ export class Bridge implements Subscriber {
       return;
     }
     if (topic === null) return;
-    if (this.#state === 'up' && this.#pending.length === 0) this.#send(topic, event);
-    else this.#hold(topic, event);
+    if (this.#state === 'up' && this.#pending.length === 0) this.#send(topic, event, false);
+    else this.#hold([topic, event, false]);
   }
 
-  #send(topic: string, event: MeshEvent): void {
+  #send(topic: string, event: MeshEvent, failedBefore: boolean): void {
     // A send span per attempt, ended when the broker has the event (or did not take it).
     const span = event.hopTrace === undefined ? null : this.#node.tracing!.send(event.hopTrace, event, { system: this.#client.messagingSystem, name: topic });
     this.#client.publish(topic, event, (err) => {
       if (span !== null) endSpan(span, err);
-      if (err === undefined) this.#c.exported.inc();
-      // Unsendable as it is: retrying would only spin (a held event is re-sent at once while the bridge is up).
-      else if (err instanceof MeshError) this.#refuse(err.code, `export of ${event.topic} to ${topic}: ${err.message}`);
-      else this.#hold(topic, event);
+      if (err === undefined || err instanceof MeshError) {
+        if (err === undefined) this.#c.exported.inc();
+        // A MeshError: the broker (or the client for it) can never take this event as it is; sending it again would only fail again.
+        else this.#refuse(err.code, `export of ${event.topic} to ${topic}: ${err.message}`);
+        // An export that had failed is settled: the next failure starts the pacing afresh. (Another event's success says
+        // nothing: events held behind a failing one go out with it on every resend.)
+        if (failedBefore) this.#resendBackoff.reset();
+      } else if (this.#hold([topic, event, true])) {
+        this.#c.retries.inc();
+        this.#scheduleResend(topic, err);
+      }
     });
   }
 
-  #hold(topic: string, event: MeshEvent): void {
+  /** Keeps one export for later; false when it is counted lost (NATS core) or dropped (queue full) instead. */
+  #hold(held: HeldExport): boolean {
     if (!this.#client.holdsWhileDown) {
       this.#c.lost.inc();
-      return;
+      return false;
     }
     if (this.#pending.length >= this.spec.maxPendingExports) {
       this.#c.dropped.inc();
-      return;
+      return false;
     }
-    this.#pending.push([topic, event]);
+    this.#pending.push(held);
     this.#c.pending.set(this.#pending.length);
-    if (this.#state === 'up' && this.#pending.length === 1) queueMicrotask(() => this.#drainPending());
+    return true;
   }
 
+  /**
+   * After a send failed while the bridge is up, the held exports go again
+   * after a backoff pause, never in the same turn. An error that does not
+   * pass and that no client classifies as a refusal would otherwise loop
+   * publish -> fail -> publish: once per broker round trip (an MQTT PUBACK
+   * or AMQP nack refusal), or as a microtask loop that starves the event
+   * loop (a client that fails synchronously). While the bridge is not up,
+   * the reconnect sends them instead.
+   */
+  #scheduleResend(topic: string, err: Error): void {
+    if (this.#state !== 'up' || this.#resendTimer !== null) return;
+    const delay = this.#resendBackoff.next();
+    this.#lastError = `export to ${topic}: ${err.message}`;
+    this.#log(`bridge ${this.spec.name}: export to ${topic} failed (${err.message}); sending ${this.#pending.length} held export(s) again in ${delay} ms`);
+    this.#resendTimer = setTimeout(() => {
+      this.#resendTimer = null;
+      if (this.#state === 'up') this.#drainPending();
+    }, delay);
+  }
+
+  #cancelResend(): void {
+    if (this.#resendTimer === null) return;
+    clearTimeout(this.#resendTimer);
+    this.#resendTimer = null;
+  }
+
+  /**
+   * Sends the held exports, oldest first (a new export waits behind held
+   * ones: `deliver` holds it while any are pending). Called when the bridge
+   * comes up and when a paced resend is due. A send that fails at once
+   * (held again, next resend paced) stops the batch there, so the rest
+   * stay behind it in order. A failure that comes back after a round trip
+   * (PUBACK, nack) cannot keep order: exports sent meanwhile are already
+   * ahead of it, as with any at-least-once resend.
+   */
   #drainPending(): void {
     const batch = this.#pending;
     if (batch.length === 0) return;
     this.#pending = [];
     for (let i = 0; i < batch.length; i++) {
       if (this.#state !== 'up') {
-        this.#pending.push(...batch.slice(i));
+        this.#pending = this.#pending.concat(batch.slice(i));
         break;
       }
-      this.#send(batch[i][0], batch[i][1]);
+      const [topic, event, failedBefore] = batch[i];
+      this.#send(topic, event, failedBefore);
+      if (this.#pending.length > 0) {
+        // It failed at once and was held again: the rest wait behind it, in order.
+        this.#pending = this.#pending.concat(batch.slice(i + 1));
+        break;
+      }
     }
     this.#c.pending.set(this.#pending.length);
   }

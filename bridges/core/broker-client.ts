@@ -54,9 +54,13 @@ export interface BrokerClient {
    * Publishes one event to a broker topic. `done` runs once the broker has
    * it (MQTT PUBACK, AMQP confirm; at once for NATS core) or with an error
    * when it was not delivered: a MeshError when the event can never be
-   * sent as it is (e.g. an AMQP shortstr over 255 bytes), counted refused
-   * under its code; any other error may be retried, and the core holds
-   * the event. Must not throw.
+   * sent as it is (e.g. an AMQP shortstr over 255 bytes, or a broker's
+   * refusal of this message for good: an MQTT PUBACK reason such as 0x87,
+   * NATS max_payload), counted refused under its code and never sent
+   * again; any other error may pass, and the core holds the event and
+   * sends it again after a backoff pause (never in the same turn). So
+   * classify what cannot pass as a MeshError: anything else costs a retry
+   * every few seconds for as long as it lasts. Must not throw.
    */
   publish(topic: string, event: MeshEvent, done: (err?: Error) => void): void;
   /**

@@ -66,9 +66,9 @@ export interface BridgeSpec {
   readonly queue: string;
   /** AMQP consumer prefetch. @default 1000 */
   readonly prefetch: number;
-  /** First reconnect delay, ms. @default 100 */
+  /** First reconnect delay, and first pause before failed exports are sent again, ms. @default 100 */
   readonly backoffMinMs: number;
-  /** Longest reconnect delay, ms. @default 5000 */
+  /** Longest reconnect delay, and longest pause before failed exports are sent again, ms. @default 5000 */
   readonly backoffMaxMs: number;
   /** Exports held while the broker is down (MQTT, AMQP). @default 100_000 */
   readonly maxPendingExports: number;

@@ -1,7 +1,9 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import type { MeshEvent } from '../../broker/mod.js';
+import { MeshError, type MeshEvent } from '../../broker/mod.js';
 import type { BridgeContext, BrokerClient, ImportOutcome } from '../core/broker-client.js';
 import { decodeMqtt, encodeMqtt } from './binding.js';
+import { publishPacketBytes } from './packet-size.js';
+import { exportRefusal, pubackReasonCode } from './reason-codes.js';
 
 /** How long a connect attempt may take, ms. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -9,14 +11,6 @@ const CONNECT_TIMEOUT_MS = 10_000;
 const SESSION_EXPIRY_S = 3600;
 /** QoS 1 deliveries the broker may have unacknowledged towards the bridge (MQTT 5). */
 const RECEIVE_MAXIMUM = 1000;
-
-/** PUBACK reason codes (MQTT 5 §3.4.2.1) for refusals; MQTT 3.1.1 PUBACK carries none. */
-function reasonCode(outcome: ImportOutcome): number {
-  if (outcome.ok) return 0;
-  if (outcome.code === 'MG_ERR_EVENT_INVALID' || outcome.code === 'MG_ERR_EVENT_SCHEMA' || outcome.code === 'MG_ERR_EVENT_TOO_LARGE') return 0x99; // Payload format invalid
-  if (outcome.code.startsWith('MG_ERR_TOPIC')) return 0x90; // Topic Name invalid
-  return 0x83; // Implementation specific error
-}
 
 /**
  * MQTT 5 / 3.1.1 through MQTT.js, with a persistent session: a fixed
@@ -36,6 +30,11 @@ function reasonCode(outcome: ImportOutcome): number {
  * the next connection (a possible duplicate with the same CloudEvents id).
  * MQTT.js's own resend-from-store is not used: across a reconnect it can
  * skip stored packets whose ids collide with new ones.
+ *
+ * Refusals on export are MeshErrors, so the core counts them and never
+ * sends them again: a PUBACK reason that refuses the message for good
+ * (reason-codes.ts), and an event whose PUBLISH would exceed the
+ * broker's Maximum Packet Size (packet-size.ts).
  */
 export class MqttBrokerClient implements BrokerClient {
   readonly holdsWhileDown = true;
@@ -45,6 +44,8 @@ export class MqttBrokerClient implements BrokerClient {
   #connectedOnce = false;
   /** Exports of the current connection awaiting PUBACK. */
   #inFlight = new Set<(err?: Error) => void>();
+  /** Maximum Packet Size from the current connection's CONNACK (MQTT 5), bytes; undefined when the broker set none. */
+  #maxPacketBytes: number | undefined;
 
   constructor(ctx: BridgeContext) {
     this.#ctx = ctx;
@@ -68,7 +69,7 @@ export class MqttBrokerClient implements BrokerClient {
       properties: spec.protocolVersion === 5 ? { sessionExpiryInterval: SESSION_EXPIRY_S, receiveMaximum: RECEIVE_MAXIMUM } : undefined,
       customHandleAcks: (topic, message, packet, done) => {
         const outcome = this.#receive(topic, message, packet);
-        done(spec.protocolVersion === 5 ? reasonCode(outcome) : 0);
+        done(spec.protocolVersion === 5 ? pubackReasonCode(outcome) : 0);
       },
     };
     const client = (this.#client = mqtt.connect(spec.url, options));
@@ -81,8 +82,9 @@ export class MqttBrokerClient implements BrokerClient {
     client.on('error', (err) => (lastError = err)); // surfaced through 'close'
     return new Promise<void>((resolve, reject) => {
       let up = false;
-      client.once('connect', () => {
+      client.once('connect', (connack) => {
         up = true;
+        this.#maxPacketBytes = connack.properties?.maximumPacketSize;
         this.#connectedOnce = true;
         resolve();
       });
@@ -125,7 +127,13 @@ export class MqttBrokerClient implements BrokerClient {
   publish(topic: string, event: MeshEvent, done: (err?: Error) => void): void {
     const client = this.#client;
     if (client === null) return done(new Error('not connected'));
-    const { payload, properties } = encodeMqtt(event, this.#ctx.spec.mode, this.#ctx.spec.protocolVersion);
+    const version = this.#ctx.spec.protocolVersion;
+    const { payload, properties } = encodeMqtt(event, this.#ctx.spec.mode, version);
+    const max = this.#maxPacketBytes;
+    if (max !== undefined) {
+      const bytes = publishPacketBytes(topic, payload, properties, version);
+      if (bytes > max) return done(new MeshError('MG_ERR_EVENT_TOO_LARGE', `the PUBLISH would be ${bytes} bytes; the broker's Maximum Packet Size (CONNACK) is ${max} bytes`));
+    }
     let settled = false;
     const settle = (err?: Error) => {
       if (settled) return;
@@ -134,9 +142,9 @@ export class MqttBrokerClient implements BrokerClient {
       done(err);
     };
     this.#inFlight.add(settle);
-    client.publish(topic, payload, { qos: 1, properties }, (err) => {
+    client.publish(topic, payload, { qos: 1, properties }, (err, puback) => {
       // A callback after the connection closed is MQTT.js flushing its store: already failed over above.
-      if (this.#inFlight.has(settle)) settle(err ?? undefined);
+      if (this.#inFlight.has(settle)) settle(err ? exportRefusal(err, puback) : undefined);
     });
   }
 

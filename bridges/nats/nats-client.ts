@@ -1,10 +1,23 @@
-import { connect, type NatsConnection, type Subscription } from 'nats';
-import type { MeshEvent } from '../../broker/mod.js';
+import { connect, ErrorCode, type NatsConnection, type NatsError, type Subscription } from 'nats';
+import { MeshError, type MeshEvent } from '../../broker/mod.js';
 import type { BridgeContext, BrokerClient } from '../core/broker-client.js';
 import { decodeNats, encodeNats, scanNatsHeaders } from './binding.js';
 
 /** How long a connect attempt may take, ms. */
 const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * What nats.js threw from `publish`, as the core should see it. A message
+ * over the server's `max_payload` (INFO; nats.js checks it before writing,
+ * since the server would close the connection) can never be sent as it
+ * is: a MeshError, refused and counted. Anything else (closed, draining)
+ * is the connection's state and passes with it.
+ */
+function publishRefusal(err: NatsError, nc: NatsConnection, payload: Uint8Array): Error {
+  if (err.code !== ErrorCode.MaxPayloadExceeded) return err;
+  // nats.js compares headers plus data (the HPUB total) with the limit.
+  return new MeshError('MG_ERR_EVENT_TOO_LARGE', `${payload.byteLength} bytes of payload plus headers exceed nats-server max_payload (${nc.info?.max_payload ?? '?'} bytes)`, { cause: err });
+}
 
 /**
  * NATS core through nats.js. Core NATS is at most once: what is published
@@ -104,7 +117,7 @@ export class NatsBrokerClient implements BrokerClient {
     try {
       nc.publish(topic, payload, { headers });
     } catch (err) {
-      return done(err as Error);
+      return done(publishRefusal(err as NatsError, nc, payload));
     }
     this.#unsent++;
     if (!this.#flushScheduled) {

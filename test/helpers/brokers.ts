@@ -105,6 +105,12 @@ export interface NatsServerOptions {
   cluster?: { name: string; routes?: string[] };
   /** Extra nats-server arguments, appended as-is. */
   args?: string[];
+  /**
+   * nats-server.conf lines (e.g. `max_payload: 65536`, which has no
+   * command-line flag), written to the broker's directory and given with
+   * `-c`. Command-line flags (listen address, ports) override the file.
+   */
+  config?: string[];
   /** @default 10_000 */
   startTimeoutMs?: number;
 }
@@ -114,6 +120,12 @@ export interface MosquittoHandle extends BrokerHandle {}
 export interface MosquittoOptions {
   /** Extra mosquitto.conf lines appended to the generated config. */
   config?: string[];
+  /**
+   * ACL file lines (mosquitto.conf(5) acl_file: `topic read #`,
+   * `topic readwrite ok/#`; lines before any `user` apply to anonymous
+   * clients), written to the broker's directory and named by `acl_file`.
+   */
+  acl?: string[];
   /** @default 10_000 */
   startTimeoutMs?: number;
 }
@@ -525,8 +537,11 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   let monitorPort = 0;
   let clusterPort: number | undefined;
 
+  const confFile = path.join(dir, 'nats-server.conf');
+  if (opts.config) fs.writeFileSync(confFile, opts.config.join('\n') + '\n');
+
   const spawnOnce = async (): Promise<LoggedProcess> => {
-    const args = ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), '-n', `mg-${port}`];
+    const args = [...(opts.config ? ['-c', confFile] : []), '-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), '-n', `mg-${port}`];
     if (opts.cluster) {
       args.push('--cluster', `nats://127.0.0.1:${clusterPort}`, '--cluster_name', opts.cluster.name);
       if (opts.cluster.routes?.length) args.push('--routes', opts.cluster.routes.join(','));
@@ -616,8 +631,10 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
   const dir = makeDir('mosquitto');
   const logFile = path.join(dir, 'mosquitto.log');
   const confFile = path.join(dir, 'mosquitto.conf');
+  const aclFile = path.join(dir, 'mosquitto.acl');
   const timeoutMs = opts.startTimeoutMs ?? 10_000;
   let port = 0;
+  if (opts.acl) fs.writeFileSync(aclFile, opts.acl.join('\n') + '\n');
 
   const writeConfig = () => {
     const lines = [
@@ -639,6 +656,7 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
       'log_timestamp_format %Y-%m-%dT%H:%M:%S',
       // As root mosquitto drops to user "mosquitto", which cannot write our dir.
       ...(process.getuid?.() === 0 ? ['user root'] : []),
+      ...(opts.acl ? [`acl_file ${aclFile}`] : []),
       ...(opts.config ?? []),
     ];
     fs.writeFileSync(confFile, lines.join('\n') + '\n');
