@@ -264,27 +264,8 @@ export class DedupWindow {
    */
   #writeKey(entry: number, source: string, id: string): void {
     const most = 3 * (source.length + id.length);
-    let at = this.#placeKey(most);
-    const start = at;
-    const arena = this.#arena;
-    for (let i = 0; i < source.length; i++) {
-      const c = source.charCodeAt(i);
-      if (c < 0x80) arena[at++] = c;
-      else {
-        arena[at++] = WIDE;
-        arena[at++] = c >>> 8;
-        arena[at++] = c & 0xff;
-      }
-    }
-    for (let i = 0; i < id.length; i++) {
-      const c = id.charCodeAt(i);
-      if (c < 0x80) arena[at++] = c;
-      else {
-        arena[at++] = WIDE;
-        arena[at++] = c >>> 8;
-        arena[at++] = c & 0xff;
-      }
-    }
+    const start = this.#placeKey(most);
+    const at = writeChars(this.#arena, writeChars(this.#arena, start, source), id);
     this.#keyAt[entry] = start;
     this.#keyBytes[entry] = at - start;
     this.#arenaEnd = at;
@@ -367,6 +348,20 @@ export class DedupWindow {
     }
     return at === end;
   }
+}
+
+/** Writes `s` to `arena` at `at` as #writeKey describes; returns where it ended. */
+function writeChars(arena: Uint8Array, at: number, s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) arena[at++] = c;
+    else {
+      arena[at++] = WIDE;
+      arena[at++] = c >>> 8;
+      arena[at++] = c & 0xff;
+    }
+  }
+  return at;
 }
 
 /** Table slots for a ring of `capacity` entries: a power of two, at least twice as many, so probe runs stay short. */
