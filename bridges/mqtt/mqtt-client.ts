@@ -3,6 +3,7 @@ import { MeshError, type MeshEvent } from '../../broker/mod.js';
 import type { BridgeContext, BrokerClient, ImportOutcome } from '../core/broker-client.js';
 import { decodeMqtt, encodeMqtt } from './binding.js';
 import { publishPacketBytes } from './packet-size.js';
+import { acceptPacketTooLargeAcks } from './packet-too-large-ack.js';
 import { exportRefusal, pubackReasonCode } from './reason-codes.js';
 
 /** How long a connect attempt may take, ms. */
@@ -33,8 +34,12 @@ const RECEIVE_MAXIMUM = 1000;
  *
  * Refusals on export are MeshErrors, so the core counts them and never
  * sends them again: a PUBACK reason that refuses the message for good
- * (reason-codes.ts), and an event whose PUBLISH would exceed the
- * broker's Maximum Packet Size (packet-size.ts).
+ * (reason-codes.ts; 0x95 over mosquitto's `message_size_limit` once
+ * packet-too-large-ack.ts lets MQTT.js parse it), and an event whose
+ * PUBLISH would exceed the broker's Maximum Packet Size (packet-size.ts).
+ *
+ * A connection MQTT.js reports an error on while up is ended: see the
+ * 'error' handler in `connect`.
  */
 export class MqttBrokerClient implements BrokerClient {
   readonly holdsWhileDown = true;
@@ -49,6 +54,9 @@ export class MqttBrokerClient implements BrokerClient {
 
   constructor(ctx: BridgeContext) {
     this.#ctx = ctx;
+    if (!acceptPacketTooLargeAcks()) {
+      ctx.log(`bridge ${ctx.spec.name}: this MQTT.js cannot be taught PUBACK reason 0x95; an export over mosquitto's message_size_limit will cost a reconnect per attempt instead of being refused`);
+    }
   }
 
   connect(lost: (err: Error) => void): Promise<void> {
@@ -79,9 +87,22 @@ export class MqttBrokerClient implements BrokerClient {
       if (packet.qos === 0 || spec.protocolVersion === 4) this.#receive(topic, message, packet);
     });
     let lastError: Error | null = null;
-    client.on('error', (err) => (lastError = err)); // surfaced through 'close'
+    let up = false;
+    client.on('error', (err) => {
+      lastError = err; // surfaced through 'close'
+      // MQTT.js closes the connection itself after most errors, but not after a packet its parser rejects (a PUBACK
+      // reason it does not know, say). The parser then throws away the rest of that read and may take the next one
+      // from the middle of a packet: PUBACKs are lost, and the exports they answered would stay in flight for as
+      // long as the connection lasts. MQTT 5 §4.13.1 has the receiver of a malformed packet close the connection;
+      // so does the bridge, and 'close' fails what was in flight back to the core, which sends it again on the next
+      // connection. A reconnect per such packet is visible (reconnects, lastError); a stuck export is not.
+      // The price: nothing ties the error to one export, so one whose every PUBACK is unparseable is never refused,
+      // only sent again, a reconnect per attempt at the reconnect backoff's pace (mosquitto's 0x95 would be that
+      // case, were packet-too-large-ack.ts not in force). No PUBACK timeout instead: QoS 1 sets no deadline, a busy
+      // broker's late PUBACK would become a duplicate, and keepalive already ends a connection that went silent.
+      if (up) client.end(true);
+    });
     return new Promise<void>((resolve, reject) => {
-      let up = false;
       client.once('connect', (connack) => {
         up = true;
         this.#maxPacketBytes = connack.properties?.maximumPacketSize;

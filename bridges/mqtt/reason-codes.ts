@@ -7,6 +7,7 @@
 import { ErrorWithReasonCode, type Packet } from 'mqtt';
 import { MeshError, type ErrorCode } from '../../broker/mod.js';
 import type { ImportOutcome } from '../core/broker-client.js';
+import { PACKET_TOO_LARGE } from './packet-too-large-ack.js';
 
 /** The PUBACK reason code for an imported message the mesh took (0) or refused. */
 export function pubackReasonCode(outcome: ImportOutcome): number {
@@ -20,18 +21,21 @@ export function pubackReasonCode(outcome: ImportOutcome): number {
  * PUBACK reasons that refuse this one message for good: the same PUBLISH
  * would be refused again.
  *
+ * 0x95 Packet too large is no PUBACK reason in MQTT 5, but mosquitto
+ * sends it for a payload over its `message_size_limit`, which it does not
+ * announce; MQTT.js parses it only once packet-too-large-ack.ts has taught
+ * it to. The limit a broker announces, Maximum Packet Size, is checked
+ * before sending (packet-size.ts).
+ *
  * Not here, so the core holds the export and sends it again after a
  * pause: 0x80 Unspecified error and 0x83 Implementation specific error
  * (nothing says they last), 0x91 Packet Identifier in use (session state;
  * the resend gets another id) and 0x97 Quota exceeded (quotas recover).
- * 0x95 Packet too large is no PUBACK reason; mosquitto sends it anyway
- * for a payload over `message_size_limit`, and MQTT.js's parser drops
- * that PUBACK (an 'error' event, no publish callback). The limit a broker
- * announces, Maximum Packet Size, is checked before sending (packet-size.ts).
  */
 const PERMANENT: ReadonlyMap<number, readonly [ErrorCode, string]> = new Map([
   [0x87, ['MG_ERR_AUTH_FORBIDDEN', 'Not authorized']],
   [0x90, ['MG_ERR_TOPIC_INVALID', 'Topic Name invalid']],
+  [PACKET_TOO_LARGE, ['MG_ERR_EVENT_TOO_LARGE', 'Packet too large']],
   [0x99, ['MG_ERR_EVENT_INVALID', 'Payload format invalid']],
 ]);
 
