@@ -2,8 +2,7 @@ import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqp
 import type { MeshEvent } from '../../broker/mod.js';
 import type { BridgeContext, BrokerClient } from '../core/broker-client.js';
 import { decodeAmqp, encodeAmqp } from './binding.js';
-import { confirmPublisher, type ConfirmPublisher } from './confirm-publisher.js';
-import { publishRefusal, type PublishRefusal } from './publish-refusal.js';
+import { PublishChannel } from './publish-channel.js';
 
 /** How long a connect attempt may take, ms. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -26,10 +25,17 @@ const QUEUE_EXPIRES_MS = 3_600_000;
  *
  * Refusals on export: a publish RabbitMQ refuses for good by closing the
  * channel (topic or exchange permission, max_message_size) fails with a
- * MeshError (publish-refusal.ts): counted and not sent again; the close
- * still costs one reconnect. A basic.nack (a queue with x-overflow
- * reject-publish at its limit, a queue process failing) may pass: a plain
- * error, so the core sends the message again after a backoff pause.
+ * MeshError (publish-refusal.ts): counted and not sent again. The close
+ * is the channel's only: exports go on through a fresh confirm channel on
+ * the same connection (publish-channel.ts), so imports and the bridge's
+ * state are untouched. The other unconfirmed messages of the closed
+ * channel fail with a plain error (the core sends them again after a
+ * pause); exports waiting for room in the confirm window wait for the
+ * fresh channel. Any other close of either channel, or a fresh channel
+ * that cannot be opened, fails the connection: reconnect with backoff.
+ * A basic.nack (a queue with x-overflow reject-publish at its limit, a
+ * queue process failing) may pass: a plain error, so the core sends the
+ * message again after a backoff pause.
  */
 export class AmqpBrokerClient implements BrokerClient {
   readonly holdsWhileDown = true;
@@ -37,9 +43,8 @@ export class AmqpBrokerClient implements BrokerClient {
   readonly #ctx: BridgeContext;
   #model: ChannelModel | null = null;
   #consume: Channel | null = null;
-  #publish: ConfirmPublisher | null = null;
-  /** What the server's close of the current publish channel refused, if it closed it over a publish. */
-  #refusal: PublishRefusal | null = null;
+  /** The channel exports go through; after a refusal closed it (not `open`), exports wait for its replacement. */
+  #publish: PublishChannel | null = null;
   #closing = false;
   #inFlight = 0;
   /** Exports waiting for room in the confirm window, from #head on (a queue without shift()). */
@@ -61,25 +66,41 @@ export class AmqpBrokerClient implements BrokerClient {
       if (this.#model === model) this.#model = this.#consume = this.#publish = null;
       model.close().catch(() => undefined);
       if (!this.#closing) lost(err);
+      // Exports that were waiting for a fresh publish channel fail back to the core, which holds them for the reconnect.
+      this.#release();
     };
     model.on('error', () => undefined); // followed by 'close'
     model.on('close', (err?: Error) => fail(err ?? new Error('connection closed')));
+    /** This connection's current publish channel; the one a refusal closed stays current until its replacement is open. */
+    let current: PublishChannel | null = null;
+    const ended = (ch: PublishChannel, replaceable: boolean) => {
+      if (down || ch !== current) return;
+      // Replaced only once the connection is up: a close while connecting starts over on a fresh connection.
+      if (!replaceable || this.#publish !== ch) return fail(new Error(ch.reason === '' ? 'publish channel closed' : ch.reason));
+      this.#ctx.log(`bridge ${spec.name}: RabbitMQ closed the publish channel (${ch.reason}); exports go on through a fresh channel`);
+      PublishChannel.open(model, ended).then(
+        (next) => {
+          if (down || this.#publish !== ch) return; // the connection went meanwhile, and the new channel with it
+          current = this.#publish = next;
+          this.#release();
+        },
+        (err: Error) => fail(new Error(`publish channel closed and could not be opened again: ${err.message}`, { cause: err })),
+      );
+    };
     try {
       const consume = await model.createChannel();
-      const publish = await model.createConfirmChannel();
+      current = await PublishChannel.open(model, ended);
       // A channel error (e.g. a refused bind) closes the channel: start over on a fresh connection.
       consume.on('error', () => undefined);
-      // Emitted before amqplib fails the unconfirmed messages (its own 'close' listener), so #send can tell them apart.
-      publish.on('error', (err: Error) => (this.#refusal = publishRefusal(err)));
-      this.#refusal = null;
-      for (const ch of [consume, publish]) ch.on('close', () => fail(new Error('channel closed')));
+      consume.on('close', () => fail(new Error('channel closed')));
       if (spec.exchange !== 'amq.topic') await consume.assertExchange(spec.exchange, 'topic', { durable: true });
       await consume.assertQueue(spec.queue, { durable: true, arguments: { 'x-expires': QUEUE_EXPIRES_MS } });
       await consume.prefetch(spec.prefetch);
       await consume.consume(spec.queue, (msg) => msg !== null && this.#receive(consume, msg), { noAck: false });
+      if (down) throw new Error('connection lost while setting up');
       this.#model = model;
       this.#consume = consume;
-      this.#publish = confirmPublisher(publish, () => fail(new Error('publish channel closing')));
+      this.#publish = current;
     } catch (err) {
       down = true;
       await model.close().catch(() => undefined);
@@ -115,9 +136,11 @@ export class AmqpBrokerClient implements BrokerClient {
   }
 
   publish(topic: string, event: MeshEvent, done: (err?: Error) => void): void {
-    if (this.#publish === null) return done(new Error('not connected'));
+    const ch = this.#publish;
+    if (ch === null) return done(new Error('not connected'));
     // Past the confirm window, wait for confirms: flooding RabbitMQ only trips its credit flow and stalls the connection.
-    if (this.#inFlight >= CONFIRM_WINDOW || this.#head < this.#waiting.length) {
+    // While a refusal's close is being replaced, wait for the fresh channel.
+    if (!ch.open || this.#inFlight >= CONFIRM_WINDOW || this.#head < this.#waiting.length) {
       this.#waiting.push([topic, event, done]);
       return;
     }
@@ -131,9 +154,10 @@ export class AmqpBrokerClient implements BrokerClient {
     try {
       const { body, properties } = encodeAmqp(event, this.#ctx.spec.mode);
       const exchange = this.#ctx.spec.exchange;
-      ch.publish(exchange, topic, body, properties, (err) => {
+      ch.publisher.publish(exchange, topic, body, properties, (err) => {
         this.#inFlight--;
-        done(err === null ? undefined : (this.#refusal?.refuses(exchange, topic, body.byteLength) ?? err));
+        // The channel this message went on, not the current one: a close settles its own messages.
+        done(err === null ? undefined : ch.failure(err, exchange, topic, body.byteLength));
         this.#release();
       });
     } catch (err) {
@@ -142,9 +166,16 @@ export class AmqpBrokerClient implements BrokerClient {
     }
   }
 
-  /** Sends waiting exports while the window has room; on a dead channel each fails back to the core, which holds it. */
+  /**
+   * Sends waiting exports while the window has room; with no connection
+   * each fails back to the core, which holds it. While the publish channel
+   * is closing they stay: the fresh channel releases them, or the failed
+   * connection does.
+   */
   #release(): void {
-    while (this.#head < this.#waiting.length && (this.#inFlight < CONFIRM_WINDOW || this.#publish === null)) {
+    const ch = this.#publish;
+    if (ch !== null && !ch.open) return;
+    while (this.#head < this.#waiting.length && (ch === null || this.#inFlight < CONFIRM_WINDOW)) {
       const [topic, event, done] = this.#waiting[this.#head++];
       this.#send(topic, event, done);
     }

@@ -27,9 +27,13 @@
  * Never write after a close: RabbitMQ answers a frame on a channel it has
  * closed with a connection error (504 CHANNEL_ERROR), which would take
  * the consuming channel down too. A batch that finds the channel closing
- * calls `stopped` (the client treats the connection as lost), then fails
- * its callbacks: the core holds those events and re-sends them after the
- * reconnect.
+ * calls `stopped`, then fails its callbacks: the core holds those events
+ * and sends them again. (The client fails the connection, unless a
+ * publish refusal closed the channel: it has then already opened a fresh
+ * one, with a publisher of its own, publish-channel.ts.) A publisher
+ * stays bound to its channel's number and frame stream: when amqplib
+ * gives the freed number to the next channel, this one still finds its
+ * own stream gone and writes nothing.
  *
  * Order: frames and callbacks go out in publish order, so delivery tags
  * and callbacks line up as they do with `channel.publish`.

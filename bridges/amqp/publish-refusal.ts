@@ -15,8 +15,8 @@
  * ones the close is about: those RabbitMQ would refuse the same way
  * whenever they were sent, so they are refused (MeshError) rather than
  * held and sent again, which would close the next channel too, one
- * reconnect after another. The others were only caught in the close and
- * are sent again after the reconnect.
+ * close after another. The others were only caught in the close and are
+ * sent again, on the fresh channel the client opens (publish-channel.ts).
  *
  * Other channel errors on publish (404 NOT_FOUND: the exchange is gone)
  * are not about one message: they stay plain errors.

@@ -2,7 +2,9 @@
  * Exports a real broker refuses for good are refused (counted under a mesh
  * error code, the broker's reason in `lastRefusal`) and never sent again;
  * the node keeps serving. A refusal that may pass (AMQP basic.nack) is
- * sent again after growing pauses, not at once.
+ * sent again after growing pauses, not at once. A RabbitMQ refusal closes
+ * the publish channel only: the bridge goes on through a fresh channel on
+ * the same connection, and imports never notice.
  *
  * Before, each of these looped: NATS counted the event `lost`; an MQTT
  * PUBACK refusal (0x87) was re-sent every round trip, forever; an MQTT
@@ -15,9 +17,12 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { promisify } from 'node:util';
-import { after, before, test } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
+import amqp from 'amqplib';
+import { MeshError } from '../../broker/mod.js';
+import { PublishChannel } from '../../bridges/amqp/publish-channel.js';
 import { findBinary, startMosquitto, startNatsServer, startRabbitMQ, type MosquittoHandle, type NatsServerHandle, type RabbitMQHandle } from '../helpers/brokers.js';
-import { amqpChannel, amqpConsumer, bridgesSettled, mqttConsumer, natsConsumer, startBridgedNode, until, wsConsumer, wsProducer, type BridgedNode } from './bridge-harness.js';
+import { amqpChannel, amqpConsumer, bridgesSettled, meshSubscriber, mqttConsumer, natsConsumer, publishBinaryCe, startBridgedNode, until, wsConsumer, wsProducer, type BridgedNode } from './bridge-harness.js';
 
 const run = promisify(execFile);
 
@@ -140,31 +145,171 @@ test("mqtt: an event whose PUBLISH exceeds the broker's Maximum Packet Size is r
   assert.doesNotMatch(fs.readFileSync(mq.logFile, 'utf8'), /mg-export-mps disconnected due to oversize packet/);
 });
 
-test('amqp: a publish RabbitMQ refuses by closing the channel (403 topic permission, 406 max_message_size) is refused once and costs one reconnect, not a loop', { timeout: 60_000 }, async (t) => {
-  const n = await startBridgedNode(t, [{ type: 'amqp', name: 'amqp-refused', url: rmq.url, queue: 'amqp-refused', import: [], export: [{ mesh: 'am.>', broker: '#' }] }]);
-  await bridgesSettled(n);
-  const onBroker = await amqpConsumer(t, rmq.url, 'ok.#');
+// --- AMQP: RabbitMQ refuses a publish by closing the channel, not the connection ----------
 
-  ingest(n, 'denied-1', 'am.denied.x');
-  await until('403 refusal counted', () => refusedCount(n, 'MG_ERR_AUTH_FORBIDDEN') === 1);
-  assert.match(String(row(n).lastRefusal), /export of am\.denied\.x to denied\.x: RabbitMQ closed the publish channel: 403 ACCESS_REFUSED - access to topic 'denied\.x' in exchange 'amq\.topic'/);
-  ingest(n, 'big-1', 'am.ok.big', 100_000);
-  await until('406 refusal counted', () => refusedCount(n, 'MG_ERR_EVENT_TOO_LARGE') === 1);
-  assert.match(String(row(n).lastRefusal), /406 PRECONDITION_FAILED - message size 100000 is larger than configured max size 65536/);
-  ingest(n, 'ok-1', 'am.ok.x');
+/** The line the AMQP client logs each time it replaces a publish channel a refusal closed. */
+const FRESH_CHANNEL = /RabbitMQ closed the publish channel .*; exports go on through a fresh channel/;
+
+/**
+ * An AMQP bridge exporting am.> to amq.topic (am.ok.out.x -> ok.out.x) and importing ok.in.# as in.>,
+ * with a consumer of the exports on RabbitMQ and a mesh subscriber of the imports. guest may publish
+ * only ok.* and full.* there (before()): any other routing key is refused with 403.
+ */
+async function amqpRefusalRig(t: TestContext, name: string) {
+  const n = await startBridgedNode(t, [
+    { type: 'amqp', name, url: rmq.url, queue: name, import: [{ broker: 'ok.in.#', mesh: 'in.>', always: true }], export: [{ mesh: 'am.>', broker: '#' }], backoffMinMs: 50, backoffMaxMs: 400 },
+  ]);
+  const imported = meshSubscriber(n.running, 'in.>');
+  await bridgesSettled(n);
+  const onBroker = await amqpConsumer(t, rmq.url, 'ok.out.#');
+  let imports = 0;
+  return {
+    n,
+    onBroker,
+    /** Publishes a CloudEvent to RabbitMQ as a plain client would and waits for the bridge to bring it into the mesh. */
+    async importOne(): Promise<void> {
+      const id = `in-${++imports}`;
+      await publishBinaryCe.amqp(t, rmq.url, 'ok.in.x', { specversion: '1.0', id, source: '/rabbit', type: 't' }, Buffer.from('1'));
+      await imported.waitFor(imports);
+      assert.equal(imported.items.at(-1)!.id, id);
+    },
+    freshChannels: () => n.log.filter((l) => FRESH_CHANNEL.test(l)).length,
+  };
+}
+
+const CHANNEL_REFUSALS = [
+  {
+    close: '403 topic permission',
+    queue: 'amqp-refused-403',
+    topic: 'am.denied.x',
+    bytes: 1,
+    code: 'MG_ERR_AUTH_FORBIDDEN',
+    reason: /export of am\.denied\.x to denied\.x: RabbitMQ closed the publish channel: 403 ACCESS_REFUSED - access to topic 'denied\.x' in exchange 'amq\.topic'/,
+  },
+  {
+    close: '406 max_message_size',
+    queue: 'amqp-refused-406',
+    topic: 'am.ok.out.big',
+    bytes: 100_000,
+    code: 'MG_ERR_EVENT_TOO_LARGE',
+    reason: /export of am\.ok\.out\.big to ok\.out\.big: RabbitMQ closed the publish channel: 406 PRECONDITION_FAILED - message size 100000 is larger than configured max size 65536/,
+  },
+] as const;
+
+for (const c of CHANNEL_REFUSALS) {
+  test(`amqp: a publish RabbitMQ refuses by closing the channel (${c.close}) is refused once; a fresh channel carries on, no reconnect, imports keep flowing`, { timeout: 60_000 }, async (t) => {
+    const { n, onBroker, importOne, freshChannels } = await amqpRefusalRig(t, c.queue);
+
+    ingest(n, 'refused-1', c.topic, c.bytes);
+    await until('refusal counted', () => refusedCount(n, c.code) === 1);
+    assert.match(String(row(n).lastRefusal), c.reason);
+    // Failing the connection over the close (as before) would have set the bridge down by now, in the same turn.
+    assert.equal(row(n).state, 'up');
+    // Right behind the refusal (the fresh channel may still be opening: it then waits for it).
+    ingest(n, 'ok-1', 'am.ok.out.x');
+    // Imports run on the other channel of the same connection: published to RabbitMQ after the close, one arrives with no reconnect.
+    await importOne();
+    assert.equal(row(n).reconnects, 0);
+    await onBroker.waitFor(1);
+    await until('ok-1 confirmed', () => row(n).exported === 1);
+    // A refused message held and sent again would close the next channel too.
+    ingest(n, 'ok-2', 'am.ok.out.x');
+    await onBroker.waitFor(2);
+    await until('ok-2 confirmed', () => row(n).exported === 2);
+
+    assert.deepEqual(onBroker.items.map((o) => o.attrs.id), ['ok-1', 'ok-2']);
+    const s = row(n);
+    assert.deepEqual(s.refused, { [c.code]: 1 });
+    assert.equal(s.reconnects, 0, 'a refusal closes a channel, not the connection');
+    assert.equal(s.state, 'up');
+    assert.equal(s.retries, 0, 'nothing else was on the closed channel; ok-1 was not failed back to the core');
+    assert.equal(s.pending, 0);
+    assert.equal(s.inFlight, 0);
+    assert.equal(freshChannels(), 1);
+  });
+}
+
+test('amqp: two refusals back to back (two denied exports in one batch) each get a fresh channel; the export caught behind them goes through; no reconnect', { timeout: 60_000 }, async (t) => {
+  const { n, onBroker, importOne, freshChannels } = await amqpRefusalRig(t, 'amqp-refused-twice');
+
+  // One turn, one chunk on the wire. RabbitMQ closes the channel on denied-a and drops what follows on it: denied-b
+  // and ok-1 fail with a plain "channel closed" (not what the close refused), are held and sent again after the
+  // pause on a fresh channel, where denied-b closes that one too and ok-1 goes out on the third.
+  ingest(n, 'denied-a', 'am.denied.a');
+  ingest(n, 'denied-b', 'am.denied.b');
+  ingest(n, 'ok-1', 'am.ok.out.x');
   await onBroker.waitFor(1);
   await until('ok-1 confirmed', () => row(n).exported === 1);
-  // A refused message held and re-sent would close the next channel too: the connection would keep flapping.
-  ingest(n, 'ok-2', 'am.ok.x');
-  await onBroker.waitFor(2);
-  await until('ok-2 confirmed', () => row(n).exported === 2);
+  assert.equal(refusedCount(n, 'MG_ERR_AUTH_FORBIDDEN'), 2);
+  assert.match(String(row(n).lastRefusal), /export of am\.denied\.b to denied\.b: .*access to topic 'denied\.b'/);
+  assert.equal(freshChannels(), 2, 'one fresh channel per close');
+  await importOne();
 
-  assert.deepEqual(onBroker.items.map((o) => o.attrs.id), ['ok-1', 'ok-2']);
+  assert.deepEqual(onBroker.items.map((o) => o.attrs.id), ['ok-1']);
   const s = row(n);
-  assert.deepEqual(s.refused, { MG_ERR_AUTH_FORBIDDEN: 1, MG_ERR_EVENT_TOO_LARGE: 1 });
-  assert.equal(s.reconnects, 2, 'one reconnect per channel close');
+  assert.equal(s.reconnects, 0);
   assert.equal(s.state, 'up');
+  assert.equal(s.retries, 3, 'denied-b and ok-1 held after the first close, ok-1 after the second');
   assert.equal(s.pending, 0);
+  assert.equal(s.inFlight, 0);
+});
+
+test('amqp: a publish channel close that refuses nothing (404, the exchange was deleted) still fails the connection; the export goes through after the reconnect', { timeout: 60_000 }, async (t) => {
+  const n = await startBridgedNode(t, [
+    { type: 'amqp', name: 'amqp-gone', url: rmq.url, queue: 'amqp-gone', exchange: 'mg-gone', import: [], export: [{ mesh: 'gx.>', broker: 'gone' }], backoffMinMs: 50, backoffMaxMs: 400 },
+  ]);
+  await bridgesSettled(n);
+  const ch = await amqpChannel(t, rmq.url);
+  await ch.deleteExchange('mg-gone');
+
+  ingest(n, 'gone-1', 'gx.x');
+  // A fresh channel would fail the same way (the client declares the exchange only on connect): this one is not replaced.
+  await until('confirmed once the reconnect declared the exchange again', () => row(n).exported === 1);
+  const s = row(n);
+  assert.equal(s.reconnects, 1);
+  assert.deepEqual(s.refused, {});
+  assert.equal(s.retries, 1);
+  assert.equal(n.log.filter((l) => FRESH_CHANNEL.test(l)).length, 0);
+});
+
+test('amqp: PublishChannel: a refusal close is replaceable; the fresh channel takes the freed channel number, batches on its own, and the closed one never writes on it', { timeout: 60_000 }, async (t) => {
+  const conn = await amqp.connect(rmq.url);
+  t.after(() => conn.close().catch(() => undefined));
+  let connectionClosed = false;
+  conn.on('close', () => (connectionClosed = true));
+  const onBroker = await amqpConsumer(t, rmq.url, 'ok.pc.#');
+  const ends: Array<[PublishChannel, boolean]> = [];
+  const ended = (ch: PublishChannel, replaceable: boolean) => ends.push([ch, replaceable]);
+  const publish = (ch: PublishChannel, key: string, body: Buffer) =>
+    new Promise<Error | null>((resolve) => ch.publisher.publish('amq.topic', key, body, {}, (err) => resolve(err === null ? null : ch.failure(err, 'amq.topic', key, body.byteLength))));
+
+  /** Channel numbers amqplib has open on the connection, besides 0 (its connection.channels table, as confirm-publisher.ts reaches it). */
+  const numbers = () => (conn as unknown as { connection: { channels: unknown[] } }).connection.channels.flatMap((c, i) => (c && i > 0 ? [i] : []));
+
+  const first = await PublishChannel.open(conn, ended);
+  const [number] = numbers();
+  assert.equal(typeof number, 'number');
+  // One chunk: RabbitMQ closes the channel on the oversized message and drops the one behind it.
+  const [big, caught] = await Promise.all([publish(first, 'ok.pc.big', Buffer.alloc(100_000)), publish(first, 'ok.pc.caught', Buffer.from('C'))]);
+  assert.ok(big instanceof MeshError);
+  assert.equal(big.code, 'MG_ERR_EVENT_TOO_LARGE');
+  assert.ok(caught instanceof Error && !(caught instanceof MeshError), 'caught in the close, not refused');
+  assert.equal(first.open, false);
+  assert.deepEqual(ends, [[first, true]]);
+  assert.match(first.reason, /406 \(PRECONDITION-FAILED\)/);
+
+  // amqplib hands out the lowest free channel number: the fresh channel gets the one the close freed.
+  const fresh = await PublishChannel.open(conn, ended);
+  assert.deepEqual(numbers(), [number]);
+  assert.equal(fresh.publisher.batched, true, 'the fresh channel has its own batched fast path');
+  // Frames the closed channel's publisher wrote now would carry the same channel number: it must fail them instead.
+  const late = publish(first, 'ok.pc.late', Buffer.from('L'));
+  assert.deepEqual(await Promise.all([publish(fresh, 'ok.pc.y', Buffer.from('Y')), publish(fresh, 'ok.pc.z', Buffer.from('Z'))]), [null, null]);
+  assert.ok((await late) instanceof Error);
+  await onBroker.waitFor(2);
+  assert.deepEqual(onBroker.items.map((o) => o.data.toString()), ['Y', 'Z']);
+  assert.equal(ends.length, 1, 'the closed channel ended once');
+  assert.equal(connectionClosed, false);
 });
 
 test('amqp: a basic.nack (queue full, x-overflow reject-publish) is sent again after pauses, not at once, and goes through once the queue takes it', { timeout: 60_000 }, async (t) => {
