@@ -199,7 +199,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 /** "listen.port: must be <= 65535, got 70000; fix: TCP port 0-65535 ..." */
 function describeError(e: ErrorObject, root: Record<string, unknown>): string {
-  const path = e.instancePath.split('/').filter(Boolean);
+  // A JSON Pointer (RFC 6901): unescape each token.
+  const path = e.instancePath.split('/').filter(Boolean).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   if (e.keyword === 'additionalProperties') {
     const extra = (e.params as { additionalProperty: string }).additionalProperty;
     const key = keyName([...path, extra]);
@@ -207,7 +208,7 @@ function describeError(e: ErrorObject, root: Record<string, unknown>): string {
     return `${key}: unknown key; fix: remove it or use one of: ${known}`;
   }
   const key = keyName(path);
-  const got = path.reduce<unknown>((v, p) => (isPlainObject(v) ? v[p] : undefined), root);
+  const got = path.reduce<unknown>((v, p) => (isPlainObject(v) ? v[p] : Array.isArray(v) ? v[Number(p)] : undefined), root);
   const hint = schemaAt(path)?.description;
   return `${key}: ${e.message ?? 'is invalid'}, got ${JSON.stringify(got)}${hint ? `; fix: ${hint}` : ''}`;
 }

@@ -1,6 +1,7 @@
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import type { MeshEvent } from '../../broker/mod.js';
 import type { BridgeContext, BrokerClient } from '../core/broker-client.js';
+import { exportSizeRefusal } from '../core/export-size.js';
 import { decodeAmqp, encodeAmqp } from './binding.js';
 import { PublishChannel } from './publish-channel.js';
 
@@ -23,7 +24,10 @@ const QUEUE_EXPIRES_MS = 3_600_000;
  * exported on the broker's confirm; unconfirmed ones are retried after a
  * reconnect (a retry may duplicate: same CloudEvent id, the mesh dedups).
  *
- * Refusals on export: a publish RabbitMQ refuses for good by closing the
+ * Refusals on export: a body over the bridge's maxExportBytes is refused
+ * before it is sent (core/export-size.ts), so an operator who knows
+ * RabbitMQ's max_message_size spares the channel close below. A publish
+ * RabbitMQ refuses for good by closing the
  * channel (topic or exchange permission, max_message_size) fails with a
  * MeshError (publish-refusal.ts): counted and not sent again. The close
  * is the channel's only: exports go on through a fresh confirm channel on
@@ -150,10 +154,14 @@ export class AmqpBrokerClient implements BrokerClient {
   #send(topic: string, event: MeshEvent, done: (err?: Error) => void): void {
     const ch = this.#publish;
     if (ch === null) return done(new Error('not connected'));
+    const spec = this.#ctx.spec;
+    const { body, properties } = encodeAmqp(event, spec.mode);
+    // Before the window counts it: a refusal takes no confirm slot.
+    const tooLarge = exportSizeRefusal(spec, body.byteLength);
+    if (tooLarge !== null) return done(tooLarge);
     this.#inFlight++;
     try {
-      const { body, properties } = encodeAmqp(event, this.#ctx.spec.mode);
-      const exchange = this.#ctx.spec.exchange;
+      const exchange = spec.exchange;
       ch.publisher.publish(exchange, topic, body, properties, (err) => {
         this.#inFlight--;
         // The channel this message went on, not the current one: a close settles its own messages.

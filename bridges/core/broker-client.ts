@@ -54,7 +54,9 @@ export interface BrokerClient {
    * Publishes one event to a broker topic. `done` runs once the broker has
    * it (MQTT PUBACK, AMQP confirm; at once for NATS core) or with an error
    * when it was not delivered: a MeshError when the event can never be
-   * sent as it is (e.g. an AMQP shortstr over 255 bytes, or a broker's
+   * sent as it is (e.g. an AMQP shortstr over 255 bytes, a payload over
+   * the bridge's maxExportBytes: core/export-size.ts, checked by every
+   * client on the payload it encoded, before sending; or a broker's
    * refusal of this message for good: an MQTT PUBACK reason such as 0x87,
    * NATS max_payload), counted refused under its code and never sent
    * again; any other error may pass, and the core holds the event and

@@ -29,6 +29,7 @@ export interface BridgeEntry {
   readonly backoffMinMs?: number;
   readonly backoffMaxMs?: number;
   readonly maxPendingExports?: number;
+  readonly maxExportBytes?: number;
 }
 
 export interface ImportMapping {
@@ -72,6 +73,14 @@ export interface BridgeSpec {
   readonly backoffMaxMs: number;
   /** Exports held while the broker is down (MQTT, AMQP). @default 100_000 */
   readonly maxPendingExports: number;
+  /**
+   * Largest encoded payload the bridge exports, bytes (MQTT PUBLISH
+   * payload, AMQP body, NATS payload without headers); a larger export is
+   * refused before sending (core/export-size.ts). For brokers that drop
+   * oversized messages without saying so (mosquitto `message_size_limit`
+   * under MQTT 3.1.1): set it to that limit. @default undefined (no limit)
+   */
+  readonly maxExportBytes: number | undefined;
 }
 
 export const BRIDGE_DEFAULTS = Object.freeze({
@@ -92,7 +101,8 @@ function invalid(key: string, message: string): MeshError {
 
 /**
  * Checks one entry (beyond the JSON Schema: URL scheme per type, mode per
- * protocol version, mappings translatable) and fills in the defaults.
+ * protocol version, mappings translatable; and, for entries that never
+ * met the schema, maxExportBytes) and fills in the defaults.
  * Throws MeshError MG_ERR_CONFIG_INVALID naming the key and the fix, the
  * same way broker/config.ts reports.
  *
@@ -131,6 +141,15 @@ export function resolveBridge(entry: BridgeEntry, index: number, nodeId: string,
   const backoffMinMs = entry.backoffMinMs ?? BRIDGE_DEFAULTS.backoffMinMs;
   const backoffMaxMs = entry.backoffMaxMs ?? BRIDGE_DEFAULTS.backoffMaxMs;
   if (backoffMaxMs < backoffMinMs) throw invalid(`${at}.backoffMaxMs`, `must be >= backoffMinMs (${backoffMinMs}), got ${backoffMaxMs}; fix: raise it or lower backoffMinMs`);
+  // The config file's schema refuses these too, alongside every other wrong key; this covers entries given in code
+  // (startBridges), where a 0 or a string would otherwise refuse every export or none.
+  const maxExportBytes = entry.maxExportBytes;
+  if (maxExportBytes !== undefined && !(Number.isSafeInteger(maxExportBytes) && maxExportBytes >= 1)) {
+    throw invalid(
+      `${at}.maxExportBytes`,
+      `must be a whole number of bytes >= 1, got ${JSON.stringify(maxExportBytes)}; fix: the broker's limit (mosquitto message_size_limit, RabbitMQ max_message_size), e.g. 1048576, or remove the key for no limit`,
+    );
+  }
 
   const imports = (entry.import ?? [{ broker: dialect.everything, mesh: '>' }]).map((m, i) => ({
     mapping: compileMapping(`${at}.import[${i}]`, m.mesh, m.broker, dialect, true),
@@ -159,6 +178,7 @@ export function resolveBridge(entry: BridgeEntry, index: number, nodeId: string,
     backoffMinMs,
     backoffMaxMs,
     maxPendingExports: entry.maxPendingExports ?? BRIDGE_DEFAULTS.maxPendingExports,
+    maxExportBytes,
   });
 }
 

@@ -1,6 +1,7 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { MeshError, type MeshEvent } from '../../broker/mod.js';
 import type { BridgeContext, BrokerClient, ImportOutcome } from '../core/broker-client.js';
+import { exportSizeRefusal } from '../core/export-size.js';
 import { decodeMqtt, encodeMqtt } from './binding.js';
 import { publishPacketBytes } from './packet-size.js';
 import { acceptPacketTooLargeAcks } from './packet-too-large-ack.js';
@@ -35,8 +36,11 @@ const RECEIVE_MAXIMUM = 1000;
  * Refusals on export are MeshErrors, so the core counts them and never
  * sends them again: a PUBACK reason that refuses the message for good
  * (reason-codes.ts; 0x95 over mosquitto's `message_size_limit` once
- * packet-too-large-ack.ts lets MQTT.js parse it), and an event whose
- * PUBLISH would exceed the broker's Maximum Packet Size (packet-size.ts).
+ * packet-too-large-ack.ts lets MQTT.js parse it), an event whose
+ * PUBLISH would exceed the broker's Maximum Packet Size (packet-size.ts),
+ * and one whose payload is over the bridge's maxExportBytes
+ * (core/export-size.ts): under 3.1.1 the only way to hear of
+ * `message_size_limit`, since mosquitto acknowledges what it drops.
  *
  * A connection MQTT.js reports an error on while up is ended: see the
  * 'error' handler in `connect`.
@@ -150,6 +154,8 @@ export class MqttBrokerClient implements BrokerClient {
     if (client === null) return done(new Error('not connected'));
     const version = this.#ctx.spec.protocolVersion;
     const { payload, properties } = encodeMqtt(event, this.#ctx.spec.mode, version);
+    const tooLarge = exportSizeRefusal(this.#ctx.spec, payload.byteLength);
+    if (tooLarge !== null) return done(tooLarge);
     const max = this.#maxPacketBytes;
     if (max !== undefined) {
       const bytes = publishPacketBytes(topic, payload, properties, version);

@@ -1,6 +1,7 @@
 import { connect, ErrorCode, type NatsConnection, type NatsError, type Subscription } from 'nats';
 import { MeshError, type MeshEvent } from '../../broker/mod.js';
 import type { BridgeContext, BrokerClient } from '../core/broker-client.js';
+import { exportSizeRefusal } from '../core/export-size.js';
 import { decodeNats, encodeNats, scanNatsHeaders } from './binding.js';
 
 /** How long a connect attempt may take, ms. */
@@ -114,6 +115,9 @@ export class NatsBrokerClient implements BrokerClient {
     const nc = this.#nc;
     if (nc === null) return done(new Error('not connected'));
     const { payload, headers } = encodeNats(event, this.#ctx.spec.mode);
+    // The payload alone: max_payload (headers included) is nats.js's to check, below.
+    const tooLarge = exportSizeRefusal(this.#ctx.spec, payload.byteLength);
+    if (tooLarge !== null) return done(tooLarge);
     try {
       nc.publish(topic, payload, { headers });
     } catch (err) {

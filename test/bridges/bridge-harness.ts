@@ -4,8 +4,9 @@
  * that produce and observe CloudEvents the way third-party software does,
  * written from the binding specs rather than from bridges/ code.
  */
+import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import type { TestContext } from 'node:test';
+import { after, before, type TestContext } from 'node:test';
 import amqp from 'amqplib';
 import mqtt, { type MqttClient } from 'mqtt';
 import { connect as natsConnect, headers as natsHeaders, type NatsConnection } from 'nats';
@@ -16,6 +17,7 @@ import { startNode, type RunningNode } from '../../broker/server.js';
 import { startBridges, type RunningBridges } from '../../bridges/mod.js';
 import type { BridgeEntry } from '../../bridges/core/config.js';
 import { until } from '../helpers/mesh.js';
+import { startMosquitto, type MosquittoHandle } from '../helpers/brokers.js';
 
 export interface BridgedNode {
   readonly running: RunningNode;
@@ -43,6 +45,45 @@ export async function bridgesSettled(n: BridgedNode, timeoutMs = 20_000): Promis
 
 /** Polls `check` until true; for state with no event to await. */
 export { until };
+
+/**
+ * One mosquitto with `config` lines for the whole test file, started
+ * before its first test and stopped after its last; call the result for
+ * the handle.
+ */
+export function mosquittoForFile(config: string[]): () => MosquittoHandle {
+  let mq: MosquittoHandle | undefined;
+  before(async () => {
+    mq = await startMosquitto({ config });
+  });
+  after(() => mq?.stop());
+  return () => mq!;
+}
+
+/**
+ * The node's first bridge refused exactly one export, under `code`, and
+ * is otherwise clean: nothing retried, held, in flight or reconnected, up,
+ * and the refusal is on /metrics.
+ */
+export async function assertRefusedOnceAndClean(n: BridgedNode, code: string): Promise<void> {
+  const s = n.bridges.bridges[0].status();
+  assert.deepEqual(s.refused, { [code]: 1 });
+  assert.deepEqual({ retries: s.retries, pending: s.pending, inFlight: s.inFlight, reconnects: s.reconnects, state: s.state }, { retries: 0, pending: 0, inFlight: 0, reconnects: 0, state: 'up' });
+  const metrics = await (await fetch(`${n.running.httpUrl}/metrics`)).text();
+  assert.ok(metrics.split('\n').includes(`meshgate_bridge_refused_total{bridge="${s.name}",code="${code}"} 1`), metrics);
+}
+
+/** The status row of the node's first bridge. */
+export const firstBridgeRow = (n: BridgedNode) => n.bridges.bridges[0].status();
+
+/**
+ * Puts an event with `bytes` data bytes ('a' each) into the node as a
+ * WebSocket producer would, for its bridges to export.
+ */
+export function ingestForExport(n: BridgedNode, source: string, id: string, topic: string, bytes = 1, attrs: Record<string, string> = {}): void {
+  const result = n.running.node.ingest({ id, source, type: 't', topic, data: Buffer.alloc(bytes, 0x61), attrs, hops: [] }, 'ws');
+  if (!result.ok) throw new Error(`ingest ${id}: ${result.code} ${result.message}`);
+}
 
 // --- what a consumer saw, protocol-independent ---------------------------
 

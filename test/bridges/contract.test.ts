@@ -339,6 +339,29 @@ for (const kit of KITS) {
       t.diagnostic(`${kit.type} HA: each subscriber got ${N + 1} events once; duplicate imports dropped by dedup: node A ${dupA}, node B ${dupB}`);
     });
 
+    test(`${kit.type}: maxExportBytes refuses, before sending, an export whose payload is over it (MG_ERR_EVENT_TOO_LARGE); one of exactly that size goes out`, { timeout: 60_000 }, async (t) => {
+      // Binary mode: the payload (MQTT) or body (AMQP) or payload without headers (NATS) is the data, byte for byte.
+      const max = 64;
+      const name = uniqueName(kit.type);
+      const prefix = `mx${nameSeq}`;
+      const n = await startBridgedNode(t, [{ type: kit.type, name, url: kit.url(), import: [], export: [{ mesh: `${prefix}.>`, broker: kit.topic(prefix) }], maxExportBytes: max }]);
+      const upstream = await kit.consume(t, kit.everythingUnder(prefix));
+      await bridgesSettled(n);
+      const ingest = (id: string, bytes: number) => assert.ok(n.running.node.ingest({ id, source: '/contract', type: 't', topic: `${prefix}.x`, data: Buffer.alloc(bytes, 0x61), attrs: {}, hops: [] }, 'ws').ok);
+      // The larger first: had it been sent, the consumer would get it before the other one.
+      ingest('mx-over', max + 1);
+      ingest('mx-fits', max);
+      await upstream.waitFor(1);
+      const status = () => n.bridges.bridges[0].status();
+      await until('mx-fits exported', () => status().exported === 1);
+      assert.deepEqual(upstream.items.map((o) => [o.attrs.id, o.data.byteLength]), [['mx-fits', max]]);
+      const s = status();
+      assert.deepEqual(s.refused, { MG_ERR_EVENT_TOO_LARGE: 1 });
+      assert.equal(s.lastRefusal, `MG_ERR_EVENT_TOO_LARGE: export of ${prefix}.x to ${kit.topic(`${prefix}.x`)}: the encoded payload is ${max + 1} bytes, over the bridge's maxExportBytes (${max} bytes)`);
+      assert.equal(s.retries, 0, 'refused, not held for a resend');
+      assert.equal(s.lost, 0, 'refused, not counted lost (NATS)');
+    });
+
     test(`${kit.type}: /v1/bridges and /metrics show state and counters`, { timeout: 60_000 }, async (t) => {
       const name = uniqueName(kit.type);
       const n = await startBridgedNode(t, [{ type: kit.type, name, url: kit.url(), import: [], export: [{ mesh: 'st.>', broker: kit.type === 'mqtt' ? 'st' : 'st' }] }]);

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { MeshError } from '../../broker/mod.js';
 import { resolveConfig } from '../../broker/config.js';
 import { resolveBridge, type BridgeEntry } from '../../bridges/core/config.js';
+import { exportSizeRefusal } from '../../bridges/core/export-size.js';
 import { intersectFilters } from '../../bridges/core/filter-intersect.js';
 import { percentDecode, percentEncode } from '../../bridges/core/percent-encoding.js';
 import { plainEvent } from '../../bridges/core/plain-event.js';
@@ -57,6 +58,42 @@ test('the config schema refuses unknown bridge keys and wrong enum values, namin
   assert.match(configError(() => resolveConfig({ bridges: [{ type: 'mqtt', url: 'mqtt://h:1', qos: 2 }] })), /bridges\[0\]\.qos: unknown key; fix: remove it or use one of: type, url, name/);
   assert.match(configError(() => resolveConfig({ bridges: [{ type: 'kafka', url: 'mqtt://h:1' }] })), /bridges\[0\]\.type: .*fix: bridge protocol: mqtt, amqp or nats/);
   assert.match(configError(() => resolveConfig({ bridges: [{ type: 'mqtt', url: 'mqtt://h:1', protocolVersion: 3 }] })), /bridges\[0\]\.protocolVersion: .*fix: MQTT only: 5/);
+});
+
+/** Wrong maxExportBytes values as a config file or code could give them. */
+const BAD_MAX_EXPORT_BYTES: readonly unknown[] = [0, -1, 1.5, '1024'];
+
+test('maxExportBytes: absent is no limit; a positive integer is kept; 0, negative, fractional or string values stop start-up naming the key and the fix', async () => {
+  assert.equal(resolveBridge(mqtt(), 0, 'n', MQTT_DIALECT).maxExportBytes, undefined);
+  assert.equal(resolveBridge(mqtt({ maxExportBytes: 1 }), 0, 'n', MQTT_DIALECT).maxExportBytes, 1);
+  assert.equal(resolveBridge({ type: 'nats', url: 'nats://h', maxExportBytes: 65_536 }, 0, 'n', NATS_DIALECT).maxExportBytes, 65_536);
+  assert.equal(resolveConfig({ bridges: [{ type: 'amqp', url: 'amqp://h', maxExportBytes: 134_217_728 }] }).bridges[0].maxExportBytes, 134_217_728);
+  const node = new MeshNode({ nodeId: 'n', region: 'r', topicLimits: { maxLength: 256, maxTokens: 16, maxWildcards: 8 }, maxEventBytes: 1 << 20, dedup: { windowMs: 1000, maxEntries: 10 } });
+  for (const bad of BAD_MAX_EXPORT_BYTES) {
+    const shown = JSON.stringify(bad);
+    // A config file: the schema, with every other key.
+    const fromFile = configError(() => resolveConfig({ bridges: [{ type: 'mqtt', url: 'mqtt://h:1' }, { type: 'mqtt', url: 'mqtt://h:2', maxExportBytes: bad }] }));
+    // (Not the value after "got": broker/config.ts does not look inside arrays for it, and shows undefined.)
+    assert.match(fromFile, new RegExp(`bridges\\[1\\]\\.maxExportBytes: must be ${typeof bad === 'number' && Number.isInteger(bad) ? '>= 1' : 'integer'}, got .*; fix: largest encoded payload the bridge exports, bytes, an integer >= 1 `), shown);
+    // Entries given in code, which never meet the schema: resolveBridge, and startBridges before anything connects.
+    const fix = `must be a whole number of bytes >= 1, got ${shown}; fix: the broker's limit (mosquitto message_size_limit, RabbitMQ max_message_size), e.g. 1048576, or remove the key for no limit`;
+    assert.ok(configError(() => resolveBridge(mqtt({ maxExportBytes: bad as number }), 2, 'n', MQTT_DIALECT)).endsWith(`bridges[2].maxExportBytes: ${fix}`), shown);
+    await assert.rejects(
+      startBridges(node, [mqtt({ maxExportBytes: bad as number })], () => undefined),
+      (err: unknown) => err instanceof MeshError && err.code === 'MG_ERR_CONFIG_INVALID' && err.message.endsWith(`bridges[0].maxExportBytes: ${fix}`),
+      shown,
+    );
+  }
+});
+
+test('exportSizeRefusal() lets a payload of exactly maxExportBytes through and refuses one byte more as MG_ERR_EVENT_TOO_LARGE, naming both', () => {
+  assert.equal(exportSizeRefusal({ maxExportBytes: undefined }, 10_000_000), null);
+  assert.equal(exportSizeRefusal({ maxExportBytes: 1024 }, 1024), null);
+  assert.equal(exportSizeRefusal({ maxExportBytes: 1024 }, 0), null);
+  const err = exportSizeRefusal({ maxExportBytes: 1024 }, 1025);
+  assert.ok(err instanceof MeshError);
+  assert.equal(err.code, 'MG_ERR_EVENT_TOO_LARGE');
+  assert.equal(err.message, "the encoded payload is 1025 bytes, over the bridge's maxExportBytes (1024 bytes)");
 });
 
 test('startBridges() checks every entry before connecting and refuses duplicate names', async () => {

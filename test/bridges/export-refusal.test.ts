@@ -22,7 +22,7 @@ import amqp from 'amqplib';
 import { MeshError } from '../../broker/mod.js';
 import { PublishChannel } from '../../bridges/amqp/publish-channel.js';
 import { findBinary, startMosquitto, startNatsServer, startRabbitMQ, type MosquittoHandle, type NatsServerHandle, type RabbitMQHandle } from '../helpers/brokers.js';
-import { amqpChannel, amqpConsumer, bridgesSettled, meshSubscriber, mqttConsumer, natsConsumer, publishBinaryCe, startBridgedNode, until, wsConsumer, wsProducer, type BridgedNode } from './bridge-harness.js';
+import { amqpChannel, amqpConsumer, bridgesSettled, meshSubscriber, mqttConsumer, natsConsumer, publishBinaryCe, startBridgedNode, until, wsConsumer, wsProducer, type BridgedNode, firstBridgeRow, ingestForExport } from './bridge-harness.js';
 
 const run = promisify(execFile);
 
@@ -55,13 +55,10 @@ after(async () => {
   await Promise.all([nats, mq, rmq].filter(Boolean).map((b) => b.stop()));
 });
 
-const row = (n: BridgedNode) => n.bridges.bridges[0].status();
+const row = firstBridgeRow;
 const refusedCount = (n: BridgedNode, code: string) => (row(n).refused as Record<string, number>)[code] ?? 0;
 
-function ingest(n: BridgedNode, id: string, topic: string, bytes = 1): void {
-  const result = n.running.node.ingest({ id, source: '/refusal', type: 't', topic, data: Buffer.alloc(bytes, 0x61), attrs: {}, hops: [] }, 'ws');
-  assert.ok(result.ok, `ingest ${id}`);
-}
+const ingest = (n: BridgedNode, id: string, topic: string, bytes = 1) => ingestForExport(n, '/refusal', id, topic, bytes);
 
 async function metricsText(n: BridgedNode): Promise<string> {
   return (await fetch(`${n.running.httpUrl}/metrics`)).text();

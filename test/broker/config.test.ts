@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULTS, envLayer, resolveConfig } from '../../broker/config.js';
+import { DEFAULTS, envLayer, resolveConfig, type ConfigLayer } from '../../broker/config.js';
 import { MeshError } from '../../broker/errors.js';
 
 test('resolveConfig() on no layers gives the documented defaults (127.0.0.1:8080)', () => {
@@ -21,6 +21,17 @@ test('later layers win: file < env < flags, and nested keys merge', () => {
   assert.equal(c.node.region, 'eu-west');
   assert.equal(c.limits.topic.maxTokens, 4);
   assert.equal(c.limits.topic.maxLength, DEFAULTS.limits.topic.maxLength);
+});
+
+test('a wrong value inside a list names its index and shows the value that was given', () => {
+  assert.throws(
+    () => resolveConfig({ mesh: { peers: ['ws://127.0.0.1:7001', 42] } } as unknown as ConfigLayer),
+    (err: unknown) => {
+      assert.ok(err instanceof MeshError);
+      assert.match(err.message, /mesh\.peers\[1\]: must be string, got 42/);
+      return true;
+    },
+  );
 });
 
 test('every wrong key is reported at once as MG_ERR_CONFIG_INVALID with its path', () => {
