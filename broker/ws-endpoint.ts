@@ -118,7 +118,7 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
       else if (why === 'Received invalid UTF-8') node.reject('MG_ERR_FRAME_MALFORMED', 'text frame is not UTF-8');
     }
     session.markClosed();
-    for (const filter of session.filters) node.unsubscribe(filter, session);
+    for (const filter of session.subscriptions.clear()) node.unsubscribe(filter, session);
     sessions.delete(session);
   };
 
@@ -234,9 +234,8 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
       data.session = session;
       sessions.add(session);
       opened.inc();
-      session.filters.add(data.filter);
       refreshFiltering(session, data.guard, filtered);
-      node.subscribe(data.filter, session);
+      hold(node, session, data.guard, data.filter);
       watchExpiry(data.guard, session);
     },
     message(ws: WebSocket<CeData>, message: ArrayBuffer, isBinary: boolean) {
@@ -298,6 +297,19 @@ function refreshFiltering(session: WsSession<ClientData> | WsSession<CeData>, gu
     : null;
 }
 
+/**
+ * Registers a client filter the guard accepted: with the router, as the
+ * filters the guard narrows it to (only what this connection may read, so
+ * the node's interest adverts carry nothing it would withhold), each
+ * registered once per connection however many client filters need it.
+ * The caller checked the client filter and `fits` checks narrowed ones,
+ * so node.subscribe cannot refuse.
+ */
+function hold(node: MeshNode, session: WsSession<ClientData> | WsSession<CeData>, guard: SessionGuard, filter: string): void {
+  const routerFilters = guard.routerFilters(filter, (f) => node.checkFilter(f) === null);
+  for (const f of session.subscriptions.add(filter, routerFilters)) node.subscribe(f, session);
+}
+
 function handleRequest(node: MeshNode, session: WsSession<ClientData>, codec: ClientCodec, request: ClientRequest, options: WsEndpointOptions, guard: SessionGuard, filtered: Metric): void {
   const ref = request.ref;
   const answer = (frame: Record<string, unknown>) => session.reply(codec.encode(frame), codec.binary);
@@ -341,42 +353,42 @@ function handleRequest(node: MeshNode, session: WsSession<ClientData>, codec: Cl
       return;
     }
     case 'sub': {
-      if (session.filters.has(request.filter)) {
+      const held = session.subscriptions;
+      if (held.has(request.filter)) {
         if (ref !== undefined) answer({ op: 'ok', ref });
         return;
       }
-      if (session.filters.size >= options.maxSubscriptionsPerConnection) {
-        const message = `this connection holds ${session.filters.size} subscriptions, the limit`;
+      if (held.size >= options.maxSubscriptionsPerConnection) {
+        const message = `this connection holds ${held.size} subscriptions, the limit`;
         node.reject('MG_ERR_SUB_LIMIT', message);
         answer(errorFrame(ref, 'MG_ERR_SUB_LIMIT', message));
         return;
       }
-      // Syntax first (node.subscribe counts it), then rights.
-      if (node.checkFilter(request.filter) === null) {
-        const denied = guard.checkSubscribe(request.filter);
-        if (denied !== null) {
-          node.reject(denied.code, denied.message);
-          answer(errorFrame(ref, denied.code, denied.message));
-          return;
-        }
-      }
-      const problem = node.subscribe(request.filter, session);
+      // Syntax first, then rights.
+      const problem = node.checkFilter(request.filter);
       if (problem !== null) {
-        guard.unsubscribed(request.filter);
+        node.reject(problem.code, problem.message);
         return answer(errorFrame(ref, problem.code, problem.message));
       }
-      session.filters.add(request.filter);
+      const denied = guard.checkSubscribe(request.filter);
+      if (denied !== null) {
+        node.reject(denied.code, denied.message);
+        answer(errorFrame(ref, denied.code, denied.message));
+        return;
+      }
       refreshFiltering(session, guard, filtered);
+      hold(node, session, guard, request.filter);
       if (ref !== undefined) answer({ op: 'ok', ref });
       return;
     }
     case 'unsub': {
-      if (!session.filters.delete(request.filter)) {
+      const released = session.subscriptions.remove(request.filter);
+      if (released === null) {
         const message = `not subscribed to '${request.filter}'`;
         node.reject('MG_ERR_SUB_UNKNOWN', message);
         return answer(errorFrame(ref, 'MG_ERR_SUB_UNKNOWN', message));
       }
-      node.unsubscribe(request.filter, session);
+      for (const filter of released) node.unsubscribe(filter, session);
       guard.unsubscribed(request.filter);
       refreshFiltering(session, guard, filtered);
       if (ref !== undefined) answer({ op: 'ok', ref });

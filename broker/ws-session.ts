@@ -2,6 +2,7 @@ import type { WebSocket } from 'uWebSockets.js';
 import type { MeshEvent } from './event.js';
 import type { EgressFormat, Subscriber } from './egress.js';
 import type { Metric } from './metrics.js';
+import { SessionSubscriptions } from './session-subscriptions.js';
 
 /** Close codes the WebSocket endpoint uses; documented in docs/protocol.md. */
 export const CLOSE = Object.freeze({
@@ -55,8 +56,8 @@ export interface SessionOptions {
  */
 export class WsSession<U = unknown> implements Subscriber {
   readonly format: EgressFormat;
-  /** Filters this connection holds, to enforce the limit and to clean up on close. */
-  readonly filters = new Set<string>();
+  /** Filters this connection holds, as subscribed and as registered with the router: to enforce the limit and to clean up on close. */
+  readonly subscriptions = new SessionSubscriptions();
   /**
    * Per-delivery authorization, set only while the connection holds a
    * subscription its token covers partly (broker/auth SessionGuard): null

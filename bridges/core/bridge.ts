@@ -1,10 +1,9 @@
 import type { EgressFormat, EventDecodeResult, MeshEvent, MeshNode, Metric, Subscriber } from '../../broker/mod.js';
 import { endSpan, MeshError } from '../../broker/mod.js';
-import { minimalCover, TopicError } from '../../routing/mod.js';
+import { intersectFilters, minimalCover, TopicError } from '../../routing/mod.js';
 import { Backoff } from './backoff.js';
 import type { BridgeContext, BrokerClient, ImportOutcome, ReceivedMessage } from './broker-client.js';
 import type { BridgeSpec } from './config.js';
-import { intersectFilters } from './filter-intersect.js';
 import { plainEvent } from './plain-event.js';
 import type { TopicDialect } from './topic-dialect.js';
 

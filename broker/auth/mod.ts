@@ -4,6 +4,7 @@
  *   jwt.ts              HS256 / ES256 / RS256 verification (node:crypto), HS256 minting
  *   permissions.ts      pub/sub rights as topic filters, deny first, reserved _mg. topics
  *   filter-overlap.ts   whether two filters share a topic (for partial subscriptions)
+ *   narrow-filter.ts    a partial subscription's readable part, as filters for the router
  *   authenticator.ts    bearer credential -> Principal (static tokens, JWTs)
  *   origin-check.ts     browser Origin allow-list
  *   token-bucket.ts     rate limiting primitive

@@ -8,7 +8,7 @@ import { filtersOverlap } from './filter-overlap.js';
  * never grant it.
  */
 export const RESERVED_TOKEN = '_mg';
-const RESERVED_PREFIX = `${RESERVED_TOKEN}.`;
+export const RESERVED_PREFIX = `${RESERVED_TOKEN}.`;
 
 /** One direction's rights as a token or config carries them: allow and deny filters; deny wins. */
 export interface RuleSpec {
@@ -137,7 +137,7 @@ export class Permissions {
     return this.#sub.standing(filter);
   }
 
-  /** The filters, for logs and /v1/stats. */
+  /** The filters, for logs and /v1/stats, and `sub` for narrowing a partial subscription's interest (narrow-filter.ts). */
   describe(): { pub: RuleSpec; sub: RuleSpec } {
     return { pub: { allow: this.#pub.allow, deny: this.#pub.deny }, sub: { allow: this.#sub.allow, deny: this.#sub.deny } };
   }
@@ -170,7 +170,8 @@ function firstToken(filter: string): string {
   return dot < 0 ? filter : filter.slice(0, dot);
 }
 
-function isExplicitReserved(filter: string): boolean {
+/** Whether `filter` names `_mg` as its first token, the only way an allow filter grants reserved topics. */
+export function isExplicitReserved(filter: string): boolean {
   return filter === RESERVED_TOKEN || filter.startsWith(RESERVED_PREFIX);
 }
 

@@ -1,5 +1,6 @@
 import type { ErrorCode } from '../errors.js';
 import type { Principal } from './authenticator.js';
+import { narrowFilter } from './narrow-filter.js';
 import { TokenBucket } from './token-bucket.js';
 
 /** Per-connection publish rate; rate 0 turns it off. */
@@ -28,7 +29,9 @@ const MAX_TIMER_MS = 2_147_483_647;
  * wildcard touching reserved `_mg.` topics) is accepted as partial, and
  * from then on every delivery to this connection is checked with
  * `admits(topic)` (verdicts cached per topic). Connections whose
- * subscriptions are all fully allowed skip the check.
+ * subscriptions are all fully allowed skip the check. The router gets
+ * only the readable part of a partial subscription (`routerFilters`), so
+ * the node advertises no interest in what it would withhold anyway.
  */
 export class SessionGuard {
   readonly principal: Principal | null;
@@ -62,6 +65,22 @@ export class SessionGuard {
     if (right === 'none') return { code: 'MG_ERR_AUTH_FORBIDDEN', message: `'${p.name}' may not subscribe to '${filter}'` };
     if (right === 'partial') this.#partial.add(filter);
     return null;
+  }
+
+  /**
+   * What to register with the router for `filter`, which passed
+   * `checkSubscribe`: the filter itself when fully allowed, else its
+   * readable part (narrow-filter.ts), possibly several filters or none.
+   * `fits` is the node's filter check: a narrowed piece can be deeper or
+   * hold more wildcards than the node allows (permission filters have
+   * wider limits), and then the client's own filter, which fits, is
+   * registered instead; `admits` keeps deliveries exact either way.
+   */
+  routerFilters(filter: string, fits: (routerFilter: string) => boolean): readonly string[] {
+    const p = this.principal;
+    if (p === null || !this.#partial.has(filter)) return [filter];
+    const narrowed = narrowFilter(filter, p.permissions.describe().sub);
+    return narrowed.every(fits) ? narrowed : [filter];
   }
 
   unsubscribed(filter: string): void {

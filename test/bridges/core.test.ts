@@ -1,11 +1,10 @@
-/** bridges/core without brokers: config checks, mapping, interest intersection, percent-encoding, plain ids. */
+/** bridges/core without brokers: config checks, mapping, percent-encoding, plain ids. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MeshError } from '../../broker/mod.js';
 import { resolveConfig } from '../../broker/config.js';
 import { resolveBridge, type BridgeEntry } from '../../bridges/core/config.js';
 import { exportSizeRefusal } from '../../bridges/core/export-size.js';
-import { intersectFilters } from '../../bridges/core/filter-intersect.js';
 import { percentDecode, percentEncode } from '../../bridges/core/percent-encoding.js';
 import { plainEvent } from '../../bridges/core/plain-event.js';
 import { AMQP_DIALECT } from '../../bridges/amqp/topic-dialect.js';
@@ -111,23 +110,6 @@ test('TopicMapping rewrites the literal prefix both ways and keeps the wildcard 
   assert.equal(ex.toBroker('db.orders.insert'), 'cdc.db.orders.insert');
   assert.equal(MQTT_DIALECT.topicFromMesh(ex.toBroker('db.orders.insert')!), 'cdc/db/orders/insert');
   assert.equal(ex.toBroker('other.x'), null);
-});
-
-test('intersectFilters() gives the filter both match, or null', () => {
-  const cases: Array<[string, string, string | null]> = [
-    ['db.>', '*.orders.insert', 'db.orders.insert'],
-    ['a.*', 'b.>', null],
-    ['>', 'a.*', 'a.*'],
-    ['a.>', 'a.>', 'a.>'],
-    ['a.>', 'a', null],
-    ['a.*.c', 'a.b.*', 'a.b.c'],
-    ['a.*', 'a.*.c', null],
-    ['*.>', 'x.*', 'x.*'],
-  ];
-  for (const [a, b, want] of cases) {
-    assert.equal(intersectFilters(a, b), want, `${a} ∩ ${b}`);
-    assert.equal(intersectFilters(b, a), want, `${b} ∩ ${a}`);
-  }
 });
 
 test('percentEncode() follows the CloudEvents NATS binding §3.1.3.2 example; percentDecode() refuses overlongs', () => {

@@ -7,6 +7,7 @@ import { awaitInterest, awaitLinks, awaitQuiet, distances, freePort, NodeProcess
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { decodePeerFrame, encodeControl, PEER_PROTOCOL_VERSION } from '../../broker/peer-frames.js';
 import { keyProof } from '../../broker/peer-handshake.js';
+import { signHs256 } from '../../broker/auth/jwt.js';
 
 type Edge = readonly [string, string];
 
@@ -119,6 +120,56 @@ test('interest: an event crosses a link only while someone beyond it wants it', 
     const o = (await a.routes()).origins.find((r) => r.origin === 'c');
     return o !== undefined && o.filters.length === 1 && o.filters[0] === 'db.>';
   });
+});
+
+test('auth: a subscriber that may read only a.> and subscribes > draws only a.> across a link, exactly once per event', async (t) => {
+  const secret = 'peering-auth-secret-0123456789';
+  const nodes = await startMesh(t, ['a', 'b'], [['a', 'b']], { auth: { jwt: { secret } } });
+  const [a, b] = ['a', 'b'].map((id) => nodes.get(id)!);
+  await awaitLinks(nodes, [['a', 'b']]);
+  const withToken = (url: string, perms: Record<string, string[]>) => `${url}?token=${signHs256({ sub: 'tester', exp: Math.floor(Date.now() / 1000) + 600, perms }, secret)}`;
+  const linkToB = async () => (await a.peers()).find((p) => p.node === 'b')!;
+  const advertisedByB = async () => (await a.routes()).origins.find((o) => o.origin === 'b')?.filters ?? [];
+  const pub = await openClient(t, withToken(a.wsUrl, { pub: ['>'] }));
+  const sub = await openClient(t, withToken(b.wsUrl, { sub: ['a.>'] }));
+  const ids = () => sub.events().map((f) => (f.event as { id: string }).id);
+
+  assert.equal((await sub.request({ op: 'sub', filter: '>' })).op, 'ok');
+  assert.deepEqual((await b.routes()).local, ['a.>'], 'b registers the readable part of >');
+  await until('a learns what b wants', async () => (await advertisedByB()).length > 0);
+  assert.deepEqual(await advertisedByB(), ['a.>'], 'b advertises a.>, not >');
+  // b.x first: had it crossed, it would be counted before a.x is.
+  assert.equal((await pub.request({ op: 'pub', topic: 'b.x', event: ce('unreadable') })).op, 'ok');
+  assert.equal((await pub.request({ op: 'pub', topic: 'a.x', event: ce('readable') })).op, 'ok');
+  await sub.waitFor((f) => f.op === 'event');
+  await awaitQuiet([a]);
+  assert.equal((await linkToB()).sentEvents, 1, 'only a.x crossed a->b');
+  assert.equal(await b.metric('meshgate_auth_filtered_deliveries_total'), 0, 'b had nothing to withhold');
+
+  // > and a.> need the same router filter: both held, one registration, one delivery.
+  assert.equal((await sub.request({ op: 'sub', filter: 'a.>' })).op, 'ok');
+  assert.equal((await pub.request({ op: 'pub', topic: 'a.y', event: ce('both-held') })).op, 'ok');
+  await sub.waitFor((f) => f.op === 'event' && (f.event as { id: string }).id === 'both-held');
+  assert.equal((await sub.request({ op: 'unsub', filter: '>' })).op, 'ok');
+  assert.deepEqual((await b.routes()).local, ['a.>'], 'a.> is still needed by the a.> subscription');
+  assert.equal((await pub.request({ op: 'pub', topic: 'a.z', event: ce('after-unsub') })).op, 'ok');
+  await sub.waitFor((f) => f.op === 'event' && (f.event as { id: string }).id === 'after-unsub');
+  assert.equal((await sub.request({ op: 'unsub', filter: '>' })).code, 'MG_ERR_SUB_UNKNOWN');
+
+  assert.equal((await sub.request({ op: 'unsub', filter: 'a.>' })).op, 'ok');
+  assert.deepEqual((await b.routes()).local, [], 'the last client filter took its registration with it');
+  await until('a forgets b wanted a.>', async () => (await advertisedByB()).length === 0);
+  // A marker someone on b does want: once it has crossed, so would a.w have.
+  const marker = await openClient(t, withToken(b.wsUrl, { sub: ['marker.>'] }));
+  assert.equal((await marker.request({ op: 'sub', filter: 'marker.>' })).op, 'ok');
+  await until('a learns b wants marker.>', async () => (await advertisedByB()).includes('marker.>'));
+  assert.equal((await pub.request({ op: 'pub', topic: 'a.w', event: ce('nobody-wants') })).op, 'ok');
+  assert.equal((await pub.request({ op: 'pub', topic: 'marker.1', event: ce('marker') })).op, 'ok');
+  await marker.waitFor((f) => f.op === 'event');
+  await awaitQuiet([a]);
+  assert.equal((await linkToB()).sentEvents, 4, 'readable, both-held, after-unsub and the marker; never b.x or a.w');
+  assert.equal((await sub.request({ op: 'ping' })).op, 'pong');
+  assert.deepEqual(ids(), ['readable', 'both-held', 'after-unsub'], 'each once, nothing unreadable');
 });
 
 test('20 link flaps under 100,000 sequence-numbered events: 0 lost, 0 duplicated, order kept', async (t) => {

@@ -216,7 +216,46 @@ test('a subscriber without rights is refused, and a > subscriber with partial ri
     check();
   });
   assert.deepEqual(ceGot, ['yes-0', 'yes-1']);
-  assert.ok((node.node.metrics.snapshot().meshgate_auth_filtered_deliveries_total as number) >= N);
+  // Both subscriptions are narrowed to orders.> (and public.*), so of the
+  // forbidden topics only orders.7.pii reaches the per-delivery check, once
+  // per connection; the rest never get routed to them.
+  assert.equal(node.node.metrics.snapshot().meshgate_auth_filtered_deliveries_total, (2 * N) / forbidden.length);
+});
+
+test('a partial subscription registers only its readable part with the router; client filters keep their own sub/unsub/limit semantics', async (t) => {
+  const node = await authNode(t, { limits: { maxSubscriptionsPerConnection: 2 } });
+  const admin = await open(t, node.wsUrl, ADMIN());
+  const client = await open(t, node.wsUrl, token({ sub: { allow: ['a.>', 'b.*'], deny: ['b.secret'] } }));
+  const local = () => node.node.localFilters().sort();
+  assert.equal((await client.request({ op: 'sub', filter: '>' })).op, 'ok');
+  assert.deepEqual(local(), ['a.>', 'b.*'], '> narrowed to what the token reads (b.secret stays a per-delivery check)');
+  assert.equal((await client.request({ op: 'sub', filter: 'a.>' })).op, 'ok');
+  assert.deepEqual(local(), ['a.>', 'b.*'], 'a.> shares the registration > needs');
+  // The limit counts client filters (2), not router filters.
+  assert.equal((await client.request({ op: 'sub', filter: 'b.x' })).code, 'MG_ERR_SUB_LIMIT');
+  for (const [i, topic] of ['a.1', 'b.secret', 'c.1', 'b.2', 'a.x.y'].entries()) assert.equal((await admin.request({ op: 'pub', topic, event: ce(`e${i}`) })).op, 'ok');
+  await settle(admin, client);
+  assert.deepEqual(eventIds(client), ['e0', 'e3', 'e4'], 'each readable event once, though > and a.> both match a.*');
+  assert.equal(node.node.metrics.snapshot().meshgate_auth_filtered_deliveries_total, 1, 'only b.secret reached the per-delivery check; c.1 never got here');
+
+  assert.equal((await client.request({ op: 'unsub', filter: '>' })).op, 'ok');
+  assert.deepEqual(local(), ['a.>'], 'b.* was only needed by >');
+  assert.equal((await client.request({ op: 'unsub', filter: '>' })).code, 'MG_ERR_SUB_UNKNOWN');
+  assert.equal((await admin.request({ op: 'pub', topic: 'a.2', event: ce('after') })).op, 'ok');
+  await client.waitFor((f) => f.op === 'event' && (f.event as { id: string }).id === 'after');
+  assert.equal((await client.request({ op: 'sub', filter: 'b.*' })).op, 'ok');
+  await client.close();
+  assert.deepEqual(local(), [], 'close removes exactly what was registered');
+
+  // The CloudEvents binding registers the same narrowed filters, and drops them on close.
+  const ceSocket = new WebSocket(withToken(`ws://127.0.0.1:${node.port}/v1/ce/${encodeURIComponent('*.x')}`, token({ sub: ['a.*', 'b.>', 'c.y'] })), 'cloudevents.json');
+  t.after(() => ceSocket.terminate());
+  await new Promise((resolve) => ceSocket.once('open', resolve));
+  await settle(admin);
+  assert.deepEqual(local(), ['a.x', 'b.x']);
+  ceSocket.close();
+  await new Promise((resolve) => ceSocket.once('close', resolve));
+  assert.deepEqual(local(), []);
 });
 
 test('a token that expires during a session closes it with 4401 MG_ERR_AUTH_EXPIRED', async (t) => {

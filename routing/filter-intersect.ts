@@ -8,8 +8,9 @@
  * | `*`       | y                  | `*`       | a's rest                    |
  * | `>`       | b's rest           | b's rest  | `>`                         |
  *
- * Used by interest-driven import: what someone wants (a) within what an
- * import mapping may bring in (b).
+ * Used wherever interest is narrowed: a bridge's import (what someone
+ * wants within what a mapping may bring in) and a partly authorized
+ * subscription (what a client asks for within what it may read).
  *
  * @example
  * intersectFilters('db.>', '*.orders.insert'); // 'db.orders.insert'
