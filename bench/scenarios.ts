@@ -12,6 +12,7 @@ import { trieBench } from './trie-bench.js';
 import { directAmqp, directMqtt, mqttToWs, natsToAmqp } from './bridges-bench.js';
 import { meshgateLineLoad, meshgateLoad } from './meshgate-load.js';
 import { dedupBench } from './dedup-bench.js';
+import { pipelineBench } from './pipeline-bench.js';
 import { validationBench } from './validation-bench.js';
 import { tracingBench } from './tracing-bench.js';
 
@@ -182,6 +183,22 @@ export const scenarios: Scenario[] = [
     anchor: 'bridge direct amqp',
     note: 'NATS -> bridge -> bridge (confirms) -> AMQP consumer; lat @1k ev/s',
     run: natsToAmqp,
+  },
+
+  // ---- the node's own per-event cost, no network (bench/pipeline-bench.ts): CPU µs/event in its column.
+  {
+    name: 'pipeline',
+    target: 'broker/mesh-node',
+    note: 'in-process, one core, no network or clients',
+    run: async () =>
+      (await pipelineBench()).map((r) => ({
+        name: r.name,
+        eventsPerSec: r.eventsPerSec,
+        p50Ms: NaN,
+        p99Ms: NaN,
+        serverCpuUsPerEvent: r.cpuUsPerEvent,
+        details: r,
+      })),
   },
 
   // ---- dedup window: checks/s in the events/s column, heap bytes per entry in the notes.
