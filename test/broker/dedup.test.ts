@@ -37,7 +37,7 @@ test('pairs that collide under naive source+id concatenation are never suppresse
   assert.equal(dedup.size, pairs.length);
 });
 
-test('distinct ids are never suppressed, across ring growth and wrap-around', () => {
+test('distinct ids are never suppressed, across arena growth and ring wrap-around', () => {
   const { clock, dedup } = clocked({ ttlMs: 1_000, maxEntries: 5_000 });
   let seen = 0;
   for (let i = 0; i < 20_000; i++) {
@@ -99,7 +99,7 @@ test('maxEntries bounds the window: the oldest pair is forgotten first and count
   assert.equal(dedup.size, 3);
 });
 
-test('maxEntries holds across growth from the initial ring size', () => {
+test('maxEntries holds while the window churns well past it, and evicts the oldest first', () => {
   const { dedup } = clocked({ maxEntries: 3_000 });
   for (let i = 0; i < 10_000; i++) dedup.isDuplicate('/s', `${i}`);
   assert.equal(dedup.size, 3_000);
