@@ -31,7 +31,7 @@ import WebSocket from 'ws';
 import { freePort, startMosquitto, startNatsServer, startRabbitMQ, type BrokerHandle } from '../test/helpers/brokers.js';
 import { cpuDelta, processesCpu } from './cpu.js';
 import { summarize } from './latency.js';
-import type { BenchResult } from './scenarios.js';
+import type { BenchResult } from './bench-result.js';
 
 /**
  * Warm-up events, sent and received before the burst and not measured.

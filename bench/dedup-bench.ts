@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { DedupWindow } from '../broker/dedup.js';
+import { DedupWindow } from '../broker/pipeline/internal.js';
 
 export interface DedupBenchResult {
   name: string;

@@ -16,11 +16,11 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Encoder } from 'cbor-x';
-import { CBOR_OPTIONS } from '../broker/cloudevents-cbor.js';
-import { CBOR_CODEC } from '../broker/client-protocol.js';
-import { DEFAULTS } from '../broker/config.js';
-import type { MeshEvent } from '../broker/event.js';
-import { MeshNode } from '../broker/mesh-node.js';
+import { CBOR_OPTIONS } from '../broker/event/mod.js';
+import { CBOR_CODEC } from '../broker/ws/internal.js';
+import { DEFAULTS } from '../broker/config/internal.js';
+import type { MeshEvent } from '../broker/event/mod.js';
+import { MeshNode } from '../broker/pipeline/mod.js';
 
 export interface PipelineBenchResult {
   name: string;

@@ -13,7 +13,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { scenarios, type BenchResult, type Scenario } from './scenarios.js';
+import type { BenchResult, Scenario } from './bench-result.js';
+import { scenarios } from './scenarios.js';
 import { closeSharedBrokers } from './bridges-bench.js';
 
 /** No scenario starts after this much wall time. @default 270_000 ms */

@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { runLoad, type LoadResult } from './load/driver.js';
 import { freePort, startBenchNode } from './meshgate-load.js';
 import type { AnchorOptions } from './nats-anchor.js';
-import type { NamedBenchResult } from './scenarios.js';
+import type { NamedBenchResult } from './bench-result.js';
 import { compareVariants } from './variant-runs.js';
 
 export interface TracingBenchOptions extends AnchorOptions {

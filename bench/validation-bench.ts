@@ -14,7 +14,7 @@ import { shippedSchema } from '../schemas/mod.js';
 import { runLoad, type LoadResult } from './load/driver.js';
 import { freePort, startBenchNode, type BenchNode } from './meshgate-load.js';
 import type { AnchorOptions } from './nats-anchor.js';
-import type { NamedBenchResult } from './scenarios.js';
+import type { NamedBenchResult } from './bench-result.js';
 import { compareVariants } from './variant-runs.js';
 
 export interface ValidationBenchOptions extends AnchorOptions {

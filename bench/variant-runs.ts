@@ -7,7 +7,7 @@
  * and ratio to the first (the baseline) in server CPU µs per event.
  */
 import type { LoadResult } from './load/driver.js';
-import type { NamedBenchResult } from './scenarios.js';
+import type { NamedBenchResult } from './bench-result.js';
 
 export interface Variant {
   readonly name: string;

@@ -5,19 +5,19 @@
  * broker client, and bridges/core/ does everything they share.
  */
 import { MeshError, type BridgeFactory, type BridgeSet, type MeshNode } from '../broker/mod.js';
-import { AmqpBrokerClient } from './amqp/amqp-client.js';
-import { AMQP_DIALECT } from './amqp/topic-dialect.js';
-import { Bridge } from './core/bridge.js';
-import type { BridgeContext, BrokerClient } from './core/broker-client.js';
-import { resolveBridge, type BridgeEntry, type BridgeType } from './core/config.js';
-import type { TopicDialect } from './core/topic-dialect.js';
-import { MqttBrokerClient } from './mqtt/mqtt-client.js';
-import { MQTT_DIALECT } from './mqtt/topic-dialect.js';
-import { NatsBrokerClient } from './nats/nats-client.js';
-import { NATS_DIALECT } from './nats/topic-dialect.js';
+import { AmqpBrokerClient } from './amqp/mod.js';
+import { AMQP_DIALECT } from './amqp/mod.js';
+import { Bridge } from './core/mod.js';
+import type { BridgeContext, BrokerClient } from './core/mod.js';
+import { resolveBridge, type BridgeEntry, type BridgeType } from './core/mod.js';
+import type { TopicDialect } from './core/mod.js';
+import { MqttBrokerClient } from './mqtt/mod.js';
+import { MQTT_DIALECT } from './mqtt/mod.js';
+import { NatsBrokerClient } from './nats/mod.js';
+import { NATS_DIALECT } from './nats/mod.js';
 
-export { Bridge, type BridgeState } from './core/bridge.js';
-export { resolveBridge, BRIDGE_DEFAULTS, type BridgeEntry, type BridgeSpec } from './core/config.js';
+export { Bridge, type BridgeState } from './core/mod.js';
+export { resolveBridge, BRIDGE_DEFAULTS, type BridgeEntry, type BridgeSpec } from './core/mod.js';
 
 const PROTOCOLS: Readonly<Record<BridgeType, { dialect: TopicDialect; client: (ctx: BridgeContext) => BrokerClient }>> = {
   mqtt: { dialect: MQTT_DIALECT, client: (ctx) => new MqttBrokerClient(ctx) },

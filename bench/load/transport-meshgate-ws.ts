@@ -6,7 +6,7 @@
 import { Encoder } from 'cbor-x';
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
-import { CBOR_OPTIONS } from '../../broker/cloudevents-cbor.js';
+import { CBOR_OPTIONS } from '../../broker/event/mod.js';
 import type { Transport, TransportFactory } from './transport.js';
 
 const cbor = new Encoder({ ...CBOR_OPTIONS });

@@ -1,7 +1,7 @@
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import type { MeshEvent } from '../../broker/mod.js';
-import type { BridgeContext, BrokerClient } from '../core/broker-client.js';
-import { exportSizeRefusal } from '../core/export-size.js';
+import type { BridgeContext, BrokerClient } from '../core/mod.js';
+import { exportSizeRefusal } from '../core/mod.js';
 import { decodeAmqp, encodeAmqp } from './binding.js';
 import { PublishChannel } from './publish-channel.js';
 

@@ -17,9 +17,9 @@
  * structured; anything else is not a CloudEvent (null).
  */
 import { decodeStructuredJson, encodeStructuredJson, formatHops, type AttrValue, type EventDecodeResult, type MeshEvent } from '../../broker/mod.js';
-import { eventFromAttributes } from '../core/attributes.js';
-import type { ContentMode } from '../core/config.js';
-import { looksStructured } from '../core/plain-event.js';
+import { eventFromAttributes } from '../core/mod.js';
+import type { ContentMode } from '../core/mod.js';
+import { looksStructured } from '../core/mod.js';
 import type { PublishProperties } from './publish-frames.js';
 
 export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';

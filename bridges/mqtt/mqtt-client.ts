@@ -1,7 +1,7 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { MeshError, type MeshEvent } from '../../broker/mod.js';
-import type { BridgeContext, BrokerClient, ImportOutcome } from '../core/broker-client.js';
-import { exportSizeRefusal } from '../core/export-size.js';
+import type { BridgeContext, BrokerClient, ImportOutcome } from '../core/mod.js';
+import { exportSizeRefusal } from '../core/mod.js';
 import { decodeMqtt, encodeMqtt } from './binding.js';
 import { publishPacketBytes } from './packet-size.js';
 import { acceptPacketTooLargeAcks } from './packet-too-large-ack.js';

@@ -6,7 +6,7 @@
  */
 import { ErrorWithReasonCode, type Packet } from 'mqtt';
 import { MeshError, type ErrorCode } from '../../broker/mod.js';
-import type { ImportOutcome } from '../core/broker-client.js';
+import type { ImportOutcome } from '../core/mod.js';
 import { PACKET_TOO_LARGE } from './packet-too-large-ack.js';
 
 /** The PUBACK reason code for an imported message the mesh took (0) or refused. */

@@ -1,5 +1,5 @@
 import { meshFilterToMqtt, meshTopicToMqtt, mqttFilterToMesh, mqttTopicToMesh } from '../../routing/mod.js';
-import type { TopicDialect } from '../core/topic-dialect.js';
+import type { TopicDialect } from '../core/mod.js';
 
 /** MQTT topics as routing/mqtt-topic.ts translates them (`/` levels, `+`, `#`). */
 export const MQTT_DIALECT: TopicDialect = Object.freeze({

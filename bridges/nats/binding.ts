@@ -17,10 +17,10 @@
  */
 import { headers as natsHeaders, type MsgHdrs } from 'nats';
 import { decodeStructuredJson, encodeStructuredJson, type AttrValue, type EventDecodeResult, type MeshEvent } from '../../broker/mod.js';
-import { canonicalString, eventFromAttributes, flattenEvent } from '../core/attributes.js';
-import type { ContentMode } from '../core/config.js';
-import { percentDecode, percentEncode } from '../core/percent-encoding.js';
-import { looksStructured } from '../core/plain-event.js';
+import { canonicalString, eventFromAttributes, flattenEvent } from '../core/mod.js';
+import type { ContentMode } from '../core/mod.js';
+import { percentDecode, percentEncode } from '../core/mod.js';
+import { looksStructured } from '../core/mod.js';
 
 export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
 const CE_CONTENT_TYPE = /^application\/cloudevents/i;

@@ -1,7 +1,7 @@
 import { connect, ErrorCode, type NatsConnection, type NatsError, type Subscription } from 'nats';
 import { MeshError, type MeshEvent } from '../../broker/mod.js';
-import type { BridgeContext, BrokerClient } from '../core/broker-client.js';
-import { exportSizeRefusal } from '../core/export-size.js';
+import type { BridgeContext, BrokerClient } from '../core/mod.js';
+import { exportSizeRefusal } from '../core/mod.js';
 import { decodeNats, encodeNats, scanNatsHeaders } from './binding.js';
 
 /** How long a connect attempt may take, ms. */

@@ -1,5 +1,5 @@
 import { checkFilter, checkTopic, TopicError, type TopicLimits, type TopicProblem } from '../../routing/mod.js';
-import type { TopicDialect } from '../core/topic-dialect.js';
+import type { TopicDialect } from '../core/mod.js';
 
 /** Syntax only: the server bounds subjects, node.ingest applies the mesh limits. */
 const NO_LIMITS: TopicLimits = Object.freeze({ maxLength: Number.MAX_SAFE_INTEGER, maxTokens: Number.MAX_SAFE_INTEGER, maxWildcards: Number.MAX_SAFE_INTEGER });

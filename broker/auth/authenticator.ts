@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { MeshError } from '../errors.js';
+import { MeshError } from '../base/mod.js';
 import { JwtVerifier } from './jwt.js';
 import { Permissions, type PermissionSpec } from './permissions.js';
 

@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../errors.js';
+import type { ErrorCode } from '../base/mod.js';
 import type { Principal } from './authenticator.js';
 import { narrowFilter } from './narrow-filter.js';
 import { TokenBucket } from './token-bucket.js';

@@ -1,4 +1,4 @@
-import type { ErrorCode } from '../errors.js';
+import type { ErrorCode } from '../base/mod.js';
 import { Authenticator, credentialOf, type AuthConfig, type Principal } from './authenticator.js';
 import { IpLimiter, type IpLimits } from './ip-limiter.js';
 import { originChecker } from './origin-check.js';

@@ -10,8 +10,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import amqp from 'amqplib';
 import type { AttrValue } from '../../broker/mod.js';
-import { confirmPublisher } from '../../bridges/amqp/confirm-publisher.js';
-import { PublishFrameEncoder, type PublishProperties } from '../../bridges/amqp/publish-frames.js';
+import { confirmPublisher } from '../../bridges/amqp/internal.js';
+import { PublishFrameEncoder, type PublishProperties } from '../../bridges/amqp/internal.js';
 import { startRabbitMQ } from '../helpers/brokers.js';
 import { amqpConsumer, startBridgedNode, until } from './bridge-harness.js';
 

@@ -12,10 +12,10 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { connect as natsConnect, headers as natsHeaders, type NatsConnection } from 'nats';
 import WebSocket from 'ws';
 import { decodeStructuredJson, type MeshEvent, type Subscriber } from '../../broker/mod.js';
-import { resolveConfig, type ConfigLayer } from '../../broker/config.js';
-import { startNode, type RunningNode } from '../../broker/server.js';
+import { resolveConfig, type ConfigLayer } from '../../broker/config/mod.js';
+import { startNode, type RunningNode } from '../../broker/node/internal.js';
 import { startBridges, type RunningBridges } from '../../bridges/mod.js';
-import type { BridgeEntry } from '../../bridges/core/config.js';
+import type { BridgeEntry } from '../../bridges/core/mod.js';
 import { until } from '../helpers/mesh.js';
 import { startMosquitto, type MosquittoHandle } from '../helpers/brokers.js';
 

@@ -2,16 +2,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MeshError } from '../../broker/mod.js';
-import { resolveConfig } from '../../broker/config.js';
-import { resolveBridge, type BridgeEntry } from '../../bridges/core/config.js';
-import { exportSizeRefusal } from '../../bridges/core/export-size.js';
-import { percentDecode, percentEncode } from '../../bridges/core/percent-encoding.js';
-import { plainEvent } from '../../bridges/core/plain-event.js';
-import { AMQP_DIALECT } from '../../bridges/amqp/topic-dialect.js';
-import { MQTT_DIALECT } from '../../bridges/mqtt/topic-dialect.js';
-import { NATS_DIALECT } from '../../bridges/nats/topic-dialect.js';
+import { resolveConfig } from '../../broker/config/mod.js';
+import { resolveBridge, type BridgeEntry } from '../../bridges/core/mod.js';
+import { exportSizeRefusal } from '../../bridges/core/mod.js';
+import { percentDecode, percentEncode } from '../../bridges/core/mod.js';
+import { plainEvent } from '../../bridges/core/internal.js';
+import { AMQP_DIALECT } from '../../bridges/amqp/mod.js';
+import { MQTT_DIALECT } from '../../bridges/mqtt/mod.js';
+import { NATS_DIALECT } from '../../bridges/nats/mod.js';
 import { startBridges } from '../../bridges/mod.js';
-import { MeshNode } from '../../broker/mesh-node.js';
+import { MeshNode } from '../../broker/pipeline/mod.js';
 
 const mqtt = (extra: Partial<BridgeEntry> = {}): BridgeEntry => ({ type: 'mqtt', url: 'mqtt://127.0.0.1:1883', ...extra });
 

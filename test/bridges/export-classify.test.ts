@@ -10,9 +10,9 @@ import { test } from 'node:test';
 import { ErrorWithReasonCode } from 'mqtt';
 import { generate } from 'mqtt-packet';
 import { MeshError } from '../../broker/mod.js';
-import { publishRefusal } from '../../bridges/amqp/publish-refusal.js';
-import { publishPacketBytes, type PublishSizeProperties } from '../../bridges/mqtt/packet-size.js';
-import { exportRefusal, pubackReasonCode } from '../../bridges/mqtt/reason-codes.js';
+import { publishRefusal } from '../../bridges/amqp/internal.js';
+import { publishPacketBytes, type PublishSizeProperties } from '../../bridges/mqtt/internal.js';
+import { exportRefusal, pubackReasonCode } from '../../bridges/mqtt/internal.js';
 
 test('publishPacketBytes() matches the bytes mqtt-packet (MQTT.js) writes, for MQTT 5 and 3.1.1, across Remaining Length sizes', () => {
   const cases: Array<[string, number, PublishSizeProperties | undefined]> = [

@@ -20,7 +20,7 @@ import { promisify } from 'node:util';
 import { after, before, test, type TestContext } from 'node:test';
 import amqp from 'amqplib';
 import { MeshError } from '../../broker/mod.js';
-import { PublishChannel } from '../../bridges/amqp/publish-channel.js';
+import { PublishChannel } from '../../bridges/amqp/internal.js';
 import { findBinary, startMosquitto, startNatsServer, startRabbitMQ, type MosquittoHandle, type NatsServerHandle, type RabbitMQHandle } from '../helpers/brokers.js';
 import { amqpChannel, amqpConsumer, bridgesSettled, meshSubscriber, mqttConsumer, natsConsumer, publishBinaryCe, startBridgedNode, until, wsConsumer, wsProducer, type BridgedNode, firstBridgeRow, ingestForExport } from './bridge-harness.js';
 

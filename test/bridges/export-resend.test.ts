@@ -8,11 +8,11 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { MeshError, type MeshEvent } from '../../broker/mod.js';
-import { MeshNode } from '../../broker/mesh-node.js';
-import { Bridge } from '../../bridges/core/bridge.js';
-import type { BrokerClient } from '../../bridges/core/broker-client.js';
-import { resolveBridge } from '../../bridges/core/config.js';
-import { NATS_DIALECT } from '../../bridges/nats/topic-dialect.js';
+import { MeshNode } from '../../broker/pipeline/mod.js';
+import { Bridge } from '../../bridges/core/mod.js';
+import type { BrokerClient } from '../../bridges/core/mod.js';
+import { resolveBridge } from '../../bridges/core/mod.js';
+import { NATS_DIALECT } from '../../bridges/nats/mod.js';
 
 /** What the client answers to one publish attempt: undefined = the broker has it. */
 type Outcome = Error | undefined;

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { matches, TopicMapping } from '../../bridges/core/mapping.js';
+import { matches, TopicMapping } from '../../bridges/core/internal.js';
 import { filterMatches } from '../../routing/mod.js';
 
 const token = fc.constantFrom('a', 'b', 'ab', 'a%2E', 'x');

@@ -18,8 +18,8 @@ import { test, type TestContext } from 'node:test';
 import { ErrorWithReasonCode } from 'mqtt';
 import { generate, parser as mqttParser, type Packet } from 'mqtt-packet';
 import { MeshError } from '../../broker/mod.js';
-import { acceptPacketTooLargeAcks } from '../../bridges/mqtt/packet-too-large-ack.js';
-import { exportRefusal } from '../../bridges/mqtt/reason-codes.js';
+import { acceptPacketTooLargeAcks } from '../../bridges/mqtt/internal.js';
+import { exportRefusal } from '../../bridges/mqtt/internal.js';
 import { bridgesSettled, meshSubscriber, mqttBinaryProps, mqttClient, mqttConsumer, startBridgedNode, until, type BridgedNode, firstBridgeRow, ingestForExport, mosquittoForFile, assertRefusedOnceAndClean } from './bridge-harness.js';
 
 /** mosquitto message_size_limit: payload bytes. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import WebSocket from 'ws';
 import { MeshgateClient, MeshgateError, type ClientEvents, type MeshgateClientOptions, type WebSocketConstructor } from '../../client/mod.js';
-import type { ConfigLayer } from '../../broker/config.js';
+import type { ConfigLayer } from '../../broker/config/mod.js';
 import { startTestNode } from '../helpers/node.js';
 import { tokenFor } from './jwt.js';
 

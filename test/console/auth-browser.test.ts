@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
-import type { ConfigLayer } from '../../broker/config.js';
-import type { RunningNode } from '../../broker/server.js';
-import { resolveConfig } from '../../broker/config.js';
-import { startNode } from '../../broker/server.js';
+import type { ConfigLayer } from '../../broker/config/mod.js';
+import type { RunningNode } from '../../broker/node/internal.js';
+import { resolveConfig } from '../../broker/config/mod.js';
+import { startNode } from '../../broker/node/mod.js';
 import { tokenFor } from '../client/jwt.js';
 import { launchChromium, openPage, screenshot } from './browser.js';
 

@@ -4,9 +4,9 @@ import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import WebSocket from 'ws';
 import { Encoder } from 'cbor-x';
-import { CBOR_OPTIONS } from '../../broker/cloudevents-cbor.js';
-import { resolveConfig, type ConfigLayer } from '../../broker/config.js';
-import { startNode, type RunningNode } from '../../broker/server.js';
+import { CBOR_OPTIONS } from '../../broker/event/mod.js';
+import { resolveConfig, type ConfigLayer } from '../../broker/config/mod.js';
+import { startNode, type RunningNode } from '../../broker/node/internal.js';
 
 /** dist/bin/meshgate.js, the compiled `meshgate` command. */
 export const CLI = fileURLToPath(new URL('../../bin/meshgate.js', import.meta.url));

@@ -9,7 +9,7 @@ import {
   meshTopicToAmqp,
   TopicError,
 } from '../../routing/mod.js';
-import { NO_TOPIC_LIMITS } from '../../routing/topic.js';
+import { NO_TOPIC_LIMITS } from '../../routing/internal.js';
 import { SeededRandom } from './seeded-random.js';
 import { amqpMatches, assertTopicError, translationTableTests } from './translation-helpers.js';
 

@@ -10,7 +10,7 @@ import {
   mqttTopicToMesh,
   TopicError,
 } from '../../routing/mod.js';
-import { NO_TOPIC_LIMITS } from '../../routing/topic.js';
+import { NO_TOPIC_LIMITS } from '../../routing/internal.js';
 import { SeededRandom } from './seeded-random.js';
 import { assertTopicError, mqttMatches, translationTableTests } from './translation-helpers.js';
 

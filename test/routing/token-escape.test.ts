@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AMQP_WORDS } from '../../routing/amqp-topic.js';
-import { MQTT_LEVELS } from '../../routing/mqtt-topic.js';
-import { decodeToken, encodeToken, MESH_TOKENS, utf8Length } from '../../routing/token-escape.js';
+import { AMQP_WORDS } from '../../routing/internal.js';
+import { MQTT_LEVELS } from '../../routing/internal.js';
+import { decodeToken, encodeToken, MESH_TOKENS, utf8Length } from '../../routing/internal.js';
 import { TopicError } from '../../routing/mod.js';
 import { SeededRandom } from './seeded-random.js';
 

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkCompatibility, proveSubset, SchemaError, SchemaRegistry, type CompatibilityMode } from '../../schemas/mod.js';
-import { canonicalJson } from '../../schemas/canonical-json.js';
-import { schemaIdOf } from '../../schemas/schema-id.js';
+import { canonicalJson } from '../../schemas/internal.js';
+import { schemaIdOf } from '../../schemas/mod.js';
 
 type Json = Record<string, unknown>;
 const str = { type: 'string' };

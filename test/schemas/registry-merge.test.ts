@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { SchemaError, SchemaRegistry, type RegistryChange, type RegistryState } from '../../schemas/mod.js';
-import { canonicalJson } from '../../schemas/canonical-json.js';
+import { canonicalJson } from '../../schemas/internal.js';
 
 const order = { type: 'object', properties: { id: { type: 'string' } }, additionalProperties: false };
 const orderV2 = { type: 'object', properties: { id: { type: 'string' }, note: { type: 'string' } }, additionalProperties: false };

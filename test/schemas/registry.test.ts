@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MAX_SCHEMA_ID, SchemaError, SchemaRegistry, compareSpecificity, isSchemaId, parseDataschemaRef, schemaIdOf, type RegistryChange } from '../../schemas/mod.js';
-import { canonicalJson } from '../../schemas/canonical-json.js';
+import { canonicalJson } from '../../schemas/internal.js';
 
 const order = { type: 'object', properties: { id: { type: 'string' }, qty: { type: 'integer' } }, required: ['id'], additionalProperties: false };
 const orderV2 = { ...order, properties: { ...order.properties, note: { type: 'string' } } };

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MAX_SCHEMA_ID, SchemaError, SchemaRegistry, schemaIdOf } from '../../schemas/mod.js';
-import { canonicalJson } from '../../schemas/canonical-json.js';
+import { canonicalJson } from '../../schemas/internal.js';
 
 /**
  * Two different schemas with the same content id, found by search: ids

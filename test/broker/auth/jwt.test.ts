@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
 import { test } from 'node:test';
-import { JwtVerifier, signHs256 } from '../../../broker/auth/jwt.js';
+import { JwtVerifier, signHs256 } from '../../../broker/auth/mod.js';
 
 const SECRET = 'a-test-secret-of-some-length';
 const NOW = 1_800_000_000_000;

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Authenticator, credentialOf } from '../../../broker/auth/authenticator.js';
-import { IpLimiter } from '../../../broker/auth/ip-limiter.js';
-import { signHs256 } from '../../../broker/auth/jwt.js';
-import { originChecker } from '../../../broker/auth/origin-check.js';
-import { TokenBucket } from '../../../broker/auth/token-bucket.js';
+import { Authenticator, credentialOf } from '../../../broker/auth/mod.js';
+import { IpLimiter } from '../../../broker/auth/mod.js';
+import { signHs256 } from '../../../broker/auth/mod.js';
+import { originChecker } from '../../../broker/auth/mod.js';
+import { TokenBucket } from '../../../broker/auth/mod.js';
 
 test('TokenBucket allows a burst, then the rate', () => {
   let t = 0;

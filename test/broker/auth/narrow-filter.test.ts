@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { narrowFilter } from '../../../broker/auth/narrow-filter.js';
+import { narrowFilter } from '../../../broker/auth/internal.js';
 import { filterCovers, filterMatches, minimalCover } from '../../../routing/mod.js';
 import { filterArb, modelPermits, rulesArb, UNIVERSE } from './permission-model.js';
 

@@ -1,0 +1,6 @@
+/**
+ * For test/ and bench/ only: bridges/core/'s public surface plus the internals its tests exercise.
+ */
+export * from './mod.js';
+export { matches, TopicMapping } from './mapping.js';
+export { plainEvent } from './plain-event.js';

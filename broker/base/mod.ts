@@ -1,0 +1,9 @@
+/**
+ * broker/base/: what every other broker folder uses. The one error catalogue
+ * (stable MG_ERR_* codes, whether a client may retry), the metrics registry
+ * behind /metrics, and WebSocket close reasons cut to the protocol's limit.
+ * Imports nothing of ours.
+ */
+export { closeReason } from './close-reason.js';
+export { MeshError, type ErrorCode, ERROR_CODES } from './errors.js';
+export { MetricsRegistry, Metric, type Histogram } from './metrics.js';

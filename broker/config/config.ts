@@ -1,0 +1,227 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { createRequire } from 'node:module';
+import { Ajv, type ErrorObject } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import type { AuthConfig } from '../auth/mod.js';
+import { MeshError } from '../base/mod.js';
+import { PEER_LINK_DEFAULTS, type PeerLinkOptions } from '../peering/mod.js';
+
+/**
+ * Node configuration: one file (YAML or JSON), validated against
+ * schemas/config.schema.json, then environment, then CLI overrides.
+ * Precedence, lowest first: DEFAULTS < file < MESHGATE_* env < CLI flags.
+ */
+export interface NodeConfig {
+  readonly node: { readonly id: string; readonly region: string };
+  readonly listen: { readonly host: string; readonly port: number };
+  /** TLS on the client port (wss://, https://); none: plain. */
+  readonly tls?: TlsFiles;
+  /** Client credentials and origin checks; with no jwt and no tokens every client is admitted. @default {} */
+  readonly auth: AuthConfig & { readonly allowedOrigins?: readonly string[] };
+  readonly limits: {
+    /** Largest WebSocket frame accepted, bytes. @default 1_048_576 */
+    readonly maxFrameBytes: number;
+    /** Largest event data accepted, bytes. @default 262_144 */
+    readonly maxEventBytes: number;
+    /** Subscriptions one connection may hold. @default 1000 */
+    readonly maxSubscriptionsPerConnection: number;
+    /** Bytes buffered for one subscriber before it is closed as slow. @default 16_777_216 */
+    readonly maxBufferedBytes: number;
+    readonly topic: { readonly maxLength: number; readonly maxTokens: number; readonly maxWildcards: number };
+    /** Open connections per client address; 0: no limit. @default 0 */
+    readonly maxConnectionsPerIp: number;
+    /** New connections per second per client address; 0: no limit. @default 0 */
+    readonly connectionRatePerIp: number;
+    /** Connections at once before the rate applies; 0: twice the rate. @default 0 */
+    readonly connectionBurstPerIp: number;
+    /** Events per second one connection may publish; 0: no limit. @default 0 */
+    readonly publishRate: number;
+    /** Events at once before publishRate applies; 0: one second's worth. @default 0 */
+    readonly publishBurst: number;
+  };
+  readonly mesh: {
+    /** Shared mesh key; peering is off without one. */
+    readonly key?: string;
+    /** Peer URLs this node dials. @default [] */
+    readonly peers: readonly string[];
+    /** Hop path length past which events are not forwarded. @default 16 */
+    readonly maxHops: number;
+    /** Keepalive interval, ms. @default 5000 */
+    readonly keepaliveMs: number;
+    /** First reconnect delay, ms. @default 100 */
+    readonly backoffMinMs: number;
+    /** Longest reconnect delay, ms. @default 5000 */
+    readonly backoffMaxMs: number;
+    /** How long an event waits for an origin not heard of yet, ms. @default 30000 */
+    readonly parkMs: number;
+    /** Most events waiting for unknown origins. @default 100000 */
+    readonly maxParked: number;
+    readonly link: PeerLinkOptions;
+    /** Mutual TLS between peers (a separate wss listener); none: plain ws peering on the client port. */
+    readonly tls?: TlsFiles & { readonly caFile: string; readonly port?: number; readonly host?: string };
+  };
+  /**
+   * Broker bridges, one entry each; the shape of an entry is defined and
+   * checked by bridges/ (schemas/config.schema.json `bridges`). @default []
+   */
+  readonly bridges: ReadonlyArray<Readonly<Record<string, unknown>>>;
+  readonly dedup: {
+    /** How long an (source, id) pair is remembered, ms. @default 120_000 */
+    readonly windowMs: number;
+    /** Most pairs remembered. @default 1_000_000 */
+    readonly maxEntries: number;
+  };
+}
+
+/** PEM files of a TLS endpoint. */
+export interface TlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile?: string;
+  readonly passphrase?: string;
+}
+
+/** A partial configuration as a file, the environment or the CLI gives it. */
+export type ConfigLayer = { [K in keyof NodeConfig]?: Partial<{ [P in keyof NodeConfig[K]]: unknown }> };
+
+export const DEFAULTS: NodeConfig = Object.freeze({
+  node: { id: defaultNodeId(), region: 'local' },
+  listen: { host: '127.0.0.1', port: 8080 },
+  limits: {
+    maxFrameBytes: 1_048_576,
+    maxEventBytes: 262_144,
+    maxSubscriptionsPerConnection: 1000,
+    maxBufferedBytes: 16_777_216,
+    maxConnectionsPerIp: 0,
+    connectionRatePerIp: 0,
+    connectionBurstPerIp: 0,
+    publishRate: 0,
+    publishBurst: 0,
+    topic: { maxLength: 256, maxTokens: 16, maxWildcards: 8 },
+  },
+  dedup: { windowMs: 120_000, maxEntries: 1_000_000 },
+  bridges: [],
+  auth: {},
+  mesh: { peers: [], maxHops: 16, keepaliveMs: 5000, backoffMinMs: 100, backoffMaxMs: 5000, parkMs: 30_000, maxParked: 100_000, link: { ...PEER_LINK_DEFAULTS } },
+});
+
+function defaultNodeId(): string {
+  const cleaned = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64);
+  return cleaned.length > 0 ? cleaned : 'meshgate';
+}
+
+/** Environment variables a node reads, and the key each one sets. */
+export const ENV_KEYS: Readonly<Record<string, readonly [string, string, 'string' | 'integer' | 'list']>> = {
+  MESHGATE_NODE_ID: ['node', 'id', 'string'],
+  MESHGATE_REGION: ['node', 'region', 'string'],
+  MESHGATE_HOST: ['listen', 'host', 'string'],
+  MESHGATE_PORT: ['listen', 'port', 'integer'],
+  MESHGATE_MESH_KEY: ['mesh', 'key', 'string'],
+  MESHGATE_PEERS: ['mesh', 'peers', 'list'],
+  MESHGATE_JWT_SECRET: ['auth', 'jwt.secret', 'string'],
+};
+
+const require = createRequire(import.meta.url);
+const schema = require('../../../schemas/config.schema.json') as Record<string, unknown>;
+const validate = new Ajv({ allErrors: true, strict: true }).compile(schema);
+
+/** Reads a YAML or JSON file into a layer; a missing or unparsable file stops start-up. */
+export function readConfigFile(path: string): ConfigLayer {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new MeshError('MG_ERR_CONFIG_INVALID', `config file ${path}: cannot read it (${(err as Error).message}); fix: pass an existing file to --config`, { cause: err });
+  }
+  let parsed: unknown;
+  try {
+    parsed = /\.json$/i.test(path) ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new MeshError('MG_ERR_CONFIG_INVALID', `config file ${path}: not valid ${/\.json$/i.test(path) ? 'JSON' : 'YAML'}: ${(err as Error).message}`, { cause: err });
+  }
+  if (parsed === null || parsed === undefined) return {};
+  return parsed as ConfigLayer;
+}
+
+/** Reads the MESHGATE_* variables of `env` into a layer. */
+export function envLayer(env: NodeJS.ProcessEnv): ConfigLayer {
+  const layer: Record<string, Record<string, unknown>> = {};
+  for (const [name, [section, key, kind]] of Object.entries(ENV_KEYS)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    // A non-numeric port stays a string so the schema check names the key.
+    const value = kind === 'integer' && /^-?\d+$/.test(raw) ? Number(raw) : kind === 'list' ? raw.split(',').map((x) => x.trim()).filter(Boolean) : raw;
+    // A dotted key ('jwt.secret') sets a nested value.
+    const path = key.split('.');
+    let at = (layer[section] ??= {});
+    for (const k of path.slice(0, -1)) at = (at[k] ??= {}) as Record<string, unknown>;
+    at[path[path.length - 1]] = value;
+  }
+  return layer as ConfigLayer;
+}
+
+/**
+ * Merges layers over DEFAULTS and validates the result once. Throws
+ * MeshError MG_ERR_CONFIG_INVALID naming every wrong key, the reason and the fix.
+ */
+export function resolveConfig(...layers: ConfigLayer[]): NodeConfig {
+  const merged = layers.reduce<Record<string, unknown>>((acc, layer) => mergeDeep(acc, layer as Record<string, unknown>), {});
+  if (!validate(merged)) {
+    const lines = (validate.errors ?? []).map((e) => describeError(e, merged));
+    throw new MeshError('MG_ERR_CONFIG_INVALID', `invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const config = mergeDeep(structuredClone(DEFAULTS) as unknown as Record<string, unknown>, merged) as unknown as NodeConfig;
+  if (config.mesh.peers.length > 0 && config.mesh.key === undefined) {
+    throw new MeshError('MG_ERR_CONFIG_INVALID', 'invalid configuration:\n  mesh.key: required when mesh.peers is set; fix: set mesh.key (or --mesh-key, MESHGATE_MESH_KEY) to the same secret on every node');
+  }
+  const tlsPeer = config.mesh.tls === undefined ? undefined : config.mesh.peers.findIndex((u) => !u.startsWith('wss://'));
+  if (tlsPeer !== undefined && tlsPeer >= 0) {
+    throw new MeshError('MG_ERR_CONFIG_INVALID', `invalid configuration:\n  mesh.peers[${tlsPeer}]: expected a wss:// URL when mesh.tls is set, got '${config.mesh.peers[tlsPeer]}'; fix: dial the peer's mesh.tls port with wss://`);
+  }
+  return Object.freeze(config);
+}
+
+function mergeDeep(base: Record<string, unknown>, over: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (over === undefined || over === null || typeof over !== 'object' || Array.isArray(over)) return base;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    const b = out[k];
+    out[k] = isPlainObject(v) && isPlainObject(b) ? mergeDeep(b, v) : isPlainObject(v) ? mergeDeep({}, v) : v;
+  }
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** "listen.port: must be <= 65535, got 70000; fix: TCP port 0-65535 ..." */
+function describeError(e: ErrorObject, root: Record<string, unknown>): string {
+  // A JSON Pointer (RFC 6901): unescape each token.
+  const path = e.instancePath.split('/').filter(Boolean).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (e.keyword === 'additionalProperties') {
+    const extra = (e.params as { additionalProperty: string }).additionalProperty;
+    const key = keyName([...path, extra]);
+    const known = Object.keys(schemaAt(path)?.properties ?? {}).join(', ');
+    return `${key}: unknown key; fix: remove it or use one of: ${known}`;
+  }
+  const key = keyName(path);
+  const got = path.reduce<unknown>((v, p) => (isPlainObject(v) ? v[p] : Array.isArray(v) ? v[Number(p)] : undefined), root);
+  const hint = schemaAt(path)?.description;
+  return `${key}: ${e.message ?? 'is invalid'}, got ${JSON.stringify(got)}${hint ? `; fix: ${hint}` : ''}`;
+}
+
+/** ['mesh', 'peers', '1'] -> 'mesh.peers[1]' */
+function keyName(path: string[]): string {
+  if (path.length === 0) return '(root)';
+  return path.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+interface SchemaNode { properties?: Record<string, SchemaNode>; items?: SchemaNode; description?: string }
+function schemaAt(path: string[]): SchemaNode | undefined {
+  let node: SchemaNode | undefined = schema as SchemaNode;
+  for (const p of path) node = /^\d+$/.test(p) ? node?.items : node?.properties?.[p];
+  return node;
+}

@@ -1,0 +1,7 @@
+/**
+ * broker/config/: the node's configuration. Defaults, the YAML/JSON file,
+ * environment and CLI layers, resolved once and checked against
+ * schemas/config.schema.json; a wrong value names its key and the fix.
+ * Imports broker/peering/ (link defaults), broker/auth/ and below.
+ */
+export { envLayer, readConfigFile, resolveConfig, type ConfigLayer, type NodeConfig } from './config.js';

@@ -1,0 +1,9 @@
+/**
+ * broker/http/: the node's HTTP surface. /healthz, /metrics, /v1/stats,
+ * /v1/peers, /v1/bridges, /v1/routes, /v1/mesh, the schema registry API and
+ * the browser files (client library, console). Imports broker/peering/,
+ * broker/pipeline/ and below, schemas/.
+ */
+export { mountHttpApi } from './http-api.js';
+export { startMeshViewPublisher } from './mesh-view-publisher.js';
+export type { SchemaApiOptions } from './schema-api.js';

@@ -1,0 +1,262 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import uWS from 'uWebSockets.js';
+import type { NodeConfig } from '../config/mod.js';
+import { MeshError } from '../base/mod.js';
+import { mountHttpApi } from '../http/mod.js';
+import { startMeshViewPublisher } from '../http/mod.js';
+import { MeshNode } from '../pipeline/mod.js';
+import type { TracerProvider } from '@opentelemetry/api';
+import { EventTracing } from '../telemetry/mod.js';
+import { startTelemetry, type Telemetry } from '../telemetry/mod.js';
+import { SchemaRegistry } from '../../schemas/mod.js';
+import { IngressValidator } from '../pipeline/mod.js';
+import { mountPeerEndpoint, PEER_PATH } from '../peering/mod.js';
+import { PeerDialer } from '../peering/mod.js';
+import { readPeerTls, startPeerTlsEndpoint, type PeerTlsEndpoint } from '../peering/mod.js';
+import { PeerMesh } from '../peering/mod.js';
+import { RegistrySync } from '../peering/mod.js';
+import { CE_PATH_PREFIX, CLIENT_PATH, mountWsEndpoints } from '../ws/mod.js';
+import { credentialOf, statusOf, UpgradeGate, type Authenticator } from '../auth/mod.js';
+import type { SchemaApiOptions } from '../http/mod.js';
+
+const require = createRequire(import.meta.url);
+/** The package version, sent in the hello frame and /v1/stats. */
+export const VERSION: string = (require('../../../package.json') as { version: string }).version;
+
+/** A set of running bridges, as /v1/bridges shows them. */
+export interface BridgeSet {
+  /** One row per bridge: type, url, state, counters. */
+  status(): Array<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+/** Builds bridges from the config's `bridges` entries, against the node's public surface. */
+export type BridgeFactory = (node: MeshNode, entries: NodeConfig['bridges'], log: (line: string) => void) => Promise<BridgeSet>;
+
+/** Parts that live above broker/ in the dependency order, plugged in by the entry point. */
+export interface NodeExtensions {
+  readonly bridges?: BridgeFactory;
+  readonly log?: (line: string) => void;
+  /**
+   * Where spans go, instead of the SDK the OTEL_* environment would start:
+   * tests pass a provider with an in-memory exporter; null turns tracing off.
+   */
+  readonly tracerProvider?: TracerProvider | null;
+}
+
+export interface RunningNode {
+  readonly node: MeshNode;
+  readonly mesh: PeerMesh;
+  readonly bridges: BridgeSet | null;
+  /** The node's schema registry (served under /v1/schemas/). */
+  readonly schemas: SchemaRegistry;
+  readonly config: NodeConfig;
+  /** How spans are exported, for the start-up banner ('off' when they are not). */
+  readonly tracing: string;
+  readonly host: string;
+  /** The bound port (the real one when the config asked for 0). */
+  readonly port: number;
+  /** ws://host:port/v1/ws */
+  readonly wsUrl: string;
+  /** http://host:port (https:// with `tls`) */
+  readonly httpUrl: string;
+  /** What peers dial: ws://host:port, or wss://host:peerPort with mesh.tls. */
+  readonly peerUrl: string;
+  connections(): number;
+  /** Stops accepting, flushes queued frames, closes clients with 1001. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root: builds a node and its endpoints from a resolved
+ * config. Everything else receives what it needs as arguments.
+ */
+export async function startNode(config: NodeConfig, extensions: NodeExtensions = {}): Promise<RunningNode> {
+  const log = extensions.log ?? ((l: string) => void process.stderr.write(`${l}\n`));
+  const telemetry: Telemetry =
+    extensions.tracerProvider === undefined
+      ? await startTelemetry({ nodeId: config.node.id, region: config.node.region })
+      : { provider: extensions.tracerProvider, summary: extensions.tracerProvider === null ? 'off' : 'on (provider given by the embedding code)', shutdown: async () => {} };
+  const node = new MeshNode({
+    tracing: telemetry.provider === null ? null : new EventTracing(telemetry.provider, { nodeId: config.node.id, region: config.node.region, version: VERSION }),
+    nodeId: config.node.id,
+    region: config.node.region,
+    topicLimits: config.limits.topic,
+    maxEventBytes: config.limits.maxEventBytes,
+    dedup: config.dedup,
+  });
+  const mesh = new PeerMesh(node, { maxHops: config.mesh.maxHops, keepaliveMs: config.mesh.keepaliveMs, parkMs: config.mesh.parkMs, maxParked: config.mesh.maxParked, link: config.mesh.link });
+  node.setForwarder(mesh);
+  // Credentials and key files are checked before anything listens.
+  const gate = new UpgradeGate({
+    auth: config.auth,
+    allowedOrigins: config.auth.allowedOrigins,
+    ipLimits: { maxConnectionsPerIp: config.limits.maxConnectionsPerIp, connectionRatePerIp: config.limits.connectionRatePerIp, connectionBurstPerIp: config.limits.connectionBurstPerIp },
+  });
+  const app = createApp(config);
+  const meshTls = config.mesh.tls;
+  const peerTls = meshTls === undefined ? undefined : readPeerTls(meshTls);
+  if (meshTls === undefined) {
+    mountPeerEndpoint(app, mesh, { nodeId: config.node.id, region: config.node.region, meshKey: config.mesh.key, maxFrameBytes: config.limits.maxFrameBytes });
+  } else {
+    // With mutual TLS, peers are served only by the TLS listener: the client port refuses them.
+    app.get(PEER_PATH, (res) => {
+      res.writeStatus('403 Forbidden').end('MG_ERR_PEER_TLS: this node takes peers over mutual TLS on its mesh.tls port\n');
+    });
+  }
+  const ws = mountWsEndpoints(app, node, {
+    maxFrameBytes: config.limits.maxFrameBytes,
+    maxEventBytes: config.limits.maxEventBytes,
+    maxSubscriptionsPerConnection: config.limits.maxSubscriptionsPerConnection,
+    maxBufferedBytes: config.limits.maxBufferedBytes,
+    version: VERSION,
+    gate,
+    publishLimit: { rate: config.limits.publishRate, burst: config.limits.publishBurst },
+  });
+  let accepting = true;
+  const dialers = config.mesh.peers.map(
+    (url) =>
+      new PeerDialer(url, mesh, {
+        nodeId: config.node.id,
+        region: config.node.region,
+        meshKey: config.mesh.key!,
+        backoffMinMs: config.mesh.backoffMinMs,
+        backoffMaxMs: config.mesh.backoffMaxMs,
+        log,
+        tls: peerTls,
+      }),
+  );
+  let bridges: BridgeSet | null = null;
+  const schemas = new SchemaRegistry({ nodeId: config.node.id });
+  // Mesh-wide registry: states travel over the peer links (registry-sync.ts).
+  const registrySync = new RegistrySync(schemas, mesh, node.metrics, { log });
+  node.setValidator(new IngressValidator(schemas));
+  const stopMeshViews = startMeshViewPublisher(node, { node, mesh, bridges: () => bridges?.status() ?? [] });
+  mountHttpApi(app, { schemas, authorizeSchemaWrite: gate.authenticator.enabled ? schemaWriteAuthorizer(gate.authenticator) : undefined, node, mesh, dialers, bridges: () => bridges?.status() ?? [], version: VERSION, startedAt: Date.now(), connections: ws.connections, accepting: () => accepting });
+
+  const { host } = config.listen;
+  const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
+    app.listen(host, config.listen.port, (socket) => {
+      if (socket === false) {
+        reject(new MeshError('MG_ERR_CONFIG_INVALID', `listen: cannot bind ${host}:${config.listen.port} (in use or not an address of this machine); fix: choose another listen.port or --port`));
+      } else resolve(socket);
+    });
+  });
+  const port = uWS.us_socket_local_port(listenSocket as unknown as uWS.us_socket);
+  let peerEndpoint: PeerTlsEndpoint | null = null;
+  if (meshTls !== undefined) {
+    try {
+      peerEndpoint = await startPeerTlsEndpoint(mesh, {
+        nodeId: config.node.id,
+        region: config.node.region,
+        meshKey: config.mesh.key,
+        host: meshTls.host ?? host,
+        port: meshTls.port ?? (config.listen.port === 0 ? 0 : config.listen.port + 1),
+        tls: meshTls,
+        maxFrameBytes: config.limits.maxFrameBytes,
+        metrics: node.metrics,
+        log,
+      });
+    } catch (err) {
+      uWS.us_listen_socket_close(listenSocket);
+      mesh.close();
+      throw err;
+    }
+  }
+  if (config.bridges.length > 0) {
+    try {
+      if (extensions.bridges === undefined) throw new MeshError('MG_ERR_CONFIG_INVALID', 'bridges: this build has no bridge support; fix: start the node with the meshgate command');
+      bridges = await extensions.bridges(node, config.bridges, log);
+    } catch (err) {
+      // A wrong bridge entry stops start-up; what is already listening must
+      // not keep the process alive behind the error message.
+      uWS.us_listen_socket_close(listenSocket);
+      await peerEndpoint?.close();
+      mesh.close();
+      app.close();
+      throw err;
+    }
+  }
+  for (const d of dialers) d.start();
+  const hostForUrl = host.includes(':') ? `[${host}]` : host;
+  const secure = config.tls !== undefined;
+  const peerHost = meshTls?.host ?? host;
+  const peerUrl = peerEndpoint === null ? `${secure ? 'wss' : 'ws'}://${hostForUrl}:${port}` : `wss://${peerHost.includes(':') ? `[${peerHost}]` : peerHost}:${peerEndpoint.port}`;
+
+  let closing: Promise<void> | undefined;
+  return {
+    node,
+    mesh,
+    get bridges() {
+      return bridges;
+    },
+    schemas,
+    config,
+    tracing: telemetry.summary,
+    host,
+    port,
+    wsUrl: `${secure ? 'wss' : 'ws'}://${hostForUrl}:${port}${CLIENT_PATH}`,
+    httpUrl: `${secure ? 'https' : 'http'}://${hostForUrl}:${port}`,
+    peerUrl,
+    connections: ws.connections,
+    close() {
+      closing ??= (async () => {
+        accepting = false;
+        stopMeshViews();
+        uWS.us_listen_socket_close(listenSocket);
+        for (const d of dialers) d.stop();
+        registrySync.close();
+        await peerEndpoint?.close();
+        await bridges?.close();
+        mesh.close();
+        ws.closeAll();
+        // Let uWS write the close frames before the sockets are torn down.
+        await new Promise((r) => setTimeout(r, 50));
+        app.close();
+        await telemetry.shutdown();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** A plain uWS app, or an SSLApp when `tls` is configured (files checked first: uWS only says it failed). */
+function createApp(config: NodeConfig): uWS.TemplatedApp {
+  const tls = config.tls;
+  if (tls === undefined) return uWS.App();
+  for (const key of ['certFile', 'keyFile', 'caFile'] as const) {
+    const file = tls[key];
+    if (file === undefined) continue;
+    try {
+      readFileSync(file);
+    } catch (err) {
+      throw new MeshError('MG_ERR_CONFIG_INVALID', `invalid configuration:\n  tls.${key}: cannot read ${file} (${(err as Error).message}); fix: a readable PEM file`, { cause: err });
+    }
+  }
+  try {
+    const options: uWS.AppOptions = { cert_file_name: tls.certFile, key_file_name: tls.keyFile };
+    if (tls.caFile !== undefined) options.ca_file_name = tls.caFile;
+    if (tls.passphrase !== undefined) options.passphrase = tls.passphrase;
+    return uWS.SSLApp(options);
+  } catch (err) {
+    throw new MeshError('MG_ERR_CONFIG_INVALID', `invalid configuration:\n  tls: the certificate and key do not load (${(err as Error).message}); fix: PEM files of a matching certificate and private key`, { cause: err });
+  }
+}
+
+export { CE_PATH_PREFIX, CLIENT_PATH };
+
+/**
+ * With auth on, changing subject S needs publish rights on the reserved
+ * topic `_mg.schemas.S`: registry writes use the same permission model as
+ * everything else, and `_mg.` topics need rights that name them.
+ */
+function schemaWriteAuthorizer(authenticator: Authenticator): SchemaApiOptions['authorizeWrite'] {
+  return (req, subject) => {
+    const result = authenticator.authenticate(credentialOf(req.getHeader('authorization'), req.getQuery('token')));
+    if (!result.ok) return { status: statusOf(result.code), code: result.code, message: result.message };
+    const topic = `_mg.schemas.${subject}`;
+    if (result.principal.permissions.canPublish(topic)) return null;
+    return { status: '403 Forbidden', code: 'MG_ERR_AUTH_FORBIDDEN', message: `changing subject '${subject}' needs publish rights on ${topic}` };
+  };
+}

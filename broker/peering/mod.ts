@@ -1,0 +1,13 @@
+/**
+ * broker/peering/: the mesh between nodes. PeerMesh (links, interest
+ * adverts, next hops, forwarding), PeerLink (unacked window, replay), the
+ * dialer and the accept side (plain WebSocket and mutual TLS), frames and
+ * the keyed handshake, and schema registry replication over the links.
+ * Imports broker/pipeline/ and below, schemas/, routing/.
+ */
+export { PeerDialer } from './peer-dialer.js';
+export { mountPeerEndpoint, PEER_PATH } from './peer-endpoint.js';
+export { PEER_LINK_DEFAULTS, type PeerLinkOptions } from './peer-link.js';
+export { PeerMesh } from './peer-mesh.js';
+export { readPeerTls, startPeerTlsEndpoint, type PeerTlsEndpoint } from './peer-tls-endpoint.js';
+export { RegistrySync } from './registry-sync.js';

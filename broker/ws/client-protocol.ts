@@ -1,0 +1,236 @@
+import { Encoder } from 'cbor-x';
+import { decodeStructuredJson, encodeStructuredJson } from '../event/mod.js';
+import { encodeClientItem } from '../event/mod.js';
+import { CBOR_OPTIONS, eventFromMap } from '../event/mod.js';
+import type { ErrorCode } from '../base/mod.js';
+import type { MeshEvent } from '../event/mod.js';
+import type { EgressFormat } from '../pipeline/mod.js';
+import { arrayElementSpans, topLevelMemberSpan } from '../event/mod.js';
+
+/**
+ * The meshgate client protocol over WebSocket (docs/protocol.md).
+ *
+ * Two flavours, chosen by Sec-WebSocket-Protocol, carrying the same frames:
+ *   meshgate.v1.json  text frames, each one JSON object
+ *   meshgate.v1.cbor  binary frames, each one CBOR map; event `data` is a byte string
+ *
+ * client -> node                                   node -> client
+ *   {op:"sub",   filter, ref?}                        {op:"hello", node, region, version, limits}
+ *   {op:"unsub", filter, ref?}                        {op:"events", events:[{topic, event}, ...]}
+ *   {op:"pub",   topic, event, ref?}                  {op:"ok", ref, duplicate?}
+ *   {op:"pubs",  items:[{topic, event}, ...], ref?}   {op:"err", ref?, index?, code, message, reasons?}
+ *   {op:"ping",  ref?}                                {op:"pong", ref?}
+ * A request with `ref` is always answered (ok, pong or err); without one,
+ * only failures are reported. `event` is a structured-mode CloudEvent.
+ * `reasons` ([{path, message}], MG_ERR_EVENT_SCHEMA only) names each JSON
+ * pointer into the event's data that breaks its schema.
+ * Deliveries come batched: one `events` frame carries what the node had
+ * for the connection in one loop turn, so one frame and one client
+ * callback serve many events.
+ */
+export const SUBPROTOCOL_JSON = 'meshgate.v1.json';
+export const SUBPROTOCOL_CBOR = 'meshgate.v1.cbor';
+
+export type Ref = string | number;
+
+/** One item of a `pubs` batch, decoded or refused on its own. */
+export type PubItem = { readonly ok: true; readonly event: MeshEvent } | { readonly ok: false; readonly code: ErrorCode; readonly message: string };
+
+export type ClientRequest =
+  | { readonly op: 'sub' | 'unsub'; readonly filter: string; readonly ref?: Ref }
+  | { readonly op: 'pub'; readonly topic: string; readonly event: MeshEvent; readonly ref?: Ref }
+  | { readonly op: 'pubs'; readonly items: readonly PubItem[]; readonly ref?: Ref }
+  | { readonly op: 'ping'; readonly ref?: Ref };
+
+export type DecodedRequest =
+  | { readonly ok: true; readonly request: ClientRequest }
+  | { readonly ok: false; readonly code: ErrorCode; readonly message: string; readonly ref?: Ref };
+
+/** One CBOR encoder for the process: plain maps, no cbor-x record extension, so any CBOR library can read our frames. */
+const cbor = new Encoder({ ...CBOR_OPTIONS });
+
+export interface ClientCodec {
+  readonly subprotocol: string;
+  readonly binary: boolean;
+  /** The egress format of event items and batch frames; shared by every session of this flavour. */
+  readonly events: EgressFormat;
+  /** Decodes one received message. `message` is only valid during the call. */
+  decode(message: ArrayBuffer): DecodedRequest;
+  encode(reply: Record<string, unknown>): Uint8Array;
+}
+
+const JSON_BATCH_HEAD = Buffer.from('{"op":"events","events":[');
+const JSON_BATCH_TAIL = Buffer.from(']}');
+
+export const JSON_CODEC: ClientCodec = {
+  subprotocol: SUBPROTOCOL_JSON,
+  binary: false,
+  events: {
+    name: 'meshgate-json',
+    binary: false,
+    // Built by concatenation: the event part is already JSON text, and
+    // converting to UTF-8 once here spares uWS a conversion per subscriber.
+    encode: (event) => Buffer.from(`{"topic":${JSON.stringify(event.topic)},"event":${encodeStructuredJson(event)}}`),
+    batch(items, from, count) {
+      let size = JSON_BATCH_HEAD.length + JSON_BATCH_TAIL.length + count - 1;
+      for (let i = from; i < from + count; i++) size += items[i].byteLength;
+      const out = Buffer.allocUnsafe(size);
+      let at = JSON_BATCH_HEAD.copy(out, 0);
+      for (let i = from; i < from + count; i++) {
+        if (i > from) out[at++] = 0x2c; // ,
+        out.set(items[i], at);
+        at += items[i].byteLength;
+      }
+      JSON_BATCH_TAIL.copy(out, at);
+      return out;
+    },
+  },
+  decode(message) {
+    const text = Buffer.from(message).toString('utf8');
+    let frame: unknown;
+    try {
+      frame = JSON.parse(text);
+    } catch (err) {
+      return malformed(`not JSON: ${(err as Error).message}`);
+    }
+    let elements: Array<[number, number]> | undefined;
+    return toRequest(frame, {
+      event(topic) {
+        const span = topLevelMemberSpan(text, 'event');
+        return span === null ? null : decodeStructuredJson(text.slice(span[0], span[1]), topic);
+      },
+      item(index, topic) {
+        // The raw text of items[index].event, so its data bytes stay as sent.
+        if (elements === undefined) {
+          const items = topLevelMemberSpan(text, 'items');
+          elements = items === null ? [] : arrayElementSpans(text, items[0], items[1]);
+        }
+        const element = elements[index];
+        if (element === undefined) return null;
+        const elementText = text.slice(element[0], element[1]);
+        const span = topLevelMemberSpan(elementText, 'event');
+        return span === null ? null : decodeStructuredJson(elementText.slice(span[0], span[1]), topic);
+      },
+    });
+  },
+  encode: (reply) => Buffer.from(JSON.stringify(reply)),
+};
+
+/** CBOR head of {"op":"events","events":[...]}: map(2), the two keys, then the array header. */
+const CBOR_BATCH_HEAD = Buffer.from([0xa2, 0x62, 0x6f, 0x70, 0x66, ...Buffer.from('events'), 0x66, ...Buffer.from('events')]);
+
+export const CBOR_CODEC: ClientCodec = {
+  subprotocol: SUBPROTOCOL_CBOR,
+  binary: true,
+  events: {
+    name: 'meshgate-cbor',
+    binary: true,
+    encode: encodeClientItem,
+    batch(items, from, count) {
+      // Items are complete CBOR values: the frame is a head plus the items
+      // as they are, with no re-encoding.
+      const arrayHead = count < 24 ? 1 : count < 256 ? 2 : 3;
+      let size = CBOR_BATCH_HEAD.length + arrayHead;
+      for (let i = from; i < from + count; i++) size += items[i].byteLength;
+      const out = Buffer.allocUnsafe(size);
+      let at = CBOR_BATCH_HEAD.copy(out, 0);
+      if (arrayHead === 1) out[at++] = 0x80 + count;
+      else if (arrayHead === 2) {
+        out[at++] = 0x98;
+        out[at++] = count;
+      } else {
+        out[at++] = 0x99;
+        out.writeUInt16BE(count, at);
+        at += 2;
+      }
+      for (let i = from; i < from + count; i++) {
+        out.set(items[i], at);
+        at += items[i].byteLength;
+      }
+      return out;
+    },
+  },
+  decode(message) {
+    let frame: unknown;
+    try {
+      frame = cbor.decode(new Uint8Array(message));
+    } catch (err) {
+      return malformed(`not CBOR: ${(err as Error).message}`);
+    }
+    const mapEvent = (map: unknown, topic: string) => (typeof map === 'object' && map !== null && !Array.isArray(map) ? eventFromMap(map as Record<string, unknown>, topic) : null);
+    return toRequest(frame, {
+      event: (topic) => mapEvent((frame as { event?: unknown }).event, topic),
+      item: (index, topic) => mapEvent(((frame as { items: Array<{ event?: unknown }> }).items[index] as { event?: unknown }).event, topic),
+    });
+  },
+  encode: (reply) => cbor.encode(reply),
+};
+
+/** Picks the codec for the client's offered subprotocols, in the client's order of preference. */
+export function negotiateCodec(offered: string): ClientCodec | null {
+  if (offered.trim() === '') return JSON_CODEC;
+  for (const name of offered.split(',')) {
+    const p = name.trim();
+    if (p === SUBPROTOCOL_JSON) return JSON_CODEC;
+    if (p === SUBPROTOCOL_CBOR) return CBOR_CODEC;
+  }
+  return null;
+}
+
+type Decoded = ReturnType<typeof decodeStructuredJson> | null;
+
+/** How a flavour decodes the event of a `pub`, and of item `index` of a `pubs`. */
+interface EventDecoders {
+  event(topic: string): Decoded;
+  item(index: number, topic: string): Decoded;
+}
+
+/** Most items one `pubs` frame may carry. */
+const MAX_PUBS_ITEMS = 4096;
+
+function toRequest(frame: unknown, decoders: EventDecoders): DecodedRequest {
+  if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) return malformed('a frame must be an object');
+  const f = frame as Record<string, unknown>;
+  const ref = f.ref;
+  if (ref !== undefined && typeof ref !== 'string' && typeof ref !== 'number') return malformed('ref must be a string or a number');
+  const r = ref as Ref | undefined;
+  switch (f.op) {
+    case 'sub':
+    case 'unsub':
+      if (typeof f.filter !== 'string') return malformed(`${f.op} needs a string filter`, r);
+      return { ok: true, request: { op: f.op, filter: f.filter, ref: r } };
+    case 'pub': {
+      if (typeof f.topic !== 'string') return malformed('pub needs a string topic', r);
+      if (typeof f.event !== 'object' || f.event === null || Array.isArray(f.event)) return malformed('pub needs an event object', r);
+      const decoded = decoders.event(f.topic);
+      if (decoded === null) return malformed('pub needs an event object', r);
+      if (!decoded.ok) {
+        return { ok: false, code: 'MG_ERR_EVENT_INVALID', message: `${decoded.problem.attribute}: ${decoded.problem.reason}`, ref: r };
+      }
+      return { ok: true, request: { op: 'pub', topic: f.topic, event: decoded.event, ref: r } };
+    }
+    case 'pubs': {
+      if (!Array.isArray(f.items)) return malformed('pubs needs an items array', r);
+      if (f.items.length > MAX_PUBS_ITEMS) return malformed(`pubs carries at most ${MAX_PUBS_ITEMS} items, got ${f.items.length}`, r);
+      const items = (f.items as unknown[]).map((raw, index): PubItem => {
+        const item = raw as { topic?: unknown; event?: unknown } | null;
+        if (typeof item !== 'object' || item === null || typeof item.topic !== 'string' || typeof item.event !== 'object' || item.event === null || Array.isArray(item.event)) {
+          return { ok: false, code: 'MG_ERR_FRAME_MALFORMED', message: `items[${index}] needs a string topic and an event object` };
+        }
+        const decoded = decoders.item(index, item.topic);
+        if (decoded === null) return { ok: false, code: 'MG_ERR_FRAME_MALFORMED', message: `items[${index}] needs an event object` };
+        if (!decoded.ok) return { ok: false, code: 'MG_ERR_EVENT_INVALID', message: `${decoded.problem.attribute}: ${decoded.problem.reason}` };
+        return { ok: true, event: decoded.event };
+      });
+      return { ok: true, request: { op: 'pubs', items, ref: r } };
+    }
+    case 'ping':
+      return { ok: true, request: { op: 'ping', ref: r } };
+    default:
+      return { ok: false, code: 'MG_ERR_FRAME_UNKNOWN_OP', message: `unknown op ${JSON.stringify(f.op)}; use sub, unsub, pub, pubs or ping`, ref: r };
+  }
+}
+
+function malformed(message: string, ref?: Ref): DecodedRequest {
+  return { ok: false, code: 'MG_ERR_FRAME_MALFORMED', message, ref };
+}

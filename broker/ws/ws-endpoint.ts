@@ -1,0 +1,408 @@
+import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebSocket } from 'uWebSockets.js';
+import { SessionGuard, statusOf, type Principal, type PublishLimit, type UpgradeGate } from '../auth/mod.js';
+import { decodeStructuredJson, encodeStructuredJson } from '../event/mod.js';
+import { negotiateCodec, type ClientCodec, type ClientRequest, type Ref } from './client-protocol.js';
+import type { ErrorCode } from '../base/mod.js';
+import type { EgressFormat } from '../pipeline/mod.js';
+import type { SchemaReason } from '../pipeline/mod.js';
+import type { MeshNode } from '../pipeline/mod.js';
+import type { Metric } from '../base/mod.js';
+import { CLOSE, WsSession } from './ws-session.js';
+import { closeReason } from '../base/mod.js';
+
+export interface WsEndpointOptions {
+  /** Largest frame uWS accepts; larger ones close the socket with 1009. */
+  readonly maxFrameBytes: number;
+  readonly maxSubscriptionsPerConnection: number;
+  readonly maxBufferedBytes: number;
+  readonly version: string;
+  readonly maxEventBytes: number;
+  /** Origin, per-address limits and credentials, checked at upgrade; none: every client admitted. */
+  readonly gate?: UpgradeGate;
+  /** Publish rate per connection; none or rate 0: unlimited. */
+  readonly publishLimit?: PublishLimit | null;
+}
+
+/** Path of the meshgate client protocol. */
+export const CLIENT_PATH = '/v1/ws';
+/** Prefix of the plain CloudEvents WebSocket binding: /v1/ce/<topic filter>. */
+export const CE_PATH_PREFIX = '/v1/ce/';
+/** The CloudEvents WebSocket binding's JSON subprotocol. */
+export const CE_SUBPROTOCOL = 'cloudevents.json';
+
+/** Structured CloudEvents as plain text frames, one event per frame (CloudEvents WebSocket binding). */
+const CE_JSON_FORMAT: EgressFormat = {
+  name: 'cloudevents-json',
+  binary: false,
+  encode: (event) => Buffer.from(encodeStructuredJson(event)),
+  batch: null, // the binding carries one event per message
+};
+
+interface ClientData {
+  readonly codec: ClientCodec;
+  /** This connection's rights and publish rate. */
+  readonly guard: SessionGuard;
+  /** Client address held in the per-address limits (null: not tracked). */
+  readonly ip: string | null;
+  session?: WsSession<ClientData>;
+}
+
+interface CeData {
+  readonly guard: SessionGuard;
+  readonly ip: string | null;
+  readonly filter: string;
+  /** Set when the path names a concrete topic: events sent on the socket are published there. */
+  readonly publishTopic: string | null;
+  session?: WsSession<CeData>;
+}
+
+/**
+ * Mounts both WebSocket endpoints on a uWS app. Every refusal is counted
+ * through MeshNode.reject and answered in the protocol's own terms: an
+ * error frame where the client protocol has one, a close code where not.
+ */
+export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsEndpointOptions): { connections: () => number; closeAll: () => void } {
+  const m = node.metrics;
+  const sessions = new Set<WsSession<ClientData> | WsSession<CeData>>();
+  const sessionOptions = {
+    maxBufferedBytes: options.maxBufferedBytes,
+    slowConsumerCloses: m.counter('meshgate_slow_consumer_closes_total', 'Subscribers closed with 1008 because their unsent bytes passed limits.maxBufferedBytes'),
+    bytesOut: m.counter('meshgate_bytes_out_total', 'Bytes written to WebSocket subscribers'),
+  };
+  const bytesIn: Metric = m.counter('meshgate_bytes_in_total', 'Bytes received in WebSocket frames');
+  const opened: Metric = m.counter('meshgate_connections_opened_total', 'WebSocket connections accepted');
+  const tooBig: Metric = m.counter('meshgate_frames_too_large_total', 'Connections closed for a frame over limits.maxFrameBytes (1009), or over the hard cap (cut off)');
+  m.gaugeFn('meshgate_connections', 'Open WebSocket connections', () => sessions.size);
+  const filtered: Metric = m.counter('meshgate_auth_filtered_deliveries_total', 'Deliveries withheld from a partly authorized wildcard subscription (topic not readable by its token)');
+  const gate = options.gate;
+  const publishLimit = options.publishLimit ?? null;
+
+  /**
+   * Origin, per-address limits and credentials, before any WebSocket
+   * exists. Null when refused (answered with 401/403/429 and counted).
+   */
+  const admit = (res: HttpResponse, req: HttpRequest): { principal: Principal | null; ip: string | null } | null => {
+    if (gate === undefined) return OPEN;
+    const verdict = gate.check({
+      origin: req.getHeader('origin'),
+      authorization: req.getHeader('authorization'),
+      queryToken: req.getQuery('token'),
+      ip: Buffer.from(res.getRemoteAddressAsText()).toString(),
+    });
+    if (verdict.ok) return verdict;
+    node.reject(verdict.code, verdict.message);
+    res.writeStatus(verdict.status).end(`${verdict.code}: ${verdict.message}\n`);
+    return null;
+  };
+
+  /** Expiry closes the session with 4401; counted like every refusal. */
+  const watchExpiry = (guard: SessionGuard, session: WsSession<ClientData> | WsSession<CeData>) =>
+    guard.watchExpiry(() => {
+      node.reject('MG_ERR_AUTH_EXPIRED', 'token expired during the session');
+      session.flush();
+      session.end(CLOSE.AUTH_EXPIRED, 'MG_ERR_AUTH_EXPIRED: token expired');
+    });
+
+  /** A socket closed (any reason): drop its subscriptions, its session, its expiry timer and its address slot. */
+  const release = (data: ClientData | CeData, code: number, reason: ArrayBuffer) => {
+    data.guard.stop();
+    gate?.release(data.ip);
+    const session = data.session;
+    if (session === undefined) return;
+    // uWS itself cuts two protocol violations with a bare 1006 (no close
+    // frame, nothing we can change): frames over its hard cap, and text
+    // frames that are not UTF-8 [RFC 6455 §8.1]. Count both.
+    if (code === 1006) {
+      const why = Buffer.from(reason).toString();
+      if (why === 'Received too big message') tooBig.inc();
+      else if (why === 'Received invalid UTF-8') node.reject('MG_ERR_FRAME_MALFORMED', 'text frame is not UTF-8');
+    }
+    session.markClosed();
+    for (const filter of session.subscriptions.clear()) node.unsubscribe(filter, session);
+    sessions.delete(session);
+  };
+
+  const behaviour = {
+    // uWS answers an oversized frame by dropping the TCP connection (1006)
+    // with no close frame. We let frames up to a hard cap through to the
+    // handler and close over-limit ones ourselves with 1009; only frames
+    // past the cap (4x the limit, at least 16 MiB) are cut off by uWS
+    // before being buffered.
+    maxPayloadLength: Math.max(options.maxFrameBytes * 4, 16 * 1024 * 1024),
+    // Above our own slow-consumer limit so uWS never drops silently: we close first.
+    maxBackpressure: options.maxBufferedBytes + options.maxFrameBytes + 65_536,
+    closeOnBackpressureLimit: 0,
+    idleTimeout: 120,
+    sendPingsAutomatically: true,
+  };
+
+  app.ws<ClientData>(CLIENT_PATH, {
+    ...behaviour,
+    upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
+      const offered = req.getHeader('sec-websocket-protocol');
+      const codec = negotiateCodec(offered);
+      if (codec === null) {
+        node.reject('MG_ERR_FRAME_MALFORMED', 'unsupported subprotocol');
+        res.writeStatus('400 Bad Request').end(`unsupported subprotocol '${offered}'; offer meshgate.v1.json or meshgate.v1.cbor\n`);
+        return;
+      }
+      const admitted = admit(res, req);
+      if (admitted === null) return;
+      const guard = new SessionGuard(admitted.principal, publishLimit);
+      res.upgrade<ClientData>({ codec, guard, ip: admitted.ip }, req.getHeader('sec-websocket-key'), offered === '' ? '' : codec.subprotocol, req.getHeader('sec-websocket-extensions'), context);
+    },
+    open(ws: WebSocket<ClientData>) {
+      const data = ws.getUserData();
+      const session = new WsSession(ws, data.codec.events, sessionOptions);
+      data.session = session;
+      sessions.add(session);
+      opened.inc();
+      watchExpiry(data.guard, session);
+      session.reply(
+        data.codec.encode({
+          op: 'hello',
+          node: node.nodeId,
+          region: node.region,
+          version: options.version,
+          limits: { maxFrameBytes: options.maxFrameBytes, maxEventBytes: options.maxEventBytes, maxSubscriptions: options.maxSubscriptionsPerConnection },
+        }),
+        data.codec.binary,
+      );
+    },
+    message(ws: WebSocket<ClientData>, message: ArrayBuffer, isBinary: boolean) {
+      const { codec, session, guard } = ws.getUserData();
+      if (session === undefined || session.closed) return;
+      bytesIn.inc(message.byteLength);
+      if (message.byteLength > options.maxFrameBytes) return refuseTooBig(node, session, message.byteLength, options.maxFrameBytes, tooBig);
+      if (isBinary !== codec.binary) {
+        node.reject('MG_ERR_FRAME_MALFORMED', 'wrong frame type');
+        session.end(CLOSE.UNSUPPORTED_DATA, `${codec.subprotocol} takes ${codec.binary ? 'binary' : 'text'} frames`);
+        return;
+      }
+      const decoded = codec.decode(message);
+      if (!decoded.ok) {
+        node.reject(decoded.code, decoded.message);
+        session.reply(codec.encode(errorFrame(decoded.ref, decoded.code, decoded.message)), codec.binary);
+        return;
+      }
+      handleRequest(node, session, codec, decoded.request, options, guard, filtered);
+    },
+    drain() {
+      // Nothing is held back on our side: frames go to uWS at once and the
+      // slow-consumer limit is checked after every flush.
+    },
+    close: (ws: WebSocket<ClientData>, code: number, reason: ArrayBuffer) => release(ws.getUserData(), code, reason),
+  });
+
+  app.ws<CeData>(`${CE_PATH_PREFIX}*`, {
+    ...behaviour,
+    upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t) {
+      const offered = req.getHeader('sec-websocket-protocol');
+      if (!offered.split(',').some((p) => p.trim() === CE_SUBPROTOCOL)) {
+        res.writeStatus('400 Bad Request').end(`the CloudEvents binding needs subprotocol ${CE_SUBPROTOCOL}\n`);
+        return;
+      }
+      const admitted = admit(res, req);
+      if (admitted === null) return;
+      let filter: string;
+      try {
+        filter = decodeURIComponent(req.getUrl().slice(CE_PATH_PREFIX.length));
+      } catch {
+        filter = '';
+      }
+      const problem = node.checkFilter(filter);
+      if (problem !== null) {
+        gate?.release(admitted.ip);
+        node.reject(problem.code, problem.message);
+        res.writeStatus('400 Bad Request').end(`${problem.code}: ${problem.message}\n`);
+        return;
+      }
+      const guard = new SessionGuard(admitted.principal, publishLimit);
+      const denied = guard.checkSubscribe(filter);
+      if (denied !== null) {
+        gate?.release(admitted.ip);
+        node.reject(denied.code, denied.message);
+        res.writeStatus(statusOf(denied.code)).end(`${denied.code}: ${denied.message}\n`);
+        return;
+      }
+      const publishTopic = node.checkTopic(filter) === null ? filter : null;
+      res.upgrade<CeData>({ guard, ip: admitted.ip, filter, publishTopic }, req.getHeader('sec-websocket-key'), CE_SUBPROTOCOL, req.getHeader('sec-websocket-extensions'), context);
+    },
+    open(ws: WebSocket<CeData>) {
+      const data = ws.getUserData();
+      const session = new WsSession(ws, CE_JSON_FORMAT, sessionOptions);
+      data.session = session;
+      sessions.add(session);
+      opened.inc();
+      refreshFiltering(session, data.guard, filtered);
+      hold(node, session, data.guard, data.filter);
+      watchExpiry(data.guard, session);
+    },
+    message(ws: WebSocket<CeData>, message: ArrayBuffer, isBinary: boolean) {
+      const { publishTopic, session, guard } = ws.getUserData();
+      if (session === undefined || session.closed) return;
+      bytesIn.inc(message.byteLength);
+      if (message.byteLength > options.maxFrameBytes) return refuseTooBig(node, session, message.byteLength, options.maxFrameBytes, tooBig);
+      // The binding has no error frame: every refusal is a close with the code as reason.
+      if (isBinary) return refuseCe(node, session, CLOSE.UNSUPPORTED_DATA, 'MG_ERR_FRAME_MALFORMED', 'cloudevents.json takes text frames');
+      if (publishTopic === null) return refuseCe(node, session, CLOSE.POLICY, 'MG_ERR_TOPIC_INVALID', 'publish needs a concrete topic in the path');
+      const refused = guard.checkPublish(publishTopic);
+      if (refused !== null) return refuseCe(node, session, refused.code === 'MG_ERR_PUB_RATE' ? CLOSE.RATE_LIMITED : CLOSE.FORBIDDEN, refused.code, refused.message);
+      const decoded = decodeStructuredJson(Buffer.from(message).toString('utf8'), publishTopic);
+      if (!decoded.ok) return refuseCe(node, session, CLOSE.INVALID_PAYLOAD, 'MG_ERR_EVENT_INVALID', `${decoded.problem.attribute}: ${decoded.problem.reason}`);
+      const result = node.ingest(decoded.event, 'ws');
+      // A schema failure closes like any undecodable event (1007); its reasons travel in the dead letter.
+      if (!result.ok) refuseCe(node, session, result.code === 'MG_ERR_EVENT_TOO_LARGE' ? CLOSE.TOO_BIG : result.code === 'MG_ERR_EVENT_SCHEMA' ? CLOSE.INVALID_PAYLOAD : CLOSE.POLICY, result.code, result.message, false);
+    },
+    close: (ws: WebSocket<CeData>, code: number, reason: ArrayBuffer) => release(ws.getUserData(), code, reason),
+  });
+
+  return {
+    connections: () => sessions.size,
+    closeAll: () => {
+      for (const s of [...sessions]) {
+        s.flush();
+        s.end(CLOSE.GOING_AWAY, 'node shutting down');
+      }
+    },
+  };
+}
+
+function refuseTooBig(node: MeshNode, session: WsSession<ClientData> | WsSession<CeData>, size: number, limit: number, counter: Metric): void {
+  counter.inc();
+  node.reject('MG_ERR_EVENT_TOO_LARGE', `frame is ${size} bytes; the limit is ${limit}`);
+  session.end(CLOSE.TOO_BIG, `MG_ERR_EVENT_TOO_LARGE: frame over ${limit} bytes`);
+}
+
+function refuseCe(node: MeshNode, session: WsSession<CeData>, close: number, code: ErrorCode, message: string, count = true): void {
+  if (count) node.reject(code, message);
+  session.end(close, closeReason(`${code}: ${message}`));
+}
+
+/** Admitted without checks: auth off and no per-address limits. */
+const OPEN = Object.freeze({ principal: null, ip: null });
+
+/**
+ * Installs or removes the per-delivery check after the connection's
+ * subscriptions changed: only a connection holding a partly authorized
+ * subscription gets one (one closure per change, nothing per event).
+ */
+function refreshFiltering(session: WsSession<ClientData> | WsSession<CeData>, guard: SessionGuard, filtered: Metric): void {
+  session.admits = guard.filtering
+    ? (topic) => {
+        if (guard.admits(topic)) return true;
+        filtered.inc();
+        return false;
+      }
+    : null;
+}
+
+/**
+ * Registers a client filter the guard accepted: with the router, as the
+ * filters the guard narrows it to (only what this connection may read, so
+ * the node's interest adverts carry nothing it would withhold), each
+ * registered once per connection however many client filters need it.
+ * The caller checked the client filter and `fits` checks narrowed ones,
+ * so node.subscribe cannot refuse.
+ */
+function hold(node: MeshNode, session: WsSession<ClientData> | WsSession<CeData>, guard: SessionGuard, filter: string): void {
+  const routerFilters = guard.routerFilters(filter, (f) => node.checkFilter(f) === null);
+  for (const f of session.subscriptions.add(filter, routerFilters)) node.subscribe(f, session);
+}
+
+function handleRequest(node: MeshNode, session: WsSession<ClientData>, codec: ClientCodec, request: ClientRequest, options: WsEndpointOptions, guard: SessionGuard, filtered: Metric): void {
+  const ref = request.ref;
+  const answer = (frame: Record<string, unknown>) => session.reply(codec.encode(frame), codec.binary);
+  switch (request.op) {
+    case 'pubs': {
+      let accepted = 0;
+      let duplicates = 0;
+      for (let index = 0; index < request.items.length; index++) {
+        const item = request.items[index];
+        const refused = item.ok ? guard.checkPublish(item.event.topic) : null;
+        const result = !item.ok ? node.reject(item.code, item.message) : refused !== null ? node.reject(refused.code, refused.message) : node.ingest(item.event, 'ws');
+        if (result.ok) {
+          accepted++;
+          if (result.duplicate) duplicates++;
+          continue;
+        }
+        if (result.code === 'MG_ERR_EVENT_TOO_LARGE') {
+          session.end(CLOSE.TOO_BIG, closeReason(`${result.code}: items[${index}] ${result.message}`));
+          return;
+        }
+        answer({ ...errorFrame(ref, result.code, result.message, result.reasons), index });
+      }
+      if (ref !== undefined) answer({ op: 'ok', ref, accepted, duplicates });
+      return;
+    }
+    case 'pub': {
+      const refused = guard.checkPublish(request.topic);
+      if (refused !== null) {
+        node.reject(refused.code, refused.message);
+        answer(errorFrame(ref, refused.code, refused.message));
+        return;
+      }
+      const result = node.ingest(request.event, 'ws');
+      if (!result.ok) {
+        if (result.code === 'MG_ERR_EVENT_TOO_LARGE') {
+          session.end(CLOSE.TOO_BIG, closeReason(`${result.code}: ${result.message}`));
+          return;
+        }
+        answer(errorFrame(ref, result.code, result.message, result.reasons));
+      } else if (ref !== undefined) answer(result.duplicate ? { op: 'ok', ref, duplicate: true } : { op: 'ok', ref });
+      return;
+    }
+    case 'sub': {
+      const held = session.subscriptions;
+      if (held.has(request.filter)) {
+        if (ref !== undefined) answer({ op: 'ok', ref });
+        return;
+      }
+      if (held.size >= options.maxSubscriptionsPerConnection) {
+        const message = `this connection holds ${held.size} subscriptions, the limit`;
+        node.reject('MG_ERR_SUB_LIMIT', message);
+        answer(errorFrame(ref, 'MG_ERR_SUB_LIMIT', message));
+        return;
+      }
+      // Syntax first, then rights.
+      const problem = node.checkFilter(request.filter);
+      if (problem !== null) {
+        node.reject(problem.code, problem.message);
+        return answer(errorFrame(ref, problem.code, problem.message));
+      }
+      const denied = guard.checkSubscribe(request.filter);
+      if (denied !== null) {
+        node.reject(denied.code, denied.message);
+        answer(errorFrame(ref, denied.code, denied.message));
+        return;
+      }
+      refreshFiltering(session, guard, filtered);
+      hold(node, session, guard, request.filter);
+      if (ref !== undefined) answer({ op: 'ok', ref });
+      return;
+    }
+    case 'unsub': {
+      const released = session.subscriptions.remove(request.filter);
+      if (released === null) {
+        const message = `not subscribed to '${request.filter}'`;
+        node.reject('MG_ERR_SUB_UNKNOWN', message);
+        return answer(errorFrame(ref, 'MG_ERR_SUB_UNKNOWN', message));
+      }
+      for (const filter of released) node.unsubscribe(filter, session);
+      guard.unsubscribed(request.filter);
+      refreshFiltering(session, guard, filtered);
+      if (ref !== undefined) answer({ op: 'ok', ref });
+      return;
+    }
+    case 'ping':
+      answer(ref === undefined ? { op: 'pong' } : { op: 'pong', ref });
+      return;
+  }
+}
+
+/** `reasons` ([{path, message}]) only for schema failures: each names a JSON pointer into the event's data. */
+function errorFrame(ref: Ref | undefined, code: ErrorCode, message: string, reasons?: readonly SchemaReason[]): Record<string, unknown> {
+  const frame: Record<string, unknown> = ref === undefined ? { op: 'err', code, message } : { op: 'err', ref, code, message };
+  if (reasons !== undefined) frame.reasons = reasons;
+  return frame;
+}

@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DEFAULTS, envLayer, resolveConfig, type ConfigLayer } from '../../../broker/config/internal.js';
+import { MeshError } from '../../../broker/base/mod.js';
+
+test('resolveConfig() on no layers gives the documented defaults (127.0.0.1:8080)', () => {
+  const c = resolveConfig();
+  assert.equal(c.listen.host, '127.0.0.1');
+  assert.equal(c.listen.port, 8080);
+  assert.equal(c.dedup.windowMs, 120_000);
+  assert.deepEqual(c.limits, DEFAULTS.limits);
+});
+
+test('later layers win: file < env < flags, and nested keys merge', () => {
+  const file = { listen: { port: 9000, host: '0.0.0.0' }, limits: { topic: { maxTokens: 4 } } };
+  const env = envLayer({ MESHGATE_PORT: '9100', MESHGATE_REGION: 'eu-west' });
+  const flags = { listen: { port: 9200 } };
+  const c = resolveConfig(file, env, flags);
+  assert.equal(c.listen.port, 9200);
+  assert.equal(c.listen.host, '0.0.0.0');
+  assert.equal(c.node.region, 'eu-west');
+  assert.equal(c.limits.topic.maxTokens, 4);
+  assert.equal(c.limits.topic.maxLength, DEFAULTS.limits.topic.maxLength);
+});
+
+test('a wrong value inside a list names its index and shows the value that was given', () => {
+  assert.throws(
+    () => resolveConfig({ mesh: { peers: ['ws://127.0.0.1:7001', 42] } } as unknown as ConfigLayer),
+    (err: unknown) => {
+      assert.ok(err instanceof MeshError);
+      assert.match(err.message, /mesh\.peers\[1\]: must be string, got 42/);
+      return true;
+    },
+  );
+});
+
+test('every wrong key is reported at once as MG_ERR_CONFIG_INVALID with its path', () => {
+  assert.throws(
+    () => resolveConfig({ listen: { port: -1 }, node: { id: 'has space' }, dedup: { windowMs: 5 } }),
+    (err: unknown) => {
+      assert.ok(err instanceof MeshError);
+      assert.equal(err.code, 'MG_ERR_CONFIG_INVALID');
+      assert.match(err.message, /listen\.port: must be >= 0, got -1/);
+      assert.match(err.message, /node\.id: must match pattern/);
+      assert.match(err.message, /dedup\.windowMs: must be >= 1000, got 5; fix: how long/);
+      return true;
+    },
+  );
+});
