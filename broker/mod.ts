@@ -10,7 +10,7 @@ export { MetricsRegistry, Metric } from './metrics.js';
 export { endSpan, EventTracing, type HopTrace, type SendDestination } from './event-tracing.js';
 export { decodeStructuredJson, encodeStructuredJson } from './cloudevents-json.js';
 export { CBOR_OPTIONS, encodeEventMap, eventFromMap, encodeEventCbor, decodeEventCbor } from './cloudevents-cbor.js';
-export { checkAttribute, checkAttributes, isJsonMediaType, type EventProblem, type EventDecodeResult } from './event-check.js';
+export { checkAttribute, checkAttributes, isJsonMediaType, isTextMediaType, type EventProblem, type EventDecodeResult } from './event-check.js';
 export { formatHops, parseHops } from './hop-path.js';
 export type { BridgeFactory, BridgeSet } from './server.js';
 export type { NodeConfig } from './config.js';
