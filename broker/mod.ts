@@ -10,7 +10,7 @@ export { MetricsRegistry, Metric } from './base/mod.js';
 export { endSpan, EventTracing, type SendDestination } from './telemetry/mod.js';
 export { decodeStructuredJson, encodeStructuredJson } from './event/mod.js';
 export { CBOR_OPTIONS, encodeEventMap, eventFromMap, encodeEventCbor, decodeEventCbor } from './event/mod.js';
-export { checkAttribute, checkAttributes, isJsonMediaType, type EventProblem, type EventDecodeResult } from './event/mod.js';
+export { checkAttribute, checkAttributes, isJsonMediaType, isTextMediaType, type EventProblem, type EventDecodeResult } from './event/mod.js';
 export { formatHops, parseHops } from './event/mod.js';
 export type { BridgeFactory, BridgeSet } from './node/mod.js';
 export type { NodeConfig } from './config/mod.js';

@@ -6,7 +6,11 @@
  *
  *   binary      headers `cloudEvents_<attr>` with the value's own type
  *               (string, boolean, integer: 0-9-1 field tables keep them),
- *               content-type = datacontenttype, body = data
+ *               content-type = datacontenttype, body = data. `time` goes
+ *               as its RFC 3339 string, the canonical form the binding
+ *               allows (§3.1.3.2 "MAY forward values as canonical
+ *               strings"): a 0-9-1 timestamp holds whole seconds only and
+ *               no offset, so the native form would change the event
  *   structured  content-type `application/cloudevents+json`, body = JSON format
  *   both        message-id = the event id, delivery-mode 2 (persistent)
  *
@@ -14,9 +18,11 @@
  * structured; otherwise headers named `cloudEvents_`, `cloudEvents:`,
  * `ce-` or `ce_` + attribute (prefix case-insensitive) are binary when
  * `specversion` is among them; a JSON object body naming `specversion` is
- * structured; anything else is not a CloudEvent (null).
+ * structured; anything else is not a CloudEvent (null). Header values of
+ * every field-table type are read as headerValue says (a timestamp `T`
+ * as an RFC 3339 string, a byte array as Binary).
  */
-import { decodeStructuredJson, encodeStructuredJson, formatHops, type AttrValue, type EventDecodeResult, type MeshEvent } from '../../broker/mod.js';
+import { decodeStructuredJson, encodeStructuredJson, formatHops, type AttrValue, type EventDecodeResult, type EventProblem, type MeshEvent } from '../../broker/mod.js';
 import { eventFromAttributes } from '../core/mod.js';
 import type { ContentMode } from '../core/mod.js';
 import { looksStructured } from '../core/mod.js';
@@ -80,14 +86,22 @@ export function decodeAmqp(body: Buffer, contentType: string | undefined, header
   if (contentType !== undefined && CE_CONTENT_TYPE.test(contentType)) return decodeStructuredJson(body.toString('utf8'), meshTopic);
   if (headers !== undefined) {
     let map: Record<string, AttrValue> | null = null;
+    let problem: EventProblem | null = null;
     for (const key in headers) {
       const m = PREFIXED.exec(key);
       if (m === null) continue;
-      const value = headerValue(headers[key]);
-      if (value === undefined) continue;
-      (map ??= {})[m[1].toLowerCase()] = value;
+      const name = m[1].toLowerCase();
+      const value = headerValue(name, headers[key]);
+      if (value === null) continue; // void: unset, as a JSON null is
+      if (typeof value === 'object') {
+        // Trace context never refuses an event, and provenance is dropped unread: a bad one costs nothing.
+        if (!FORGIVEN.has(name)) problem ??= value;
+        continue;
+      }
+      (map ??= {})[name] = value;
     }
     if (map !== null && map.specversion !== undefined) {
+      if (problem !== null) return { ok: false, problem };
       if (contentType !== undefined && map.datacontenttype === undefined) map.datacontenttype = contentType;
       return eventFromAttributes(map, meshTopic, body.byteLength === 0 ? undefined : body);
     }
@@ -96,12 +110,77 @@ export function decodeAmqp(body: Buffer, contentType: string | undefined, header
   return null;
 }
 
-/** A field-table value as an attribute value: strings, booleans and integers as they are; byte strings as UTF-8. */
-function headerValue(v: unknown): AttrValue | undefined {
-  if (typeof v === 'string' || typeof v === 'boolean') return v;
-  if (typeof v === 'number') return v;
-  if (typeof v === 'bigint') return Number(v);
-  if (Buffer.isBuffer(v)) return v.toString('utf8');
-  if (typeof v === 'object' && v !== null && 'value' in v) return headerValue((v as { value: unknown }).value);
-  return undefined;
+/**
+ * Attributes whose CloudEvents type is not Binary: a byte-array header
+ * for one of them can only be its text. Extensions have no declared type,
+ * so their AMQP type tells (binding §3.1.3.2: Binary is AMQP binary).
+ */
+const TEXT_ATTRIBUTES: ReadonlySet<string> = new Set(['specversion', 'id', 'source', 'type', 'subject', 'time', 'datacontenttype', 'dataschema', 'traceparent', 'tracestate']);
+/** Attributes whose bad value is dropped rather than refused (STYLE: trace context; provenance is never read from a broker). */
+const FORGIVEN: ReadonlySet<string> = new Set(['traceparent', 'tracestate', 'mgorigin', 'mgprotocol', 'mgtopic', 'mghops']);
+/** 9999-12-31T23:59:59Z in seconds: the last instant RFC 3339 can write. */
+const MAX_TIMESTAMP_SECONDS = 253_402_300_799;
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * One field-table value, as amqplib decodes it (lib/codec.js decodeFields),
+ * as a CloudEvents attribute value: the AMQP binding's type mapping
+ * (§3.1.3.2: Boolean boolean, Integer long, String string, Binary binary,
+ * Timestamp timestamp; "MUST be able to interpret both forms", native and
+ * canonical string, and "MAY further relax ... accepting numeric types
+ * other than AMQP long"). So:
+ *
+ *   S longstr                 String
+ *   t boolean                 Boolean
+ *   b B s u I i l, d f        Integer (the checker refuses fractions and
+ *                             values outside -2^31..2^31-1)
+ *   T timestamp               Timestamp, as its RFC 3339 string: 0-9-1
+ *                             timestamps are whole seconds since the epoch
+ *                             (pika sends a datetime this way)
+ *   x byte array              Binary: base64, its canonical string; for an
+ *                             attribute of another type, its UTF-8 text
+ *   V void                    null (unset)
+ *   D decimal, A array,       a problem: no CloudEvents type holds them,
+ *   F table                   and dropping an attribute silently would
+ *                             change the event
+ */
+function headerValue(name: string, v: unknown): AttrValue | null | EventProblem {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+    case 'number':
+      return v;
+    case 'bigint':
+      return Number(v);
+    case 'undefined':
+      return null;
+    case 'object':
+      break;
+    default:
+      return notAttributeValue(name, typeof v);
+  }
+  if (v === null) return null;
+  if (Buffer.isBuffer(v)) {
+    if (!TEXT_ATTRIBUTES.has(name)) return v.toString('base64');
+    try {
+      return STRICT_UTF8.decode(v);
+    } catch {
+      return { attribute: name, reason: 'is an AMQP byte array that is not UTF-8 text' };
+    }
+  }
+  if (Array.isArray(v)) return notAttributeValue(name, 'array');
+  const typed = v as { '!'?: unknown; value?: unknown };
+  if (typed['!'] === 'timestamp') {
+    const seconds = typed.value;
+    if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 0 || seconds > MAX_TIMESTAMP_SECONDS) {
+      return { attribute: name, reason: 'is an AMQP timestamp past 9999-12-31T23:59:59Z, which RFC 3339 cannot write' };
+    }
+    // Whole seconds: no fraction to write. toISOString always has milliseconds.
+    return new Date(seconds * 1000).toISOString().slice(0, 19) + 'Z';
+  }
+  return notAttributeValue(name, typed['!'] === 'decimal' ? 'decimal' : 'table');
+}
+
+function notAttributeValue(name: string, amqpType: string): EventProblem {
+  return { attribute: name, reason: `is an AMQP ${amqpType}; CloudEvents attribute values are strings, booleans, integers, byte arrays and timestamps` };
 }

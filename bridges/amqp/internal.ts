@@ -6,3 +6,4 @@ export { confirmPublisher } from './confirm-publisher.js';
 export { PublishChannel } from './publish-channel.js';
 export { PublishFrameEncoder, type PublishProperties } from './publish-frames.js';
 export { publishRefusal } from './publish-refusal.js';
+export { decodeAmqp } from './binding.js';

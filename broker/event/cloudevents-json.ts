@@ -19,6 +19,7 @@ import {
   WHOLE_EVENT,
   finishDecode,
   isJsonMediaType,
+  isTextMediaType,
   isWritableAttr,
   newAttributeParts,
   readAttributes,
@@ -118,18 +119,6 @@ function hopsFromJson(raw: unknown): Hop[] | null {
 
 // --- encode ----------------------------------------------------------------
 
-/** `text/*`, or any media type with a charset parameter. */
-const TEXT_MEDIA_TYPE = /^text\//i;
-const CHARSET_PARAM = /;[ \t]*charset[ \t]*=[ \t]*"?([^";, \t]+)/i;
-const UTF8_CHARSETS: ReadonlySet<string> = new Set(['utf-8', 'utf8', 'us-ascii']);
-
-/** True when bytes of this content type are text we can carry as a JSON string: text/* or a charset parameter, in UTF-8 or ASCII. */
-function isUtf8TextMediaType(ct: string): boolean {
-  const m = CHARSET_PARAM.exec(ct);
-  if (m !== null) return UTF8_CHARSETS.has(m[1].toLowerCase());
-  return TEXT_MEDIA_TYPE.test(ct);
-}
-
 function asBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
@@ -141,8 +130,10 @@ function asBuffer(data: Uint8Array): Buffer {
  *
  * `data` (JSON format §3.1.1): with a JSON or absent `datacontenttype`
  * and bytes that are valid JSON, the bytes are spliced in verbatim as the
- * `data` value; with a `text/*` (or charset-bearing UTF-8) content type and
- * valid UTF-8, a JSON string; otherwise `data_base64`.
+ * `data` value; with a textual content type (event-check.ts
+ * isTextMediaType: text/*, XML, YAML, CSV, form data, a UTF-8 charset...)
+ * and bytes that are valid UTF-8, a JSON string; otherwise `data_base64`,
+ * so bytes that are not UTF-8 are never altered.
  *
  * @example encodeStructuredJson(event) // '{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{"a" : 1}}'
  */
@@ -181,7 +172,7 @@ function dataMember(data: Uint8Array, ct: unknown): string {
       const text = bytes.toString('utf8');
       if (isJsonText(text)) return ',"data":' + text;
     }
-  } else if (isUtf8TextMediaType(ct) && isUtf8(bytes)) {
+  } else if (isTextMediaType(ct) && isUtf8(bytes)) {
     return ',"data":' + JSON.stringify(bytes.toString('utf8'));
   }
   return ',"data_base64":"' + bytes.toString('base64') + '"';

@@ -210,6 +210,61 @@ export function isJsonMediaType(contentType: string): boolean {
   return contentType === 'application/json' || JSON_MEDIA_TYPE.test(contentType);
 }
 
+/** A `charset` parameter's value (RFC 2045 §5.1), quoted or not. */
+const CHARSET_PARAM = /;[ \t]*charset[ \t]*=[ \t]*"?([^";, \t]+)/i;
+/** Charsets whose text is UTF-8 as it stands (US-ASCII is a subset). */
+const UTF8_CHARSETS: ReadonlySet<string> = new Set(['utf-8', 'utf8', 'us-ascii']);
+/** `text/*`; any `*\/xml`, `*\/yaml` or `+xml`/`+yaml` suffix (RFC 7303, RFC 9512, RFC 6839). Parameters ignored. */
+const TEXT_FAMILY = /^(?:text\/[^;]+|[^/;]+\/(?:[^;]*\+)?(?:xml|yaml))[ \t]*(?:;|$)/i;
+/** Registered or customary textual application types without a suffix to tell them by. */
+const TEXT_APPLICATION_TYPES: ReadonlySet<string> = new Set([
+  'application/javascript',
+  'application/ecmascript',
+  'application/x-www-form-urlencoded',
+  'application/csv',
+  'application/x-yaml',
+  'application/toml',
+  'application/sql',
+  'application/graphql',
+  'application/x-ndjson',
+]);
+/** Verdicts of isTextMediaType: producers reuse a few content types, and the regexes cost more than a lookup. */
+const textVerdicts = new Map<string, boolean>();
+
+/**
+ * True when a `datacontenttype` declares text, so that the JSON format
+ * can carry valid UTF-8 data as a JSON string rather than `data_base64`
+ * (JSON format §3.1.2, whose own example is XML as a string). The rule,
+ * parameters and case aside:
+ *
+ *   - a `charset` parameter decides alone: UTF-8 or US-ASCII is text,
+ *     any other charset is not (its bytes are not the string's UTF-8);
+ *   - otherwise `text/*`, any `.../xml` or `.../yaml`, any `+xml` or
+ *     `+yaml` suffix, and application/ javascript, ecmascript,
+ *     x-www-form-urlencoded, csv, x-yaml, toml, sql, graphql, x-ndjson.
+ *
+ * JSON media types are not asked about here: they carry JSON values
+ * (isJsonMediaType). The caller still checks the bytes are UTF-8.
+ *
+ * @example isTextMediaType('application/atom+xml') // true
+ * @example isTextMediaType('text/plain; charset=iso-8859-1') // false
+ */
+export function isTextMediaType(contentType: string): boolean {
+  let verdict = textVerdicts.get(contentType);
+  if (verdict === undefined) {
+    const charset = CHARSET_PARAM.exec(contentType);
+    if (charset !== null) verdict = UTF8_CHARSETS.has(charset[1].toLowerCase());
+    else {
+      const semi = contentType.indexOf(';');
+      const essence = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+      verdict = TEXT_FAMILY.test(essence) || TEXT_APPLICATION_TYPES.has(essence);
+    }
+    if (textVerdicts.size >= 1024) textVerdicts.clear();
+    textVerdicts.set(contentType, verdict);
+  }
+  return verdict;
+}
+
 const DAYS_IN_MONTH = [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /** True for an RFC 3339 date-time with real calendar and clock values (leap second 60 allowed, §5.7). */

@@ -184,6 +184,43 @@ test('a charset parameter in UTF-8 makes any content type carry data as a string
   assert.ok(encodeStructuredJson(e).endsWith('"data":"<a>é</a>"}'));
 });
 
+test('encodeStructuredJson() carries data of every textual media type as a JSON string, as the JSON format §3.2 example does with XML', () => {
+  const text = '<a>ü</a>\n"x": 1 € 😀';
+  const textual = [
+    'text/plain', 'TEXT/CSV', 'text/html; foo=bar',
+    'application/xml', 'text/xml', 'image/svg+xml', 'application/atom+xml', 'application/soap+xml; action="urn:x"',
+    'application/yaml', 'application/x-yaml', 'application/vnd.k8s+yaml',
+    'application/javascript', 'application/ecmascript', 'application/x-www-form-urlencoded', 'application/csv',
+    'application/toml', 'application/sql', 'application/graphql', 'application/x-ndjson',
+    'application/octet-stream; charset=utf-8', 'application/xml; charset=US-ASCII',
+  ];
+  for (const ct of textual) {
+    const encoded = encodeStructuredJson(event({ data: Buffer.from(text), attrs: { datacontenttype: ct } }));
+    assert.ok(encoded.endsWith(`"data":${JSON.stringify(text)}}`), `${ct}: ${encoded}`);
+    assert.equal(utf8(decodeOk(encoded).data), text, ct);
+  }
+  // JSON media types stay JSON values, not strings.
+  for (const ct of ['application/json', 'application/cloudevents+json', 'application/geo+json; charset=utf-8']) {
+    assert.ok(encodeStructuredJson(event({ data: Buffer.from('{"a":"ü"}'), attrs: { datacontenttype: ct } })).endsWith('"data":{"a":"ü"}}'), ct);
+  }
+});
+
+test('encodeStructuredJson() sends bytes that are not UTF-8 under a textual media type as data_base64, unaltered', () => {
+  const bytes = Buffer.concat([Buffer.from('<a>'), Buffer.from([0xfc, 0xc3, 0x28, 0xed, 0xa0, 0x80]), Buffer.from('</a>')]); // Latin-1 ü, bad pair, a surrogate
+  for (const ct of ['application/xml', 'text/plain', 'application/x-yaml', 'application/atom+xml', 'application/csv']) {
+    const encoded = encodeStructuredJson(event({ data: bytes, attrs: { datacontenttype: ct } }));
+    assert.ok(encoded.endsWith(`"data_base64":"${bytes.toString('base64')}"}`), `${ct}: ${encoded}`);
+    assert.deepEqual(Buffer.from(decodeOk(encoded).data!), bytes, ct);
+  }
+});
+
+test('media types that are not textual keep data_base64 even when the bytes happen to be UTF-8', () => {
+  for (const ct of ['application/octet-stream', 'image/png', 'application/pdf', 'application/xmlish', 'application/x-xml-binary', 'application/xml; charset=iso-8859-1', 'application/vnd.x+zip']) {
+    const encoded = encodeStructuredJson(event({ data: Buffer.from('plain ascii'), attrs: { datacontenttype: ct } }));
+    assert.ok(encoded.includes('"data_base64":'), `${ct}: ${encoded}`);
+  }
+});
+
 test('a plain Uint8Array (not a Buffer) view encodes only its own bytes', () => {
   const backing = new Uint8Array([0x78, 0x7b, 0x7d, 0x78]); // x{}x
   const e = event({ data: backing.subarray(1, 3) });

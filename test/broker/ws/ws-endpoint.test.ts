@@ -204,6 +204,35 @@ test('JSON data keeps the producer bytes exactly, whitespace included', async (t
   assert.match(raw.find((r) => r.includes('"op":"events"'))!, /"data":\{ "a" : 1\.50, "b":\[ true \] \}/);
 });
 
+test('XML data arrives as a string on /v1/ws and /v1/ce/, and XML bytes that are not UTF-8 arrive as identical data_base64', async (t) => {
+  const node = await startTestNode(t);
+  const sub = await openClient(t, node.wsUrl);
+  await subscribe(sub, 'xml.>');
+  const binding = new WebSocket(`ws://127.0.0.1:${node.port}/v1/ce/${encodeURIComponent('xml.>')}`, 'cloudevents.json');
+  t.after(() => binding.terminate());
+  await once(binding, 'open');
+  const viaBinding: Array<Record<string, unknown>> = [];
+  binding.on('message', (m: Buffer) => viaBinding.push(JSON.parse(m.toString()) as Record<string, unknown>));
+
+  const pub = await openClient(t, node.wsUrl);
+  const text = '<a>ü</a>';
+  assert.equal((await pub.request({ op: 'pub', topic: 'xml.text', event: ce('x1', { datacontenttype: 'application/xml', data: text }) })).op, 'ok');
+  const latin1 = Buffer.from('<a>\xfc</a>', 'latin1'); // 0xfc alone is not UTF-8
+  assert.equal((await pub.request({ op: 'pub', topic: 'xml.latin1', event: ce('x2', { datacontenttype: 'application/xml', data_base64: latin1.toString('base64') }) })).op, 'ok');
+
+  await sub.waitFor((f) => f.op === 'event' && (f.event as Record<string, unknown>).id === 'x2');
+  const [wsText, wsBytes] = sub.events().map((e) => e.event as Record<string, unknown>);
+  while (viaBinding.length < 2) await once(binding, 'message');
+  for (const [where, got] of [['/v1/ws', wsText], ['/v1/ce/', viaBinding[0]]] as const) {
+    assert.equal(got.data, text, where);
+    assert.equal(got.data_base64, undefined, where);
+  }
+  for (const [where, got] of [['/v1/ws', wsBytes], ['/v1/ce/', viaBinding[1]]] as const) {
+    assert.equal(got.data, undefined, where);
+    assert.deepEqual(Buffer.from(got.data_base64 as string, 'base64'), latin1, where);
+  }
+});
+
 test('provenance set by a client is replaced by the node', async (t) => {
   const node = await startTestNode(t);
   const sub = await openClient(t, node.wsUrl);
