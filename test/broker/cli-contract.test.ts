@@ -129,7 +129,7 @@ test('meshgate peers and schema list with the node down name the URL and the cau
 
 test('meshgate start lists the console, mesh view, bridges and schema registry endpoints', async (t) => {
   const cli = runCli(t, ['start', '--port', '0', '--node-id', 'banner']);
-  await cli.waitForOutput(/console\s+http:/);
+  await cli.waitForOutput(/tracing/);
   const http = /health\s+(http:\/\/127\.0\.0\.1:\d+)\/healthz/.exec(cli.stdout)![1];
   for (const [label, path] of [['console', '/console'], ['mesh view', '/v1/mesh'], ['bridges', '/v1/bridges'], ['schema registry', '/v1/schemas/subjects']]) {
     assert.match(cli.stdout, new RegExp(`^  ${label}\\s+${http.replace(/\./g, '\\.')}${path}$`, 'm'), label);
