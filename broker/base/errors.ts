@@ -38,6 +38,8 @@ export const ERROR_CODES = {
   MG_ERR_SCHEMA_TOO_LARGE: 'the registry request body exceeds 1 MiB (HTTP 413)',
   MG_ERR_SCHEMA_REQUEST_INVALID: 'the registry request body is not JSON (HTTP 400)',
   MG_ERR_CONFIG_INVALID: 'the configuration has a wrong value (key, reason and fix given)',
+  MG_ERR_NOT_FOUND: 'no such HTTP route or file on the node (HTTP 404)',
+  MG_ERR_CLIENT_URL: 'the CLI or MeshClient was given a URL that is not a node endpoint: not a ws(s):// URL, or a path the node does not serve (HTTP 404); the fix names the right form',
   MG_ERR_INTERNAL: 'the node failed to handle the request; nothing was delivered',
 } as const;
 

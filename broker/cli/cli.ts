@@ -1,9 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { envLayer, readConfigFile, resolveConfig, type ConfigLayer } from '../config/mod.js';
 import { signHs256 } from '../auth/mod.js';
 import { MeshError } from '../base/mod.js';
 import { MeshClient, type OutgoingEvent } from './mesh-client.js';
+import { fetchNode } from './cli-fetch.js';
+import { redactUrl } from '../config/mod.js';
+import { checkFilter } from '../../routing/mod.js';
 import { SCHEMA_COMMAND } from './schema-cli.js';
 import { startNode, VERSION, type NodeExtensions } from '../node/mod.js';
 
@@ -86,6 +90,10 @@ SIGINT/SIGTERM stop accepting, flush, close clients with 1001 and exit 0.`,
           `  metrics                        ${running.httpUrl}/metrics\n` +
           `  stats                          ${running.httpUrl}/v1/stats\n` +
           `  peer links                     ${running.httpUrl}/v1/peers  (peers dial ${running.peerUrl})\n` +
+          `  mesh view                      ${running.httpUrl}/v1/mesh\n` +
+          `  bridges                        ${running.httpUrl}/v1/bridges\n` +
+          `  schema registry                ${running.httpUrl}/v1/schemas/subjects\n` +
+          `  console                        ${running.httpUrl}/console\n` +
           `  tracing                        ${running.tracing}\n` +
           (config.mesh.peers.length > 0 ? `  dialing                        ${config.mesh.peers.join(' ')}\n` : '') +
           (config.auth.jwt !== undefined || (config.auth.tokens?.length ?? 0) > 0 ? `  client auth                    on (token in ?token= or Authorization: Bearer)\n` : ''),
@@ -97,18 +105,26 @@ SIGINT/SIGTERM stop accepting, flush, close clients with 1001 and exit 0.`,
   pub: {
     summary: 'publish CloudEvents to a topic',
     usage: `meshgate pub TOPIC [DATA] [--url ws://H:P] [--token T] [--id ID] [--source S] [--type T] [--count N] [--rate PER_SEC]
+                    [--content-type CT] [--quiet]
 
   DATA            event data; read from stdin when absent. JSON data is sent as a JSON
-                  value, anything else as text/plain
-  --url URL       node to publish to (default ${DEFAULT_URL})
+                  value (datacontenttype application/json), anything else as text/plain.
+                  DATA starting with { [ or " must be valid JSON, unless --content-type
+                  names a non-JSON type
+  --url URL       node to publish to: ws://H:P means its /v1/ws endpoint
+                  (default ${DEFAULT_URL}; env MESHGATE_URL)
   --token T       bearer token (a JWT from meshgate token, or a static token; env MESHGATE_TOKEN)
   --id ID         event id (default: a fresh UUID per event; with --count, ID-1..ID-N)
   --source S      CloudEvents source (default 'meshgate-cli')
   --type T        CloudEvents type (default 'meshgate.cli')
   --count N       events to publish (default 1)
   --rate R        events per second (default: as fast as acks come back)
+  --content-type CT  datacontenttype of DATA; a JSON type (application/json, ...+json)
+                  must be valid JSON, any other is sent as text
+  --quiet         print nothing on success
 
-Every event is acked; the first refusal prints its code and exits 1.`,
+Every event is acked; prints each event's id (followed by ' duplicate' when the
+node already had it), one per line; the first refusal prints its code and exits 1.`,
     options: {
       url: { type: 'string' },
       token: { type: 'string' },
@@ -117,6 +133,8 @@ Every event is acked; the first refusal prints its code and exits 1.`,
       type: { type: 'string' },
       count: { type: 'string' },
       rate: { type: 'string' },
+      'content-type': { type: 'string' },
+      quiet: { type: 'boolean' },
     },
     async run(v, positionals) {
       const [topic, dataArg] = positionals;
@@ -124,6 +142,8 @@ Every event is acked; the first refusal prints its code and exits 1.`,
       const count = positiveInt(v.count as string | undefined, 'count', 1);
       const rate = v.rate === undefined ? 0 : positiveInt(v.rate as string, 'rate', 1);
       const text = dataArg ?? (process.stdin.isTTY ? '' : readFileSync(0, 'utf8'));
+      // Checked before connecting: a typo in JSON data is refused, never sent as text.
+      const data = dataOf(text, v['content-type'] as string | undefined);
       const client = await MeshClient.connect(urlOf(v), tokenOf(v));
       try {
         const started = Date.now();
@@ -133,9 +153,10 @@ Every event is acked; the first refusal prints its code and exits 1.`,
             const wait = due - Date.now();
             if (wait > 0) await new Promise((r) => setTimeout(r, wait));
           }
-          const event: OutgoingEvent = { source: (v.source as string) ?? 'meshgate-cli', type: (v.type as string) ?? 'meshgate.cli', ...dataOf(text) };
-          if (v.id !== undefined) event.id = count === 1 ? (v.id as string) : `${v.id as string}-${i + 1}`;
-          await client.publish(topic, event);
+          const id = v.id === undefined ? randomUUID() : count === 1 ? (v.id as string) : `${v.id as string}-${i + 1}`;
+          const event: OutgoingEvent = { id, source: (v.source as string) ?? 'meshgate-cli', type: (v.type as string) ?? 'meshgate.cli', ...data };
+          const { duplicate } = await client.publish(topic, event);
+          if (!v.quiet) process.stdout.write(duplicate ? `${id} duplicate\n` : `${id}\n`);
         }
       } finally {
         await client.close();
@@ -148,12 +169,14 @@ Every event is acked; the first refusal prints its code and exits 1.`,
     usage: `meshgate sub FILTER [--url ws://H:P] [--token T] [--count N]
 
   FILTER          topic filter: '*' matches one token, '>' one or more trailing tokens
-  --url URL       node to subscribe at (default ${DEFAULT_URL})
+  --url URL       node to subscribe at: ws://H:P means its /v1/ws endpoint
+                  (default ${DEFAULT_URL}; env MESHGATE_URL)
   --token T       bearer token (env MESHGATE_TOKEN)
   --count N       exit after N events (default: run until interrupted)
 
 Prints {"topic":...,"event":<structured CloudEvent>} per line on stdout, and
-'subscribed to FILTER' on stderr once the node has acknowledged.`,
+'subscribed to FILTER' on stderr once the node has acknowledged. A refused
+filter prints its code and exits 1.`,
     options: { url: { type: 'string' }, token: { type: 'string' }, count: { type: 'string' } },
     async run(v, positionals) {
       const [filter] = positionals;
@@ -170,12 +193,19 @@ Prints {"topic":...,"event":<structured CloudEvent>} per line on stdout, and
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
-      await client.subscribe(filter, (e) => {
-        if (seen >= count) return;
-        seen++;
-        process.stdout.write(`${JSON.stringify({ topic: e.topic, event: e.event })}\n`);
-        if (seen >= count) void client.close();
-      });
+      try {
+        await client.subscribe(filter, (e) => {
+          if (seen >= count) return;
+          seen++;
+          process.stdout.write(`${JSON.stringify({ topic: e.topic, event: e.event })}\n`);
+          if (seen >= count) void client.close();
+        });
+      } catch (err) {
+        // A refused filter leaves the socket open, and an open socket keeps
+        // the process alive: close it, then report the refusal (exit 1).
+        await client.close();
+        throw err;
+      }
       process.stderr.write(`subscribed to ${filter}\n`);
       return done;
     },
@@ -213,6 +243,14 @@ filter naming them: --sub '_mg.>'.`,
       const now = Math.floor(Date.now() / 1000);
       const ttl = ttlSeconds((v.ttl as string | undefined) ?? '1h');
       const list = (name: string) => (v[name] as string[] | undefined) ?? [];
+      // A node refuses a token whose perms claim holds a bad filter (MG_ERR_AUTH_INVALID
+      // at every connect); say so here, where the filter was typed.
+      for (const name of ['pub', 'sub', 'deny-pub', 'deny-sub']) {
+        for (const filter of list(name)) {
+          const problem = checkFilter(filter);
+          if (problem !== null) throw new MeshError(problem.code, `--${name} '${filter}': ${problem.message}; no token minted`);
+        }
+      }
       const claims: Record<string, unknown> = {
         sub: (v.name as string | undefined) ?? 'meshgate-cli',
         iat: now,
@@ -236,7 +274,7 @@ filter naming them: --sub '_mg.>'.`,
       const base = new URL(urlOf(v));
       base.protocol = base.protocol === 'wss:' || base.protocol === 'https:' ? 'https:' : 'http:';
       base.pathname = '/v1/peers';
-      const body = (await (await fetch(base)).json()) as { node: string; region: string; peers: Array<Record<string, unknown>> };
+      const body = (await (await fetchNode(base.toString())).json()) as { node: string; region: string; peers: Array<Record<string, unknown>> };
       if (v.json) {
         process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
         return 0;
@@ -255,16 +293,29 @@ filter naming them: --sub '_mg.>'.`,
 /** 'mqtt=mqtt://h:p' -> { type: 'mqtt', url: 'mqtt://h:p' }; the schema checks the rest. */
 function bridgeShorthand(spec: string): Record<string, string> {
   const at = spec.indexOf('=');
-  if (at <= 0) throw usageError(`--bridge expects PROTO=URL (e.g. mqtt=mqtt://127.0.0.1:1883), got '${spec}'`);
+  if (at <= 0) throw usageError(`--bridge expects PROTO=URL (e.g. mqtt=mqtt://127.0.0.1:1883), got '${redactUrl(spec)}'`);
   return { type: spec.slice(0, at), url: spec.slice(at + 1) };
 }
 
-function dataOf(text: string): OutgoingEvent {
-  if (text === '') return {};
+/**
+ * DATA as CloudEvents data with its datacontenttype. Without a content
+ * type: JSON is sent as JSON; text that starts like JSON ({ [ ") but does
+ * not parse is refused, because sending it as text/plain would hide a
+ * typo; any other text is text/plain. A JSON content type must parse; any
+ * other is sent as the text given.
+ */
+function dataOf(text: string, contentType: string | undefined): OutgoingEvent {
+  if (text === '' && contentType === undefined) return {};
+  const json = contentType === undefined || /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType);
+  if (!json) return { datacontenttype: contentType, data: text };
   try {
-    return { data: JSON.parse(text) as unknown };
-  } catch {
-    return { datacontenttype: 'text/plain', data: text };
+    return { datacontenttype: contentType ?? 'application/json', data: JSON.parse(text) as unknown };
+  } catch (err) {
+    if (contentType === undefined && !/^\s*[[{"]/.test(text)) return { datacontenttype: 'text/plain', data: text };
+    throw new MeshError(
+      'MG_ERR_EVENT_INVALID',
+      `data: not valid JSON (${(err as Error).message}); nothing was sent; fix: correct the JSON, or pass --content-type text/plain to send it as text`,
+    );
   }
 }
 
@@ -291,8 +342,30 @@ function toIntOrString(s: string): number | string {
 
 function positiveInt(raw: string | undefined, name: string, fallback: number): number {
   if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw usageError(`--${name} expects a whole number >= 1, got '${raw}'`);
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw usageError(`--${name} expects a whole number >= 1, got '${raw}'; fix: --${name} N with N at least 1, e.g. --${name} 10`);
   return Number(raw);
+}
+
+/**
+ * parseArgs reads `--count -2` as a flag missing its value followed by an
+ * unknown option '-2', and says only that it is "ambiguous". A value that
+ * is a negative number is plainly meant as the value: join it
+ * (`--count=-2`) so the flag's own check names flag, value and fix.
+ */
+function joinNegativeValues(args: string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
+    const name = args[i].startsWith('--') ? args[i].slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && i + 1 < args.length && /^-\d/.test(args[i + 1])) {
+      out.push(`${args[i]}=${args[i + 1]}`);
+      i++;
+    } else out.push(args[i]);
+  }
+  return out;
 }
 
 class UsageError extends Error {}
@@ -328,7 +401,7 @@ async function main(argv: string[]): Promise<number> {
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: rest, options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: joinNegativeValues(rest, command.options), options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   } catch (err) {
     process.stderr.write(`meshgate ${name}: ${(err as Error).message}\n\nUsage: ${command.usage}\n`);
     return 2;

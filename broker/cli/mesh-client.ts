@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import WebSocket from 'ws';
 import { MeshError, type ErrorCode } from '../base/mod.js';
+import { CLIENT_PATH } from '../ws/mod.js';
 
 /** A received event: its topic and the structured CloudEvent as JSON. */
 export interface ReceivedEvent {
@@ -67,13 +68,11 @@ export class MeshClient {
    * upgrade (401, 403, 429) rejects with the node's MeshError code.
    */
   static async connect(url: string, options: { token?: string } = {}): Promise<MeshClient> {
-    let target = url;
-    if (options.token !== undefined) {
-      const u = new URL(url);
-      u.searchParams.set('token', options.token);
-      target = u.toString();
-    }
-    const socket = new WebSocket(target, 'meshgate.v1.json');
+    const u = clientUrl(url);
+    // Messages name the endpoint without its query: it may carry a token.
+    const where = `${u.origin}${u.pathname}`;
+    if (options.token !== undefined) u.searchParams.set('token', options.token);
+    const socket = new WebSocket(u.toString(), 'meshgate.v1.json');
     // A refused upgrade may report an error after the promise settled.
     socket.on('error', () => undefined);
     const hello = new Promise<Hello>((resolve, reject) => {
@@ -86,6 +85,12 @@ export class MeshClient {
           // The server may keep the connection open: drop it, or it holds the process.
           req.destroy();
           tcp?.destroy();
+          // A 404 means the URL names no endpoint of the node: the caller's
+          // mistake, not the node's (the node answers in JSON there).
+          if (res.statusCode === 404) {
+            reject(new MeshError('MG_ERR_CLIENT_URL', `${where}: HTTP 404, no meshgate client endpoint at '${u.pathname}'; fix: give the node's address (ws://HOST:PORT) or its /v1/ws endpoint`));
+            return;
+          }
           const m = /^(MG_ERR_[A-Z_]+): ?(.*)/s.exec(body.trim());
           reject(m ? new MeshError(m[1] as ErrorCode, `HTTP ${res.statusCode}: ${m[2]}`) : new MeshError('MG_ERR_INTERNAL', `HTTP ${res.statusCode}: ${body.trim()}`));
         });
@@ -95,7 +100,7 @@ export class MeshClient {
         if (frame.op === 'hello') resolve(frame as unknown as Hello);
         else reject(new MeshError('MG_ERR_INTERNAL', `expected hello, got ${String(frame.op)}`));
       });
-      socket.once('error', reject);
+      socket.once('error', (err: Error) => reject(new Error(`cannot reach ${where}: ${err.message}`, { cause: err })));
       socket.once('close', (code: number, reason: Buffer) => reject(new Error(`closed ${code} ${reason.toString()}`)));
     });
     const h = await hello;
@@ -163,6 +168,28 @@ export class MeshClient {
     this.socket.close(1000);
     await closed;
   }
+}
+
+/**
+ * The client endpoint a user's URL names. A URL without a path (or `/`)
+ * means the node's client endpoint /v1/ws, so `ws://H:P` works as the
+ * docs write it; http(s):// is accepted for ws(s)://. Any other path is
+ * kept (a proxy may map it) and a 404 there is MG_ERR_CLIENT_URL.
+ */
+export function clientUrl(url: string): URL {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new MeshError('MG_ERR_CLIENT_URL', `'${url}' is not a URL; fix: ws://HOST:PORT, e.g. ws://127.0.0.1:8080`);
+  }
+  if (u.protocol === 'http:') u.protocol = 'ws:';
+  else if (u.protocol === 'https:') u.protocol = 'wss:';
+  else if (u.protocol !== 'ws:' && u.protocol !== 'wss:') {
+    throw new MeshError('MG_ERR_CLIENT_URL', `'${url.split('?')[0]}': expected a ws:// or wss:// URL; fix: ws://HOST:PORT, e.g. ws://127.0.0.1:8080`);
+  }
+  if (u.pathname === '' || u.pathname === '/') u.pathname = CLIENT_PATH;
+  return u;
 }
 
 /** Fills in the required CloudEvents attributes a caller left out. */

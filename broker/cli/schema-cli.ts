@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { parseArgs, ParseArgsConfig } from 'node:util';
+import { fetchNode } from './cli-fetch.js';
 
 /**
  * `meshgate schema add|list|check`: the registry API (broker/schema-api.ts)
@@ -120,7 +121,7 @@ function readSchema(file: string): unknown {
 }
 
 async function call(method: string, url: string, body?: unknown): Promise<[number, Record<string, unknown>]> {
-  const res = await fetch(url, { method, headers: body === undefined ? {} : { 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetchNode(url, { method, headers: body === undefined ? {} : { 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
   try {
     return [res.status, JSON.parse(text) as Record<string, unknown>];

@@ -5,6 +5,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import type { AuthConfig } from '../auth/mod.js';
 import { MeshError } from '../base/mod.js';
+import { isSecretKey, redactUrl, showValue } from './redact.js';
 import { PEER_LINK_DEFAULTS, type PeerLinkOptions } from '../peering/mod.js';
 
 /**
@@ -177,7 +178,7 @@ export function resolveConfig(...layers: ConfigLayer[]): NodeConfig {
   }
   const tlsPeer = config.mesh.tls === undefined ? undefined : config.mesh.peers.findIndex((u) => !u.startsWith('wss://'));
   if (tlsPeer !== undefined && tlsPeer >= 0) {
-    throw new MeshError('MG_ERR_CONFIG_INVALID', `invalid configuration:\n  mesh.peers[${tlsPeer}]: expected a wss:// URL when mesh.tls is set, got '${config.mesh.peers[tlsPeer]}'; fix: dial the peer's mesh.tls port with wss://`);
+    throw new MeshError('MG_ERR_CONFIG_INVALID', `invalid configuration:\n  mesh.peers[${tlsPeer}]: expected a wss:// URL when mesh.tls is set, got '${redactUrl(config.mesh.peers[tlsPeer])}'; fix: dial the peer's mesh.tls port with wss://`);
   }
   return Object.freeze(config);
 }
@@ -210,7 +211,9 @@ function describeError(e: ErrorObject, root: Record<string, unknown>): string {
   const key = keyName(path);
   const got = path.reduce<unknown>((v, p) => (isPlainObject(v) ? v[p] : Array.isArray(v) ? v[Number(p)] : undefined), root);
   const hint = schemaAt(path)?.description;
-  return `${key}: ${e.message ?? 'is invalid'}, got ${JSON.stringify(got)}${hint ? `; fix: ${hint}` : ''}`;
+  // Never echo a secret (a JWT secret, a token, the mesh key, a passphrase,
+  // a password in a URL): a wrong one is told by its type and length only.
+  return `${key}: ${e.message ?? 'is invalid'}, got ${showValue(got, path.some(isSecretKey))}${hint ? `; fix: ${hint}` : ''}`;
 }
 
 /** ['mesh', 'peers', '1'] -> 'mesh.peers[1]' */

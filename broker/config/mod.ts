@@ -5,3 +5,4 @@
  * Imports broker/peering/ (link defaults), broker/auth/ and below.
  */
 export { envLayer, readConfigFile, resolveConfig, type ConfigLayer, type NodeConfig } from './config.js';
+export { redactUrl } from './redact.js';

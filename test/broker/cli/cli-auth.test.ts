@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Authenticator } from '../../../broker/auth/mod.js';
-import { runCli } from '../../helpers/node.js';
+import { runCli, startTestNode } from '../../helpers/node.js';
 
 const SECRET = 'cli-auth-secret-0123456789';
 
@@ -49,4 +49,25 @@ test('meshgate start --jwt-secret requires tokens; pub and sub take --token; a r
   assert.equal(await sub.exited, 0, sub.stderr);
   const topics = sub.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { topic: string }).topic);
   assert.deepEqual(topics, ['cli.orders', 'cli.orders']);
+});
+
+test('meshgate token refuses a bad topic filter with its code and mints nothing', async (t) => {
+  for (const flag of ['--pub', '--sub', '--deny-pub', '--deny-sub']) {
+    const cli = runCli(t, ['token', '--secret', SECRET, flag, 'a..b']);
+    assert.equal(await cli.exited, 1, flag);
+    assert.match(cli.stderr, new RegExp(`^MG_ERR_TOPIC_INVALID: ${flag} 'a\\.\\.b': .*empty; no token minted$`, 'm'), flag);
+    assert.equal(cli.stdout, '', flag);
+  }
+  const wildcard = runCli(t, ['token', '--secret', SECRET, '--sub', 'a.>.b']);
+  assert.equal(await wildcard.exited, 1);
+});
+
+test('meshgate sub exits 1 with MG_ERR_AUTH_FORBIDDEN when the filter is outside the token\'s rights', { timeout: 60_000 }, async (t) => {
+  const node = await startTestNode(t, { auth: { jwt: { secret: SECRET } } });
+  const mint = runCli(t, ['token', '--secret', SECRET, '--sub', 'mine.>']);
+  assert.equal(await mint.exited, 0, mint.stderr);
+  const sub = runCli(t, ['sub', 'theirs.>', '--url', node.wsUrl, '--token', mint.stdout.trim()]);
+  const code = await Promise.race([sub.exited, new Promise((r) => setTimeout(r, 10_000, 'still running'))]);
+  assert.equal(code, 1, sub.stderr);
+  assert.match(sub.stderr, /^MG_ERR_AUTH_FORBIDDEN: /m);
 });
