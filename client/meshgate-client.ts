@@ -1,44 +1,42 @@
 /**
  * The meshgate client library (docs/protocol.md, client protocol, JSON
  * flavour). One file graph with no Node imports: every node serves it at
- * /v1/client/meshgate-client.js for `<script type="module">`, and Node
- * code imports it from the repository with the `ws` package.
+ * /v1/client/meshgate-client.js, with the modules it imports beside it,
+ * for `<script type="module">`, and Node code imports it from the
+ * repository with the `ws` package.
  *
- *   state:  idle -> connecting -> open -> reconnecting -> connecting -> open ...
- *                       \________________ close() / fatal error ___________> closed
+ * MeshgateClient composes one part per job, each in its own file:
  *
- * Requests (sub, unsub, pub, pubs, ping) carry a `ref`; each waits in
- * `#pending` for its reply. On a reconnect the client first re-sends a
+ *   options.ts        defaults, checked at construction
+ *   transport.ts      one WebSocket: open, frames in and out, how it ended
+ *   requests.ts       refs, pending requests, timeouts, ok/err/pong replies
+ *   subscriptions.ts  filter -> handlers, dispatch, restore after reconnect
+ *   reconnect.ts      the state diagram, fatal closes, backoff timer
+ *
+ * Requests (sub, unsub, pub, pubs, ping) carry a `ref` and wait for their
+ * reply across connections. On a reconnect the client first re-sends a
  * `sub` for every active subscription, then every request still without
  * a reply, in order. Re-sending a publish is safe: its CloudEvent keeps
  * its `id`, and the mesh deduplicates by (source, id), acking the
  * duplicate, so a retried publish is delivered once.
  */
-import { nextDelay } from './backoff.js';
 import { Emitter } from './emitter.js';
-import { errorFromClose, isFatalCode, MeshgateError } from './errors.js';
-import { toCloudEvent, toMeshEvent, type MeshEvent, type OutgoingEvent } from './event.js';
-import { filterMatches } from './topic-filter.js';
+import { errorFromClose, MeshgateError } from './errors.js';
+import { toCloudEvent, type OutgoingEvent } from './event.js';
+import { resolveOptions, withToken, type MeshgateClientOptions, type ResolvedOptions } from './options.js';
+import { afterClose, Reconnect, type ConnectionState } from './reconnect.js';
+import { RequestTable } from './requests.js';
+import { SubscriptionTable, type EventHandler, type Subscription } from './subscriptions.js';
+import { loadWebSocket, Transport, type Frame, type WebSocketConstructor } from './transport.js';
 
 export { CLIENT_ERROR_CODES, isFatalCode, MeshgateError } from './errors.js';
 export { parseHops, toCloudEvent, toMeshEvent, type Hop, type MeshEvent, type OutgoingEvent } from './event.js';
 export { filterMatches } from './topic-filter.js';
 export { nextDelay, type BackoffOptions } from './backoff.js';
-
-/** The subset of the WHATWG WebSocket the client uses; the browser's and `ws`'s both fit. */
-export interface WebSocketLike {
-  readonly readyState: number;
-  onopen: ((ev: any) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: any) => void) | null;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-}
-export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
-
-/** Connection states, announced by the `state` event. */
-export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+export type { WebSocketConstructor, WebSocketLike } from './transport.js';
+export type { MeshgateClientOptions } from './options.js';
+export type { ConnectionState } from './reconnect.js';
+export type { EventHandler, Subscription } from './subscriptions.js';
 
 /** The node's first frame on every connection. */
 export interface Hello {
@@ -47,53 +45,6 @@ export interface Hello {
   readonly version: string;
   readonly limits?: { readonly maxFrameBytes: number; readonly maxEventBytes: number; readonly maxSubscriptions: number };
 }
-
-export type EventHandler = (event: MeshEvent) => void;
-
-/** The part of a Node http.IncomingMessage read for a refused upgrade (no Node types in the browser path). */
-interface NodeStream {
-  readonly statusCode?: number;
-  setEncoding?(enc: string): void;
-  on(ev: string, fn: (chunk: string) => void): void;
-}
-
-export interface MeshgateClientOptions {
-  /** Client endpoint, `ws://host:port/v1/ws`; a URL without a path gets `/v1/ws`. */
-  readonly url: string;
-  /**
-   * Credential (a JWT or static token), sent as the `token` query parameter
-   * of the upgrade request, since browsers cannot set headers. A function
-   * is asked again before every connection, so it can hand out a fresh
-   * token; with one, MG_ERR_AUTH_EXPIRED leads to a reconnect instead of
-   * closing the client.
-   */
-  readonly token?: string | (() => string | Promise<string>);
-  /** WebSocket constructor. @default globalThis.WebSocket, else the `ws` package (Node) */
-  readonly WebSocket?: WebSocketConstructor;
-  /** CloudEvents `source` of published events without one. @default 'meshgate-client' */
-  readonly source?: string;
-  /** Reconnect after an unexpected close. @default true */
-  readonly reconnect?: boolean;
-  /** First reconnect delay bound, ms. @default 100 */
-  readonly backoffMinMs?: number;
-  /** Largest reconnect delay, ms. @default 5000 */
-  readonly backoffMaxMs?: number;
-  /** How long a request waits for its reply, connection time included, ms. @default 15000 */
-  readonly requestTimeoutMs?: number;
-  /** How long `connect()` waits for the first connection, ms; then it rejects and the client closes. @default 10000 */
-  readonly connectTimeoutMs?: number;
-  /** Random source for backoff jitter (tests). @default Math.random */
-  readonly random?: () => number;
-}
-
-const DEFAULTS = Object.freeze({
-  source: 'meshgate-client',
-  reconnect: true,
-  backoffMinMs: 100,
-  backoffMaxMs: 5000,
-  requestTimeoutMs: 15_000,
-  connectTimeoutMs: 10_000,
-});
 
 /** Events the client emits. */
 export interface ClientEvents {
@@ -124,31 +75,6 @@ export interface BatchResult {
   readonly errors: readonly MeshgateError[];
 }
 
-/** A handle on one `subscribe()` call. */
-export interface Subscription {
-  readonly filter: string;
-  /** Removes this handler; the filter is unsubscribed at the node when it was the last. */
-  unsubscribe(): Promise<void>;
-}
-
-interface Pending {
-  readonly frame: Record<string, unknown>;
-  readonly resolve: (reply: Record<string, unknown>) => void;
-  readonly reject: (err: MeshgateError) => void;
-  readonly timer: ReturnType<typeof setTimeout>;
-  /** `err` frames with an `index` (pubs) collected until the final `ok`. */
-  readonly itemErrors: MeshgateError[];
-  /** The frame was written on the current socket. */
-  sent: boolean;
-}
-
-interface SubEntry {
-  readonly filter: string;
-  readonly handlers: Set<EventHandler>;
-  /** Acked by the node at least once; re-sent on reconnect. */
-  active: boolean;
-}
-
 /**
  * A connection to one meshgate node that survives the node restarting.
  *
@@ -159,16 +85,14 @@ interface SubEntry {
  * await client.publish('db.orders', { type: 'order.created', data: { id: 1 } });
  */
 export class MeshgateClient {
-  readonly options: Readonly<Required<Omit<MeshgateClientOptions, 'token' | 'WebSocket'>>> & Pick<MeshgateClientOptions, 'token' | 'WebSocket'>;
+  readonly options: ResolvedOptions;
   readonly #events = new Emitter<ClientEvents>((err) => this.#handlerError(err));
-  readonly #subs = new Map<string, SubEntry>();
-  readonly #pending = new Map<number, Pending>();
-  #nextRef = 1;
+  readonly #requests: RequestTable;
+  readonly #subs: SubscriptionTable;
+  readonly #reconnect: Reconnect;
   #state: ConnectionState = 'idle';
-  #socket: WebSocketLike | null = null;
+  #transport: Transport | null = null;
   #hello: Hello | null = null;
-  #attempt = 0;
-  #retryTimer: ReturnType<typeof setTimeout> | null = null;
   #connected: Promise<Hello> | null = null;
   #wsCtor: WebSocketConstructor | null;
   #fatal: MeshgateError | null = null;
@@ -176,20 +100,17 @@ export class MeshgateClient {
   readonly stats = { frames: 0, events: 0, reconnects: 0 };
 
   constructor(options: MeshgateClientOptions) {
-    if (typeof options?.url !== 'string' || !/^wss?:\/\//i.test(options.url)) {
-      throw new MeshgateError('MG_ERR_CLIENT_OPTIONS', `url: expected a ws:// or wss:// URL, got ${JSON.stringify(options?.url)}`);
-    }
-    this.options = {
-      ...DEFAULTS,
-      ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
-      random: options.random ?? Math.random,
-      url: withPath(options.url),
-    } as MeshgateClient['options'];
-    for (const key of ['backoffMinMs', 'backoffMaxMs', 'requestTimeoutMs', 'connectTimeoutMs'] as const) {
-      const v = this.options[key];
-      if (!(Number.isFinite(v) && v > 0)) throw new MeshgateError('MG_ERR_CLIENT_OPTIONS', `${key}: expected a positive number of milliseconds, got ${String(v)}`);
-    }
+    this.options = resolveOptions(options);
     this.#wsCtor = options.WebSocket ?? ((globalThis as { WebSocket?: WebSocketConstructor }).WebSocket ?? null);
+    this.#requests = new RequestTable(this.options.requestTimeoutMs, () => this.#state);
+    this.#subs = new SubscriptionTable(
+      (frame) => this.#request(frame),
+      (err) => this.#handlerError(err),
+    );
+    this.#reconnect = new Reconnect({ minMs: this.options.backoffMinMs, maxMs: this.options.backoffMaxMs }, this.options.random, () => {
+      this.stats.reconnects++;
+      void this.#open();
+    });
   }
 
   /** Creates a client and waits for its first connection. */
@@ -210,7 +131,7 @@ export class MeshgateClient {
 
   /** Filters currently subscribed (or being subscribed). */
   get filters(): string[] {
-    return [...this.#subs.keys()];
+    return this.#subs.filters;
   }
 
   on<K extends keyof ClientEvents>(type: K, listener: ClientEvents[K]): () => void {
@@ -265,42 +186,16 @@ export class MeshgateClient {
    * The subscription is restored after every reconnect.
    */
   async subscribe(filter: string, handler: EventHandler): Promise<Subscription> {
-    const subscription: Subscription = { filter, unsubscribe: () => this.unsubscribe(filter, handler) };
-    const existing = this.#subs.get(filter);
-    if (existing !== undefined) {
-      existing.handlers.add(handler);
-      if (!existing.active) await this.#whenActive(existing);
-      return subscription;
-    }
-    const entry: SubEntry = { filter, handlers: new Set([handler]), active: false };
-    this.#subs.set(filter, entry);
-    try {
-      await this.#request({ op: 'sub', filter });
-      entry.active = true;
-    } catch (err) {
-      if (this.#subs.get(filter) === entry) this.#subs.delete(filter);
-      throw err;
-    }
-    return subscription;
+    await this.#subs.add(filter, handler);
+    return { filter, unsubscribe: () => this.unsubscribe(filter, handler) };
   }
 
   /**
    * Removes `handler` (or every handler) from `filter`; the node is told
    * when none is left. Unknown filters resolve at once.
    */
-  async unsubscribe(filter: string, handler?: EventHandler): Promise<void> {
-    const entry = this.#subs.get(filter);
-    if (entry === undefined) return;
-    if (handler !== undefined) entry.handlers.delete(handler);
-    else entry.handlers.clear();
-    if (entry.handlers.size > 0) return;
-    this.#subs.delete(filter);
-    try {
-      await this.#request({ op: 'unsub', filter });
-    } catch (err) {
-      // Not held (e.g. the node restarted in between): the goal is reached.
-      if (!(err instanceof MeshgateError && err.code === 'MG_ERR_SUB_UNKNOWN')) throw err;
-    }
+  unsubscribe(filter: string, handler?: EventHandler): Promise<void> {
+    return this.#subs.remove(filter, handler);
   }
 
   /** Publishes one event and waits for the node's ack; rejects with the node's code. */
@@ -315,8 +210,8 @@ export class MeshgateClient {
    * otherwise; returns false). A refusal arrives as an `error` event.
    */
   publishNoAck(topic: string, event: OutgoingEvent = {}): boolean {
-    if (this.#state !== 'open' || this.#socket === null) return false;
-    this.#socket.send(JSON.stringify({ op: 'pub', topic, event: toCloudEvent(event, this.options.source) }));
+    if (this.#state !== 'open' || this.#transport === null) return false;
+    this.#transport.send({ op: 'pub', topic, event: toCloudEvent(event, this.options.source) });
     return true;
   }
 
@@ -336,16 +231,7 @@ export class MeshgateClient {
   /** Closes for good: pending requests reject with MG_ERR_CLIENT_CLOSED. */
   async close(): Promise<void> {
     if (this.#state === 'closed') return;
-    const socket = this.#socket;
-    const closed =
-      socket !== null && socket.readyState < 2
-        ? new Promise<void>((resolve) => {
-            socket.onclose = () => resolve();
-            socket.onerror = () => undefined;
-          })
-        : null;
-    this.#shutdown(null); // closes the socket with 1000
-    await closed;
+    await this.#shutdown(null);
   }
 
   // ------------------------------------------------------------ connection
@@ -354,12 +240,8 @@ export class MeshgateClient {
     if (this.#state === 'closed') return;
     this.#setState('connecting');
     if (this.#wsCtor === null) {
-      // Node 20 has no global WebSocket: load `ws` only here, by a computed
-      // name, so browsers never resolve it.
-      const name = 'ws';
       try {
-        const mod = (await import(name)) as { WebSocket?: WebSocketConstructor; default?: WebSocketConstructor };
-        this.#wsCtor = mod.WebSocket ?? mod.default ?? null;
+        this.#wsCtor = await loadWebSocket();
       } catch (cause) {
         this.#shutdown(new MeshgateError('MG_ERR_CLIENT_NO_WEBSOCKET', 'no global WebSocket and the `ws` package cannot be loaded; fix: pass options.WebSocket', { cause }));
         return;
@@ -376,98 +258,49 @@ export class MeshgateClient {
         return;
       }
       if ((this.#state as ConnectionState) === 'closed') return;
-      const u = new URL(url);
-      u.searchParams.set('token', token);
-      url = u.toString();
+      url = withToken(url, token);
     }
-    let socket: WebSocketLike;
     try {
-      socket = new this.#wsCtor!(url, 'meshgate.v1.json');
+      this.#transport = Transport.open(this.#wsCtor!, url, {
+        frame: (frame) => this.#onFrame(frame),
+        protocolError: (err) => this.#events.emit('error', err),
+        closed: (code, reason, handshakeError) => this.#onClose(code, reason, handshakeError),
+      });
     } catch (cause) {
       this.#shutdown(new MeshgateError('MG_ERR_CLIENT_OPTIONS', `url: cannot open ${this.options.url}`, { cause }));
-      return;
     }
-    this.#socket = socket;
-    let handshakeError: MeshgateError | null = null;
-    // `ws` (Node) shows a refused upgrade's status and body, which starts
-    // with the node's code ("MG_ERR_AUTH_INVALID: ..."). Browsers show nothing.
-    const emitter = socket as unknown as { on?: (ev: string, fn: (req: unknown, res: NodeStream) => void) => void };
-    if (typeof emitter.on === 'function') {
-      emitter.on('unexpected-response', (req, res) => {
-        let body = '';
-        res.setEncoding?.('utf8');
-        res.on('data', (c: string) => (body += c.length < 512 ? c : c.slice(0, 512)));
-        res.on('end', () => {
-          handshakeError = errorFromClose(res.statusCode ?? 0, body.split('\n')[0]) ?? new MeshgateError('MG_ERR_CLIENT_HANDSHAKE', `the node refused the upgrade with HTTP ${res.statusCode}: ${body.slice(0, 200)}`);
-          (req as { destroy?: () => void }).destroy?.();
-          // ws does not emit close after a handled unexpected-response.
-          if (this.#socket === socket) this.#onClose(1006, '', handshakeError);
-        });
-      });
-    }
-    socket.onmessage = (ev) => {
-      if (this.#socket === socket) this.#onMessage(ev.data);
-    };
-    socket.onerror = (ev) => {
-      // Browsers say nothing more; `ws` names the HTTP status of a refused upgrade.
-      const m = /Unexpected server response: (\d+)/.exec(String(ev?.message ?? ev?.error?.message ?? ''));
-      if (m !== null) handshakeError = new MeshgateError('MG_ERR_CLIENT_HANDSHAKE', `the node refused the upgrade with HTTP ${m[1]}`);
-    };
-    socket.onclose = (ev) => {
-      if (this.#socket !== socket) return;
-      this.#onClose(ev.code, ev.reason ?? '', handshakeError);
-    };
   }
 
   #onClose(code: number, reason: string, handshakeError: MeshgateError | null): void {
-    this.#socket = null;
+    this.#transport = null;
     this.#hello = null;
-    for (const p of this.#pending.values()) p.sent = false;
+    this.#requests.markUnsent();
     const err = errorFromClose(code, reason) ?? handshakeError;
     if (err !== null) this.#events.emit('error', err);
     if (this.#state === 'closed') return;
-    const refreshable = err?.code === 'MG_ERR_AUTH_EXPIRED' && typeof this.options.token === 'function';
-    const fatal = err !== null && isFatalCode(err.code) && !refreshable;
-    if (fatal || !this.options.reconnect) {
+    const next = afterClose(err, { reconnect: this.options.reconnect, tokenRefreshable: typeof this.options.token === 'function' });
+    if (next !== 'retry') {
       this.#events.emit('close', { code, reason, retryInMs: null });
-      this.#shutdown(fatal ? err : new MeshgateError('MG_ERR_CLIENT_CLOSED', `connection closed (${code}) and reconnect is off`));
+      this.#shutdown(next === 'fatal' ? err : new MeshgateError('MG_ERR_CLIENT_CLOSED', `connection closed (${code}) and reconnect is off`));
       return;
     }
-    const delay = nextDelay(this.#attempt++, { minMs: this.options.backoffMinMs, maxMs: this.options.backoffMaxMs }, this.options.random);
+    const delay = this.#reconnect.nextDelay();
     this.#events.emit('close', { code, reason, retryInMs: delay });
     this.#setState('reconnecting');
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = null;
-      this.stats.reconnects++;
-      void this.#open();
-    }, delay);
+    this.#reconnect.retryAfter(delay);
   }
 
   /** The first frame of a connection: restore subscriptions, then re-send what has no reply yet. */
   #onHello(hello: Hello): void {
-    const socket = this.#socket!;
+    const transport = this.#transport!;
     this.#hello = hello;
-    const reconnect = this.#attempt > 0 || this.stats.reconnects > 0;
-    this.#attempt = 0;
-    // Requests from before this connection go after the restored subscriptions.
-    const backlog = [...this.#pending.values()].filter((p) => !p.sent);
-    const restored: string[] = [];
-    for (const entry of this.#subs.values()) {
-      if (!entry.active) continue; // its own pending `sub` is re-sent below
-      restored.push(entry.filter);
-      const filter = entry.filter;
-      void this.#request({ op: 'sub', filter }).catch((err: MeshgateError) => {
-        if (err.code === 'MG_ERR_CLIENT_CLOSED') return;
-        if (this.#subs.get(filter) === entry && err.code !== 'MG_ERR_CLIENT_TIMEOUT') this.#subs.delete(filter);
-        this.#events.emit('error', new MeshgateError(err.code, `restoring subscription '${filter}': ${err.message}`, { cause: err }));
-      });
-    }
-    const send = (p: Pending) => {
-      p.sent = true;
-      socket.send(JSON.stringify(p.frame));
-    };
-    for (const p of this.#pending.values()) if (!p.sent && !backlog.includes(p)) send(p);
-    for (const p of backlog) if (this.#pending.has(p.frame.ref as number)) send(p);
+    const reconnect = this.#reconnect.retrying || this.stats.reconnects > 0;
+    this.#reconnect.opened();
+    let restored: string[] = [];
+    this.#requests.resend(
+      (frame) => transport.send(frame),
+      () => (restored = this.#subs.restore((err) => this.#events.emit('error', err))),
+    );
     this.#setState('open');
     this.#events.emit('open', hello);
     if (reconnect) this.#events.emit('restored', restored);
@@ -475,18 +308,7 @@ export class MeshgateClient {
 
   // ------------------------------------------------------------ frames
 
-  #onMessage(data: unknown): void {
-    if (typeof data !== 'string') {
-      this.#events.emit('error', new MeshgateError('MG_ERR_CLIENT_PROTOCOL', 'binary frame on meshgate.v1.json'));
-      return;
-    }
-    let frame: Record<string, unknown>;
-    try {
-      frame = JSON.parse(data) as Record<string, unknown>;
-    } catch (cause) {
-      this.#events.emit('error', new MeshgateError('MG_ERR_CLIENT_PROTOCOL', 'frame is not JSON', { cause }));
-      return;
-    }
+  #onFrame(frame: Frame): void {
     this.stats.frames++;
     switch (frame.op) {
       case 'events': {
@@ -502,9 +324,12 @@ export class MeshgateClient {
         return;
       case 'ok':
       case 'pong':
-      case 'err':
-        this.#onReply(frame);
+      case 'err': {
+        // An error without a request (a fire-and-forget publish): the connection stays open.
+        const unmatched = this.#requests.answer(frame);
+        if (unmatched !== null) this.#events.emit('error', unmatched);
         return;
+      }
       default:
         // Unknown ops are ignored: newer nodes may add frames.
         return;
@@ -513,83 +338,14 @@ export class MeshgateClient {
 
   #dispatch(topic: string, raw: Record<string, unknown>): void {
     this.stats.events++;
-    const event = toMeshEvent(topic, raw);
-    // One call per handler, however many of its filters match.
-    const called = new Set<EventHandler>();
-    for (const entry of this.#subs.values()) {
-      if (!filterMatches(entry.filter, topic)) continue;
-      for (const h of entry.handlers) {
-        if (called.has(h)) continue;
-        called.add(h);
-        try {
-          h(event);
-        } catch (err) {
-          this.#handlerError(err);
-        }
-      }
-    }
+    this.#subs.dispatch(topic, raw);
   }
 
-  #onReply(frame: Record<string, unknown>): void {
-    const ref = frame.ref;
-    const err =
-      frame.op === 'err'
-        ? new MeshgateError(String(frame.code), String(frame.message ?? ''), {
-            ...(typeof frame.index === 'number' ? { index: frame.index } : {}),
-            ...(Array.isArray(frame.reasons) ? { reasons: frame.reasons as Array<{ path: string; message: string }> } : {}),
-          })
-        : null;
-    const p = typeof ref === 'number' ? this.#pending.get(ref) : undefined;
-    if (p === undefined) {
-      // An error without a request (a fire-and-forget publish): the connection stays open.
-      if (err !== null) this.#events.emit('error', err);
-      return;
-    }
-    if (err !== null && err.index !== undefined && p.frame.op === 'pubs') {
-      p.itemErrors.push(err);
-      return;
-    }
-    this.#pending.delete(ref as number);
-    clearTimeout(p.timer);
-    if (err !== null) p.reject(err);
-    else p.resolve(frame);
-  }
-
-  #request(frame: Record<string, unknown>, onItemErrors?: (errors: MeshgateError[]) => void): Promise<Record<string, unknown>> {
+  #request(frame: Frame, onItemErrors?: (errors: MeshgateError[]) => void): Promise<Frame> {
     if (this.#state === 'closed') return Promise.reject(this.#fatal ?? new MeshgateError('MG_ERR_CLIENT_CLOSED', 'the client is closed'));
     if (this.#state === 'idle') void this.connect();
-    const ref = this.#nextRef++;
-    const full = { ...frame, ref };
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(ref);
-        reject(new MeshgateError('MG_ERR_CLIENT_TIMEOUT', `no reply to ${String(frame.op)} within ${this.options.requestTimeoutMs} ms (state ${this.#state})`));
-      }, this.options.requestTimeoutMs);
-      const itemErrors: MeshgateError[] = [];
-      const p: Pending = {
-        frame: full,
-        resolve: (reply) => {
-          onItemErrors?.(itemErrors);
-          resolve(reply);
-        },
-        reject,
-        timer,
-        itemErrors,
-        sent: false,
-      };
-      this.#pending.set(ref, p);
-      if (this.#state === 'open' && this.#socket !== null) {
-        p.sent = true;
-        this.#socket.send(JSON.stringify(full));
-      }
-    });
-  }
-
-  #whenActive(entry: SubEntry): Promise<void> {
-    // A second subscribe() of a filter still being subscribed: wait on a ping, which answers after the sub.
-    return this.ping().then(() => {
-      if (!entry.active && !this.#subs.has(entry.filter)) throw new MeshgateError('MG_ERR_SUB_UNKNOWN', `subscription '${entry.filter}' was refused`);
-    });
+    const transport = this.#state === 'open' ? this.#transport : null;
+    return this.#requests.add(frame, transport === null ? null : (f) => transport.send(f), onItemErrors);
   }
 
   #handlerError(err: unknown): void {
@@ -605,35 +361,20 @@ export class MeshgateClient {
     this.#events.emit('state', next, prev);
   }
 
-  /** Ends for good: no reconnect, every pending request rejected with `err` (or MG_ERR_CLIENT_CLOSED). */
-  #shutdown(err: MeshgateError | null): void {
-    if (this.#state === 'closed') return;
+  /**
+   * Ends for good: no reconnect, every pending request rejected with `err`
+   * (or MG_ERR_CLIENT_CLOSED). Resolves once the socket has closed.
+   */
+  #shutdown(err: MeshgateError | null): Promise<void> {
+    if (this.#state === 'closed') return Promise.resolve();
     this.#fatal = err;
-    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
-    this.#retryTimer = null;
-    const socket = this.#socket;
-    this.#socket = null;
+    this.#reconnect.cancel();
+    const transport = this.#transport;
+    this.#transport = null;
     this.#hello = null;
-    if (socket !== null && socket.readyState < 2) {
-      try {
-        socket.close(1000, 'client closed');
-      } catch {
-        /* already closing */
-      }
-    }
-    const reason = err ?? new MeshgateError('MG_ERR_CLIENT_CLOSED', 'the client was closed');
-    for (const p of this.#pending.values()) {
-      clearTimeout(p.timer);
-      p.reject(reason);
-    }
-    this.#pending.clear();
+    const closed = transport?.close() ?? Promise.resolve();
+    this.#requests.rejectAll(err ?? new MeshgateError('MG_ERR_CLIENT_CLOSED', 'the client was closed'));
     this.#setState('closed');
+    return closed;
   }
-}
-
-/** `ws://host:port` -> `ws://host:port/v1/ws`; a URL with a path is kept. */
-function withPath(url: string): string {
-  const u = new URL(url);
-  if (u.pathname === '' || u.pathname === '/') u.pathname = '/v1/ws';
-  return u.toString();
 }
