@@ -4,7 +4,9 @@
  * for mesh-wide replication), its sound compatibility
  * checker, and the schemas the system ships. Imports only routing/.
  */
-export { SchemaRegistry, type CompatibilityResult, type MergeResult, type RegisterOptions, type RegisterResult, type RegisteredSchema, type RegistryChange, type RegistryState, type SchemaRegistryOptions, type SubjectInfo, type SubjectState } from './registry.js';
+export { SchemaRegistry, type CompatibilityResult, type RegisterOptions, type RegisterResult, type RegisteredSchema, type RegistryChange, type SchemaRegistryOptions, type SubjectInfo } from './registry.js';
+export type { RegistryState, SubjectState } from './registry-state.js';
+export type { MergeResult } from './registry-merge.js';
 export { schemaIdOf, isSchemaId, MAX_SCHEMA_ID } from './schema-id.js';
 export { compareStamps, isSubjectStamp, type SubjectStamp } from './subject-stamp.js';
 export { COMPATIBILITY_MODES, DEFAULT_COMPATIBILITY, checkCompatibility, isCompatibilityMode, type CompatibilityMode, type VersionedSchema } from './compatibility.js';

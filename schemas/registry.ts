@@ -1,13 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { checkFilter, TopicTrie } from '../routing/mod.js';
+import { TopicTrie } from '../routing/mod.js';
 import { canonicalJson } from './canonical-json.js';
 import { checkCompatibility, DEFAULT_COMPATIBILITY, isCompatibilityMode, COMPATIBILITY_MODES, type CompatibilityMode } from './compatibility.js';
-import { parseDataschemaRef, SUBJECT_NAME, type DataschemaRef } from './dataschema-ref.js';
+import { parseDataschemaRef, type DataschemaRef } from './dataschema-ref.js';
 import { draftOf, newAjv, type AnyAjv, type Draft } from './json-schema-draft.js';
-import { isSchemaId, MAX_SCHEMA_ID, schemaIdOf } from './schema-id.js';
+import { planMerge, type MergeResult } from './registry-merge.js';
+import { checkStateShape, nameOf, readEntry, stateOf, type RegistryState, type SubjectEntry } from './registry-state.js';
+import { schemaIdOf } from './schema-id.js';
 import { SchemaError } from './schema-error.js';
-import { compareStamps, isSubjectStamp, type SubjectStamp } from './subject-stamp.js';
+import { checkSubjectName, checkTopics, checkTypes } from './subject-fields.js';
+import type { SubjectStamp } from './subject-stamp.js';
 import { compareSpecificity } from './topic-specificity.js';
 
 /** One registered version of a subject. */
@@ -62,38 +65,6 @@ export type RegistryChange =
   /** Subjects replaced by newer ones from another registry (`merge()`). */
   | { readonly kind: 'merge'; readonly subjects: readonly string[] };
 
-/** One subject as a registry state carries it. */
-export interface SubjectState {
-  readonly subject: string;
-  /** Its last change (see subject-stamp.ts). */
-  readonly stamp: SubjectStamp;
-  /** Absent: the registry default. */
-  readonly compatibility?: CompatibilityMode;
-  readonly topics: readonly string[];
-  readonly types: readonly string[];
-  readonly versions: ReadonlyArray<{ readonly version: number; readonly id: number; readonly schema: unknown }>;
-}
-
-/**
- * The registry, or some of its subjects, as plain JSON: for `merge()` on
- * another node (mesh replication, a late joiner catching up), `import()`,
- * or persistence.
- */
-export interface RegistryState {
-  readonly format: 2;
-  /** The exporting registry's default (informational: each registry keeps its own). */
-  readonly defaultCompatibility: CompatibilityMode;
-  readonly subjects: readonly SubjectState[];
-}
-
-/** What `merge()` did. */
-export interface MergeResult {
-  /** Subjects added or replaced by a newer version from the state, sorted. */
-  readonly changed: readonly string[];
-  /** Entries of the state left out, and why: malformed, a schema that does not compile here, an id collision. */
-  readonly skipped: ReadonlyArray<{ readonly subject: string; readonly reason: string }>;
-}
-
 export interface SchemaRegistryOptions {
   /** Mode of subjects that have none set. @default 'BACKWARD' */
   readonly defaultCompatibility?: CompatibilityMode;
@@ -111,16 +82,6 @@ interface Subject {
   types: string[];
   versions: RegisteredSchema[];
   stamp: SubjectStamp;
-}
-
-/** A subject entry of a state, checked for shape but not yet compiled. */
-interface SubjectEntry {
-  readonly name: string;
-  readonly stamp: SubjectStamp;
-  readonly compatibility: CompatibilityMode | undefined;
-  readonly topics: string[];
-  readonly types: string[];
-  readonly versions: ReadonlyArray<{ readonly version: number; readonly id: number; readonly schema: unknown }>;
 }
 
 interface Compiled {
@@ -144,9 +105,10 @@ interface TopicBinding {
  * 2020-12, or draft-07 when `$schema` says so).
  *
  * Mesh-wide: every node has its own registry, and their states are merged
- * (`export()` on one, `merge()` on another) with a rule that makes them
- * agree whatever the order, grouping or repetition of merges (a
- * state-based CRDT: merge is commutative, associative and idempotent):
+ * (`export()` on one, `merge()` on another; the rule is in
+ * registry-merge.ts) so that they agree whatever the order, grouping or
+ * repetition of merges (a state-based CRDT: merge is commutative,
+ * associative and idempotent):
  *
  *   - each subject carries the stamp of its last change (subject-stamp.ts);
  *     a local change stamps it above everything this registry has seen;
@@ -385,26 +347,12 @@ export class SchemaRegistry {
    * `state` is not a registry state at all.
    */
   merge(state: RegistryState): MergeResult {
-    const entries = checkStateShape(state, 'merge');
-    const skipped: Array<{ subject: string; reason: string }> = [];
-    const newest = new Map<string, SubjectEntry>();
-    for (const raw of entries) {
-      let entry: SubjectEntry;
-      try {
-        entry = readEntry(raw);
-      } catch (err) {
-        skipped.push({ subject: nameOf(raw), reason: (err as Error).message });
-        continue;
-      }
-      this.#clock = Math.max(this.#clock, entry.stamp[0]);
-      const seen = newest.get(entry.name);
-      if (seen === undefined || compareEntries(entry, seen) > 0) newest.set(entry.name, entry);
-    }
+    const plan = planMerge(checkStateShape(state, 'merge'), this.#subjects);
+    this.#clock = Math.max(this.#clock, plan.maxCounter);
+    const skipped = plan.skipped;
     const staged = new Map<number, Compiled>();
     const winners: Subject[] = [];
-    for (const entry of newest.values()) {
-      const local = this.#subjects.get(entry.name);
-      if (local !== undefined && compareEntries(entry, local) <= 0) continue;
+    for (const entry of plan.winners) {
       try {
         winners.push(this.#compileEntry(entry, [this.#ids, staged], staged));
       } catch (err) {
@@ -580,78 +528,6 @@ function collision(id: number): SchemaError {
   return new SchemaError('MG_ERR_SCHEMA_INVALID', `schema id ${id} (from the SHA-256 of the schema's canonical JSON) already belongs to a different schema; fix: change the schema's text (e.g. its description) so it gets another id`);
 }
 
-/** The subjects array of something that should be a registry state; throws SchemaError when it is not one. */
-function checkStateShape(state: unknown, op: string): unknown[] {
-  const s = state as RegistryState | null;
-  if (s === null || typeof s !== 'object' || s.format !== 2 || !Array.isArray(s.subjects)) {
-    throw new SchemaError('MG_ERR_SCHEMA_INVALID', `${op}: expected a registry state with format 2 and a subjects array (from export())`);
-  }
-  return s.subjects as unknown[];
-}
-
-function nameOf(raw: unknown): string {
-  const name = (raw as { subject?: unknown } | null)?.subject;
-  return typeof name === 'string' ? name.slice(0, 128) : '?';
-}
-
-/** Checks a state entry's shape and normalises its lists; throws SchemaError. */
-function readEntry(raw: unknown): SubjectEntry {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new SchemaError('MG_ERR_SCHEMA_INVALID', 'expected a subject object');
-  const e = raw as Record<string, unknown>;
-  checkSubjectName(e.subject);
-  if (!isSubjectStamp(e.stamp)) throw new SchemaError('MG_ERR_SCHEMA_INVALID', `stamp ${JSON.stringify(e.stamp)}: expected [counter >= 0, node id]`);
-  if (e.compatibility !== undefined && e.compatibility !== null && !isCompatibilityMode(e.compatibility)) throw new SchemaError('MG_ERR_SCHEMA_INVALID', `compatibility ${JSON.stringify(e.compatibility)} is not a mode`);
-  if (!Array.isArray(e.versions)) throw new SchemaError('MG_ERR_SCHEMA_INVALID', 'versions: expected an array');
-  let last = 0;
-  const versions = (e.versions as unknown[]).map((v) => {
-    const { version, id, schema } = (v ?? {}) as Record<string, unknown>;
-    if (!Number.isInteger(version) || (version as number) <= last || !isSchemaId(id)) {
-      throw new SchemaError('MG_ERR_SCHEMA_INVALID', `version ${JSON.stringify(version)} / id ${JSON.stringify(id)}: versions must increase and ids be whole numbers in 1..${MAX_SCHEMA_ID}`);
-    }
-    last = version as number;
-    return { version: version as number, id, schema };
-  });
-  return {
-    name: e.subject,
-    stamp: [e.stamp[0], e.stamp[1]],
-    compatibility: (e.compatibility ?? undefined) as CompatibilityMode | undefined,
-    topics: checkTopics(e.topics ?? []),
-    types: checkTypes(e.types ?? []),
-    versions,
-  };
-}
-
-function stateOf(s: Subject): SubjectState {
-  return {
-    subject: s.name,
-    stamp: s.stamp,
-    ...(s.compatibility === undefined ? {} : { compatibility: s.compatibility }),
-    topics: [...s.topics],
-    types: [...s.types],
-    versions: s.versions.map((v) => ({ version: v.version, id: v.id, schema: v.schema })),
-  };
-}
-
-type Comparable = Pick<SubjectEntry, 'stamp' | 'compatibility' | 'topics' | 'types'> & { readonly versions: ReadonlyArray<{ readonly version: number; readonly id: number }> };
-
-/**
- * The merge order of two versions of one subject: by stamp, then (equal
- * stamps, which only a node that restarted and counted from 0 again can
- * produce with different contents) by content, so the order is total and
- * every node picks the same winner. Ids stand for schemas: they are content ids.
- */
-function compareEntries(a: Comparable, b: Comparable): number {
-  const byStamp = compareStamps(a.stamp, b.stamp);
-  if (byStamp !== 0) return byStamp;
-  const ka = contentKey(a);
-  const kb = contentKey(b);
-  return ka === kb ? 0 : ka < kb ? -1 : 1;
-}
-
-function contentKey(s: Comparable): string {
-  return canonicalJson([s.compatibility ?? null, s.topics, s.types, s.versions.map((v) => [v.version, v.id])]);
-}
-
 /** Replaces a subject's topic and type bindings where given and different; true when anything changed. */
 function rebind(s: { topics: string[]; types: string[] }, topics: string[] | undefined, types: string[] | undefined): boolean {
   let changed = false;
@@ -668,33 +544,6 @@ function rebind(s: { topics: string[]; types: string[] }, topics: string[] | und
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-function checkSubjectName(subject: unknown): asserts subject is string {
-  if (typeof subject !== 'string' || !SUBJECT_NAME.test(subject)) {
-    throw new SchemaError('MG_ERR_SCHEMA_INVALID', `subject ${JSON.stringify(subject)}: expected 1-128 letters, digits, '.', '_' or '-'`);
-  }
-}
-
-function checkTopics(topics: unknown): string[] {
-  if (!Array.isArray(topics)) throw new SchemaError('MG_ERR_SCHEMA_INVALID', 'topics: expected an array of topic filters');
-  const out = [...new Set(topics as unknown[])].map((f, i) => {
-    if (typeof f !== 'string') throw new SchemaError('MG_ERR_SCHEMA_INVALID', `topics[${i}]: expected a topic filter string`);
-    const problem = checkFilter(f);
-    if (problem !== null) throw new SchemaError('MG_ERR_SCHEMA_INVALID', `topics[${i}]: ${problem.message}`);
-    return f;
-  });
-  return out.sort();
-}
-
-function checkTypes(types: unknown): string[] {
-  if (!Array.isArray(types)) throw new SchemaError('MG_ERR_SCHEMA_INVALID', 'types: expected an array of CloudEvents type strings');
-  return [...new Set(types as unknown[])]
-    .map((t, i) => {
-      if (typeof t !== 'string' || t === '') throw new SchemaError('MG_ERR_SCHEMA_INVALID', `types[${i}]: expected a non-empty string`);
-      return t;
-    })
-    .sort();
 }
 
 /** A validator that refuses everything, for a `dataschema` naming a schema the registry does not have. */

@@ -54,7 +54,7 @@ export type ControlFrame =
   | { t: 'ack'; s: number }
   | { t: 'ping'; ts: number }
   | { t: 'pong'; ts: number }
-  /** A RegistryState (schemas/registry.ts), checked by the receiver's merge. */
+  /** A RegistryState (schemas/registry-state.ts), checked by the receiver's merge. */
   | { t: 'schemas'; state: unknown };
 
 /** One origin's whole interest: origin, version, distance in hops from the origin, filters. */

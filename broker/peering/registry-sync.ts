@@ -25,7 +25,7 @@ export const REGISTRY_SYNC_DEFAULTS = Object.freeze({ frameBytes: 1_048_576, max
 /**
  * Makes one schema registry mesh-wide: registry states travel over the
  * peer links as `schemas` control frames and are merged with the
- * registry's CRDT rule (schemas/registry.ts: per subject, the newer stamp
+ * registry's CRDT rule (schemas/registry-merge.ts: per subject, the newer stamp
  * wins), so any peer graph converges without a leader.
  *
  *   link comes up        -> send our whole registry on it (a node that joins
