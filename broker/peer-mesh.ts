@@ -156,10 +156,16 @@ export class PeerMesh {
     this.#nextHopCache.clear();
   }
 
-  /** One binary message from a handshaken peer. `message` is only valid during the call. */
-  receive(link: PeerLink, message: Uint8Array): void {
+  /** One binary message from a handshaken peer on `conn`. `message` is only valid during the call. */
+  receive(link: PeerLink, conn: PeerConnection, message: Uint8Array): void {
     const info = this.#links.get(link.peerId);
-    if (info) info.lastHeard = Date.now();
+    // A frame still arriving on a connection that is no longer the link's
+    // (we closed it, e.g. shutting down, or a new one replaced it): nothing
+    // done with it could be acked on it, so the peer sends it again.
+    // Handling it anyway would deliver events a second time, after a
+    // restart to subscribers that already had them.
+    if (info === undefined || info.conn !== conn) return;
+    info.lastHeard = Date.now();
     const decoded = decodePeerFrame(message);
     if (decoded.kind === 'malformed') {
       this.#m.malformed.inc();
