@@ -46,7 +46,7 @@ export class PeerAcceptance {
   /** One message; `message` is only valid during the call. */
   message(message: Uint8Array, isBinary: boolean): void {
     if (this.#link !== null) {
-      this.#mesh.receive(this.#link, message);
+      this.#mesh.receive(this.#link, this.#conn!, message);
       return;
     }
     const options = this.#options;

@@ -34,6 +34,8 @@ export class PeerDialer {
   #attempt = 0;
   #timer: NodeJS.Timeout | null = null;
   #stopped = false;
+  /** Whether the mesh holds the current socket as a link (it then closes it: PeerMesh.close). */
+  #linked = false;
   /** The last refusal or error, for /v1/peers. */
   lastError: string | null = null;
 
@@ -47,10 +49,16 @@ export class PeerDialer {
     this.#connect();
   }
 
+  /**
+   * Stops reconnecting. A socket still in its handshake is closed here; a
+   * linked one is left to PeerMesh.close(), which acks what this node
+   * finished before closing it (closing it here would lose those acks,
+   * and the peer would replay events this node already delivered).
+   */
   stop(): void {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
-    this.#socket?.close(PEER_CLOSE.GOING_AWAY, 'node shutting down');
+    if (!this.#linked) this.#socket?.close(PEER_CLOSE.GOING_AWAY, 'node shutting down');
   }
 
   #connect(): void {
@@ -79,7 +87,7 @@ export class PeerDialer {
     let challenge: Uint8Array | null = null;
     socket.on('message', (raw: Buffer) => {
       const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
-      if (link !== null) return this.#mesh.receive(link, bytes);
+      if (link !== null) return this.#mesh.receive(link, conn!, bytes);
       const decoded = decodePeerFrame(bytes);
       if (decoded.kind !== 'control') return fail(PEER_CLOSE.MALFORMED, 'malformed', 'MG_ERR_PEER_MALFORMED: garbage during the handshake');
       const frame = decoded.frame;
@@ -101,6 +109,7 @@ export class PeerDialer {
       };
       link = this.#mesh.attach(frame.node, frame.region, conn, 'dial', this.url);
       if (link === null) return void socket.close(PEER_CLOSE.DUPLICATE, 'MG_ERR_PEER_DUPLICATE: already connected to this node');
+      this.#linked = true;
       this.#attempt = 0;
       this.lastError = null;
       // ws has no drain event on the WebSocket itself; the socket's does.
@@ -108,6 +117,7 @@ export class PeerDialer {
       underlying?.on('drain', () => link && this.#mesh.drained(link));
     });
     socket.on('close', (code: number, reason: Buffer) => {
+      if (this.#socket === socket) this.#linked = false;
       if (link !== null && conn !== null) this.#mesh.detach(link, conn);
       if (code === PEER_CLOSE.AUTH || code === PEER_CLOSE.VERSION || code === PEER_CLOSE.MALFORMED) {
         // Refused by the peer: say why, and count it here too.

@@ -33,6 +33,11 @@ import { CBOR_OPTIONS } from '../event/mod.js';
  *   interest   { full?: true, states: [{ o, v, d, f }] } or { deltas: [{ o, b, v, d, a, x }] }
  *   sync       ask the peer for its full interest table
  *   ack        { s }: every event up to sequence s is done (cumulative)
+ *   replay     { n }: the first n events of this session were sent on an
+ *              earlier session and never acked (sent right after the
+ *              session starts, before any event). A receiver that has
+ *              restarted since cannot know whether it delivered them, so
+ *              it does not deliver them locally again (peer-link.ts)
  *   ping/pong  { ts }: keepalive and round-trip time
  *   schemas    { state }: schema registry state (whole on link up, changed
  *              subjects after a change), merged by the receiver
@@ -42,8 +47,9 @@ import { CBOR_OPTIONS } from '../event/mod.js';
  * Bumped whenever the wire changes, so nodes of two builds refuse each
  * other at the handshake (4426 MG_ERR_PEER_VERSION) instead of misreading
  * frames. 2: routing trailer with a hop parent; `schemas` control frames.
+ * 3: `replay` control frames.
  */
-export const PEER_PROTOCOL_VERSION = 2;
+export const PEER_PROTOCOL_VERSION = 3;
 
 export type ControlFrame =
   | { t: 'challenge'; nonce: Uint8Array }
@@ -52,6 +58,7 @@ export type ControlFrame =
   | { t: 'interest'; full?: boolean; states?: InterestState[]; deltas?: InterestDelta[] }
   | { t: 'sync' }
   | { t: 'ack'; s: number }
+  | { t: 'replay'; n: number }
   | { t: 'ping'; ts: number }
   | { t: 'pong'; ts: number }
   /** A RegistryState (schemas/registry-state.ts), checked by the receiver's merge. */
@@ -80,7 +87,7 @@ export type DecodedPeerFrame =
 const cbor = new Encoder({ ...CBOR_OPTIONS });
 const CONTROL = 0x00;
 const EVENTS = 0x01;
-const CONTROL_TYPES = new Set(['challenge', 'hello', 'welcome', 'interest', 'sync', 'ack', 'ping', 'pong', 'schemas']);
+const CONTROL_TYPES = new Set(['challenge', 'hello', 'welcome', 'interest', 'sync', 'ack', 'replay', 'ping', 'pong', 'schemas']);
 
 export function encodeControl(frame: ControlFrame): Uint8Array {
   const body = cbor.encode(frame);

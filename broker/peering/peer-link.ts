@@ -87,6 +87,8 @@ export class PeerLink {
   #inDoneAhead = new Set<number>();
   #lastAckSent = 0;
   #ackScheduled = false;
+  /** Inbound events up to this sequence number of this session are in doubt (see replayed()). */
+  #inDoubtUpTo = 0;
   /** Last measured round-trip time in ms, or -1. */
   rttMs = -1;
   connectedAt = 0;
@@ -127,8 +129,12 @@ export class PeerLink {
     this.#inDoneUpTo = 0;
     this.#inDoneAhead.clear();
     this.#lastAckSent = 0;
+    this.#inDoubtUpTo = 0;
     const replay = this.#unacked.slice(this.#unackedHead);
     this.stats.replayed += replay.length;
+    // Tell the peer which events it may have seen before: if it restarted
+    // in between, it alone can tell, and must not deliver them twice.
+    if (replay.length > 0) this.control({ t: 'replay', n: replay.length });
     this.#unacked = [];
     this.#unackedHead = 0;
     if (replay.length > 0) {
@@ -230,6 +236,22 @@ export class PeerLink {
     this.#scheduleFlush();
   }
 
+  /**
+   * The peer says the first `n` events of this session were sent on an
+   * earlier one. On this process's first session with the peer, "earlier"
+   * means to this node's previous instance, which may have delivered them
+   * before it died without acking: they are in doubt. On a later session
+   * they went to this very process, whose dedup window knows them.
+   */
+  replayed(n: number): void {
+    if (this.stats.connects === 1) this.#inDoubtUpTo = n;
+  }
+
+  /** Whether inbound event `seq` of the current session is in doubt (see replayed()). */
+  inDoubt(seq: number): boolean {
+    return seq <= this.#inDoubtUpTo;
+  }
+
   /** Sequence numbers for a received batch: the caller reports each with done(). */
   received(count: number): void {
     this.stats.receivedFrames++;
@@ -259,6 +281,15 @@ export class PeerLink {
   close(code: number, reason: string): void {
     const conn = this.#conn;
     if (conn === null) return;
+    // What is finished here is acked before the close rather than on the
+    // next turn (done() defers acks), which never comes on a node that
+    // is shutting down: otherwise the peer replays events this node
+    // already delivered, to its next instance, whose new subscribers
+    // would get them twice.
+    if (this.#inDoneUpTo > this.#lastAckSent) {
+      this.#lastAckSent = this.#inDoneUpTo;
+      this.control({ t: 'ack', s: this.#inDoneUpTo });
+    }
     this.detach(conn);
     conn.close(code, reason);
   }

@@ -156,10 +156,16 @@ export class PeerMesh {
     this.#nextHopCache.clear();
   }
 
-  /** One binary message from a handshaken peer. `message` is only valid during the call. */
-  receive(link: PeerLink, message: Uint8Array): void {
+  /** One binary message from a handshaken peer on `conn`. `message` is only valid during the call. */
+  receive(link: PeerLink, conn: PeerConnection, message: Uint8Array): void {
     const info = this.#links.get(link.peerId);
-    if (info) info.lastHeard = Date.now();
+    // A frame still arriving on a connection that is no longer the link's
+    // (we closed it, e.g. shutting down, or a new one replaced it): nothing
+    // done with it could be acked on it, so the peer sends it again.
+    // Handling it anyway would deliver events a second time, after a
+    // restart to subscribers that already had them.
+    if (info === undefined || info.conn !== conn) return;
+    info.lastHeard = Date.now();
     const decoded = decodePeerFrame(message);
     if (decoded.kind === 'malformed') {
       this.#m.malformed.inc();
@@ -170,13 +176,13 @@ export class PeerMesh {
       const { firstSeq, entries, dests, hopParents } = decoded.batch;
       link.received(entries.length);
       const session = link.session;
-      for (let i = 0; i < entries.length; i++) this.#receiveEvent(link, session, firstSeq + i, entries[i], dests[i], hopParents?.[i]);
+      for (let i = 0; i < entries.length; i++) this.#receiveEvent(link, session, firstSeq + i, entries[i], dests[i], hopParents?.[i], link.inDoubt(firstSeq + i));
       return;
     }
     this.#control(link, decoded.frame);
   }
 
-  #receiveEvent(link: PeerLink, session: number, seq: number, entry: Uint8Array, dests: readonly string[], parent: string | undefined): void {
+  #receiveEvent(link: PeerLink, session: number, seq: number, entry: Uint8Array, dests: readonly string[], parent: string | undefined, inDoubt: boolean): void {
     const parsed = decodeEventEntry(entry);
     const decoded = parsed === null ? null : eventFromMap(parsed.map, parsed.topic, { trustProvenance: true });
     if (decoded === null || !decoded.ok) {
@@ -186,7 +192,8 @@ export class PeerMesh {
       return;
     }
     const completion = new Completion(() => link.done(session, seq));
-    this.#node.ingest(decoded.event, 'peer', decoded.event.topic, parent === undefined ? { completion, dests } : { completion, dests, parent });
+    const upstream: Upstream = parent === undefined ? { completion, dests } : { completion, dests, parent };
+    this.#node.ingest(decoded.event, 'peer', decoded.event.topic, inDoubt ? { ...upstream, inDoubt } : upstream);
     completion.arm();
   }
 
@@ -194,6 +201,9 @@ export class PeerMesh {
     switch (frame.t) {
       case 'ack':
         if (typeof frame.s === 'number') link.acked(frame.s);
+        return;
+      case 'replay':
+        if (typeof frame.n === 'number') link.replayed(frame.n);
         return;
       case 'interest':
         if (Array.isArray(frame.states)) this.#onStates(link, frame.states);
@@ -330,11 +340,11 @@ export class PeerMesh {
    * once per link the event is enqueued on (and once per origin it is
    * parked for), so upstream is acked only when they finish.
    */
-  forward(event: MeshEvent, upstream: Upstream | null): void {
-    if (this.#links.size === 0) return;
+  forward(event: MeshEvent, upstream: Upstream | null): number {
+    if (this.#links.size === 0) return 0;
     if (event.hops.length >= this.#options.maxHops) {
       this.#m.hopLimit.inc();
-      return;
+      return 1; // counted as a hop-limit drop, not as unwanted
     }
     const completion = upstream?.completion ?? null;
     // Source routing: the node where an event enters the mesh picks the
@@ -346,11 +356,19 @@ export class PeerMesh {
     let links: PeerLink[] | undefined;
     let dests: string[][] | undefined;
     let entry: Uint8Array | undefined;
+    let taken = 0;
     for (let i = 0; i < origins.length; i++) {
       const origin = origins[i];
       if (origin === this.#node.nodeId) continue;
       const known = this.#interest.version(origin) > 0;
-      if (upstream !== null && known && !wanted.includes(origin)) continue; // no longer wanted
+      if (upstream !== null && known && !wanted.includes(origin)) {
+        // The destination withdrew its interest (it unsubscribed, or
+        // restarted with none) while the event was on the way. Acked
+        // upstream like any finished event, so it is counted, not silent.
+        this.#node.undelivered('withdrawn');
+        continue;
+      }
+      taken++;
       const link = known ? this.#nextHop(origin) : null;
       if (link === null || onPath(event, link.peerId)) {
         // No usable route yet: we may have just restarted and know the
@@ -385,6 +403,7 @@ export class PeerMesh {
         if (link.enqueue(entry, trailer, completion)) this.#m.forwarded.inc();
       }
     }
+    return taken;
   }
 
   #park(origin: string, parked: Parked): void {
@@ -409,7 +428,8 @@ export class PeerMesh {
     let keep = 0;
     for (const p of list) {
       if (known && !filters.some((f) => filterMatches(f, p.topic))) {
-        p.completion?.release(); // it no longer wants this topic
+        this.#node.undelivered('withdrawn'); // it no longer wants this topic
+        p.completion?.release();
         continue;
       }
       if (link === null || p.hops.includes(link.peerId)) {

@@ -48,4 +48,10 @@ export interface Upstream {
   readonly dests: readonly string[];
   /** The sender's send span (`traceparent`), when it traced the event: this node's receive span is its child. */
   readonly parent?: string;
+  /**
+   * Replayed to this node after it restarted, from a session with its
+   * previous instance: that instance may have delivered it already, so it
+   * is not delivered locally again (it is still forwarded).
+   */
+  readonly inDoubt?: boolean;
 }

@@ -23,13 +23,33 @@ export interface Refusal { readonly code: ErrorCode; readonly message: string }
 
 /** Where events go beyond this node (the peer mesh); set by the composition root. */
 export interface Forwarder {
-  /** Called after local delivery; holds the upstream's completion for each link the event waits on. */
-  forward(event: MeshEvent, upstream: Upstream | null): void;
+  /**
+   * Called after local delivery; holds the upstream's completion for each
+   * link the event waits on. Returns how many destination nodes it took the
+   * event for (sent, held, or dropped and counted by the forwarder itself).
+   */
+  forward(event: MeshEvent, upstream: Upstream | null): number;
   /** The set of local filters may have changed. */
   localInterestChanged(): void;
   /** Filters other nodes want. */
   remoteFilters(): string[];
 }
+
+/**
+ * Why an accepted (and acked) event reached no subscriber, for
+ * `meshgate_events_undelivered_total{reason}`:
+ * - `no-interest`: at the node where it entered the mesh, no local
+ *   subscriber and no other node wanted it;
+ * - `no-subscriber`: it was routed to this node, but no local subscriber
+ *   matches it any more (the subscriber left, or this node restarted, while
+ *   it was on the way);
+ * - `withdrawn`: a transit node dropped a destination whose advertised
+ *   interest no longer covers it (one per destination dropped);
+ * - `restart`: replayed to this node after it restarted, from before: its
+ *   previous instance may have delivered it already (Upstream.inDoubt), so
+ *   it is not delivered again. An upper bound: some of these did arrive.
+ */
+export type UndeliveredReason = 'no-interest' | 'no-subscriber' | 'withdrawn' | 'restart';
 
 export interface MeshNodeOptions {
   readonly nodeId: string;
@@ -78,6 +98,7 @@ export class MeshNode {
   readonly #in: Record<IngressProtocol, Metric>;
   readonly #deliveries: Metric;
   readonly #duplicates: Metric;
+  readonly #undelivered: Record<UndeliveredReason, Metric>;
   readonly #rejected = new Map<ErrorCode, Metric>();
   readonly #invalid: Record<EdgeProtocol, Metric>;
   #validator: EventValidator | null;
@@ -111,6 +132,13 @@ export class MeshNode {
     this.#deliveries = m.counter('meshgate_deliveries_total', 'Events handed to local subscribers (one per subscriber)');
     this.#badTraceparent = m.counter('meshgate_traceparent_invalid_total', 'Events whose producer-set traceparent was malformed: dropped, and a new trace started');
     this.#duplicates = m.counter('meshgate_events_duplicate_total', 'Events dropped because their (source, id) was seen within the dedup window');
+    const undeliveredHelp = 'Events accepted and acked that reached no subscriber because nobody wanted them any more, by reason (no-interest, no-subscriber, withdrawn, restart)';
+    this.#undelivered = {
+      'no-interest': m.counter('meshgate_events_undelivered_total', undeliveredHelp, { reason: 'no-interest' }),
+      'no-subscriber': m.counter('meshgate_events_undelivered_total', undeliveredHelp, { reason: 'no-subscriber' }),
+      withdrawn: m.counter('meshgate_events_undelivered_total', undeliveredHelp, { reason: 'withdrawn' }),
+      restart: m.counter('meshgate_events_undelivered_total', undeliveredHelp, { reason: 'restart' }),
+    };
     m.gaugeFn('meshgate_subscriptions', 'Local (filter, subscriber) pairs', () => this.#router.size);
     m.gaugeFn('meshgate_dedup_entries', 'Entries held in the dedup window', () => this.#dedup.size);
   }
@@ -172,6 +200,11 @@ export class MeshNode {
     return { ok: false, code, message };
   }
 
+  /** Counts an accepted event that reaches no subscriber (see UndeliveredReason); the peer mesh reports `withdrawn` here. */
+  undelivered(reason: UndeliveredReason): void {
+    this.#undelivered[reason].inc();
+  }
+
   /** Checks a concrete topic against the syntax and the configured limits. */
   checkTopic(topic: string): Refusal | null {
     return checkTopic(topic, this.#limits);
@@ -227,14 +260,24 @@ export class MeshNode {
       stamped.traceparent = receive.traceparent;
       if (receive.hop !== undefined) stamped.hopTrace = receive.hop;
     }
+    let deliveries = 0;
     if (!duplicate) {
       this.#in[protocol].inc();
-      const deliveries = this.#router.route(stamped);
+      // In doubt (replayed from before this node restarted): at most once, not again.
+      deliveries = upstream?.inDoubt === true ? 0 : this.#router.route(stamped);
       this.#deliveries.inc(deliveries);
       if (deliveries > 0 && receive?.hop !== undefined) tracing!.process(receive.hop, stamped, deliveries);
       if (protocol === 'peer') this.#observeHops(event.hops, hop.time);
     }
-    this.#forwarder?.forward(stamped, upstream);
+    const onward = this.#forwarder?.forward(stamped, upstream) ?? 0;
+    // Acked but delivered to nobody is counted, never silent: at its first
+    // node when nobody anywhere wants it, at a node it was routed to when
+    // that node's subscribers are gone (a restart, an unsubscribe on the way).
+    if (!duplicate && deliveries === 0) {
+      if (upstream === null) {
+        if (onward === 0) this.#undelivered['no-interest'].inc();
+      } else if (upstream.dests.includes(this.nodeId)) this.#undelivered[upstream.inDoubt === true ? 'restart' : 'no-subscriber'].inc();
+    }
     receive?.span.end();
     return duplicate ? DUPLICATE : ACCEPTED;
   }
