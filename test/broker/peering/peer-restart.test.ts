@@ -1,8 +1,8 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
-import { openClient, type FrameClient } from '../helpers/node.js';
-import { awaitLinks, awaitQuiet, startMesh, until, type NodeProcess } from '../helpers/mesh.js';
+import { openClient, type FrameClient } from '../../helpers/node.js';
+import { awaitLinks, awaitQuiet, startMesh, until, type NodeProcess } from '../../helpers/mesh.js';
 
 /** meshgate_events_undelivered_total by reason, plus the link drops, from a node's /metrics. */
 async function dropsOf(node: NodeProcess): Promise<{ sure: number; restart: number }> {
