@@ -205,7 +205,8 @@ export class MeshNode {
       this.#badTraceparent.inc();
       event = { ...event, traceparent: undefined, tracestate: undefined };
     }
-    const duplicate = this.#dedup.isDuplicate(event.source, event.id);
+    // Scoped by topic (dedup.ts): a producer cannot suppress an event on a topic it may not publish.
+    const duplicate = this.#dedup.isDuplicate(event.topic, event.source, event.id);
     if (duplicate) {
       this.#duplicates.inc();
       // A producer retry stops here. A copy from a peer still goes on to the
