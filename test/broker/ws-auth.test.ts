@@ -207,6 +207,19 @@ test('a token that may publish only a.> cannot suppress the real b.billing event
   assert.deepEqual(eventIds(subscriber), ['invoice-42']);
 });
 
+test('auth on: even a token with _mg.> gets MG_ERR_TOPIC_RESERVED publishing to _mg.deadletter.x or _mg.sys.x; it still reads them', async (t) => {
+  const node = await authNode(t);
+  const admin = await open(t, node.wsUrl, ADMIN());
+  assert.equal((await admin.request({ op: 'sub', filter: '_mg.deadletter.>' })).op, 'ok');
+  for (const topic of ['_mg.deadletter.x', '_mg.sys.x']) {
+    const reply = await admin.request({ op: 'pub', topic, event: ce(`forged-${topic}`) });
+    assert.equal(reply.code, 'MG_ERR_TOPIC_RESERVED', topic);
+  }
+  await settle(admin);
+  assert.deepEqual(eventIds(admin), []);
+  assert.equal(rejected(node, 'MG_ERR_TOPIC_RESERVED'), 2);
+});
+
 test('a subscriber without rights is refused, and a > subscriber with partial rights receives only what it may see', async (t) => {
   const node = await authNode(t);
   const admin = await open(t, node.wsUrl, ADMIN());
