@@ -1,6 +1,6 @@
 /**
  * Dedup window cost: checks per second and bytes per remembered
- * (source, id) pair at the default bound of 1M entries, counting the JS
+ * (topic, source, id) key at the default bound of 1M entries, counting the JS
  * heap and the typed arrays the window keeps outside it. Run in a child
  * process with --expose-gc so heap readings are not skewed by the
  * harness's own garbage.
@@ -20,6 +20,8 @@ export interface DedupBenchResult {
 function measure(): DedupBenchResult[] {
   const gc = (globalThis as { gc?: () => void }).gc!;
   const entries = 1_000_000;
+  // A CDC stream's shape: one topic and one source for a run of events.
+  const topic = 'db.orders.insert';
   const source = 'db.orders.cdc-1a2b3c';
   const idOf = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
   // Every check gets its own id string, as events from a decoder do; they
@@ -30,19 +32,19 @@ function measure(): DedupBenchResult[] {
   let ids: string[] | null = Array.from({ length: entries }, (_, i) => idOf(i));
   const window = new DedupWindow({ maxEntries: entries });
   let t = performance.now();
-  for (let i = 0; i < entries; i++) window.isDuplicate(source, ids[i]);
+  for (let i = 0; i < entries; i++) window.isDuplicate(topic, source, ids[i]);
   const insertSec = (performance.now() - t) / 1000;
   ids = null;
   gc();
   const heapPerEntry = (used() - before) / window.size;
   const again = Array.from({ length: entries }, (_, i) => idOf(i));
   t = performance.now();
-  for (let i = 0; i < entries; i++) window.isDuplicate(source, again[i]);
+  for (let i = 0; i < entries; i++) window.isDuplicate(topic, source, again[i]);
   const hitSec = (performance.now() - t) / 1000;
   // Past the bound every new id evicts the oldest: the steady state of a busy node.
   const fresh = Array.from({ length: 300_000 }, (_, i) => `fresh-${i}`);
   t = performance.now();
-  for (const id of fresh) window.isDuplicate(source, id);
+  for (const id of fresh) window.isDuplicate(topic, source, id);
   const evictSec = (performance.now() - t) / 1000;
   return [
     { name: 'dedup insert to 1M', entries, checksPerSec: entries / insertSec, bytesPerEntry: heapPerEntry },

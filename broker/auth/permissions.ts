@@ -5,7 +5,9 @@ import { filtersOverlap } from './filter-overlap.js';
  * Reserved internal topics: `_mg.` and below (dead letters, system
  * events). A reserved topic is granted only by an allow filter whose first
  * token is literally `_mg` (`_mg.>`, `_mg.dlq.*`): `>` or `*.dlq` alone
- * never grant it.
+ * never grant it. Publishing on the topics only nodes write (dead letters,
+ * `_mg.sys.`) is refused at ingest whatever the rights (reserved-topics.ts):
+ * that rule holds with auth off too, so it is not here.
  */
 export const RESERVED_TOKEN = '_mg';
 export const RESERVED_PREFIX = `${RESERVED_TOKEN}.`;

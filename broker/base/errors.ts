@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   MG_ERR_EVENT_SCHEMA: "the event's data does not match the schema bound to its topic, type or dataschema; reasons give each JSON pointer (the event goes to _mg.deadletter.<topic>)",
   MG_ERR_TOPIC_INVALID: 'the topic or filter breaks the topic syntax',
   MG_ERR_TOPIC_LIMIT: 'the topic or filter exceeds a length, token or wildcard limit',
+  MG_ERR_TOPIC_RESERVED: 'a publish to a topic only nodes write (_mg.deadletter.>, _mg.sys.>), from any client or bridge, auth on or off; subscribing there is fine',
   MG_ERR_FRAME_MALFORMED: 'the frame cannot be decoded in the negotiated format',
   MG_ERR_FRAME_UNKNOWN_OP: 'the frame names an operation the protocol does not have',
   MG_ERR_SUB_LIMIT: 'the connection holds the maximum number of subscriptions',

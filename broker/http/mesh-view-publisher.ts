@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { filterMatches } from '../../routing/mod.js';
 import type { MeshNode } from '../pipeline/mod.js';
 import { meshView, type MeshViewSources } from './mesh-view.js';
+import { SYSTEM_TOPIC_PREFIX } from './reserved-topics.js';
 
 /** The reserved topic a node publishes its view of the mesh on. */
 export function meshViewTopic(nodeId: string): string {
-  return `_mg.sys.mesh.${nodeId}`;
+  return `${SYSTEM_TOPIC_PREFIX}mesh.${nodeId}`;
 }
 
 /**

@@ -7,8 +7,9 @@
  *   topic            _mg.deadletter.<original topic>
  *   type             meshgate.deadletter
  *   source           meshgate://<node id>
- *   id               derived from the original (source, id): a producer
- *                    retry of the same event is deduplicated to one letter
+ *   id               derived from the original (topic, source, id): a
+ *                    producer retry of the same event is deduplicated to
+ *                    one letter
  *   subject          the original topic (whole, even when the topic is cut)
  *   datacontenttype  application/json
  *   data             {"reasons":[{path, message}], "event": <original structured CloudEvent>}
@@ -43,9 +44,16 @@ export function deadLetterTopic(topic: string, fits: (topic: string) => boolean)
   return null;
 }
 
-/** The dead letter's id: the same original (source, id) always gives the same id, so the node's dedup keeps one letter per event. */
-export function deadLetterId(source: string, id: string): string {
-  return createHash('sha256').update(JSON.stringify([source, id])).digest('hex');
+/**
+ * The dead letter's id: the same original (topic, source, id) always gives
+ * the same id, so the node's dedup keeps one letter per event. The topic is
+ * in it because a long topic's letter topic is cut (deadLetterTopic): two
+ * originals on different topics can share a letter topic, and without it
+ * a producer could suppress the letter of an event on a topic it may not
+ * publish, as it could the event itself (dedup.ts).
+ */
+export function deadLetterId(topic: string, source: string, id: string): string {
+  return createHash('sha256').update(JSON.stringify([topic, source, id])).digest('hex');
 }
 
 export interface DeadLetterOptions {
@@ -75,7 +83,7 @@ export function deadLetter(event: MeshEvent, reasons: readonly SchemaReason[], o
     data = Buffer.from(`${head}${encodeStructuredJson({ ...event, data: undefined })},"omittedDataBytes":${event.data.byteLength}}`);
   }
   return {
-    id: deadLetterId(event.source, event.id),
+    id: deadLetterId(event.topic, event.source, event.id),
     source: `meshgate://${options.nodeId}`,
     type: DEAD_LETTER_TYPE,
     topic: options.topic,

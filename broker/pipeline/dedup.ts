@@ -1,10 +1,21 @@
 /**
- * The dedup window: drops an event whose (source, id) was already seen
- * recently (DESIGN.md, fixed decision 3; CloudEvents 1.0 `id`: "Consumers
- * MAY assume that Events with identical source and id are duplicates").
+ * The dedup window: drops an event whose (topic, source, id) was already
+ * seen recently (DESIGN.md, fixed decision 3; CloudEvents 1.0 `id`:
+ * "Consumers MAY assume that Events with identical source and id are
+ * duplicates").
+ *
+ * Scoped by the exact topic because (source, id) is chosen by the client:
+ * keyed on the pair alone, a producer allowed only `a.>` could publish
+ * (billing-svc, invoice-42) on `a.decoy` and have the real event on
+ * `b.billing` dropped as a duplicate. Whoever can publish on a topic can
+ * publish the event itself, so within one topic a key suppresses nothing
+ * its sender could not have sent. Any coarser scope (a topic prefix, the
+ * first token) fails under an ACL that allows `a.x` but not `a.y`; and a
+ * retry, a peer replay, a mesh cycle or two bridges mapping one broker to
+ * the same mesh topic all keep the topic, so they are still caught.
  *
  * Bounded by time (ttlMs) and by entries (maxEntries), constant time per
- * check, exact (a distinct pair is never taken for a duplicate).
+ * check, exact (a distinct key is never taken for a duplicate).
  *
  * ```
  *   ring of entries, in insertion order = time order     table (open addressing, linear probing)
@@ -12,7 +23,8 @@
  *    v                              v                      one slot per entry, load <= 1/2
  *   [t0 h0 @k0][t1 h1 @k1] ... [tN hN @kN][ free ]
  *                |
- *                v  the pair's key bytes, in a byte ring (the arena) that frees in the same order
+ *                v  the key bytes, in a byte ring (the arena) that frees in the same order:
+ *                   [topic chars][0x80][source chars][0x80][id chars]   char: ASCII byte | 0xff hi lo
  * ```
  *
  * Why not a Map<string, ...>: at a busy node's 1M entries, a Map costs a
@@ -28,22 +40,22 @@
 import { MeshError } from '../base/mod.js';
 
 export interface DedupOptions {
-  /** How long a (source, id) is remembered, in milliseconds. @default 120_000 */
+  /** How long a (topic, source, id) is remembered, in milliseconds. @default 120_000 */
   readonly ttlMs?: number;
-  /** Most (source, id) pairs held; past it the oldest is forgotten early. @default 1_000_000 */
+  /** Most keys held; past it the oldest is forgotten early. @default 1_000_000 */
   readonly maxEntries?: number;
   /** Clock in milliseconds; injected by tests. @default performance.now (monotonic) */
   readonly now?: () => number;
 }
 
 export interface DedupStats {
-  /** Pairs held now (expired ones leave lazily, on the next check). */
+  /** Keys held now (expired ones leave lazily, on the next check). */
   readonly entries: number;
   /** Checks answered "duplicate" since construction. */
   readonly duplicates: number;
-  /** Pairs forgotten because they outlived ttlMs. */
+  /** Keys forgotten because they outlived ttlMs. */
   readonly evictedByAge: number;
-  /** Pairs forgotten before ttlMs because the window was full: a duplicate of one of them would pass. */
+  /** Keys forgotten before ttlMs because the window was full: a duplicate of one of them would pass. */
   readonly evictedBySize: number;
 }
 
@@ -51,6 +63,15 @@ const DEFAULTS = Object.freeze({ ttlMs: 120_000, maxEntries: 1_000_000 });
 const INITIAL_ARENA_BYTES = 64 * 1024;
 /** Marks a key char at or above 0x80, written as this byte and the char's two bytes (ASCII is one byte). */
 const WIDE = 0xff;
+/**
+ * Ends the topic and the source in a key's bytes. No char's first byte is
+ * ever this (ASCII is below 0x80, a wide char starts with WIDE), so the
+ * bytes read back as exactly one (topic, source, id): ("a.b", "c", "")
+ * and ("a", "b.c", "") differ.
+ */
+const PART_END = 0x80;
+/** Mixed into the hash between the parts; no UTF-16 code unit equals it. */
+const PART_HASH = 0x10000;
 const monotonicNow = performance.now.bind(performance);
 
 /** FNV-1a over UTF-16 code units, continuing from `h`. */
@@ -69,25 +90,23 @@ function mix(h: number): number {
 }
 
 /**
- * Remembers (source, id) pairs for a bounded time and count.
+ * Remembers (topic, source, id) keys for a bounded time and count.
  *
  * @example
  * const dedup = new DedupWindow({ ttlMs: 60_000 });
- * if (dedup.isDuplicate(event.source, event.id)) return DUPLICATE;
+ * if (dedup.isDuplicate(event.topic, event.source, event.id)) return DUPLICATE;
  */
 export class DedupWindow {
   readonly #ttlMs: number;
   readonly #maxEntries: number;
   readonly #now: () => number;
 
-  // The ring of entries, one slot per remembered pair.
+  // The ring of entries, one slot per remembered key.
   #times: Float64Array;
   #hashes: Int32Array;
   /** Where the entry's key starts in the arena, and how many bytes it takes. */
   #keyAt: Int32Array;
   #keyBytes: Int32Array;
-  /** Length of the source part of the key, in chars: ("ab", "c") and ("a", "bc") differ here. */
-  #sourceChars: Int32Array;
   #head = 0;
   #count = 0;
 
@@ -104,9 +123,10 @@ export class DedupWindow {
   #duplicates = 0;
   #evictedByAge = 0;
   #evictedBySize = 0;
-  /** The previous check's source and its hash: a run of events from one source hashes it once. */
+  /** The previous check's topic and source and their hash: a run of events from one source on one topic hashes them once. */
+  #lastTopic = '';
   #lastSource = '';
-  #lastSourceHash = hashChars(0x811c9dc5, '');
+  #lastPrefixHash = prefixHash('', '');
 
   constructor(options: DedupOptions = {}) {
     const ttlMs = options.ttlMs ?? DEFAULTS.ttlMs;
@@ -129,35 +149,36 @@ export class DedupWindow {
     this.#hashes = new Int32Array(capacity);
     this.#keyAt = new Int32Array(capacity);
     this.#keyBytes = new Int32Array(capacity);
-    this.#sourceChars = new Int32Array(capacity);
     this.#table = new Int32Array(2 * tableSlotsFor(capacity));
     this.#mask = tableSlotsFor(capacity) - 1;
     this.#arena = new Uint8Array(INITIAL_ARENA_BYTES);
   }
 
   /**
-   * True when (source, id) was seen within the last ttlMs; otherwise
-   * records it and returns false.
+   * True when (topic, source, id) was seen within the last ttlMs;
+   * otherwise records it and returns false. `topic` is the event's mesh
+   * topic: the same (source, id) on another topic is another event.
    *
-   * A duplicate does not refresh the pair's time: the window measures
+   * A duplicate does not refresh the key's time: the window measures
    * from the first sighting. Refreshing would let a producer that retries
    * forever (or a replay loop in the mesh) pin its entry for good, and
    * would break the ring's time order that makes expiry O(1).
    */
-  isDuplicate(source: string, id: string): boolean {
+  isDuplicate(topic: string, source: string, id: string): boolean {
     let t = this.#now();
     if (t >= this.#last) this.#last = t;
     else t = this.#last; // clock stepped back (or NaN): keep time order
     this.#expire(t - this.#ttlMs);
 
-    // Fresh strings per event, but usually the same source as the last one:
-    // comparing costs less than hashing it again.
+    // Fresh strings per event, but usually the same topic and source as
+    // the last one: comparing costs less than hashing them again.
     let h: number;
-    if (source === this.#lastSource) h = this.#lastSourceHash;
+    if (source === this.#lastSource && topic === this.#lastTopic) h = this.#lastPrefixHash;
     else {
-      h = hashChars(0x811c9dc5, source);
+      h = prefixHash(topic, source);
+      this.#lastTopic = topic;
       this.#lastSource = source;
-      this.#lastSourceHash = h;
+      this.#lastPrefixHash = h;
     }
     const hash = mix(hashChars(h, id));
 
@@ -165,7 +186,7 @@ export class DedupWindow {
     const mask = this.#mask;
     let slot = hash & mask;
     for (let entry = table[2 * slot + 1]; entry !== 0; entry = table[2 * slot + 1]) {
-      if (table[2 * slot] === hash && this.#keyEquals(entry - 1, source, id)) {
+      if (table[2 * slot] === hash && this.#keyEquals(entry - 1, topic, source, id)) {
         this.#duplicates++;
         return true;
       }
@@ -176,14 +197,14 @@ export class DedupWindow {
       this.#dropOldest();
       this.#evictedBySize++;
       // Dropping shifted slots back: the free slot found above may have moved.
-      this.#insert(hash, source, id, t, -1);
+      this.#insert(hash, topic, source, id, t, -1);
     } else {
-      this.#insert(hash, source, id, t, slot);
+      this.#insert(hash, topic, source, id, t, slot);
     }
     return false;
   }
 
-  /** Pairs held now; expired pairs leave on the next isDuplicate call. */
+  /** Keys held now; expired keys leave on the next isDuplicate call. */
   get size(): number {
     return this.#count;
   }
@@ -198,13 +219,12 @@ export class DedupWindow {
   }
 
   /** Adds an entry at the ring's tail; `slot` is its free table slot, or -1 to probe for one. */
-  #insert(hash: number, source: string, id: string, t: number, slot: number): void {
+  #insert(hash: number, topic: string, source: string, id: string, t: number, slot: number): void {
     let entry = this.#head + this.#count;
     if (entry >= this.#times.length) entry -= this.#times.length;
     this.#times[entry] = t;
     this.#hashes[entry] = hash;
-    this.#sourceChars[entry] = source.length;
-    this.#writeKey(entry, source, id);
+    this.#writeKey(entry, topic, source, id);
     this.#count++;
     if (slot < 0) slot = this.#freeSlot(hash);
     this.#table[2 * slot] = hash;
@@ -217,7 +237,7 @@ export class DedupWindow {
     return slot;
   }
 
-  /** Forgets every pair seen at or before `cutoff`; amortised O(1) per check since each pair leaves once. */
+  /** Forgets every key seen at or before `cutoff`; amortised O(1) per check since each key leaves once. */
   #expire(cutoff: number): void {
     while (this.#count > 0 && this.#times[this.#head] <= cutoff) {
       this.#dropOldest();
@@ -257,15 +277,21 @@ export class DedupWindow {
   }
 
   /**
-   * Writes the key's chars to the arena: ASCII as one byte, anything else
-   * as WIDE and its two bytes. The arena is a ring like the entries; a key
-   * never wraps (the rest of the arena's end is skipped instead), and a
-   * key that does not fit grows the arena.
+   * Writes the key to the arena as topic, PART_END, source, PART_END, id;
+   * each char ASCII as one byte, anything else as WIDE and its two bytes.
+   * The arena is a ring like the entries; a key never wraps (the rest of
+   * the arena's end is skipped instead), and a key that does not fit
+   * grows the arena.
    */
-  #writeKey(entry: number, source: string, id: string): void {
-    const most = 3 * (source.length + id.length);
+  #writeKey(entry: number, topic: string, source: string, id: string): void {
+    const most = 3 * (topic.length + source.length + id.length) + 2;
     const start = this.#placeKey(most);
-    const at = writeChars(this.#arena, writeChars(this.#arena, start, source), id);
+    const arena = this.#arena;
+    let at = writeChars(arena, start, topic);
+    arena[at++] = PART_END;
+    at = writeChars(arena, at, source);
+    arena[at++] = PART_END;
+    at = writeChars(arena, at, id);
     this.#keyAt[entry] = start;
     this.#keyBytes[entry] = at - start;
     this.#arenaEnd = at;
@@ -328,26 +354,41 @@ export class DedupWindow {
     return at;
   }
 
-  #keyEquals(entry: number, source: string, id: string): boolean {
-    if (this.#sourceChars[entry] !== source.length) return false;
+  /** Whether the entry's key bytes are exactly (topic, source, id) as #writeKey writes them. */
+  #keyEquals(entry: number, topic: string, source: string, id: string): boolean {
     const arena = this.#arena;
-    let at = this.#keyAt[entry];
-    const end = at + this.#keyBytes[entry];
-    for (let part = 0; part < 2; part++) {
-      const s = part === 0 ? source : id;
-      for (let i = 0; i < s.length; i++) {
-        if (at >= end) return false;
-        const c = s.charCodeAt(i);
-        if (c < 0x80) {
-          if (arena[at++] !== c) return false;
-        } else {
-          if (arena[at] !== WIDE || arena[at + 1] !== c >>> 8 || arena[at + 2] !== (c & 0xff)) return false;
-          at += 3;
-        }
-      }
-    }
-    return at === end;
+    const start = this.#keyAt[entry];
+    const end = start + this.#keyBytes[entry];
+    let at = matchChars(arena, start, end, topic);
+    if (at < 0 || at >= end || arena[at++] !== PART_END) return false;
+    at = matchChars(arena, at, end, source);
+    if (at < 0 || at >= end || arena[at++] !== PART_END) return false;
+    return matchChars(arena, at, end, id) === end;
   }
+}
+
+/** FNV-1a of topic and source, each ended by PART_HASH: the hash of every key with this prefix continues from it. */
+function prefixHash(topic: string, source: string): number {
+  const h = Math.imul(hashChars(0x811c9dc5, topic) ^ PART_HASH, 0x01000193);
+  return Math.imul(hashChars(h, source) ^ PART_HASH, 0x01000193);
+}
+
+/**
+ * Compares the arena's bytes from `at` (before `end`) with `s` as
+ * writeChars writes it; returns where they ended, or -1 on a difference.
+ */
+function matchChars(arena: Uint8Array, at: number, end: number, s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    if (at >= end) return -1;
+    const c = s.charCodeAt(i);
+    if (c < 0x80) {
+      if (arena[at++] !== c) return -1;
+    } else {
+      if (arena[at] !== WIDE || arena[at + 1] !== c >>> 8 || arena[at + 2] !== (c & 0xff)) return -1;
+      at += 3;
+    }
+  }
+  return at;
 }
 
 /** Writes `s` to `arena` at `at` as #writeKey describes; returns where it ended. */

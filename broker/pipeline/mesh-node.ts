@@ -1,6 +1,7 @@
 import { checkFilter, checkTopic, type TopicLimits } from '../../routing/mod.js';
 import { DedupWindow } from './dedup.js';
 import { deadLetter, deadLetterTopic } from './dead-letter.js';
+import { isNodeWritten } from './reserved-topics.js';
 import type { EventValidator, SchemaReason } from './ingress-validation.js';
 import type { Upstream } from './completion.js';
 import type { ErrorCode } from '../base/mod.js';
@@ -222,6 +223,11 @@ export class MeshNode {
   ingest(event: MeshEvent, protocol: IngressProtocol, originalTopic: string = event.topic, upstream: Upstream | null = null): IngestResult {
     const topicProblem = checkTopic(event.topic, this.#limits);
     if (topicProblem !== null) return this.reject(topicProblem.code, topicProblem.message);
+    // Dead letters and system events are the node's own (reserved-topics.ts): refused
+    // from every client ingress, auth on or off; peers and the node itself pass.
+    if (protocol !== 'peer' && protocol !== 'system' && isNodeWritten(event.topic)) {
+      return this.reject('MG_ERR_TOPIC_RESERVED', `${event.topic} is written only by meshgate nodes (_mg.deadletter.>, _mg.sys.>); subscribe to it, do not publish`);
+    }
     const size = event.data === undefined ? 0 : event.data.byteLength;
     if (size > this.#maxEventBytes) {
       return this.reject('MG_ERR_EVENT_TOO_LARGE', `event data is ${size} bytes; the limit is ${this.#maxEventBytes}`);
@@ -238,7 +244,8 @@ export class MeshNode {
       this.#badTraceparent.inc();
       event = { ...event, traceparent: undefined, tracestate: undefined };
     }
-    const duplicate = this.#dedup.isDuplicate(event.source, event.id);
+    // Scoped by topic (dedup.ts): a producer cannot suppress an event on a topic it may not publish.
+    const duplicate = this.#dedup.isDuplicate(event.topic, event.source, event.id);
     if (duplicate) {
       this.#duplicates.inc();
       // A producer retry stops here. A copy from a peer still goes on to the

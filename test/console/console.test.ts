@@ -89,15 +89,13 @@ test('typing a filter in the live tail shows live events from another region, an
 
 test('a dead letter on _mg.deadletter.> shows in the console with its reasons', async (t) => {
   const { page } = consolePage;
-  // The format of docs/protocol.md "Dead letters", published on the page's
-  // own node as a refusing node would.
+  // A real refusal on the page's own node: only nodes publish dead letters
+  // (a client's publish to _mg.deadletter.> is MG_ERR_TOPIC_RESERVED).
+  const schema = { type: 'object', properties: { after: { type: 'object', properties: { total_cents: { type: 'integer' } } } } };
+  const registered = await fetch(`${node('eu').httpUrl}/v1/schemas/subjects/console-orders/versions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ schema, topics: ['db.orders.insert'] }) });
+  assert.equal(registered.status, 200, await registered.clone().text());
   const producer = nodeClient(t, 'eu');
-  await producer.publish('_mg.deadletter.db.orders.insert', {
-    type: 'meshgate.deadletter',
-    source: 'meshgate://eu',
-    datacontenttype: 'application/json',
-    data: { reasons: [{ path: '/after/total_cents', message: 'must be integer' }], event: { specversion: '1.0', id: 'bad-1', source: 'shop', type: 'order' } },
-  });
+  await assert.rejects(producer.publish('db.orders.insert', { type: 'order', data: { after: { total_cents: '12.50' } } }), (err: { code?: string }) => err.code === 'MG_ERR_EVENT_SCHEMA');
   const row = page.locator('#deadletters tr[data-topic="_mg.deadletter.db.orders.insert"]');
   await row.waitFor();
   assert.match(await row.innerText(), /\/after\/total_cents: must be integer/);

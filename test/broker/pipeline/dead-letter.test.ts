@@ -23,10 +23,19 @@ test('deadLetterTopic() keeps as many leading tokens as the topic limits allow, 
   assert.equal(deadLetterTopic(long, fits), null, 'even the first token is too long with the prefix');
 });
 
-test('deadLetterId() is the same for the same (source, id) and differs when the split between them moves', () => {
-  assert.equal(deadLetterId('/shop', 'o-1'), deadLetterId('/shop', 'o-1'));
-  assert.match(deadLetterId('/shop', 'o-1'), /^[0-9a-f]{64}$/);
-  assert.notEqual(deadLetterId('a', 'bc'), deadLetterId('ab', 'c'));
+test('deadLetterId() is the same for the same (topic, source, id) and differs when the split between them moves', () => {
+  assert.equal(deadLetterId('orders.eu', '/shop', 'o-1'), deadLetterId('orders.eu', '/shop', 'o-1'));
+  assert.match(deadLetterId('orders.eu', '/shop', 'o-1'), /^[0-9a-f]{64}$/);
+  assert.notEqual(deadLetterId('t', 'a', 'bc'), deadLetterId('t', 'ab', 'c'));
+  assert.notEqual(deadLetterId('a.b', 'c', 'x'), deadLetterId('a', 'b.c', 'x'));
+});
+
+test('deadLetterId() differs for the same (source, id) on two topics whose letters share a cut topic', () => {
+  // 15 tokens: with the 2 of the prefix, over the 16-token limit, so both letters go to _mg.deadletter.t0...t13.
+  const base = Array.from({ length: 14 }, (_, i) => `t${i}`).join('.');
+  const [mine, theirs] = [`${base}.mine`, `${base}.theirs`];
+  assert.equal(deadLetterTopic(mine, fits), deadLetterTopic(theirs, fits));
+  assert.notEqual(deadLetterId(mine, '/shop', 'o-1'), deadLetterId(theirs, '/shop', 'o-1'));
 });
 
 test('deadLetter() follows docs/protocol.md: type, source, subject, JSON data with the reasons and the original structured event', () => {
@@ -35,7 +44,7 @@ test('deadLetter() follows docs/protocol.md: type, source, subject, JSON data wi
   assert.equal(letter.type, DEAD_LETTER_TYPE);
   assert.equal(letter.source, 'meshgate://eu-1');
   assert.equal(letter.topic, '_mg.deadletter.orders.eu');
-  assert.equal(letter.id, deadLetterId('/shop', 'o-1'));
+  assert.equal(letter.id, deadLetterId('orders.eu', '/shop', 'o-1'));
   assert.deepEqual(letter.attrs, { datacontenttype: 'application/json', subject: 'orders.eu', time: '2023-11-14T22:13:20.000Z' });
   assert.deepEqual(letter.hops, []);
   // The original's data bytes are spliced in as sent (spaces kept).

@@ -4,6 +4,9 @@ import fc from 'fast-check';
 import { DedupWindow } from '../../../broker/pipeline/internal.js';
 import { MeshError } from '../../../broker/base/mod.js';
 
+/** The topic of every check in tests that are not about the topic scope. */
+const T = 'orders.eu';
+
 function clocked(options: { ttlMs?: number; maxEntries?: number } = {}) {
   const clock = { t: 1_000 };
   const dedup = new DedupWindow({ ...options, now: () => clock.t });
@@ -12,17 +15,38 @@ function clocked(options: { ttlMs?: number; maxEntries?: number } = {}) {
 
 test('isDuplicate() records a new (source, id) and reports the second sighting, counting it', () => {
   const { dedup } = clocked();
-  assert.equal(dedup.isDuplicate('/s', '1'), false);
-  assert.equal(dedup.isDuplicate('/s', '1'), true);
-  assert.equal(dedup.isDuplicate('/s', '1'), true);
+  assert.equal(dedup.isDuplicate(T, '/s', '1'), false);
+  assert.equal(dedup.isDuplicate(T, '/s', '1'), true);
+  assert.equal(dedup.isDuplicate(T, '/s', '1'), true);
   assert.equal(dedup.size, 1);
   assert.deepEqual(dedup.stats(), { entries: 1, duplicates: 2, evictedByAge: 0, evictedBySize: 0 });
 });
 
 test('the same id from another source is not a duplicate (CloudEvents: source + id identify an event)', () => {
   const { dedup } = clocked();
-  assert.equal(dedup.isDuplicate('/a', '1'), false);
-  assert.equal(dedup.isDuplicate('/b', '1'), false);
+  assert.equal(dedup.isDuplicate(T, '/a', '1'), false);
+  assert.equal(dedup.isDuplicate(T, '/b', '1'), false);
+});
+
+test('the same (source, id) on another topic is not a duplicate: a producer cannot suppress an event on a topic it may not publish', () => {
+  const { dedup } = clocked();
+  assert.equal(dedup.isDuplicate('a.decoy', 'billing-svc', 'invoice-42'), false);
+  assert.equal(dedup.isDuplicate('b.billing', 'billing-svc', 'invoice-42'), false, 'the real event on its own topic passes');
+  assert.equal(dedup.isDuplicate('b.billing', 'billing-svc', 'invoice-42'), true, 'a retry on the same topic is still a duplicate');
+  assert.equal(dedup.isDuplicate('a.decoy', 'billing-svc', 'invoice-42'), true);
+  assert.equal(dedup.size, 2);
+});
+
+test('keys whose parts split the same characters differently are never suppressed (topic, source and id boundaries)', () => {
+  const { dedup } = clocked();
+  const keys: [string, string, string][] = [
+    ['a.b', 'c', 'x'], ['a', 'b.c', 'x'], ['a', 'b', 'c.x'], ['a.b.c', '', 'x'], ['', 'a.b.c', 'x'], ['a.b.c', 'x', ''],
+    ['', '', 'a.b.cx'], ['a.b.cx', '', ''], ['a\u0080', 'b', 'c'], ['a', '\u0080b', 'c'], ['a\u00ff', '', ''], ['a', '\u00ff', ''],
+    ['\u0080', '', ''], ['', '\u0080', ''], ['', '', '\u0080'], ['', '', ''],
+  ];
+  for (const [topic, source, id] of keys) assert.equal(dedup.isDuplicate(topic, source, id), false, JSON.stringify([topic, source, id]));
+  for (const [topic, source, id] of keys) assert.equal(dedup.isDuplicate(topic, source, id), true, JSON.stringify([topic, source, id]));
+  assert.equal(dedup.size, keys.length);
 });
 
 test('pairs that collide under naive source+id concatenation are never suppressed', () => {
@@ -32,8 +56,8 @@ test('pairs that collide under naive source+id concatenation are never suppresse
     ['1:a', 'b'], ['1', ':ab'], ['3:a', 'b'], ['a:b', 'c'], ['a', ':bc'],
     ['a\u0000', 'b'], ['a', '\u0000b'], ['10:', 'x'], ['1', '0:x'],
   ];
-  for (const [source, id] of pairs) assert.equal(dedup.isDuplicate(source, id), false, JSON.stringify([source, id]));
-  for (const [source, id] of pairs) assert.equal(dedup.isDuplicate(source, id), true, JSON.stringify([source, id]));
+  for (const [source, id] of pairs) assert.equal(dedup.isDuplicate(T, source, id), false, JSON.stringify([source, id]));
+  for (const [source, id] of pairs) assert.equal(dedup.isDuplicate(T, source, id), true, JSON.stringify([source, id]));
   assert.equal(dedup.size, pairs.length);
 });
 
@@ -42,7 +66,7 @@ test('distinct ids are never suppressed, across arena growth and ring wrap-aroun
   let seen = 0;
   for (let i = 0; i < 20_000; i++) {
     if (i % 7 === 0) clock.t += 1;
-    assert.equal(dedup.isDuplicate('/s', `id-${i}`), false);
+    assert.equal(dedup.isDuplicate(T, '/s', `id-${i}`), false);
     seen++;
   }
   assert.equal(seen, 20_000);
@@ -51,78 +75,78 @@ test('distinct ids are never suppressed, across arena growth and ring wrap-aroun
 
 test('a pair expires ttlMs after it was first seen (injected clock)', () => {
   const { clock, dedup } = clocked({ ttlMs: 100 });
-  dedup.isDuplicate('/s', '1');
+  dedup.isDuplicate(T, '/s', '1');
   clock.t += 99;
-  assert.equal(dedup.isDuplicate('/s', '1'), true, 'still inside the window');
+  assert.equal(dedup.isDuplicate(T, '/s', '1'), true, 'still inside the window');
   clock.t += 1;
-  assert.equal(dedup.isDuplicate('/s', '1'), false, 'ttlMs later it is new again');
+  assert.equal(dedup.isDuplicate(T, '/s', '1'), false, 'ttlMs later it is new again');
   assert.equal(dedup.stats().evictedByAge, 1);
   assert.equal(dedup.size, 1);
 });
 
 test('a duplicate does not refresh the entry: a producer retrying forever cannot pin it', () => {
   const { clock, dedup } = clocked({ ttlMs: 100 });
-  dedup.isDuplicate('/s', 'retry');
+  dedup.isDuplicate(T, '/s', 'retry');
   for (let i = 0; i < 9; i++) {
     clock.t += 10;
-    assert.equal(dedup.isDuplicate('/s', 'retry'), true);
+    assert.equal(dedup.isDuplicate(T, '/s', 'retry'), true);
   }
   clock.t += 10; // 100 ms after the first sighting
-  assert.equal(dedup.isDuplicate('/s', 'retry'), false);
+  assert.equal(dedup.isDuplicate(T, '/s', 'retry'), false);
 });
 
 test('expiry is lazy and from the oldest: everything older than ttlMs leaves on the next check', () => {
   const { clock, dedup } = clocked({ ttlMs: 50 });
   for (let i = 0; i < 5; i++) {
-    dedup.isDuplicate('/s', `${i}`); // seen at 1000, 1010, 1020, 1030, 1040
+    dedup.isDuplicate(T, '/s', `${i}`); // seen at 1000, 1010, 1020, 1030, 1040
     clock.t += 10;
   }
   clock.t = 1075;
   assert.equal(dedup.size, 5, 'nothing leaves without a check');
-  assert.equal(dedup.isDuplicate('/s', 'new'), false);
+  assert.equal(dedup.isDuplicate(T, '/s', 'new'), false);
   // cutoff 1075 - 50 = 1025: the pairs seen at 1000, 1010 and 1020 are gone
   assert.equal(dedup.stats().evictedByAge, 3);
   assert.equal(dedup.size, 3);
-  assert.equal(dedup.isDuplicate('/s', '4'), true);
-  assert.equal(dedup.isDuplicate('/s', '3'), true);
-  assert.equal(dedup.isDuplicate('/s', '2'), false);
+  assert.equal(dedup.isDuplicate(T, '/s', '4'), true);
+  assert.equal(dedup.isDuplicate(T, '/s', '3'), true);
+  assert.equal(dedup.isDuplicate(T, '/s', '2'), false);
 });
 
 test('maxEntries bounds the window: the oldest pair is forgotten first and counted', () => {
   const { dedup } = clocked({ maxEntries: 3 });
-  for (const id of ['a', 'b', 'c', 'd']) assert.equal(dedup.isDuplicate('/s', id), false);
+  for (const id of ['a', 'b', 'c', 'd']) assert.equal(dedup.isDuplicate(T, '/s', id), false);
   assert.equal(dedup.size, 3);
   assert.equal(dedup.stats().evictedBySize, 1);
-  assert.equal(dedup.isDuplicate('/s', 'd'), true);
-  assert.equal(dedup.isDuplicate('/s', 'b'), true);
-  assert.equal(dedup.isDuplicate('/s', 'a'), false, 'a was evicted, so it is new again');
+  assert.equal(dedup.isDuplicate(T, '/s', 'd'), true);
+  assert.equal(dedup.isDuplicate(T, '/s', 'b'), true);
+  assert.equal(dedup.isDuplicate(T, '/s', 'a'), false, 'a was evicted, so it is new again');
   assert.equal(dedup.size, 3);
 });
 
 test('maxEntries holds while the window churns well past it, and evicts the oldest first', () => {
   const { dedup } = clocked({ maxEntries: 3_000 });
-  for (let i = 0; i < 10_000; i++) dedup.isDuplicate('/s', `${i}`);
+  for (let i = 0; i < 10_000; i++) dedup.isDuplicate(T, '/s', `${i}`);
   assert.equal(dedup.size, 3_000);
   assert.equal(dedup.stats().evictedBySize, 7_000);
-  assert.equal(dedup.isDuplicate('/s', '9999'), true);
-  assert.equal(dedup.isDuplicate('/s', '7000'), true);
-  assert.equal(dedup.isDuplicate('/s', '6999'), false);
+  assert.equal(dedup.isDuplicate(T, '/s', '9999'), true);
+  assert.equal(dedup.isDuplicate(T, '/s', '7000'), true);
+  assert.equal(dedup.isDuplicate(T, '/s', '6999'), false);
 });
 
 test('a clock that steps back does not break time order or forget pairs early', () => {
   const { clock, dedup } = clocked({ ttlMs: 100 });
-  dedup.isDuplicate('/s', '1');
+  dedup.isDuplicate(T, '/s', '1');
   clock.t -= 500;
-  assert.equal(dedup.isDuplicate('/s', '2'), false);
-  assert.equal(dedup.isDuplicate('/s', '1'), true);
+  assert.equal(dedup.isDuplicate(T, '/s', '2'), false);
+  assert.equal(dedup.isDuplicate(T, '/s', '1'), true);
   clock.t += 599;
-  assert.equal(dedup.isDuplicate('/s', '1'), true, 'treated as 99 ms after the first sighting');
+  assert.equal(dedup.isDuplicate(T, '/s', '1'), true, 'treated as 99 ms after the first sighting');
 });
 
 test('the default clock works without injection', () => {
   const dedup = new DedupWindow();
-  assert.equal(dedup.isDuplicate('/s', '1'), false);
-  assert.equal(dedup.isDuplicate('/s', '1'), true);
+  assert.equal(dedup.isDuplicate(T, '/s', '1'), false);
+  assert.equal(dedup.isDuplicate(T, '/s', '1'), true);
 });
 
 test('bad options stop construction with MG_ERR_CONFIG_INVALID naming the key', () => {
@@ -142,33 +166,33 @@ test('bad options stop construction with MG_ERR_CONFIG_INVALID naming the key', 
 
 test('one id from several sources: each pair is its own entry, and they expire oldest first', () => {
   const { dedup } = clocked({ maxEntries: 3 });
-  assert.equal(dedup.isDuplicate('/s1', 'x'), false);
-  assert.equal(dedup.isDuplicate('/s2', 'x'), false, 'same id, other source: not a duplicate');
-  assert.equal(dedup.isDuplicate('/s3', 'x'), false);
-  assert.equal(dedup.isDuplicate('/s2', 'x'), true);
-  assert.equal(dedup.isDuplicate('/s', 'y'), false, 'the window is full: (/s1, x) is forgotten');
-  assert.equal(dedup.isDuplicate('/s2', 'x'), true);
-  assert.equal(dedup.isDuplicate('/s3', 'x'), true);
-  assert.equal(dedup.isDuplicate('/s1', 'x'), false, 'the oldest pair went first');
+  assert.equal(dedup.isDuplicate(T, '/s1', 'x'), false);
+  assert.equal(dedup.isDuplicate(T, '/s2', 'x'), false, 'same id, other source: not a duplicate');
+  assert.equal(dedup.isDuplicate(T, '/s3', 'x'), false);
+  assert.equal(dedup.isDuplicate(T, '/s2', 'x'), true);
+  assert.equal(dedup.isDuplicate(T, '/s', 'y'), false, 'the window is full: (/s1, x) is forgotten');
+  assert.equal(dedup.isDuplicate(T, '/s2', 'x'), true);
+  assert.equal(dedup.isDuplicate(T, '/s3', 'x'), true);
+  assert.equal(dedup.isDuplicate(T, '/s1', 'x'), false, 'the oldest pair went first');
   assert.equal(dedup.size, 3);
 });
 
 /** The window's contract, written the obvious way: a list in time order, searched end to end. */
 class ModelWindow {
-  readonly held: { source: string; id: string; t: number }[] = [];
+  readonly held: { topic: string; source: string; id: string; t: number }[] = [];
   last = -Infinity;
   duplicates = 0;
   evictedByAge = 0;
   evictedBySize = 0;
   constructor(readonly ttlMs: number, readonly maxEntries: number) {}
-  isDuplicate(source: string, id: string, now: number): boolean {
+  isDuplicate(topic: string, source: string, id: string, now: number): boolean {
     const t = Math.max(now, this.last);
     this.last = t;
     while (this.held.length > 0 && this.held[0].t <= t - this.ttlMs) {
       this.held.shift();
       this.evictedByAge++;
     }
-    if (this.held.some((e) => e.source === source && e.id === id)) {
+    if (this.held.some((e) => e.topic === topic && e.source === source && e.id === id)) {
       this.duplicates++;
       return true;
     }
@@ -176,12 +200,12 @@ class ModelWindow {
       this.held.shift();
       this.evictedBySize++;
     }
-    this.held.push({ source, id, t });
+    this.held.push({ topic, source, id, t });
     return false;
   }
 }
 
-test('the window answers exactly as the obvious model does: random checks, clock steps, bounds, odd and long keys', () => {
+test('the window answers exactly as the obvious model does: random checks across topics, clock steps, bounds, odd and long keys', () => {
   // Few distinct keys, so duplicates, evictions and re-sightings are common;
   // non-ASCII and long keys exercise the arena's wide chars, wrap and growth;
   // small windows make table collisions and backward shifts frequent.
@@ -191,8 +215,10 @@ test('the window answers exactly as the obvious model does: random checks, clock
     // Letters in a phase per key, so one key overwriting part of another would show.
     fc.nat({ max: 3 }).map((n) => Array.from({ length: 20_000 + n }, (_, i) => String.fromCharCode(97 + ((i + 7 * n) % 26))).join('')),
   );
+  // Topics that split the same characters differently from a source ("a.b", "c" vs "a", "b.c"), and the texts above.
+  const topic = fc.oneof(fc.constantFrom('a', 'a.b', 'b.c', 'c', 'orders.eu'), text);
   const step = fc.oneof(
-    { weight: 8, arbitrary: fc.record({ source: text, id: text }) },
+    { weight: 8, arbitrary: fc.record({ topic, source: text, id: text }) },
     { weight: 2, arbitrary: fc.record({ advance: fc.integer({ min: -5, max: 40 }) }) },
   );
   fc.assert(
@@ -205,8 +231,8 @@ test('the window answers exactly as the obvious model does: random checks, clock
           clock.t += s.advance;
           continue;
         }
-        const expected = model.isDuplicate(s.source, s.id, clock.t);
-        assert.equal(dedup.isDuplicate(s.source, s.id), expected, JSON.stringify([s.source.slice(0, 20), s.id.slice(0, 20)]));
+        const expected = model.isDuplicate(s.topic, s.source, s.id, clock.t);
+        assert.equal(dedup.isDuplicate(s.topic, s.source, s.id), expected, JSON.stringify([s.topic.slice(0, 20), s.source.slice(0, 20), s.id.slice(0, 20)]));
       }
       assert.deepEqual(dedup.stats(), {
         entries: model.held.length,
@@ -222,10 +248,10 @@ test('the window answers exactly as the obvious model does: random checks, clock
 test('a window that churns far past its bound stays exact: every re-sent recent pair is caught, every old one passes', () => {
   const { dedup } = clocked({ maxEntries: 1_000 });
   for (let i = 0; i < 50_000; i++) {
-    assert.equal(dedup.isDuplicate(`/s${i % 3}`, `id-${i}`), false);
-    if (i >= 999) assert.equal(dedup.isDuplicate(`/s${(i - 999) % 3}`, `id-${i - 999}`), true, `id-${i - 999} is the oldest held`);
+    assert.equal(dedup.isDuplicate(T, `/s${i % 3}`, `id-${i}`), false);
+    if (i >= 999) assert.equal(dedup.isDuplicate(T, `/s${(i - 999) % 3}`, `id-${i - 999}`), true, `id-${i - 999} is the oldest held`);
   }
-  assert.equal(dedup.isDuplicate('/s0', 'id-0'), false, 'long forgotten');
+  assert.equal(dedup.isDuplicate(T, '/s0', 'id-0'), false, 'long forgotten');
   assert.equal(dedup.stats().duplicates, 50_000 - 999);
 });
 
@@ -244,10 +270,10 @@ test('keys of mixed lengths churning through a small window: the arena wraps and
   const keys: string[] = [];
   for (let i = 0; i < 3_000; i++) {
     keys.push(keyOf(i));
-    assert.equal(dedup.isDuplicate('/s', keys[i]), false, `key ${i} is new`);
+    assert.equal(dedup.isDuplicate(T, '/s', keys[i]), false, `key ${i} is new`);
     const oldest = Math.max(0, i - 7);
     for (const k of [oldest, i - Math.floor(random() * (i - oldest + 1)), i]) {
-      assert.equal(dedup.isDuplicate('/s', keys[k]), true, `key ${k} is held at step ${i}`);
+      assert.equal(dedup.isDuplicate(T, '/s', keys[k]), true, `key ${k} is held at step ${i}`);
     }
     keys[oldest - 1] = ''; // let the strings go: only the window's copies remain
   }

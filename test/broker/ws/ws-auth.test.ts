@@ -184,6 +184,42 @@ test('a publisher without rights gets MG_ERR_AUTH_FORBIDDEN for each of N events
   assert.ok(rejected(node, 'MG_ERR_AUTH_FORBIDDEN') >= N + 2);
 });
 
+test('a token that may publish only a.> cannot suppress the real b.billing event by publishing its (source, id) on a.decoy', async (t) => {
+  const node = await authNode(t);
+  const subscriber = await open(t, node.wsUrl, token({ sub: ['b.>'] }));
+  assert.equal((await subscriber.request({ op: 'sub', filter: 'b.>' })).op, 'ok');
+  const attacker = await open(t, node.wsUrl, token({ pub: ['a.>'] }));
+  const producer = await open(t, node.wsUrl, token({ pub: ['b.billing'] }));
+  const invoice = ce('invoice-42', { source: 'billing-svc' });
+  const decoy = await attacker.request({ op: 'pub', topic: 'a.decoy', event: invoice });
+  assert.equal(decoy.op, 'ok');
+  assert.equal(decoy.duplicate, undefined);
+  const real = await producer.request({ op: 'pub', topic: 'b.billing', event: invoice });
+  assert.equal(real.op, 'ok');
+  assert.equal(real.duplicate, undefined, 'the authorized event is not taken for a duplicate');
+  const got = await subscriber.waitFor((f) => f.op === 'event');
+  assert.equal(got.topic, 'b.billing');
+  assert.equal((got.event as { id: string }).id, 'invoice-42');
+  // A retry on the same topic is still one event, acked as a duplicate.
+  assert.equal((await producer.request({ op: 'pub', topic: 'b.billing', event: invoice })).duplicate, true);
+  assert.equal((await attacker.request({ op: 'pub', topic: 'a.decoy', event: invoice })).duplicate, true);
+  await settle(producer, attacker, subscriber);
+  assert.deepEqual(eventIds(subscriber), ['invoice-42']);
+});
+
+test('auth on: even a token with _mg.> gets MG_ERR_TOPIC_RESERVED publishing to _mg.deadletter.x or _mg.sys.x; it still reads them', async (t) => {
+  const node = await authNode(t);
+  const admin = await open(t, node.wsUrl, ADMIN());
+  assert.equal((await admin.request({ op: 'sub', filter: '_mg.deadletter.>' })).op, 'ok');
+  for (const topic of ['_mg.deadletter.x', '_mg.sys.x']) {
+    const reply = await admin.request({ op: 'pub', topic, event: ce(`forged-${topic}`) });
+    assert.equal(reply.code, 'MG_ERR_TOPIC_RESERVED', topic);
+  }
+  await settle(admin);
+  assert.deepEqual(eventIds(admin), []);
+  assert.equal(rejected(node, 'MG_ERR_TOPIC_RESERVED'), 2);
+});
+
 test('a subscriber without rights is refused, and a > subscriber with partial rights receives only what it may see', async (t) => {
   const node = await authNode(t);
   const admin = await open(t, node.wsUrl, ADMIN());

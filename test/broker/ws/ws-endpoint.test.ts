@@ -92,6 +92,39 @@ test('a duplicate publish (same source and id) is acked as duplicate and deliver
   assert.equal(node.node.metrics.snapshot().meshgate_events_duplicate_total, 1);
 });
 
+test('auth off: a client publishing to _mg.deadletter.x or _mg.sys.x gets MG_ERR_TOPIC_RESERVED, counted, and subscribers there receive nothing forged', async (t) => {
+  const node = await startTestNode(t);
+  const watcher = await openClient(t, node.wsUrl);
+  await subscribe(watcher, '_mg.deadletter.>');
+  await subscribe(watcher, '_mg.sys.>');
+  await subscribe(watcher, '_mg.>');
+  const pub = await openClient(t, node.wsUrl);
+  const forged = ce('forged', { type: 'meshgate.deadletter', source: 'meshgate://test-node', datacontenttype: 'application/json', data: { reasons: [] } });
+  for (const topic of ['_mg.deadletter.x', '_mg.sys.x', '_mg.sys.mesh.test-node']) {
+    const reply = await pub.request({ op: 'pub', topic, event: forged });
+    assert.equal(reply.op, 'err', topic);
+    assert.equal(reply.code, 'MG_ERR_TOPIC_RESERVED', topic);
+  }
+  // In a batch only the reserved items are refused; other _mg. topics are not the node's alone.
+  pub.send({ op: 'pubs', ref: 'b', items: [{ topic: '_mg.deadletter.y', event: ce('forged-b') }, { topic: '_mg.other.x', event: ce('allowed') }] });
+  assert.equal((await pub.waitFor((f) => f.ref === 'b' && f.op === 'err')).code, 'MG_ERR_TOPIC_RESERVED');
+  assert.equal((await pub.waitFor((f) => f.ref === 'b' && f.op === 'ok')).accepted, 1);
+  // The CloudEvents binding has no error frame: the refusal closes the socket.
+  const socket = new WebSocket(`ws://127.0.0.1:${node.port}/v1/ce/_mg.deadletter.x`, 'cloudevents.json');
+  t.after(() => socket.terminate());
+  await once(socket, 'open');
+  const closed = once(socket, 'close');
+  socket.send(JSON.stringify(forged));
+  const [code, reason] = (await closed) as [number, Buffer];
+  assert.equal(code, 1008);
+  assert.match(reason.toString(), /^MG_ERR_TOPIC_RESERVED: /);
+  await watcher.waitFor((f) => f.op === 'event');
+  await barrier(watcher);
+  assert.deepEqual(watcher.events().map((f) => f.topic), ['_mg.other.x']);
+  const rejected = node.node.metrics.snapshot().meshgate_events_rejected_total as Record<string, number>;
+  assert.equal(rejected['code=MG_ERR_TOPIC_RESERVED'], 5);
+});
+
 test('a publish without ref gets no ack, and its failure still reports an error frame', async (t) => {
   const node = await startTestNode(t);
   const c = await openClient(t, node.wsUrl);
