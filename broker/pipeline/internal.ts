@@ -5,3 +5,4 @@ export * from './mod.js';
 export { deadLetter, deadLetterId, deadLetterTopic, DEAD_LETTER_TYPE } from './dead-letter.js';
 export { DedupWindow } from './dedup.js';
 export { LocalRouter } from './local-router.js';
+export { isNodeWritten } from './reserved-topics.js';

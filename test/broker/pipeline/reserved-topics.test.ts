@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { IngressProtocol, MeshEvent } from '../../broker/event.js';
-import type { Subscriber } from '../../broker/egress.js';
-import { MeshNode } from '../../broker/mesh-node.js';
-import { isNodeWritten } from '../../broker/reserved-topics.js';
+import type { IngressProtocol, MeshEvent } from '../../../broker/event/mod.js';
+import type { Subscriber } from '../../../broker/pipeline/mod.js';
+import { MeshNode } from '../../../broker/pipeline/mod.js';
+import { isNodeWritten } from '../../../broker/pipeline/internal.js';
 
 function node(): MeshNode {
   return new MeshNode({ nodeId: 'n', region: 'r', topicLimits: { maxLength: 256, maxTokens: 16, maxWildcards: 8 }, maxEventBytes: 1 << 20, dedup: { windowMs: 60_000, maxEntries: 1000 } });
