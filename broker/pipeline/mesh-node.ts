@@ -132,7 +132,7 @@ export class MeshNode {
     );
     this.#deliveries = m.counter('meshgate_deliveries_total', 'Events handed to local subscribers (one per subscriber)');
     this.#badTraceparent = m.counter('meshgate_traceparent_invalid_total', 'Events whose producer-set traceparent was malformed: dropped, and a new trace started');
-    this.#duplicates = m.counter('meshgate_events_duplicate_total', 'Events dropped because their (source, id) was seen within the dedup window');
+    this.#duplicates = m.counter('meshgate_events_duplicate_total', 'Events dropped because their (topic, source, id) was seen within the dedup window');
     const undeliveredHelp = 'Events accepted and acked that reached no subscriber because nobody wanted them any more, by reason (no-interest, no-subscriber, withdrawn, restart)';
     this.#undelivered = {
       'no-interest': m.counter('meshgate_events_undelivered_total', undeliveredHelp, { reason: 'no-interest' }),
