@@ -5,5 +5,5 @@
  * Imports nothing of ours.
  */
 export { closeReason } from './close-reason.js';
-export { MeshError, type ErrorCode, ERROR_CODES } from './errors.js';
+export { codedReason, ERROR_CODES, isRetryable, MeshError, type ErrorCode } from './errors.js';
 export { MetricsRegistry, Metric, type Histogram } from './metrics.js';
