@@ -82,6 +82,8 @@ export async function closeSharedBrokers(): Promise<void> {
 /** One end-to-end path: `send(i)` publishes event i; `received` is called with i on delivery. */
 interface Path {
   readonly serverPids: number[];
+  /** A promise where the client confirms sends, nothing where it does not. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: implementations return a promise or nothing at all
   send(i: number): Promise<unknown> | void;
   close(): Promise<void>;
 }
@@ -116,7 +118,10 @@ async function measure(open: (received: (i: number) => void) => Promise<Path>): 
   const reached = () => new Promise<void>((resolve, reject) => {
     if (got >= target) return resolve();
     const timer = setTimeout(() => reject(new Error(`got ${got} of ${target} after ${PHASE_TIMEOUT_MS} ms`)), PHASE_TIMEOUT_MS);
-    onTarget = () => (clearTimeout(timer), resolve());
+    onTarget = () => {
+      clearTimeout(timer);
+      resolve();
+    };
   });
   /** Sends events [from, to) as fast as the producer's window allows; resolves when the producer has them all acknowledged. */
   const sendWindowed = async (from: number, to: number) => {

@@ -15,7 +15,7 @@ import { dedupBench } from './dedup-bench.js';
 import { pipelineBench } from './pipeline-bench.js';
 import { validationBench } from './validation-bench.js';
 import { tracingBench } from './tracing-bench.js';
-import type { BenchResult, NamedBenchResult, Scenario } from './bench-result.js';
+import type { BenchResult, Scenario } from './bench-result.js';
 
 
 const PAYLOAD = 256;

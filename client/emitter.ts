@@ -3,7 +3,9 @@
  * node:events). A listener that throws does not stop the others; the
  * throw is handed to `onListenerError`.
  */
+// biome-ignore lint/suspicious/noExplicitAny: a listener map of any shape; each event's own signature is checked through Events
 export class Emitter<Events extends { [K in keyof Events]: (...args: any[]) => void }> {
+  // biome-ignore lint/suspicious/noExplicitAny: as above
   readonly #listeners = new Map<keyof Events, Set<(...args: any[]) => void>>();
   readonly #onListenerError: (err: unknown) => void;
 

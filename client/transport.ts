@@ -10,9 +10,11 @@ import { errorFromClose, MeshgateError } from './errors.js';
 /** The subset of the WHATWG WebSocket the client uses; the browser's and `ws`'s both fit. */
 export interface WebSocketLike {
   readonly readyState: number;
+  // biome-ignore lint/suspicious/noExplicitAny: the browser's handler takes an Event, ws's its own type; only any accepts both
   onopen: ((ev: any) => void) | null;
   onmessage: ((ev: { data: unknown }) => void) | null;
   onclose: ((ev: { code: number; reason: string }) => void) | null;
+  // biome-ignore lint/suspicious/noExplicitAny: as onopen
   onerror: ((ev: any) => void) | null;
   send(data: string): void;
   close(code?: number, reason?: string): void;

@@ -206,7 +206,7 @@ class SubsetProver {
     if (refs.length === 0) return true;
     const ra = this.#a.root as Record<string, unknown>;
     const rb = this.#b.root as Record<string, unknown>;
-    const inDefs = (list: string[] | null) => list !== null && list.every((r) => r.startsWith('#/$defs/') || r.startsWith('#/definitions/'));
+    const inDefs = (list: string[] | null) => list?.every((r) => r.startsWith('#/$defs/') || r.startsWith('#/definitions/')) === true;
     // The definitions themselves may only refer to definitions, or their meaning depends on the rest of the root.
     return inDefs(refs) && jsonEqual(ra.$defs, rb.$defs) && jsonEqual(ra.definitions, rb.definitions) && inDefs(contextRefs(ra.$defs ?? null)) && inDefs(contextRefs(ra.definitions ?? null));
   }

@@ -293,7 +293,7 @@ async function phase(
   const cpu0 = processesCpu(o.serverPids());
   pub.send(cmd);
   const done = subs.map((s) => s.waitFor('phase-done', stepMs));
-  done.forEach((p) => p.catch(() => undefined)); // handled below
+  for (const p of done) p.catch(() => undefined); // handled below
   const sent = await pub.waitFor('sent', stepMs);
   const publishMs = (sent.t1Ns - sent.t0Ns) / 1e6;
 

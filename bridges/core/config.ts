@@ -114,7 +114,7 @@ export function resolveBridge(entry: BridgeEntry, index: number, nodeId: string,
   let url: URL;
   try {
     url = new URL(entry.url);
-  } catch (err) {
+  } catch {
     throw invalid(`${at}.url`, `not a URL, got ${JSON.stringify(entry.url)}; fix: e.g. ${entry.type}://127.0.0.1:${DEFAULT_PORTS[entry.type]}`);
   }
   const scheme = url.protocol.replace(/:$/, '');

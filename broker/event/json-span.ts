@@ -112,7 +112,7 @@ function skipValue(text: string, i: number): number {
   let j = i + 1;
   for (;;) {
     const d = text.charCodeAt(j);
-    if (d === COMMA || d === RBRACE || d === RBRACKET || d === 0x20 || d === 0x0a || d === 0x0d || d === 0x09 || d !== d) return j;
+    if (d === COMMA || d === RBRACE || d === RBRACKET || d === 0x20 || d === 0x0a || d === 0x0d || d === 0x09 || Number.isNaN(d)) return j; // NaN: past the end
     j++;
   }
 }

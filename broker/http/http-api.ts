@@ -1,4 +1,4 @@
-import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { TemplatedApp } from 'uWebSockets.js';
 import type { MeshNode } from '../pipeline/mod.js';
 import type { PeerDialer } from '../peering/mod.js';
 import type { PeerMesh } from '../peering/mod.js';

@@ -98,7 +98,7 @@ export class RegistrySync {
 
   #receive(link: PeerLink, frame: ControlFrame): void {
     this.#m.received.inc();
-    let result;
+    let result: ReturnType<SchemaRegistry['merge']>;
     try {
       result = this.#registry.merge((frame as { state?: unknown }).state as RegistryState);
     } catch (err) {

@@ -101,7 +101,10 @@ class Batch {
     if (!this.#deferred) {
       let resolve!: () => void;
       let reject!: (e: Error) => void;
-      const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
       this.#deferred = { promise, resolve, reject };
     }
     return this.#deferred.promise;

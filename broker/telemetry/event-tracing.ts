@@ -27,7 +27,7 @@
  * and cloudevents registries), as opentelemetry-js advises for incubating
  * conventions, rather than imported from the unstable entry point.
  */
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Link, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Link, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import type { HopTrace, IngressProtocol, MeshEvent } from '../event/mod.js';
 import { formatTraceparent, spanContextOf } from '../event/mod.js';
 

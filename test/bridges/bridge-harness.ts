@@ -127,7 +127,11 @@ export class Inbox<T> {
     if (this.items.length >= n) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`got ${this.items.length} of ${n} items after ${timeoutMs} ms`)), timeoutMs);
-      this.#waiters.push({ n, resolve: () => (clearTimeout(timer), resolve()) });
+      this.#waiters.push({ n, resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
     });
   }
 }

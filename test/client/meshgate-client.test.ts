@@ -29,7 +29,11 @@ function collector(): { events: MeshEvent[]; handler: (e: MeshEvent) => void; wa
     events,
     handler: (e) => {
       events.push(e);
-      waiters = waiters.filter((w) => (events.length >= w.n ? (w.resolve(events), false) : true));
+      waiters = waiters.filter((w) => {
+        if (events.length < w.n) return true;
+        w.resolve(events);
+        return false;
+      });
     },
     waitFor: (n) => (events.length >= n ? Promise.resolve(events) : new Promise((resolve) => waiters.push({ n, resolve }))),
   };

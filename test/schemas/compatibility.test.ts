@@ -201,6 +201,7 @@ test('constructs the checker does not understand are refused as "cannot prove co
     ['anyOf', obj({ a: str }), obj({ a: { anyOf: [str, { type: 'null' }] } }), /cannot prove compatible: anyOf at \/properties\/a/],
     ['allOf', obj({ a: str }), obj({ a: { allOf: [str] } }), /cannot prove compatible: allOf at \/properties\/a/],
     ['not', obj({ a: str }), obj({ a: { not: { type: 'integer' } } }), /cannot prove compatible: not at \/properties\/a/],
+    // biome-ignore lint/suspicious/noThenProperty: `then` is the JSON Schema keyword under test, not a thenable
     ['if/then/else', obj({ a: str }), obj({ a: str }, { if: { required: ['a'] }, then: { required: ['b'] } }), /cannot prove compatible: if at \(root\)/],
     ['patternProperties', obj({ a: str }), obj({ a: str }, { patternProperties: { '^x': str } }), /cannot prove compatible: patternProperties at \(root\)/],
     ['dependentRequired', obj({ a: str }), obj({ a: str }, { dependentRequired: { a: ['b'] } }), /cannot prove compatible: dependentRequired at \(root\)/],

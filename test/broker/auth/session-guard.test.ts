@@ -36,7 +36,10 @@ test('SessionGuard.routerFilters(): a narrowed piece over the node limits falls 
   const g = guard([deep, 'b.>']);
   assert.equal(g.checkSubscribe('>'), null);
   const seen: string[] = [];
-  const atMostEightWildcards = (f: string) => (seen.push(f), f.split('.').filter((t) => t === '*' || t === '>').length <= 8);
+  const atMostEightWildcards = (f: string) => {
+    seen.push(f);
+    return f.split('.').filter((t) => t === '*' || t === '>').length <= 8;
+  };
   assert.deepEqual(g.routerFilters('>', atMostEightWildcards), ['>']);
   assert.ok(seen.includes(deep), 'the node check saw the narrowed piece');
   assert.deepEqual(g.routerFilters('>', fitsAll), [deep, 'b.>']);

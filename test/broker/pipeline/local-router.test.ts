@@ -29,7 +29,7 @@ test('LocalRouter.route() encodes an event once per egress format and shares the
   const router = new LocalRouter();
   const formats = [countingFormat('f1'), countingFormat('f2'), countingFormat('f3')];
   const subs = Array.from({ length: 90 }, (_, i) => collector(formats[i % 3]));
-  subs.forEach((s, i) => router.add(i % 2 ? 'a.*' : 'a.>', s));
+  for (const [i, s] of subs.entries()) router.add(i % 2 ? 'a.*' : 'a.>', s);
   assert.equal(router.route(event), 90);
   assert.deepEqual(formats.map((f) => f.calls), [1, 1, 1]);
   for (const f of formats) {
