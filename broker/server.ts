@@ -137,7 +137,11 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
 
   const { host } = config.listen;
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
-    app.listen(host, config.listen.port, (socket) => {
+    // uWS binds with SO_REUSEPORT unless told otherwise: a second node on a
+    // taken port would then start, print "ready" and let the kernel split
+    // clients between the two. A node owns its port exclusively.
+    // (uWS.js v20 takes (host, port, options, cb); its typings list only (port, options, cb).)
+    (app.listen as unknown as ListenWithOptions)(host, config.listen.port, LISTEN_EXCLUSIVE_PORT, (socket) => {
       if (socket === false) {
         reject(new MeshError('MG_ERR_CONFIG_INVALID', `listen: cannot bind ${host}:${config.listen.port} (in use or not an address of this machine); fix: choose another listen.port or --port`));
       } else resolve(socket);
@@ -220,6 +224,15 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     },
   };
 }
+
+/**
+ * uSockets' LIBUS_LISTEN_EXCLUSIVE_PORT: bind without SO_REUSEPORT. The
+ * typings declare it as a (non-const) enum the runtime module does not
+ * export under that name; the module exports the number itself.
+ */
+const LISTEN_EXCLUSIVE_PORT = ((uWS as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT?: number }).LIBUS_LISTEN_EXCLUSIVE_PORT ?? 1) as number;
+
+type ListenWithOptions = (host: string, port: number, options: number, cb: (socket: uWS.us_listen_socket | false) => void) => uWS.TemplatedApp;
 
 /** A plain uWS app, or an SSLApp when `tls` is configured (files checked first: uWS only says it failed). */
 function createApp(config: NodeConfig): uWS.TemplatedApp {
