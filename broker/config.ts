@@ -57,6 +57,10 @@ export interface NodeConfig {
     readonly parkMs: number;
     /** Most events waiting for unknown origins. @default 100000 */
     readonly maxParked: number;
+    /** A peer socket with no valid hello this long after opening is closed with 4408, ms (also the TLS and HTTP stages on the mesh.tls listener). @default 5000 */
+    readonly handshakeTimeoutMs: number;
+    /** Peer sockets open without a completed hello, node-wide; past it peer upgrades get HTTP 503 MG_ERR_PEER_BUSY. @default 64 */
+    readonly maxPendingHandshakes: number;
     readonly link: PeerLinkOptions;
     /** Mutual TLS between peers (a separate wss listener); none: plain ws peering on the client port. */
     readonly tls?: TlsFiles & { readonly caFile: string; readonly port?: number; readonly host?: string };
@@ -103,7 +107,7 @@ export const DEFAULTS: NodeConfig = Object.freeze({
   dedup: { windowMs: 120_000, maxEntries: 1_000_000 },
   bridges: [],
   auth: {},
-  mesh: { peers: [], maxHops: 16, keepaliveMs: 5000, backoffMinMs: 100, backoffMaxMs: 5000, parkMs: 30_000, maxParked: 100_000, link: { ...PEER_LINK_DEFAULTS } },
+  mesh: { peers: [], maxHops: 16, keepaliveMs: 5000, backoffMinMs: 100, backoffMaxMs: 5000, parkMs: 30_000, maxParked: 100_000, handshakeTimeoutMs: 5000, maxPendingHandshakes: 64, link: { ...PEER_LINK_DEFAULTS } },
 });
 
 function defaultNodeId(): string {

@@ -31,6 +31,8 @@ export const ERROR_CODES = {
   MG_ERR_CONN_RATE: 'the client address opens connections faster than limits.connectionRatePerIp (HTTP 429 at upgrade)',
   MG_ERR_PUB_RATE: 'the connection publishes faster than limits.publishRate; the event is dropped (error frame; close 4429 on /v1/ce/)',
   MG_ERR_PEER_TLS: 'a peer failed mutual TLS: no certificate, wrong CA or expired (refused before any WebSocket exists)',
+  MG_ERR_PEER_BUSY: 'the node has mesh.maxPendingHandshakes peer handshakes in progress (HTTP 503 at the peer upgrade, Retry-After: 1); a peer may retry',
+  MG_ERR_PEER_HANDSHAKE_TIMEOUT: 'a peer socket sent no valid hello within mesh.handshakeTimeoutMs (close 4408); a peer may retry',
   MG_ERR_SCHEMA_INVALID: 'not a JSON Schema the registry compiles, or a bad subject, version, mode or binding (HTTP 422)',
   MG_ERR_SCHEMA_INCOMPATIBLE: "the schema breaks the subject's compatibility mode; the reasons name each property and change (HTTP 409)",
   MG_ERR_SCHEMA_NOT_FOUND: 'no such subject, version or schema id (HTTP 404)',

@@ -12,6 +12,7 @@ import { startTelemetry, type Telemetry } from './telemetry.js';
 import { SchemaRegistry } from '../schemas/mod.js';
 import { IngressValidator } from './ingress-validation.js';
 import { mountPeerEndpoint, PEER_PATH } from './peer-endpoint.js';
+import { PeerAdmission } from './peer-admission.js';
 import { PeerDialer } from './peer-dialer.js';
 import { readPeerTls, startPeerTlsEndpoint, type PeerTlsEndpoint } from './peer-tls-endpoint.js';
 import { PeerMesh } from './peer-mesh.js';
@@ -94,11 +95,14 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     allowedOrigins: config.auth.allowedOrigins,
     ipLimits: { maxConnectionsPerIp: config.limits.maxConnectionsPerIp, connectionRatePerIp: config.limits.connectionRatePerIp, connectionBurstPerIp: config.limits.connectionBurstPerIp },
   });
+  // One pending-handshake count for both peer listeners; the address limits are the clients' (gate).
+  const admission = new PeerAdmission({ maxPendingHandshakes: config.mesh.maxPendingHandshakes, handshakeTimeoutMs: config.mesh.handshakeTimeoutMs }, gate, (reason) => mesh.refused(reason));
+  node.metrics.gaugeFn('meshgate_peer_pending_handshakes', 'Peer sockets open without a completed hello (cap: mesh.maxPendingHandshakes)', () => admission.pending);
   const app = createApp(config);
   const meshTls = config.mesh.tls;
   const peerTls = meshTls === undefined ? undefined : readPeerTls(meshTls);
   if (meshTls === undefined) {
-    mountPeerEndpoint(app, mesh, { nodeId: config.node.id, region: config.node.region, meshKey: config.mesh.key, maxFrameBytes: config.limits.maxFrameBytes });
+    mountPeerEndpoint(app, mesh, { nodeId: config.node.id, region: config.node.region, meshKey: config.mesh.key, maxFrameBytes: config.limits.maxFrameBytes, admission });
   } else {
     // With mutual TLS, peers are served only by the TLS listener: the client port refuses them.
     app.get(PEER_PATH, (res) => {
@@ -155,6 +159,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
         nodeId: config.node.id,
         region: config.node.region,
         meshKey: config.mesh.key,
+        admission,
         host: meshTls.host ?? host,
         port: meshTls.port ?? (config.listen.port === 0 ? 0 : config.listen.port + 1),
         tls: meshTls,
