@@ -28,6 +28,8 @@ export interface NodeConfig {
     readonly maxSubscriptionsPerConnection: number;
     /** Bytes buffered for one subscriber before it is closed as slow. @default 16_777_216 */
     readonly maxBufferedBytes: number;
+    /** Bytes buffered for all subscribers together before the largest are closed as slow. @default 268_435_456 */
+    readonly maxNodeBufferedBytes: number;
     readonly topic: { readonly maxLength: number; readonly maxTokens: number; readonly maxWildcards: number };
     /** Open connections per client address; 0: no limit. @default 0 */
     readonly maxConnectionsPerIp: number;
@@ -97,6 +99,7 @@ export const DEFAULTS: NodeConfig = Object.freeze({
     maxEventBytes: 262_144,
     maxSubscriptionsPerConnection: 1000,
     maxBufferedBytes: 16_777_216,
+    maxNodeBufferedBytes: 268_435_456,
     maxConnectionsPerIp: 0,
     connectionRatePerIp: 0,
     connectionBurstPerIp: 0,

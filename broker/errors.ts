@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   MG_ERR_FRAME_UNKNOWN_OP: 'the frame names an operation the protocol does not have',
   MG_ERR_SUB_LIMIT: 'the connection holds the maximum number of subscriptions',
   MG_ERR_SUB_UNKNOWN: 'unsubscribe for a filter the connection is not subscribed to',
+  MG_ERR_SLOW_CONSUMER: 'close reason with 1008: unsent bytes of the subscriber passed limits.maxBufferedBytes, or it held the most when the node passed limits.maxNodeBufferedBytes',
   MG_ERR_AUTH_REQUIRED: 'no credentials: the node requires a token (HTTP 401 at upgrade)',
   MG_ERR_AUTH_INVALID: 'the token is not valid: signature, algorithm, audience, issuer or not-before (HTTP 401 at upgrade)',
   MG_ERR_AUTH_EXPIRED: 'the token has expired (HTTP 401 at upgrade; close 4401 during a session)',

@@ -114,6 +114,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     maxEventBytes: config.limits.maxEventBytes,
     maxSubscriptionsPerConnection: config.limits.maxSubscriptionsPerConnection,
     maxBufferedBytes: config.limits.maxBufferedBytes,
+    maxNodeBufferedBytes: config.limits.maxNodeBufferedBytes,
     version: VERSION,
     gate,
     publishLimit: { rate: config.limits.publishRate, burst: config.limits.publishBurst },
