@@ -87,6 +87,20 @@ export class UpgradeGate {
     return { ok: true, principal: result.principal, ip };
   }
 
+  /**
+   * Only the per-address limits (count and rate), for connections that
+   * authenticate otherwise (peers prove the mesh key after the upgrade).
+   * They share the client budget: an address holds no more sockets by
+   * also dialling /v1/peer. An admitted connection must call `release(ip)`.
+   */
+  checkAddress(ip: string): { readonly ok: true; readonly ip: string | null } | { readonly ok: false; readonly status: string; readonly code: 'MG_ERR_CONN_LIMIT' | 'MG_ERR_CONN_RATE'; readonly message: string } {
+    if (!this.#ips.active) return { ok: true, ip: null };
+    const verdict = this.#ips.acquire(ip);
+    if (verdict === 'MG_ERR_CONN_LIMIT') return { ok: false, status: statusOf(verdict), code: verdict, message: 'this address holds limits.maxConnectionsPerIp connections' };
+    if (verdict === 'MG_ERR_CONN_RATE') return { ok: false, status: statusOf(verdict), code: verdict, message: 'this address opens connections faster than limits.connectionRatePerIp' };
+    return { ok: true, ip };
+  }
+
   /** An admitted connection closed (ip as the verdict gave it; null is a no-op). */
   release(ip: string | null): void {
     if (ip !== null) this.#ips.release(ip);

@@ -43,6 +43,8 @@ export const ERROR_CODES = {
   MG_ERR_PEER_MALFORMED: { retry: false, meaning: 'a peer sent a frame that breaks the peer protocol, or the wrong frame in the handshake (close 4400)' },
   MG_ERR_PEER_SELF: { retry: false, meaning: 'a node dialed itself (its own url among mesh.peers)' },
   MG_ERR_PEER_DUPLICATE: { retry: true, meaning: 'a second link to a node already linked: the new one is closed, the existing link stays' },
+  MG_ERR_PEER_BUSY: { retry: true, meaning: 'the node has mesh.maxPendingHandshakes peer handshakes in progress (HTTP 503 at the peer upgrade, Retry-After: 1)' },
+  MG_ERR_PEER_HANDSHAKE_TIMEOUT: { retry: true, meaning: 'a peer socket sent no valid hello within mesh.handshakeTimeoutMs (close 4408)' },
   MG_ERR_PEER_TIMEOUT: { retry: true, meaning: 'a link was silent for 3 keepalive intervals and is closed; the dialer reconnects' },
   MG_ERR_SCHEMA_INVALID: { retry: false, meaning: 'not a JSON Schema the registry compiles, or a bad subject, version, mode or binding (HTTP 422)' },
   MG_ERR_SCHEMA_INCOMPATIBLE: { retry: false, meaning: "the schema breaks the subject's compatibility mode; the reasons name each property and change (HTTP 409)" },

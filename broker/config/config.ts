@@ -29,6 +29,8 @@ export interface NodeConfig {
     readonly maxSubscriptionsPerConnection: number;
     /** Bytes buffered for one subscriber before it is closed as slow. @default 16_777_216 */
     readonly maxBufferedBytes: number;
+    /** Bytes buffered for all subscribers together before the largest are closed as slow. @default 268_435_456 */
+    readonly maxNodeBufferedBytes: number;
     readonly topic: { readonly maxLength: number; readonly maxTokens: number; readonly maxWildcards: number };
     /** Open connections per client address; 0: no limit. @default 0 */
     readonly maxConnectionsPerIp: number;
@@ -58,6 +60,10 @@ export interface NodeConfig {
     readonly parkMs: number;
     /** Most events waiting for unknown origins. @default 100000 */
     readonly maxParked: number;
+    /** A peer socket with no valid hello this long after opening is closed with 4408, ms (also the TLS and HTTP stages on the mesh.tls listener). @default 5000 */
+    readonly handshakeTimeoutMs: number;
+    /** Peer sockets open without a completed hello, node-wide; past it peer upgrades get HTTP 503 MG_ERR_PEER_BUSY. @default 64 */
+    readonly maxPendingHandshakes: number;
     readonly link: PeerLinkOptions;
     /** Mutual TLS between peers (a separate wss listener); none: plain ws peering on the client port. */
     readonly tls?: TlsFiles & { readonly caFile: string; readonly port?: number; readonly host?: string };
@@ -94,6 +100,7 @@ export const DEFAULTS: NodeConfig = Object.freeze({
     maxEventBytes: 262_144,
     maxSubscriptionsPerConnection: 1000,
     maxBufferedBytes: 16_777_216,
+    maxNodeBufferedBytes: 268_435_456,
     maxConnectionsPerIp: 0,
     connectionRatePerIp: 0,
     connectionBurstPerIp: 0,
@@ -104,7 +111,7 @@ export const DEFAULTS: NodeConfig = Object.freeze({
   dedup: { windowMs: 120_000, maxEntries: 1_000_000 },
   bridges: [],
   auth: {},
-  mesh: { peers: [], maxHops: 16, keepaliveMs: 5000, backoffMinMs: 100, backoffMaxMs: 5000, parkMs: 30_000, maxParked: 100_000, link: { ...PEER_LINK_DEFAULTS } },
+  mesh: { peers: [], maxHops: 16, keepaliveMs: 5000, backoffMinMs: 100, backoffMaxMs: 5000, parkMs: 30_000, maxParked: 100_000, handshakeTimeoutMs: 5000, maxPendingHandshakes: 64, link: { ...PEER_LINK_DEFAULTS } },
 });
 
 function defaultNodeId(): string {

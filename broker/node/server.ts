@@ -12,6 +12,7 @@ import { startTelemetry, type Telemetry } from '../telemetry/mod.js';
 import { SchemaRegistry } from '../../schemas/mod.js';
 import { IngressValidator } from '../pipeline/mod.js';
 import { mountPeerEndpoint, PEER_PATH } from '../peering/mod.js';
+import { PeerAdmission } from '../peering/mod.js';
 import { PeerDialer } from '../peering/mod.js';
 import { readPeerTls, startPeerTlsEndpoint, type PeerTlsEndpoint } from '../peering/mod.js';
 import { PeerMesh } from '../peering/mod.js';
@@ -94,11 +95,14 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     allowedOrigins: config.auth.allowedOrigins,
     ipLimits: { maxConnectionsPerIp: config.limits.maxConnectionsPerIp, connectionRatePerIp: config.limits.connectionRatePerIp, connectionBurstPerIp: config.limits.connectionBurstPerIp },
   });
+  // One pending-handshake count for both peer listeners; the address limits are the clients' (gate).
+  const admission = new PeerAdmission({ maxPendingHandshakes: config.mesh.maxPendingHandshakes, handshakeTimeoutMs: config.mesh.handshakeTimeoutMs }, gate, (reason) => mesh.refused(reason));
+  node.metrics.gaugeFn('meshgate_peer_pending_handshakes', 'Peer sockets open without a completed hello (cap: mesh.maxPendingHandshakes)', () => admission.pending);
   const app = createApp(config);
   const meshTls = config.mesh.tls;
   const peerTls = meshTls === undefined ? undefined : readPeerTls(meshTls);
   if (meshTls === undefined) {
-    mountPeerEndpoint(app, mesh, { nodeId: config.node.id, region: config.node.region, meshKey: config.mesh.key, maxFrameBytes: config.limits.maxFrameBytes });
+    mountPeerEndpoint(app, mesh, { nodeId: config.node.id, region: config.node.region, meshKey: config.mesh.key, maxFrameBytes: config.limits.maxFrameBytes, admission });
   } else {
     // With mutual TLS, peers are served only by the TLS listener: the client port refuses them.
     app.get(PEER_PATH, (res) => {
@@ -110,6 +114,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     maxEventBytes: config.limits.maxEventBytes,
     maxSubscriptionsPerConnection: config.limits.maxSubscriptionsPerConnection,
     maxBufferedBytes: config.limits.maxBufferedBytes,
+    maxNodeBufferedBytes: config.limits.maxNodeBufferedBytes,
     version: VERSION,
     gate,
     publishLimit: { rate: config.limits.publishRate, burst: config.limits.publishBurst },
@@ -137,7 +142,11 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
 
   const { host } = config.listen;
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
-    app.listen(host, config.listen.port, (socket) => {
+    // uWS binds with SO_REUSEPORT unless told otherwise: a second node on a
+    // taken port would then start, print "ready" and let the kernel split
+    // clients between the two. A node owns its port exclusively.
+    // (uWS.js v20 takes (host, port, options, cb); its typings list only (port, options, cb).)
+    (app.listen as unknown as ListenWithOptions)(host, config.listen.port, LISTEN_EXCLUSIVE_PORT, (socket) => {
       if (socket === false) {
         reject(new MeshError('MG_ERR_CONFIG_INVALID', `listen: cannot bind ${host}:${config.listen.port} (in use or not an address of this machine); fix: choose another listen.port or --port`));
       } else resolve(socket);
@@ -151,6 +160,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
         nodeId: config.node.id,
         region: config.node.region,
         meshKey: config.mesh.key,
+        admission,
         host: meshTls.host ?? host,
         port: meshTls.port ?? (config.listen.port === 0 ? 0 : config.listen.port + 1),
         tls: meshTls,
@@ -220,6 +230,15 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     },
   };
 }
+
+/**
+ * uSockets' LIBUS_LISTEN_EXCLUSIVE_PORT: bind without SO_REUSEPORT. The
+ * typings declare it as a (non-const) enum the runtime module does not
+ * export under that name; the module exports the number itself.
+ */
+const LISTEN_EXCLUSIVE_PORT = ((uWS as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT?: number }).LIBUS_LISTEN_EXCLUSIVE_PORT ?? 1) as number;
+
+type ListenWithOptions = (host: string, port: number, options: number, cb: (socket: uWS.us_listen_socket | false) => void) => uWS.TemplatedApp;
 
 /** A plain uWS app, or an SSLApp when `tls` is configured (files checked first: uWS only says it failed). */
 function createApp(config: NodeConfig): uWS.TemplatedApp {

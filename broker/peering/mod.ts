@@ -11,3 +11,4 @@ export { PEER_LINK_DEFAULTS, type PeerLinkOptions } from './peer-link.js';
 export { PeerMesh } from './peer-mesh.js';
 export { readPeerTls, startPeerTlsEndpoint, type PeerTlsEndpoint } from './peer-tls-endpoint.js';
 export { RegistrySync } from './registry-sync.js';
+export { PeerAdmission } from './peer-admission.js';

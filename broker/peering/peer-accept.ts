@@ -3,6 +3,7 @@ import { keyProof, newNonce, PEER_CLOSE, proofMatches } from './peer-handshake.j
 import type { PeerConnection, PeerLink } from './peer-link.js';
 import type { PeerMesh } from './peer-mesh.js';
 import { closeReason } from '../base/mod.js';
+import type { PeerAdmission, PeerTicket } from './peer-admission.js';
 
 /** The accepting side's view of one peer socket, whatever serves it (uWS, or ws over Node https for mutual TLS). */
 export interface AcceptedSocket {
@@ -16,6 +17,8 @@ export interface PeerAcceptOptions {
   readonly region: string;
   /** Shared mesh key; with none, every peer is refused. */
   readonly meshKey: string | undefined;
+  /** Pending-handshake cap, address limits and the hello deadline, shared by every peer listener. */
+  readonly admission: PeerAdmission;
 }
 
 /**
@@ -31,16 +34,44 @@ export class PeerAcceptance {
   readonly #nonce = newNonce();
   #link: PeerLink | null = null;
   #conn: PeerConnection | null = null;
+  readonly #ticket: PeerTicket;
+  #deadline: NodeJS.Timeout | null = null;
+  /** Set once the socket is being closed by this side or the peer: no deadline fires after it. */
+  #ending = false;
 
-  constructor(mesh: PeerMesh, options: PeerAcceptOptions, socket: AcceptedSocket) {
+  /** `ticket`: what PeerAdmission.admit gave this socket's upgrade. */
+  constructor(mesh: PeerMesh, options: PeerAcceptOptions, socket: AcceptedSocket, ticket: PeerTicket) {
     this.#mesh = mesh;
     this.#options = options;
     this.#socket = socket;
+    this.#ticket = ticket;
   }
 
-  /** The socket opened: send the challenge. */
+  /** The socket opened: send the challenge and start the hello deadline. */
   open(): void {
     this.#socket.send(encodeControl({ t: 'challenge', nonce: this.#nonce }));
+    // One timer per pending socket, cleared at the hello: a socket that
+    // never says hello holds a descriptor and a pending slot no longer than this.
+    const admission = this.#options.admission;
+    this.#deadline = setTimeout(() => {
+      this.#deadline = null;
+      if (this.#link !== null || this.#ending) return;
+      admission.timedOut();
+      this.#end(PEER_CLOSE.TIMEOUT, `MG_ERR_PEER_HANDSHAKE_TIMEOUT: no valid hello within mesh.handshakeTimeoutMs (${admission.options.handshakeTimeoutMs} ms)`);
+    }, admission.options.handshakeTimeoutMs);
+    this.#deadline.unref();
+  }
+
+  #end(code: number, reason: string): void {
+    this.#ending = true;
+    this.#clearDeadline();
+    this.#socket.end(code, reason);
+  }
+
+  #clearDeadline(): void {
+    if (this.#deadline === null) return;
+    clearTimeout(this.#deadline);
+    this.#deadline = null;
   }
 
   /** One message; `message` is only valid during the call. */
@@ -49,11 +80,12 @@ export class PeerAcceptance {
       this.#mesh.receive(this.#link, this.#conn!, message);
       return;
     }
+    if (this.#ending) return;
     const options = this.#options;
     const socket = this.#socket;
     const refuse = (code: number, reason: 'auth' | 'version' | 'malformed' | 'duplicate', text: string) => {
       this.#mesh.refused(reason);
-      socket.end(code, closeReason(text));
+      this.#end(code, closeReason(text));
     };
     const decoded = isBinary ? decodePeerFrame(message) : null;
     if (decoded === null || decoded.kind !== 'control' || decoded.frame.t !== 'hello') {
@@ -77,7 +109,9 @@ export class PeerAcceptance {
     const nonce = hello.nonce instanceof Uint8Array ? hello.nonce : new Uint8Array();
     socket.send(encodeControl({ t: 'welcome', node: options.nodeId, region: options.region, version: PEER_PROTOCOL_VERSION, proof: keyProof(options.meshKey, 'accept', nonce, options.nodeId) }));
     const link = this.#mesh.attach(hello.node, typeof hello.region === 'string' ? hello.region : '', conn, 'accept');
-    if (link === null) return void socket.end(PEER_CLOSE.DUPLICATE, 'MG_ERR_PEER_DUPLICATE: already connected to this node');
+    if (link === null) return this.#end(PEER_CLOSE.DUPLICATE, 'MG_ERR_PEER_DUPLICATE: already connected to this node');
+    this.#clearDeadline();
+    this.#ticket.authenticated();
     this.#link = link;
     this.#conn = conn;
   }
@@ -86,7 +120,11 @@ export class PeerAcceptance {
     if (this.#link !== null) this.#mesh.drained(this.#link);
   }
 
+  /** The socket closed (either side, any reason). */
   close(): void {
+    this.#ending = true;
+    this.#clearDeadline();
+    this.#ticket.closed();
     if (this.#link !== null && this.#conn !== null) this.#mesh.detach(this.#link, this.#conn);
   }
 }

@@ -33,7 +33,7 @@ export const PEER_CLOSE = Object.freeze({
   DUPLICATE: 4409,
   /** Peer protocol version mismatch. */
   VERSION: 4426,
-  /** Keepalive timed out. */
+  /** Keepalive timed out, or no valid hello within mesh.handshakeTimeoutMs (MG_ERR_PEER_HANDSHAKE_TIMEOUT). */
   TIMEOUT: 4408,
   /** Node shutting down. */
   GOING_AWAY: 1001,

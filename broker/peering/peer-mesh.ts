@@ -1,4 +1,5 @@
 import { filterMatches, InterestTable, minimalCover } from '../../routing/mod.js';
+import type { PeerAdmissionRefusal } from './peer-admission.js';
 import { encodePeerEntry } from '../event/mod.js';
 import { eventFromMap } from '../event/mod.js';
 import { Completion, type Upstream } from '../pipeline/mod.js';
@@ -101,7 +102,7 @@ export class PeerMesh {
   }
 
   /** Counts a refused peer connection. */
-  refused(reason: 'auth' | 'version' | 'malformed' | 'duplicate' | 'tls'): void {
+  refused(reason: 'auth' | 'version' | 'malformed' | 'duplicate' | 'tls' | PeerAdmissionRefusal): void {
     this.#m.refused(reason).inc();
   }
 

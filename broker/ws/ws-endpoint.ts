@@ -7,7 +7,7 @@ import type { EgressFormat } from '../pipeline/mod.js';
 import type { SchemaReason } from '../pipeline/mod.js';
 import type { MeshNode } from '../pipeline/mod.js';
 import type { Metric } from '../base/mod.js';
-import { CLOSE, WsSession } from './ws-session.js';
+import { BufferBudget, CLOSE, WsSession } from './ws-session.js';
 import { closeReason } from '../base/mod.js';
 
 export interface WsEndpointOptions {
@@ -15,6 +15,8 @@ export interface WsEndpointOptions {
   readonly maxFrameBytes: number;
   readonly maxSubscriptionsPerConnection: number;
   readonly maxBufferedBytes: number;
+  /** Bytes buffered across all subscriber sockets before the largest are closed as slow (1008). @default 268_435_456 */
+  readonly maxNodeBufferedBytes?: number;
   readonly version: string;
   readonly maxEventBytes: number;
   /** Origin, per-address limits and credentials, checked at upgrade; none: every client admitted. */
@@ -64,11 +66,15 @@ interface CeData {
 export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsEndpointOptions): { connections: () => number; closeAll: () => void } {
   const m = node.metrics;
   const sessions = new Set<WsSession<ClientData> | WsSession<CeData>>();
+  const slowHelp = 'Subscribers closed with 1008 as slow consumers: their unsent bytes passed limits.maxBufferedBytes (limit="socket"), or they held the most when the node passed limits.maxNodeBufferedBytes (limit="node")';
+  const budget = new BufferBudget(options.maxNodeBufferedBytes ?? 268_435_456, m.counter('meshgate_slow_consumer_closes_total', slowHelp, { limit: 'node' }));
   const sessionOptions = {
     maxBufferedBytes: options.maxBufferedBytes,
-    slowConsumerCloses: m.counter('meshgate_slow_consumer_closes_total', 'Subscribers closed with 1008 because their unsent bytes passed limits.maxBufferedBytes'),
+    slowConsumerCloses: m.counter('meshgate_slow_consumer_closes_total', slowHelp, { limit: 'socket' }),
     bytesOut: m.counter('meshgate_bytes_out_total', 'Bytes written to WebSocket subscribers'),
+    budget,
   };
+  m.gaugeFn('meshgate_buffered_bytes', 'Bytes buffered for WebSocket subscribers, node-wide (bound: limits.maxNodeBufferedBytes)', () => budget.total);
   const bytesIn: Metric = m.counter('meshgate_bytes_in_total', 'Bytes received in WebSocket frames');
   const opened: Metric = m.counter('meshgate_connections_opened_total', 'WebSocket connections accepted');
   const tooBig: Metric = m.counter('meshgate_frames_too_large_total', 'Connections closed for a frame over limits.maxFrameBytes (1009), or over the hard cap (cut off)');
@@ -187,9 +193,11 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
       }
       handleRequest(node, session, codec, decoded.request, options, guard, filtered);
     },
-    drain() {
+    drain(ws: WebSocket<ClientData>) {
       // Nothing is held back on our side: frames go to uWS at once and the
-      // slow-consumer limit is checked after every flush.
+      // slow-consumer limits are checked after every flush. A drain only
+      // lowers this socket's share of the node-wide sum.
+      ws.getUserData().session?.reportBuffered();
     },
     close: (ws: WebSocket<ClientData>, code: number, reason: ArrayBuffer) => release(ws.getUserData(), code, reason),
   });
@@ -254,6 +262,7 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
       // A schema failure closes like any undecodable event (1007); its reasons travel in the dead letter.
       if (!result.ok) refuseCe(node, session, result.code === 'MG_ERR_EVENT_TOO_LARGE' ? CLOSE.TOO_BIG : result.code === 'MG_ERR_EVENT_SCHEMA' ? CLOSE.INVALID_PAYLOAD : CLOSE.POLICY, result.code, result.message, false);
     },
+    drain: (ws: WebSocket<CeData>) => ws.getUserData().session?.reportBuffered(),
     close: (ws: WebSocket<CeData>, code: number, reason: ArrayBuffer) => release(ws.getUserData(), code, reason),
   });
 

@@ -43,8 +43,80 @@ function flushAll(): void {
 export interface SessionOptions {
   /** Bytes buffered in uWS for this socket before it is closed as slow. */
   readonly maxBufferedBytes: number;
+  /** Per-socket limit closes: meshgate_slow_consumer_closes_total{limit="socket"}. */
   readonly slowConsumerCloses: Metric;
   readonly bytesOut: Metric;
+  /** The node-wide limit, shared by every session of the node. */
+  readonly budget: BufferBudget;
+}
+
+/**
+ * The node-wide bound on bytes buffered in uWS for subscribers
+ * (limits.maxNodeBufferedBytes). Each session reports what uWS holds for
+ * it after every flush and drain; the sum is kept here without a scan.
+ * When it passes the limit, the sessions that buffer are re-read (reports
+ * only ever overstate: buffers shrink on their own as they drain) and the
+ * largest are closed as slow consumers, 1008, until the sum is back
+ * within the limit. A slow consumer is the one holding memory, so the one
+ * with most is closed first; consumers that keep up hold nothing and are
+ * never chosen.
+ *
+ * Bytes of a closed socket leave the sum at once; uWS frees them when the
+ * close completes (the peer reads up to the close frame, or the socket
+ * times out).
+ */
+/** What the budget needs of a session. */
+interface Buffering {
+  reportBuffered(): void;
+  end(code: number, reason: string): void;
+}
+
+export class BufferBudget {
+  /** @default 268_435_456 (256 MiB) */
+  readonly limit: number;
+  /** Sessions reported non-zero, with what they reported. */
+  readonly #held = new Map<Buffering, number>();
+  readonly #closes: Metric;
+  #total = 0;
+  /** Set while shedding: the closes it makes report back here and must not start another round. */
+  #shedding = false;
+
+  constructor(limit: number, closes: Metric) {
+    this.limit = limit;
+    this.#closes = closes;
+  }
+
+  /** Bytes buffered across the node's subscriber sockets, as last reported. */
+  get total(): number {
+    return this.#total;
+  }
+
+  /** `session` now has `bytes` buffered in uWS; may close the largest sessions when the node is over its limit. */
+  report(session: Buffering, bytes: number): void {
+    const before = this.#held.get(session) ?? 0;
+    if (bytes === before) return;
+    this.#total += bytes - before;
+    if (bytes === 0) this.#held.delete(session);
+    else this.#held.set(session, bytes);
+    if (this.#total > this.limit && !this.#shedding) this.#shed();
+  }
+
+  #shed(): void {
+    this.#shedding = true;
+    try {
+      // Fresh numbers first: a drain may have gone unreported.
+      for (const session of [...this.#held.keys()]) session.reportBuffered();
+      if (this.#total <= this.limit) return;
+      const largest = [...this.#held].sort((a, b) => b[1] - a[1]);
+      for (const [session] of largest) {
+        if (this.#total <= this.limit) return;
+        this.#closes.inc();
+        session.end(CLOSE.POLICY, 'MG_ERR_SLOW_CONSUMER: limits.maxNodeBufferedBytes');
+      }
+    } finally {
+      this.#shedding = false;
+    }
+  }
 }
 
 /**
@@ -52,7 +124,8 @@ export interface SessionOptions {
  * written once per loop turn inside one cork(), the events of a turn as
  * one batch frame where the format has one (one syscall, one frame, one
  * client callback for many events); a consumer whose unsent bytes pass `maxBufferedBytes` is closed
- * with 1008 and counted, so it never holds memory or slows others.
+ * with 1008 and counted, so it never holds memory or slows others; and
+ * so is the largest one when the node's sum passes its BufferBudget.
  */
 export class WsSession<U = unknown> implements Subscriber {
   readonly format: EgressFormat;
@@ -151,7 +224,15 @@ export class WsSession<U = unknown> implements Subscriber {
     pending.length = 0;
     isReply.length = 0;
     this.#options.bytesOut.inc(bytes);
-    if (slow || ws.getBufferedAmount() > limit) this.closeSlow();
+    const buffered = ws.getBufferedAmount();
+    if (slow || buffered > limit) this.closeSlow();
+    else this.#options.budget.report(this, buffered);
+  }
+
+  /** Re-reads what uWS buffers for this socket into the node-wide sum (after a drain, or when the node is over its limit). */
+  reportBuffered(): void {
+    if (this.#closed) return;
+    this.#options.budget.report(this, this.#ws.getBufferedAmount());
   }
 
   closeSlow(): void {
@@ -165,11 +246,13 @@ export class WsSession<U = unknown> implements Subscriber {
     this.#closed = true;
     this.#pending.length = 0;
     this.#isReply.length = 0;
+    this.#options.budget.report(this, 0);
     this.#ws.end(code, reason);
   }
 
   /** Called by the endpoint when uWS reports the socket closed. */
   markClosed(): void {
+    this.#options.budget.report(this, 0);
     this.#closed = true;
     this.#pending.length = 0;
     this.#isReply.length = 0;

@@ -10,6 +10,7 @@ import type { RunningNode } from '../../../broker/node/internal.js';
 import { makeTestPki, type CertFiles, type TestPki } from '../../helpers/certs.js';
 import { TEST_MESH_KEY, until } from '../../helpers/mesh.js';
 import { startTestNode } from '../../helpers/node.js';
+import { silentPeer } from '../../helpers/silent-peer.js';
 
 /** A node with mutual TLS peering: `files` is its certificate, `ca` the CA it trusts. */
 async function tlsNode(t: TestContext, id: string, files: CertFiles, ca: string, peers: string[] = []): Promise<RunningNode> {
@@ -152,3 +153,32 @@ async function peerRows(node: RunningNode): Promise<Array<Record<string, unknown
 async function dialErrors(node: RunningNode): Promise<string> {
   return (await peerRows(node)).map((p) => String(p.lastError ?? '')).join('\n');
 }
+
+test('the mutual-TLS peer listener keeps the same hello deadline and pending-handshake cap', async (t) => {
+  const a = await startTestNode(t, {
+    node: { id: 'a', region: 'r-a' },
+    mesh: { key: TEST_MESH_KEY, handshakeTimeoutMs: 1000, maxPendingHandshakes: 2, tls: { ...pki.cert('a'), caFile: pki.caFile, port: 0 } },
+  });
+  const cert = pki.cert('silent');
+  const withCert = { ca: readFileSync(pki.caFile), cert: readFileSync(cert.certFile), key: readFileSync(cert.keyFile) };
+  // TLS passes (a good certificate), then nothing is said.
+  const held = [await silentPeer(t, a.peerUrl, withCert), await silentPeer(t, a.peerUrl, withCert)];
+  const over = await silentPeer(t, a.peerUrl, withCert);
+  assert.equal(over.kind, 'refused');
+  assert.equal(over.kind === 'refused' && over.status, 503);
+  assert.match(over.kind === 'refused' ? over.body : '', /^MG_ERR_PEER_BUSY: /);
+  for (const h of held) {
+    assert.equal(h.kind, 'open');
+    if (h.kind !== 'open') continue;
+    const closed = await h.closed;
+    assert.equal(closed.code, 4408);
+    assert.match(closed.reason, /^MG_ERR_PEER_HANDSHAKE_TIMEOUT/);
+    assert.ok(closed.at - h.challengedAt >= 950, 'not before the deadline');
+  }
+  const refused = a.node.metrics.snapshot().meshgate_peer_refused_total as Record<string, number>;
+  assert.equal(refused['reason=pending_limit'], 1);
+  assert.equal(refused['reason=handshake_timeout'], 2);
+  // The slots are free again: a real peer links.
+  const b = await tlsNode(t, 'b', pki.cert('b'), pki.caFile, [a.peerUrl]);
+  await until('a and b link over TLS', () => upPeers(a).includes('b') && upPeers(b).includes('a'));
+});
