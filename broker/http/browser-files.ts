@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { sendJson } from './send-json.js';
+import { sendError } from './send-json.js';
 
 // The client library (dist/client/*.js, compiled from client/) at
 // /v1/client/<file>.js, and the mesh console at /console (assets under
@@ -36,6 +36,6 @@ function sendFile(res: HttpResponse, dirs: readonly URL[], name: string): void {
       return;
     }
   }
-  sendJson(res, '404 Not Found', { error: 'MG_ERR_NOT_FOUND', message: `no file '${name}'` });
+  sendError(res, '404 Not Found', 'MG_ERR_NOT_FOUND', `no file '${name}'`);
 }
 

@@ -5,7 +5,7 @@ import type { PeerMesh } from '../peering/mod.js';
 import type { SchemaRegistry } from '../../schemas/mod.js';
 import { mountSchemaApi, type SchemaApiOptions } from './schema-api.js';
 import { mountBrowserFiles } from './browser-files.js';
-import { sendJson } from './send-json.js';
+import { sendError, sendJson } from './send-json.js';
 import { meshView } from './mesh-view.js';
 
 export interface HttpApiSources {
@@ -74,7 +74,7 @@ export function mountHttpApi(app: TemplatedApp, sources: HttpApiSources): void {
     });
   });
   app.any('/*', (res, req) => {
-    sendJson(res, '404 Not Found', { error: 'MG_ERR_NOT_FOUND', message: `no route ${req.getMethod().toUpperCase()} ${req.getUrl()}` });
+    sendError(res, '404 Not Found', 'MG_ERR_NOT_FOUND', `no route ${req.getMethod().toUpperCase()} ${req.getUrl()}`);
   });
 }
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import uWS from 'uWebSockets.js';
 import type { NodeConfig } from '../config/mod.js';
-import { MeshError } from '../base/mod.js';
+import { codedReason, MeshError } from '../base/mod.js';
 import { mountHttpApi } from '../http/mod.js';
 import { startMeshViewPublisher } from '../http/mod.js';
 import { MeshNode } from '../pipeline/mod.js';
@@ -106,7 +106,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
   } else {
     // With mutual TLS, peers are served only by the TLS listener: the client port refuses them.
     app.get(PEER_PATH, (res) => {
-      res.writeStatus('403 Forbidden').end('MG_ERR_PEER_TLS: this node takes peers over mutual TLS on its mesh.tls port\n');
+      res.writeStatus('403 Forbidden').end(`${codedReason('MG_ERR_PEER_TLS', 'this node takes peers over mutual TLS on its mesh.tls port')}\n`);
     });
   }
   const ws = mountWsEndpoints(app, node, {

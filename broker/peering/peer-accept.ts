@@ -2,7 +2,7 @@ import { decodePeerFrame, encodeControl, PEER_PROTOCOL_VERSION } from './peer-fr
 import { keyProof, newNonce, PEER_CLOSE, proofMatches } from './peer-handshake.js';
 import type { PeerConnection, PeerLink } from './peer-link.js';
 import type { PeerMesh } from './peer-mesh.js';
-import { closeReason } from '../base/mod.js';
+import { closeReason, codedReason } from '../base/mod.js';
 import type { PeerAdmission, PeerTicket } from './peer-admission.js';
 
 /** The accepting side's view of one peer socket, whatever serves it (uWS, or ws over Node https for mutual TLS). */
@@ -57,7 +57,7 @@ export class PeerAcceptance {
       this.#deadline = null;
       if (this.#link !== null || this.#ending) return;
       admission.timedOut();
-      this.#end(PEER_CLOSE.TIMEOUT, `MG_ERR_PEER_HANDSHAKE_TIMEOUT: no valid hello within mesh.handshakeTimeoutMs (${admission.options.handshakeTimeoutMs} ms)`);
+      this.#end(PEER_CLOSE.TIMEOUT, codedReason('MG_ERR_PEER_HANDSHAKE_TIMEOUT', `no valid hello within mesh.handshakeTimeoutMs (${admission.options.handshakeTimeoutMs} ms)`));
     }, admission.options.handshakeTimeoutMs);
     this.#deadline.unref();
   }
@@ -89,17 +89,17 @@ export class PeerAcceptance {
     };
     const decoded = isBinary ? decodePeerFrame(message) : null;
     if (decoded === null || decoded.kind !== 'control' || decoded.frame.t !== 'hello') {
-      return refuse(PEER_CLOSE.MALFORMED, 'malformed', 'MG_ERR_PEER_MALFORMED: expected a hello frame');
+      return refuse(PEER_CLOSE.MALFORMED, 'malformed', codedReason('MG_ERR_PEER_MALFORMED', 'expected a hello frame'));
     }
     const hello = decoded.frame;
     if (hello.version !== PEER_PROTOCOL_VERSION) {
-      return refuse(PEER_CLOSE.VERSION, 'version', `MG_ERR_PEER_VERSION: this node speaks peer protocol ${PEER_PROTOCOL_VERSION}, peer sent ${String(hello.version)}`);
+      return refuse(PEER_CLOSE.VERSION, 'version', codedReason('MG_ERR_PEER_VERSION', `this node speaks peer protocol ${PEER_PROTOCOL_VERSION}, peer sent ${String(hello.version)}`));
     }
-    if (options.meshKey === undefined) return refuse(PEER_CLOSE.AUTH, 'auth', 'MG_ERR_PEER_AUTH: this node has no mesh key; peering is off');
+    if (options.meshKey === undefined) return refuse(PEER_CLOSE.AUTH, 'auth', codedReason('MG_ERR_PEER_AUTH', 'this node has no mesh key; peering is off'));
     if (typeof hello.node !== 'string' || !proofMatches(keyProof(options.meshKey, 'dial', this.#nonce, hello.node), hello.proof)) {
-      return refuse(PEER_CLOSE.AUTH, 'auth', 'MG_ERR_PEER_AUTH: mesh key proof does not match');
+      return refuse(PEER_CLOSE.AUTH, 'auth', codedReason('MG_ERR_PEER_AUTH', 'mesh key proof does not match'));
     }
-    if (hello.node === options.nodeId) return refuse(PEER_CLOSE.MALFORMED, 'malformed', 'MG_ERR_PEER_SELF: a node cannot peer with itself');
+    if (hello.node === options.nodeId) return refuse(PEER_CLOSE.MALFORMED, 'malformed', codedReason('MG_ERR_PEER_SELF', 'a node cannot peer with itself'));
     const conn: PeerConnection = {
       send: (bytes) => void socket.send(bytes),
       bufferedAmount: () => socket.bufferedAmount(),
@@ -109,7 +109,7 @@ export class PeerAcceptance {
     const nonce = hello.nonce instanceof Uint8Array ? hello.nonce : new Uint8Array();
     socket.send(encodeControl({ t: 'welcome', node: options.nodeId, region: options.region, version: PEER_PROTOCOL_VERSION, proof: keyProof(options.meshKey, 'accept', nonce, options.nodeId) }));
     const link = this.#mesh.attach(hello.node, typeof hello.region === 'string' ? hello.region : '', conn, 'accept');
-    if (link === null) return this.#end(PEER_CLOSE.DUPLICATE, 'MG_ERR_PEER_DUPLICATE: already connected to this node');
+    if (link === null) return this.#end(PEER_CLOSE.DUPLICATE, codedReason('MG_ERR_PEER_DUPLICATE', 'already connected to this node'));
     this.#clearDeadline();
     this.#ticket.authenticated();
     this.#link = link;

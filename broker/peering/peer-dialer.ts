@@ -4,7 +4,7 @@ import { keyProof, newNonce, PEER_CLOSE, proofMatches } from './peer-handshake.j
 import type { PeerConnection, PeerLink } from './peer-link.js';
 import type { PeerMesh } from './peer-mesh.js';
 import { PEER_PATH } from './peer-endpoint.js';
-import { closeReason } from '../base/mod.js';
+import { closeReason, codedReason } from '../base/mod.js';
 
 export interface PeerDialerOptions {
   readonly nodeId: string;
@@ -89,18 +89,18 @@ export class PeerDialer {
       const bytes = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
       if (link !== null) return this.#mesh.receive(link, conn!, bytes);
       const decoded = decodePeerFrame(bytes);
-      if (decoded.kind !== 'control') return fail(PEER_CLOSE.MALFORMED, 'malformed', 'MG_ERR_PEER_MALFORMED: garbage during the handshake');
+      if (decoded.kind !== 'control') return fail(PEER_CLOSE.MALFORMED, 'malformed', codedReason('MG_ERR_PEER_MALFORMED', 'garbage during the handshake'));
       const frame = decoded.frame;
       if (challenge === null) {
-        if (frame.t !== 'challenge' || !(frame.nonce instanceof Uint8Array)) return fail(PEER_CLOSE.MALFORMED, 'malformed', 'MG_ERR_PEER_MALFORMED: expected a challenge');
+        if (frame.t !== 'challenge' || !(frame.nonce instanceof Uint8Array)) return fail(PEER_CLOSE.MALFORMED, 'malformed', codedReason('MG_ERR_PEER_MALFORMED', 'expected a challenge'));
         challenge = frame.nonce;
         socket.send(encodeControl({ t: 'hello', node: this.#options.nodeId, region: this.#options.region, version: PEER_PROTOCOL_VERSION, nonce, proof: keyProof(this.#options.meshKey, 'dial', challenge, this.#options.nodeId) }));
         return;
       }
-      if (frame.t !== 'welcome') return fail(PEER_CLOSE.MALFORMED, 'malformed', 'MG_ERR_PEER_MALFORMED: expected a welcome');
-      if (frame.version !== PEER_PROTOCOL_VERSION) return fail(PEER_CLOSE.VERSION, 'version', `MG_ERR_PEER_VERSION: this node speaks peer protocol ${PEER_PROTOCOL_VERSION}, peer answered ${String(frame.version)}`);
+      if (frame.t !== 'welcome') return fail(PEER_CLOSE.MALFORMED, 'malformed', codedReason('MG_ERR_PEER_MALFORMED', 'expected a welcome'));
+      if (frame.version !== PEER_PROTOCOL_VERSION) return fail(PEER_CLOSE.VERSION, 'version', codedReason('MG_ERR_PEER_VERSION', `this node speaks peer protocol ${PEER_PROTOCOL_VERSION}, peer answered ${String(frame.version)}`));
       if (typeof frame.node !== 'string' || !proofMatches(keyProof(this.#options.meshKey, 'accept', nonce, frame.node), frame.proof)) {
-        return fail(PEER_CLOSE.AUTH, 'auth', 'MG_ERR_PEER_AUTH: the peer could not prove the mesh key');
+        return fail(PEER_CLOSE.AUTH, 'auth', codedReason('MG_ERR_PEER_AUTH', 'the peer could not prove the mesh key'));
       }
       conn = {
         send: (b) => socket.send(b),
@@ -108,7 +108,7 @@ export class PeerDialer {
         close: (code, reason) => socket.close(code, reason),
       };
       link = this.#mesh.attach(frame.node, frame.region, conn, 'dial', this.url);
-      if (link === null) return void socket.close(PEER_CLOSE.DUPLICATE, 'MG_ERR_PEER_DUPLICATE: already connected to this node');
+      if (link === null) return void socket.close(PEER_CLOSE.DUPLICATE, codedReason('MG_ERR_PEER_DUPLICATE', 'already connected to this node'));
       this.#linked = true;
       this.#attempt = 0;
       this.lastError = null;
@@ -157,8 +157,8 @@ export class PeerDialer {
  */
 function tlsFailure(err: Error & { code?: string }, linked: boolean): string | null {
   const code = err.code ?? '';
-  if (/SSL|TLS|CERT|UNABLE_TO|SIGNATURE|ALTNAME/.test(code)) return `MG_ERR_PEER_TLS: ${err.message}`;
-  if (!linked && code === 'ECONNRESET') return `MG_ERR_PEER_TLS: ${err.message} before the upgrade answer (does the peer's mesh.tls.caFile sign our certificate, and is it unexpired?)`;
+  if (/SSL|TLS|CERT|UNABLE_TO|SIGNATURE|ALTNAME/.test(code)) return codedReason('MG_ERR_PEER_TLS', `${err.message}`);
+  if (!linked && code === 'ECONNRESET') return codedReason('MG_ERR_PEER_TLS', `${err.message} before the upgrade answer (does the peer's mesh.tls.caFile sign our certificate, and is it unexpired?)`);
   return null;
 }
 

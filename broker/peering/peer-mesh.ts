@@ -10,7 +10,7 @@ import { MESSAGING_SYSTEM, traceparentOf } from '../telemetry/mod.js';
 import { decodeEventEntry, decodePeerFrame, encodeDests, withHopParent, type ControlFrame, type InterestDelta, type InterestState } from './peer-frames.js';
 import { PEER_CLOSE } from './peer-handshake.js';
 import { PeerLink, type PeerConnection, type PeerLinkOptions } from './peer-link.js';
-import { closeReason } from '../base/mod.js';
+import { closeReason, codedReason } from '../base/mod.js';
 
 export interface PeerMeshOptions {
   /** Events whose hop path is this long are not forwarded further. @default 16 */
@@ -170,7 +170,7 @@ export class PeerMesh {
     const decoded = decodePeerFrame(message);
     if (decoded.kind === 'malformed') {
       this.#m.malformed.inc();
-      link.close(PEER_CLOSE.MALFORMED, closeReason(`MG_ERR_PEER_MALFORMED: ${decoded.reason}`));
+      link.close(PEER_CLOSE.MALFORMED, closeReason(codedReason('MG_ERR_PEER_MALFORMED', `${decoded.reason}`)));
       return;
     }
     if (decoded.kind === 'events') {
@@ -224,7 +224,7 @@ export class PeerMesh {
         const handler = this.#controlHandlers.get(frame.t);
         if (handler !== undefined) return handler(link, frame);
         this.#m.malformed.inc();
-        link.close(PEER_CLOSE.MALFORMED, `MG_ERR_PEER_MALFORMED: unexpected ${frame.t} after the handshake`);
+        link.close(PEER_CLOSE.MALFORMED, codedReason('MG_ERR_PEER_MALFORMED', `unexpected ${frame.t} after the handshake`));
       }
     }
   }
@@ -467,7 +467,7 @@ export class PeerMesh {
     for (const info of this.#links.values()) {
       if (!info.link.up) continue;
       if (now - info.lastHeard > this.#options.keepaliveMs * 3) {
-        info.link.close(PEER_CLOSE.TIMEOUT, 'MG_ERR_PEER_TIMEOUT: no frame for 3 keepalive intervals');
+        info.link.close(PEER_CLOSE.TIMEOUT, codedReason('MG_ERR_PEER_TIMEOUT', 'no frame for 3 keepalive intervals'));
         continue;
       }
       info.link.control({ t: 'ping', ts: performance.now() });

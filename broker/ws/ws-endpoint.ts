@@ -8,7 +8,7 @@ import type { SchemaReason } from '../pipeline/mod.js';
 import type { MeshNode } from '../pipeline/mod.js';
 import type { Metric } from '../base/mod.js';
 import { BufferBudget, CLOSE, WsSession } from './ws-session.js';
-import { closeReason } from '../base/mod.js';
+import { closeReason, codedReason } from '../base/mod.js';
 
 export interface WsEndpointOptions {
   /** Largest frame uWS accepts; larger ones close the socket with 1009. */
@@ -106,7 +106,7 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
     guard.watchExpiry(() => {
       node.reject('MG_ERR_AUTH_EXPIRED', 'token expired during the session');
       session.flush();
-      session.end(CLOSE.AUTH_EXPIRED, 'MG_ERR_AUTH_EXPIRED: token expired');
+      session.end(CLOSE.AUTH_EXPIRED, codedReason('MG_ERR_AUTH_EXPIRED', 'token expired'));
     });
 
   /** A socket closed (any reason): drop its subscriptions, its session, its expiry timer and its address slot. */
@@ -280,7 +280,7 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
 function refuseTooBig(node: MeshNode, session: WsSession<ClientData> | WsSession<CeData>, size: number, limit: number, counter: Metric): void {
   counter.inc();
   node.reject('MG_ERR_EVENT_TOO_LARGE', `frame is ${size} bytes; the limit is ${limit}`);
-  session.end(CLOSE.TOO_BIG, `MG_ERR_EVENT_TOO_LARGE: frame over ${limit} bytes`);
+  session.end(CLOSE.TOO_BIG, codedReason('MG_ERR_EVENT_TOO_LARGE', `frame over ${limit} bytes`));
 }
 
 function refuseCe(node: MeshNode, session: WsSession<CeData>, close: number, code: ErrorCode, message: string, count = true): void {

@@ -1,7 +1,7 @@
 import type { WebSocket } from 'uWebSockets.js';
 import type { MeshEvent } from '../event/mod.js';
 import type { EgressFormat, Subscriber } from '../pipeline/mod.js';
-import type { Metric } from '../base/mod.js';
+import { codedReason, type Metric } from '../base/mod.js';
 import { SessionSubscriptions } from './session-subscriptions.js';
 
 /** Close codes the WebSocket endpoint uses; documented in docs/protocol.md. */
@@ -111,7 +111,7 @@ export class BufferBudget {
       for (const [session] of largest) {
         if (this.#total <= this.limit) return;
         this.#closes.inc();
-        session.end(CLOSE.POLICY, 'MG_ERR_SLOW_CONSUMER: limits.maxNodeBufferedBytes');
+        session.end(CLOSE.POLICY, codedReason('MG_ERR_SLOW_CONSUMER', 'limits.maxNodeBufferedBytes'));
       }
     } finally {
       this.#shedding = false;

@@ -44,6 +44,19 @@ test('every MG_ERR_ code the node and bridges spell is in the catalogue', () => 
   assert.deepEqual(stray, []);
 });
 
+test('no message in broker/ or bridges/ spells its code by hand: codedReason() types it against the catalogue', () => {
+  const handSpelled: string[] = [];
+  for (const file of [...sourceFiles('broker'), ...sourceFiles('bridges')]) {
+    if (file.endsWith(path.join('base', 'errors.ts'))) continue;
+    const lines = readFileSync(path.join(ROOT, file), 'utf8').split('\n');
+    lines.forEach((line, i) => {
+      if (/^\s*(\*|\/\/)/.test(line)) return; // comments may quote codes
+      if (/['`"]MG_ERR_[A-Z0-9_]+: /.test(line)) handSpelled.push(`${file}:${i + 1}`);
+    });
+  }
+  assert.deepEqual(handSpelled, []);
+});
+
 test('isRetryable() answers from the catalogue: limits may be retried, a bad event may not', () => {
   assert.equal(isRetryable('MG_ERR_PUB_RATE'), true);
   assert.equal(isRetryable('MG_ERR_CONN_LIMIT'), true);
