@@ -37,7 +37,8 @@ export type Ref = string | number;
 export type PubItem = { readonly ok: true; readonly event: MeshEvent } | { readonly ok: false; readonly code: ErrorCode; readonly message: string };
 
 export type ClientRequest =
-  | { readonly op: 'sub' | 'unsub'; readonly filter: string; readonly ref?: Ref }
+  | { readonly op: 'sub'; readonly filter: string; readonly ref?: Ref }
+  | { readonly op: 'unsub'; readonly filter: string; readonly ref?: Ref }
   | { readonly op: 'pub'; readonly topic: string; readonly event: MeshEvent; readonly ref?: Ref }
   | { readonly op: 'pubs'; readonly items: readonly PubItem[]; readonly ref?: Ref }
   | { readonly op: 'ping'; readonly ref?: Ref };
@@ -198,7 +199,7 @@ function toRequest(frame: unknown, decoders: EventDecoders): DecodedRequest {
     case 'sub':
     case 'unsub':
       if (typeof f.filter !== 'string') return malformed(`${f.op} needs a string filter`, r);
-      return { ok: true, request: { op: f.op, filter: f.filter, ref: r } };
+      return { ok: true, request: f.op === 'sub' ? { op: 'sub', filter: f.filter, ref: r } : { op: 'unsub', filter: f.filter, ref: r } };
     case 'pub': {
       if (typeof f.topic !== 'string') return malformed('pub needs a string topic', r);
       if (typeof f.event !== 'object' || f.event === null || Array.isArray(f.event)) return malformed('pub needs an event object', r);

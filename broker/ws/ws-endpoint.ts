@@ -1,14 +1,16 @@
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebSocket } from 'uWebSockets.js';
 import { SessionGuard, statusOf, type Principal, type PublishLimit, type UpgradeGate } from '../auth/mod.js';
 import { decodeStructuredJson, encodeStructuredJson } from '../event/mod.js';
-import { negotiateCodec, type ClientCodec, type ClientRequest, type Ref } from './client-protocol.js';
-import type { ErrorCode } from '../base/mod.js';
-import type { EgressFormat } from '../pipeline/mod.js';
-import type { SchemaReason } from '../pipeline/mod.js';
-import type { MeshNode } from '../pipeline/mod.js';
-import type { Metric } from '../base/mod.js';
-import { BufferBudget, CLOSE, WsSession } from './ws-session.js';
-import { closeReason, codedReason } from '../base/mod.js';
+import { closeReason, codedReason, type ErrorCode, type Metric } from '../base/mod.js';
+import type { EgressFormat, MeshNode } from '../pipeline/mod.js';
+import { negotiateCodec } from './client-protocol.js';
+import type { AnySession, CeData, ClientData } from './connection-data.js';
+import { errorFrame } from './error-frame.js';
+import { dispatch } from './ops/dispatch.js';
+import { hold, refreshFiltering } from './session-filters.js';
+import { BufferBudget } from './buffer-budget.js';
+import { CLOSE } from './close-codes.js';
+import { WsSession } from './ws-session.js';
 
 export interface WsEndpointOptions {
   /** Largest frame uWS accepts; larger ones close the socket with 1009. */
@@ -40,24 +42,6 @@ const CE_JSON_FORMAT: EgressFormat = {
   batch: null, // the binding carries one event per message
 };
 
-interface ClientData {
-  readonly codec: ClientCodec;
-  /** This connection's rights and publish rate. */
-  readonly guard: SessionGuard;
-  /** Client address held in the per-address limits (null: not tracked). */
-  readonly ip: string | null;
-  session?: WsSession<ClientData>;
-}
-
-interface CeData {
-  readonly guard: SessionGuard;
-  readonly ip: string | null;
-  readonly filter: string;
-  /** Set when the path names a concrete topic: events sent on the socket are published there. */
-  readonly publishTopic: string | null;
-  session?: WsSession<CeData>;
-}
-
 /**
  * Mounts both WebSocket endpoints on a uWS app. Every refusal is counted
  * through MeshNode.reject and answered in the protocol's own terms: an
@@ -65,7 +49,7 @@ interface CeData {
  */
 export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsEndpointOptions): { connections: () => number; closeAll: () => void } {
   const m = node.metrics;
-  const sessions = new Set<WsSession<ClientData> | WsSession<CeData>>();
+  const sessions = new Set<AnySession>();
   const slowHelp = 'Subscribers closed with 1008 as slow consumers: their unsent bytes passed limits.maxBufferedBytes (limit="socket"), or they held the most when the node passed limits.maxNodeBufferedBytes (limit="node")';
   const budget = new BufferBudget(options.maxNodeBufferedBytes ?? 268_435_456, m.counter('meshgate_slow_consumer_closes_total', slowHelp, { limit: 'node' }));
   const sessionOptions = {
@@ -102,7 +86,7 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
   };
 
   /** Expiry closes the session with 4401; counted like every refusal. */
-  const watchExpiry = (guard: SessionGuard, session: WsSession<ClientData> | WsSession<CeData>) =>
+  const watchExpiry = (guard: SessionGuard, session: AnySession) =>
     guard.watchExpiry(() => {
       node.reject('MG_ERR_AUTH_EXPIRED', 'token expired during the session');
       session.flush();
@@ -161,6 +145,7 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
       const data = ws.getUserData();
       const session = new WsSession(ws, data.codec.events, sessionOptions);
       data.session = session;
+      data.ops = { node, session, codec: data.codec, guard: data.guard, maxSubscriptions: options.maxSubscriptionsPerConnection, filtered };
       sessions.add(session);
       opened.inc();
       watchExpiry(data.guard, session);
@@ -176,8 +161,8 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
       );
     },
     message(ws: WebSocket<ClientData>, message: ArrayBuffer, isBinary: boolean) {
-      const { codec, session, guard } = ws.getUserData();
-      if (session === undefined || session.closed) return;
+      const { codec, session, ops } = ws.getUserData();
+      if (session === undefined || ops === undefined || session.closed) return;
       bytesIn.inc(message.byteLength);
       if (message.byteLength > options.maxFrameBytes) return refuseTooBig(node, session, message.byteLength, options.maxFrameBytes, tooBig);
       if (isBinary !== codec.binary) {
@@ -191,7 +176,7 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
         session.reply(codec.encode(errorFrame(decoded.ref, decoded.code, decoded.message)), codec.binary);
         return;
       }
-      handleRequest(node, session, codec, decoded.request, options, guard, filtered);
+      dispatch(ops, decoded.request);
     },
     drain(ws: WebSocket<ClientData>) {
       // Nothing is held back on our side: frames go to uWS at once and the
@@ -277,7 +262,7 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
   };
 }
 
-function refuseTooBig(node: MeshNode, session: WsSession<ClientData> | WsSession<CeData>, size: number, limit: number, counter: Metric): void {
+function refuseTooBig(node: MeshNode, session: AnySession, size: number, limit: number, counter: Metric): void {
   counter.inc();
   node.reject('MG_ERR_EVENT_TOO_LARGE', `frame is ${size} bytes; the limit is ${limit}`);
   session.end(CLOSE.TOO_BIG, codedReason('MG_ERR_EVENT_TOO_LARGE', `frame over ${limit} bytes`));
@@ -290,128 +275,3 @@ function refuseCe(node: MeshNode, session: WsSession<CeData>, close: number, cod
 
 /** Admitted without checks: auth off and no per-address limits. */
 const OPEN = Object.freeze({ principal: null, ip: null });
-
-/**
- * Installs or removes the per-delivery check after the connection's
- * subscriptions changed: only a connection holding a partly authorized
- * subscription gets one (one closure per change, nothing per event).
- */
-function refreshFiltering(session: WsSession<ClientData> | WsSession<CeData>, guard: SessionGuard, filtered: Metric): void {
-  session.admits = guard.filtering
-    ? (topic) => {
-        if (guard.admits(topic)) return true;
-        filtered.inc();
-        return false;
-      }
-    : null;
-}
-
-/**
- * Registers a client filter the guard accepted: with the router, as the
- * filters the guard narrows it to (only what this connection may read, so
- * the node's interest adverts carry nothing it would withhold), each
- * registered once per connection however many client filters need it.
- * The caller checked the client filter and `fits` checks narrowed ones,
- * so node.subscribe cannot refuse.
- */
-function hold(node: MeshNode, session: WsSession<ClientData> | WsSession<CeData>, guard: SessionGuard, filter: string): void {
-  const routerFilters = guard.routerFilters(filter, (f) => node.checkFilter(f) === null);
-  for (const f of session.subscriptions.add(filter, routerFilters)) node.subscribe(f, session);
-}
-
-function handleRequest(node: MeshNode, session: WsSession<ClientData>, codec: ClientCodec, request: ClientRequest, options: WsEndpointOptions, guard: SessionGuard, filtered: Metric): void {
-  const ref = request.ref;
-  const answer = (frame: Record<string, unknown>) => session.reply(codec.encode(frame), codec.binary);
-  switch (request.op) {
-    case 'pubs': {
-      let accepted = 0;
-      let duplicates = 0;
-      for (let index = 0; index < request.items.length; index++) {
-        const item = request.items[index];
-        const refused = item.ok ? guard.checkPublish(item.event.topic) : null;
-        const result = !item.ok ? node.reject(item.code, item.message) : refused !== null ? node.reject(refused.code, refused.message) : node.ingest(item.event, 'ws');
-        if (result.ok) {
-          accepted++;
-          if (result.duplicate) duplicates++;
-          continue;
-        }
-        if (result.code === 'MG_ERR_EVENT_TOO_LARGE') {
-          session.end(CLOSE.TOO_BIG, closeReason(`${result.code}: items[${index}] ${result.message}`));
-          return;
-        }
-        answer({ ...errorFrame(ref, result.code, result.message, result.reasons), index });
-      }
-      if (ref !== undefined) answer({ op: 'ok', ref, accepted, duplicates });
-      return;
-    }
-    case 'pub': {
-      const refused = guard.checkPublish(request.topic);
-      if (refused !== null) {
-        node.reject(refused.code, refused.message);
-        answer(errorFrame(ref, refused.code, refused.message));
-        return;
-      }
-      const result = node.ingest(request.event, 'ws');
-      if (!result.ok) {
-        if (result.code === 'MG_ERR_EVENT_TOO_LARGE') {
-          session.end(CLOSE.TOO_BIG, closeReason(`${result.code}: ${result.message}`));
-          return;
-        }
-        answer(errorFrame(ref, result.code, result.message, result.reasons));
-      } else if (ref !== undefined) answer(result.duplicate ? { op: 'ok', ref, duplicate: true } : { op: 'ok', ref });
-      return;
-    }
-    case 'sub': {
-      const held = session.subscriptions;
-      if (held.has(request.filter)) {
-        if (ref !== undefined) answer({ op: 'ok', ref });
-        return;
-      }
-      if (held.size >= options.maxSubscriptionsPerConnection) {
-        const message = `this connection holds ${held.size} subscriptions, the limit`;
-        node.reject('MG_ERR_SUB_LIMIT', message);
-        answer(errorFrame(ref, 'MG_ERR_SUB_LIMIT', message));
-        return;
-      }
-      // Syntax first, then rights.
-      const problem = node.checkFilter(request.filter);
-      if (problem !== null) {
-        node.reject(problem.code, problem.message);
-        return answer(errorFrame(ref, problem.code, problem.message));
-      }
-      const denied = guard.checkSubscribe(request.filter);
-      if (denied !== null) {
-        node.reject(denied.code, denied.message);
-        answer(errorFrame(ref, denied.code, denied.message));
-        return;
-      }
-      refreshFiltering(session, guard, filtered);
-      hold(node, session, guard, request.filter);
-      if (ref !== undefined) answer({ op: 'ok', ref });
-      return;
-    }
-    case 'unsub': {
-      const released = session.subscriptions.remove(request.filter);
-      if (released === null) {
-        const message = `not subscribed to '${request.filter}'`;
-        node.reject('MG_ERR_SUB_UNKNOWN', message);
-        return answer(errorFrame(ref, 'MG_ERR_SUB_UNKNOWN', message));
-      }
-      for (const filter of released) node.unsubscribe(filter, session);
-      guard.unsubscribed(request.filter);
-      refreshFiltering(session, guard, filtered);
-      if (ref !== undefined) answer({ op: 'ok', ref });
-      return;
-    }
-    case 'ping':
-      answer(ref === undefined ? { op: 'pong' } : { op: 'pong', ref });
-      return;
-  }
-}
-
-/** `reasons` ([{path, message}]) only for schema failures: each names a JSON pointer into the event's data. */
-function errorFrame(ref: Ref | undefined, code: ErrorCode, message: string, reasons?: readonly SchemaReason[]): Record<string, unknown> {
-  const frame: Record<string, unknown> = ref === undefined ? { op: 'err', code, message } : { op: 'err', ref, code, message };
-  if (reasons !== undefined) frame.reasons = reasons;
-  return frame;
-}

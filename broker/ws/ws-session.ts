@@ -1,30 +1,12 @@
 import type { WebSocket } from 'uWebSockets.js';
 import type { MeshEvent } from '../event/mod.js';
 import type { EgressFormat, Subscriber } from '../pipeline/mod.js';
-import { codedReason, type Metric } from '../base/mod.js';
+import type { Metric } from '../base/mod.js';
+import type { BufferBudget } from './buffer-budget.js';
+import { CLOSE } from './close-codes.js';
 import { SessionSubscriptions } from './session-subscriptions.js';
 
-/** Close codes the WebSocket endpoint uses; documented in docs/protocol.md. */
-export const CLOSE = Object.freeze({
-  /** Node shutting down. */
-  GOING_AWAY: 1001,
-  /** Protocol violation: wrong frame type for the negotiated flavour. */
-  PROTOCOL_ERROR: 1002,
-  /** Unsupported data: binary frame on a text protocol or the reverse. */
-  UNSUPPORTED_DATA: 1003,
-  /** Invalid payload: an undecodable event on the CloudEvents binding (it has no error frame), or one whose data breaks its schema. */
-  INVALID_PAYLOAD: 1007,
-  /** Policy: slow consumer, publish not allowed on this path. */
-  POLICY: 1008,
-  /** Frame or event larger than the configured limit. */
-  TOO_BIG: 1009,
-  /** The session's token expired (MG_ERR_AUTH_EXPIRED). */
-  AUTH_EXPIRED: 4401,
-  /** /v1/ce/: publish to a topic the token may not publish to (MG_ERR_AUTH_FORBIDDEN). */
-  FORBIDDEN: 4403,
-  /** /v1/ce/: publishing faster than limits.publishRate (MG_ERR_PUB_RATE). */
-  RATE_LIMITED: 4429,
-});
+
 
 /** Most events in one batch frame: bounds frame size for clients with small message limits. */
 const BATCH_ITEMS = 256;
@@ -48,75 +30,6 @@ export interface SessionOptions {
   readonly bytesOut: Metric;
   /** The node-wide limit, shared by every session of the node. */
   readonly budget: BufferBudget;
-}
-
-/**
- * The node-wide bound on bytes buffered in uWS for subscribers
- * (limits.maxNodeBufferedBytes). Each session reports what uWS holds for
- * it after every flush and drain; the sum is kept here without a scan.
- * When it passes the limit, the sessions that buffer are re-read (reports
- * only ever overstate: buffers shrink on their own as they drain) and the
- * largest are closed as slow consumers, 1008, until the sum is back
- * within the limit. A slow consumer is the one holding memory, so the one
- * with most is closed first; consumers that keep up hold nothing and are
- * never chosen.
- *
- * Bytes of a closed socket leave the sum at once; uWS frees them when the
- * close completes (the peer reads up to the close frame, or the socket
- * times out).
- */
-/** What the budget needs of a session. */
-interface Buffering {
-  reportBuffered(): void;
-  end(code: number, reason: string): void;
-}
-
-export class BufferBudget {
-  /** @default 268_435_456 (256 MiB) */
-  readonly limit: number;
-  /** Sessions reported non-zero, with what they reported. */
-  readonly #held = new Map<Buffering, number>();
-  readonly #closes: Metric;
-  #total = 0;
-  /** Set while shedding: the closes it makes report back here and must not start another round. */
-  #shedding = false;
-
-  constructor(limit: number, closes: Metric) {
-    this.limit = limit;
-    this.#closes = closes;
-  }
-
-  /** Bytes buffered across the node's subscriber sockets, as last reported. */
-  get total(): number {
-    return this.#total;
-  }
-
-  /** `session` now has `bytes` buffered in uWS; may close the largest sessions when the node is over its limit. */
-  report(session: Buffering, bytes: number): void {
-    const before = this.#held.get(session) ?? 0;
-    if (bytes === before) return;
-    this.#total += bytes - before;
-    if (bytes === 0) this.#held.delete(session);
-    else this.#held.set(session, bytes);
-    if (this.#total > this.limit && !this.#shedding) this.#shed();
-  }
-
-  #shed(): void {
-    this.#shedding = true;
-    try {
-      // Fresh numbers first: a drain may have gone unreported.
-      for (const session of [...this.#held.keys()]) session.reportBuffered();
-      if (this.#total <= this.limit) return;
-      const largest = [...this.#held].sort((a, b) => b[1] - a[1]);
-      for (const [session] of largest) {
-        if (this.#total <= this.limit) return;
-        this.#closes.inc();
-        session.end(CLOSE.POLICY, codedReason('MG_ERR_SLOW_CONSUMER', 'limits.maxNodeBufferedBytes'));
-      }
-    } finally {
-      this.#shedding = false;
-    }
-  }
 }
 
 /**

@@ -1,0 +1,42 @@
+import type { SessionGuard } from '../auth/mod.js';
+import type { ClientCodec } from './client-protocol.js';
+import type { Metric } from '../base/mod.js';
+import type { MeshNode } from '../pipeline/mod.js';
+import type { WsSession } from './ws-session.js';
+
+/** What uWS keeps per /v1/ws connection (its user data). */
+export interface ClientData {
+  readonly codec: ClientCodec;
+  /** This connection's rights and publish rate. */
+  readonly guard: SessionGuard;
+  /** Client address held in the per-address limits (null: not tracked). */
+  readonly ip: string | null;
+  session?: WsSession<ClientData>;
+  /** Built once the session exists: what every request handler gets. */
+  ops?: OpContext;
+}
+
+/** What uWS keeps per /v1/ce/ connection. */
+export interface CeData {
+  readonly guard: SessionGuard;
+  readonly ip: string | null;
+  readonly filter: string;
+  /** Set when the path names a concrete topic: events sent on the socket are published there. */
+  readonly publishTopic: string | null;
+  session?: WsSession<CeData>;
+}
+
+/** A session of either endpoint. */
+export type AnySession = WsSession<ClientData> | WsSession<CeData>;
+
+/** What every request handler of the client protocol works with: one connection and the node. */
+export interface OpContext {
+  readonly node: MeshNode;
+  readonly session: WsSession<ClientData>;
+  readonly codec: ClientCodec;
+  /** This connection's rights and publish rate. */
+  readonly guard: SessionGuard;
+  readonly maxSubscriptions: number;
+  /** meshgate_auth_filtered_deliveries_total, for partly authorized subscriptions. */
+  readonly filtered: Metric;
+}
