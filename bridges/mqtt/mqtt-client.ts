@@ -16,11 +16,15 @@ const RECEIVE_MAXIMUM = 1000;
 
 /**
  * MQTT 5 / 3.1.1 through MQTT.js, with a persistent session: a fixed
- * client id, clean start only on the very first MQTT 5 connect (3.1.1:
- * never), so QoS 1 messages the broker queued while the bridge was away
- * arrive after a reconnect. Library reconnect is off: the core owns
- * backoff, and each connection is a fresh MQTT.js client resuming the
- * same session.
+ * client id, a fresh session when an MQTT 5 bridge first connects (3.1.1:
+ * the session is always resumed), so QoS 1 messages the broker queued
+ * while the bridge was away arrive after a reconnect. Every connection
+ * that carries traffic resumes the session (Clean Start 0): mosquitto
+ * writes a session to its persistence file only while its client's last
+ * CONNECT had Clean Start 0, so the fresh session is begun on a short
+ * connection of its own (`#startFreshSession`). Library reconnect is off:
+ * the core owns backoff, and each connection is a fresh MQTT.js client
+ * resuming the same session.
  *
  * No loss on import: a QoS 1 PUBLISH is acknowledged after
  * `importMessage` (node.ingest) returned: MQTT 5 in `customHandleAcks`,
@@ -50,7 +54,8 @@ export class MqttBrokerClient implements BrokerClient {
   readonly messagingSystem = 'mqtt';
   readonly #ctx: BridgeContext;
   #client: MqttClient | null = null;
-  #connectedOnce = false;
+  /** An MQTT 5 bridge's fresh session is begun (once per client, see #startFreshSession). */
+  #sessionStarted = false;
   /** Exports of the current connection awaiting PUBACK. */
   #inFlight = new Set<(err?: Error) => void>();
   /** Maximum Packet Size from the current connection's CONNACK (MQTT 5), bytes; undefined when the broker set none. */
@@ -63,14 +68,18 @@ export class MqttBrokerClient implements BrokerClient {
     }
   }
 
-  connect(lost: (err: Error) => void): Promise<void> {
-    const spec = this.#ctx.spec;
+  async connect(lost: (err: Error) => void): Promise<void> {
     this.#client?.end(true);
-    const options: IClientOptions = {
+    if (this.#ctx.spec.protocolVersion === 5 && !this.#sessionStarted) await this.#startFreshSession();
+    return this.#open(lost);
+  }
+
+  /** MQTT.js options every connection of this bridge shares. */
+  #baseOptions(): IClientOptions {
+    const spec = this.#ctx.spec;
+    return {
       protocolVersion: spec.protocolVersion,
       clientId: spec.clientId,
-      // [MQTT-3.1.2-4] resume the session on every connect but an MQTT 5 bridge's first (which starts it afresh).
-      clean: spec.protocolVersion === 5 && !this.#connectedOnce,
       reconnectPeriod: 0,
       connectTimeout: CONNECT_TIMEOUT_MS,
       resubscribe: false,
@@ -79,6 +88,47 @@ export class MqttBrokerClient implements BrokerClient {
       password: spec.password,
       // Receive Maximum [MQTT-3.1.2-31]: let the broker keep more QoS 1 deliveries in flight than its default 20.
       properties: spec.protocolVersion === 5 ? { sessionExpiryInterval: SESSION_EXPIRY_S, receiveMaximum: RECEIVE_MAXIMUM } : undefined,
+    };
+  }
+
+  /**
+   * Begins an MQTT 5 bridge's session afresh [MQTT-3.1.2-4]: Clean Start 1 on a connection that carries nothing
+   * and ends at once with a normal DISCONNECT, which leaves the empty session to its Session Expiry Interval
+   * [MQTT-3.1.2-23]. The connection that subscribes then resumes it with Clean Start 0. Were the fresh session's own
+   * connection kept, mosquitto (2.0, persist_write.c: only clients with clean_start false are saved) would not write
+   * the session to its persistence file: a broker restart during the bridge's first connection would forget its
+   * subscriptions, and whatever publishers sent before the bridge was back and had subscribed again would be lost.
+   */
+  async #startFreshSession(): Promise<void> {
+    const spec = this.#ctx.spec;
+    // Held in #client so that close() ends it too.
+    const client = (this.#client = mqtt.connect(spec.url, { ...this.#baseOptions(), clean: true }));
+    let lastError: Error | null = null;
+    client.on('error', (err) => {
+      lastError = err;
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        client.once('connect', () => resolve());
+        client.once('close', () => reject(lastError ?? new Error(`cannot connect to ${spec.displayUrl}`)));
+        // close() took the client away (it removes 'close' listeners first): the attempt is over.
+        client.once('end', () => reject(new Error('bridge closed')));
+      });
+      await client.endAsync();
+    } finally {
+      client.removeAllListeners();
+      client.end(true);
+      if (this.#client === client) this.#client = null;
+    }
+    this.#sessionStarted = true;
+  }
+
+  #open(lost: (err: Error) => void): Promise<void> {
+    const spec = this.#ctx.spec;
+    const options: IClientOptions = {
+      ...this.#baseOptions(),
+      // [MQTT-3.1.2-4] resume the session (begun afresh by #startFreshSession under MQTT 5).
+      clean: false,
       customHandleAcks: (topic, message, packet, done) => {
         const outcome = this.#receive(topic, message, packet);
         done(spec.protocolVersion === 5 ? pubackReasonCode(outcome) : 0);
@@ -110,7 +160,6 @@ export class MqttBrokerClient implements BrokerClient {
       client.once('connect', (connack) => {
         up = true;
         this.#maxPacketBytes = connack.properties?.maximumPacketSize;
-        this.#connectedOnce = true;
         resolve();
       });
       client.once('close', () => {

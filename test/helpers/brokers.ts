@@ -622,6 +622,10 @@ export async function startNatsCluster(size = 2, name = `mg-${crypto.randomBytes
  * anonymous access, persistence in its directory (autosave every second
  * and on graceful stop, so restart() keeps QoS 1 sessions and queued
  * messages; after kill('SIGKILL') up to the last second may be lost).
+ * mosquitto saves a session only while its client's latest CONNECT had
+ * Clean Start 0 (MQTT 5) / Clean Session 0 (3.1.1): one still on its
+ * Clean Start 1 connection is forgotten by restart(), whatever its
+ * Session Expiry Interval.
  * @example
  * const mq = await startMosquitto();
  * t.after(() => mq.stop());

@@ -14,6 +14,17 @@ export interface TcpProxy {
   /** Stops moving bytes either way (connections stay open): a peer that stalls. */
   pause(): void;
   resume(): void;
+  /**
+   * Holds new connections: they are accepted but not connected to the
+   * target until release(), so a client's reconnect waits for the test
+   * (what it sends meanwhile is kept and forwarded then). Open
+   * connections are untouched.
+   */
+  hold(): void;
+  /** Connects the held connections and every later one to the target again. */
+  release(): void;
+  /** Connections accepted and held now. */
+  readonly held: number;
   close(): Promise<void>;
 }
 
@@ -21,8 +32,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
   let accepted = 0;
   let paused = false;
-  const server: Server = createServer((client) => {
-    accepted++;
+  let holding = false;
+  const heldClients = new Set<Socket>();
+  const forward = (client: Socket) => {
     const upstream = connect(targetPort, '127.0.0.1');
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
@@ -39,6 +51,18 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       client.pause();
       upstream.pause();
     }
+  };
+  const server: Server = createServer((client) => {
+    accepted++;
+    if (!holding) return forward(client);
+    // Not read until release(): what the client sends waits in the socket.
+    client.pause();
+    heldClients.add(client);
+    const forget = () => {
+      heldClients.delete(client);
+      client.destroy();
+    };
+    client.on('error', forget).on('close', forget);
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -62,6 +86,20 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
         b.resume();
       }
     },
+    hold() {
+      holding = true;
+    },
+    release() {
+      holding = false;
+      for (const client of [...heldClients]) {
+        heldClients.delete(client);
+        client.removeAllListeners('error').removeAllListeners('close');
+        forward(client);
+      }
+    },
+    get held() {
+      return heldClients.size;
+    },
     cut(): number {
       const n = pairs.size;
       for (const [a, b] of [...pairs]) {
@@ -73,6 +111,8 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     },
     async close() {
       proxy.cut();
+      for (const client of heldClients) client.destroy();
+      heldClients.clear();
       server.close();
       await once(server, 'close');
     },
