@@ -49,7 +49,10 @@ export class IpLimiter {
     if (!this.active) return 'ok';
     let entry = this.#entries.get(ip);
     if (entry === undefined) {
-      if (this.#entries.size >= MAX_TRACKED && (this.#sweep(), this.#entries.size >= MAX_TRACKED)) return 'MG_ERR_CONN_RATE';
+      if (this.#entries.size >= MAX_TRACKED) {
+        this.#sweep(); // make room from addresses that have gone quiet before refusing
+        if (this.#entries.size >= MAX_TRACKED) return 'MG_ERR_CONN_RATE';
+      }
       const { connectionRatePerIp: rate, connectionBurstPerIp: burst } = this.#limits;
       entry = { open: 0, bucket: rate > 0 ? new TokenBucket(rate, burst > 0 ? burst : Math.max(1, rate * 2), this.#now) : null };
       this.#entries.set(ip, entry);
