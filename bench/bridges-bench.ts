@@ -18,7 +18,7 @@
  * first (not measured), then the burst (events/s, CPU) and the paced
  * phase (latency).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -28,10 +28,10 @@ import amqp from 'amqplib';
 import mqtt from 'mqtt';
 import { connect as natsConnect, headers as natsHeaders } from 'nats';
 import WebSocket from 'ws';
-import { freePort, startMosquitto, startNatsServer, startRabbitMQ, type BrokerHandle } from '../test/helpers/brokers.js';
+import { type BrokerHandle, freePort, startMosquitto, startNatsServer, startRabbitMQ } from '../test/helpers/brokers.js';
+import type { BenchResult } from './bench-result.js';
 import { cpuDelta, processesCpu } from './cpu.js';
 import { summarize } from './latency.js';
-import type { BenchResult } from './bench-result.js';
 
 /**
  * Warm-up events, sent and received before the burst and not measured.
@@ -115,14 +115,15 @@ async function measure(open: (received: (i: number) => void) => Promise<Path>): 
       onTarget?.();
     }
   });
-  const reached = () => new Promise<void>((resolve, reject) => {
-    if (got >= target) return resolve();
-    const timer = setTimeout(() => reject(new Error(`got ${got} of ${target} after ${PHASE_TIMEOUT_MS} ms`)), PHASE_TIMEOUT_MS);
-    onTarget = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-  });
+  const reached = () =>
+    new Promise<void>((resolve, reject) => {
+      if (got >= target) return resolve();
+      const timer = setTimeout(() => reject(new Error(`got ${got} of ${target} after ${PHASE_TIMEOUT_MS} ms`)), PHASE_TIMEOUT_MS);
+      onTarget = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   /** Sends events [from, to) as fast as the producer's window allows; resolves when the producer has them all acknowledged. */
   const sendWindowed = async (from: number, to: number) => {
     const inflight = new Set<Promise<unknown>>();

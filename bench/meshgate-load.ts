@@ -4,15 +4,15 @@
  * real CLI. Validation (CloudEvents attribute checks) and dedup are on,
  * as in production.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runLoad } from './load/driver.js';
-import { toAnchor, type AnchorOptions, type AnchorResult } from './nats-anchor.js';
+import { type AnchorOptions, type AnchorResult, toAnchor } from './nats-anchor.js';
 
 const CLI = fileURLToPath(new URL('../bin/meshgate.js', import.meta.url));
 

@@ -10,7 +10,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { findBinary, startNatsCluster, startNatsServer } from '../test/helpers/brokers.js';
-import { runLoad, type LoadResult } from './load/driver.js';
+import { type LoadResult, runLoad } from './load/driver.js';
 
 export interface AnchorOptions {
   payloadBytes: number;

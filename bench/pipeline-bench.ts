@@ -16,11 +16,11 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Encoder } from 'cbor-x';
-import { CBOR_OPTIONS } from '../broker/event/mod.js';
-import { CBOR_CODEC } from '../broker/ws/internal.js';
 import { DEFAULTS } from '../broker/config/internal.js';
 import type { MeshEvent } from '../broker/event/mod.js';
+import { CBOR_OPTIONS } from '../broker/event/mod.js';
 import { MeshNode } from '../broker/pipeline/mod.js';
+import { CBOR_CODEC } from '../broker/ws/internal.js';
 
 export interface PipelineBenchResult {
   name: string;
@@ -34,7 +34,13 @@ const PAYLOAD_BYTES = 256;
 
 function measure(): PipelineBenchResult[] {
   const cbor = new Encoder({ ...CBOR_OPTIONS });
-  const node = new MeshNode({ nodeId: 'bench', region: 'bench', topicLimits: DEFAULTS.limits.topic, maxEventBytes: DEFAULTS.limits.maxEventBytes, dedup: DEFAULTS.dedup });
+  const node = new MeshNode({
+    nodeId: 'bench',
+    region: 'bench',
+    topicLimits: DEFAULTS.limits.topic,
+    maxEventBytes: DEFAULTS.limits.maxEventBytes,
+    dedup: DEFAULTS.dedup,
+  });
   let pending: Uint8Array[] = [];
   let delivered = 0;
   const subscriber = {
@@ -53,7 +59,10 @@ function measure(): PipelineBenchResult[] {
   const source = 'bench-publisher-pipeline';
   let seq = 0;
   const frame = (): ArrayBuffer => {
-    const items = Array.from({ length: PER_FRAME }, () => ({ topic: 'bench.load', event: { specversion: '1.0', id: String(seq++), source, type: 'bench', data } }));
+    const items = Array.from({ length: PER_FRAME }, () => ({
+      topic: 'bench.load',
+      event: { specversion: '1.0', id: String(seq++), source, type: 'bench', data },
+    }));
     const bytes = cbor.encode({ op: 'pubs', items });
     return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   };
@@ -75,7 +84,14 @@ function measure(): PipelineBenchResult[] {
   const cpu = process.cpuUsage(cpu0);
   const events = timedFrames.length * PER_FRAME;
   if (delivered !== events) throw new Error(`pipeline bench: ${delivered} of ${events} delivered`);
-  return [{ name: `ws CBOR decode -> ingest -> encode, ${PAYLOAD_BYTES} B, dedup at 1M`, events, cpuUsPerEvent: (cpu.user + cpu.system) / events, eventsPerSec: events / seconds }];
+  return [
+    {
+      name: `ws CBOR decode -> ingest -> encode, ${PAYLOAD_BYTES} B, dedup at 1M`,
+      events,
+      cpuUsPerEvent: (cpu.user + cpu.system) / events,
+      eventsPerSec: events / seconds,
+    },
+  ];
 }
 
 export async function pipelineBench(): Promise<PipelineBenchResult[]> {

@@ -14,8 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult, Scenario } from './bench-result.js';
-import { scenarios } from './scenarios.js';
 import { closeSharedBrokers } from './bridges-bench.js';
+import { scenarios } from './scenarios.js';
 
 /** No scenario starts after this much wall time. @default 270_000 ms */
 const BUDGET_MS = Number(process.env.MESHGATE_BENCH_BUDGET_MS ?? 270_000);
@@ -66,7 +66,11 @@ function table(rows: Row[], anchorNames: Set<string>): string {
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const numeric = new Set([2, 4, 5, 6, 7]);
-  const line = (cells: string[]) => cells.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 

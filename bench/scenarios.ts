@@ -7,16 +7,16 @@
  * (bench/run.ts stops starting new scenarios after 270 s). Size phases to
  * last 1-5 s: server CPU comes from /proc in 10 ms ticks.
  */
-import { natsAnchor, natsClusterAnchor, type AnchorOptions } from './nats-anchor.js';
-import { trieBench } from './trie-bench.js';
-import { directAmqp, directMqtt, mqttToWs, natsToAmqp } from './bridges-bench.js';
-import { meshgateLineLoad, meshgateLoad } from './meshgate-load.js';
-import { dedupBench } from './dedup-bench.js';
-import { pipelineBench } from './pipeline-bench.js';
-import { validationBench } from './validation-bench.js';
-import { tracingBench } from './tracing-bench.js';
-import type { BenchResult, Scenario } from './bench-result.js';
 
+import type { BenchResult, Scenario } from './bench-result.js';
+import { directAmqp, directMqtt, mqttToWs, natsToAmqp } from './bridges-bench.js';
+import { dedupBench } from './dedup-bench.js';
+import { meshgateLineLoad, meshgateLoad } from './meshgate-load.js';
+import { type AnchorOptions, natsAnchor, natsClusterAnchor } from './nats-anchor.js';
+import { pipelineBench } from './pipeline-bench.js';
+import { tracingBench } from './tracing-bench.js';
+import { trieBench } from './trie-bench.js';
+import { validationBench } from './validation-bench.js';
 
 const PAYLOAD = 256;
 

@@ -35,7 +35,14 @@ async function run(name: string, store: StreamStore, n: number) {
   }
   const replayMs = performance.now() - r0;
   await store.close();
-  return { engine: name, events: n, appendCpuUsPerEvent: +((cpu.user + cpu.system) / n).toFixed(2), appendWallMs: Math.round(wallMs), replayed: read, replayPerSec: Math.round(read / (replayMs / 1000)) };
+  return {
+    engine: name,
+    events: n,
+    appendCpuUsPerEvent: +((cpu.user + cpu.system) / n).toFixed(2),
+    appendWallMs: Math.round(wallMs),
+    replayed: read,
+    replayPerSec: Math.round(read / (replayMs / 1000)),
+  };
 }
 
 const base = fs.mkdtempSync(path.join(os.tmpdir(), 'mg-stream-bench-'));

@@ -12,13 +12,14 @@
  * dropping them at the default 2,048-span queue; the sink's byte count is
  * in the details.
  */
-import { createServer, type Server } from 'node:http';
+
 import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { runLoad, type LoadResult } from './load/driver.js';
+import type { NamedBenchResult } from './bench-result.js';
+import { type LoadResult, runLoad } from './load/driver.js';
 import { freePort, startBenchNode } from './meshgate-load.js';
 import type { AnchorOptions } from './nats-anchor.js';
-import type { NamedBenchResult } from './bench-result.js';
 import { compareVariants } from './variant-runs.js';
 
 export interface TracingBenchOptions extends AnchorOptions {

@@ -55,10 +55,14 @@ function buildTrie(cacheSize: number): TopicTrie<number> {
     const op = OPS[int(OPS.length)];
     const r = random();
     let filter: string;
-    if (r < 0.45) filter = `db.${table}.${op}.${int(1000)}`; // one row
-    else if (r < 0.8) filter = `db.${table}.${op}.>`; // a table's inserts, say
-    else if (r < 0.95) filter = `db.${table}.>`; // a whole table
-    else if (r < 0.998) filter = `db.*.${op}.>`; // one operation everywhere
+    if (r < 0.45)
+      filter = `db.${table}.${op}.${int(1000)}`; // one row
+    else if (r < 0.8)
+      filter = `db.${table}.${op}.>`; // a table's inserts, say
+    else if (r < 0.95)
+      filter = `db.${table}.>`; // a whole table
+    else if (r < 0.998)
+      filter = `db.*.${op}.>`; // one operation everywhere
     else filter = 'db.>'; // audit
     trie.add(filter, subscriber++ % SUBSCRIBERS);
   }

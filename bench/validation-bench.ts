@@ -11,10 +11,10 @@
  */
 import WebSocket from 'ws';
 import { shippedSchema } from '../schemas/mod.js';
-import { runLoad, type LoadResult } from './load/driver.js';
-import { freePort, startBenchNode, type BenchNode } from './meshgate-load.js';
-import type { AnchorOptions } from './nats-anchor.js';
 import type { NamedBenchResult } from './bench-result.js';
+import { type LoadResult, runLoad } from './load/driver.js';
+import { type BenchNode, freePort, startBenchNode } from './meshgate-load.js';
+import type { AnchorOptions } from './nats-anchor.js';
 import { compareVariants } from './variant-runs.js';
 
 export interface ValidationBenchOptions extends AnchorOptions {
@@ -42,7 +42,15 @@ async function assertValidating(node: BenchNode): Promise<void> {
       ws.once('error', reject);
       ws.on('message', (raw: Buffer) => {
         const frame = JSON.parse(raw.toString()) as Record<string, unknown>;
-        if (frame.op === 'hello') ws.send(JSON.stringify({ op: 'pub', topic: TOPIC, ref: 1, event: { specversion: '1.0', id: 'probe', source: 'bench-probe', type: 'bench', data: { op: 'c' } } }));
+        if (frame.op === 'hello')
+          ws.send(
+            JSON.stringify({
+              op: 'pub',
+              topic: TOPIC,
+              ref: 1,
+              event: { specversion: '1.0', id: 'probe', source: 'bench-probe', type: 'bench', data: { op: 'c' } },
+            }),
+          );
         else if (frame.ref === 1) resolve(frame);
       });
     });
@@ -59,7 +67,14 @@ async function run(bound: boolean, opts: AnchorOptions): Promise<LoadResult> {
       await bindSchema(node);
       await assertValidating(node);
     }
-    return await runLoad({ transport: 'meshgate-ws-change', publishUrl: node.wsUrl, subscribeUrls: [node.wsUrl], topic: TOPIC, ...opts, serverPids: () => [node.child.pid!] });
+    return await runLoad({
+      transport: 'meshgate-ws-change',
+      publishUrl: node.wsUrl,
+      subscribeUrls: [node.wsUrl],
+      topic: TOPIC,
+      ...opts,
+      serverPids: () => [node.child.pid!],
+    });
   } finally {
     await node.stop();
   }

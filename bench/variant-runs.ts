@@ -6,8 +6,9 @@
  * over its rounds, and every row after the first names its difference
  * and ratio to the first (the baseline) in server CPU µs per event.
  */
-import type { LoadResult } from './load/driver.js';
+
 import type { NamedBenchResult } from './bench-result.js';
+import type { LoadResult } from './load/driver.js';
 
 export interface Variant {
   readonly name: string;
@@ -25,7 +26,12 @@ function row(name: string, runs: LoadResult[]): NamedBenchResult {
     p99Ms: mean(runs.map((r) => r.latency.p99Ms)),
     serverCpuUsPerEvent: mean(runs.map((r) => r.throughput.serverCpuUsPerDelivery)),
     lost: runs.reduce((n, r) => n + r.throughput.lost + r.latency.lost, 0),
-    details: runs.map((r) => ({ cpuUsPerEvent: r.throughput.serverCpuUsPerDelivery, eventsPerSec: r.throughput.deliveriesPerSec, serverCpuUs: r.throughput.serverCpuUs, deliveries: r.throughput.deliveries })),
+    details: runs.map((r) => ({
+      cpuUsPerEvent: r.throughput.serverCpuUsPerDelivery,
+      eventsPerSec: r.throughput.deliveriesPerSec,
+      serverCpuUs: r.throughput.serverCpuUs,
+      deliveries: r.throughput.deliveries,
+    })),
   };
 }
 

@@ -4,20 +4,14 @@
  * protocol folder provides a topic dialect, a CloudEvents binding and a
  * broker client, and bridges/core/ does everything they share.
  */
-import { MeshError, type BridgeFactory, type BridgeSet, type MeshNode } from '../broker/mod.js';
-import { AmqpBrokerClient } from './amqp/mod.js';
-import { AMQP_DIALECT } from './amqp/mod.js';
-import { Bridge } from './core/mod.js';
-import type { BridgeContext, BrokerClient } from './core/mod.js';
-import { resolveBridge, type BridgeEntry, type BridgeType } from './core/mod.js';
-import type { TopicDialect } from './core/mod.js';
-import { MqttBrokerClient } from './mqtt/mod.js';
-import { MQTT_DIALECT } from './mqtt/mod.js';
-import { NatsBrokerClient } from './nats/mod.js';
-import { NATS_DIALECT } from './nats/mod.js';
+import { type BridgeFactory, type BridgeSet, MeshError, type MeshNode } from '../broker/mod.js';
+import { AMQP_DIALECT, AmqpBrokerClient } from './amqp/mod.js';
+import type { BridgeContext, BrokerClient, TopicDialect } from './core/mod.js';
+import { Bridge, type BridgeEntry, type BridgeType, resolveBridge } from './core/mod.js';
+import { MQTT_DIALECT, MqttBrokerClient } from './mqtt/mod.js';
+import { NATS_DIALECT, NatsBrokerClient } from './nats/mod.js';
 
-export { Bridge, type BridgeState } from './core/mod.js';
-export { resolveBridge, BRIDGE_DEFAULTS, type BridgeEntry, type BridgeSpec } from './core/mod.js';
+export { BRIDGE_DEFAULTS, Bridge, type BridgeEntry, type BridgeSpec, type BridgeState, resolveBridge } from './core/mod.js';
 
 const PROTOCOLS: Readonly<Record<BridgeType, { dialect: TopicDialect; client: (ctx: BridgeContext) => BrokerClient }>> = {
   mqtt: { dialect: MQTT_DIALECT, client: (ctx) => new MqttBrokerClient(ctx) },
@@ -46,7 +40,10 @@ export async function startBridges(node: MeshNode, entries: readonly BridgeEntry
   const names = new Set<string>();
   for (const s of specs) {
     if (names.has(s.name)) {
-      throw new MeshError('MG_ERR_CONFIG_INVALID', `invalid configuration:\n  bridges[${s.index}].name: ${JSON.stringify(s.name)} is already used by another bridge; fix: give each bridge its own name`);
+      throw new MeshError(
+        'MG_ERR_CONFIG_INVALID',
+        `invalid configuration:\n  bridges[${s.index}].name: ${JSON.stringify(s.name)} is already used by another bridge; fix: give each bridge its own name`,
+      );
     }
     names.add(s.name);
   }

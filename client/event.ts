@@ -55,7 +55,21 @@ export interface OutgoingEvent {
   [attribute: string]: unknown;
 }
 
-const KNOWN = new Set(['specversion', 'id', 'source', 'type', 'time', 'subject', 'datacontenttype', 'dataschema', 'data', 'data_base64', 'mgorigin', 'mgprotocol', 'mghops']);
+const KNOWN = new Set([
+  'specversion',
+  'id',
+  'source',
+  'type',
+  'time',
+  'subject',
+  'datacontenttype',
+  'dataschema',
+  'data',
+  'data_base64',
+  'mgorigin',
+  'mgprotocol',
+  'mghops',
+]);
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
@@ -198,7 +212,12 @@ export function newEventId(): string {
  * as `data_base64` (with `application/octet-stream` unless a type is given).
  */
 export function toCloudEvent(event: OutgoingEvent, defaultSource: string): Record<string, unknown> {
-  const out: Record<string, unknown> = { specversion: '1.0', id: event.id ?? newEventId(), source: event.source ?? defaultSource, type: event.type ?? 'meshgate.event' };
+  const out: Record<string, unknown> = {
+    specversion: '1.0',
+    id: event.id ?? newEventId(),
+    source: event.source ?? defaultSource,
+    type: event.type ?? 'meshgate.event',
+  };
   for (const [k, v] of Object.entries(event)) {
     if (v === undefined || k === 'id' || k === 'source' || k === 'type') continue;
     if (k === 'data' && v instanceof Uint8Array) {

@@ -22,21 +22,21 @@
  */
 import { Emitter } from './emitter.js';
 import { errorFromClose, MeshgateError } from './errors.js';
-import { toCloudEvent, type OutgoingEvent } from './event.js';
-import { resolveOptions, withToken, type MeshgateClientOptions, type ResolvedOptions } from './options.js';
-import { afterClose, Reconnect, type ConnectionState } from './reconnect.js';
+import { type OutgoingEvent, toCloudEvent } from './event.js';
+import { type MeshgateClientOptions, type ResolvedOptions, resolveOptions, withToken } from './options.js';
+import { afterClose, type ConnectionState, Reconnect } from './reconnect.js';
 import { RequestTable } from './requests.js';
-import { SubscriptionTable, type EventHandler, type Subscription } from './subscriptions.js';
-import { loadWebSocket, Transport, type Frame, type WebSocketConstructor } from './transport.js';
+import { type EventHandler, type Subscription, SubscriptionTable } from './subscriptions.js';
+import { type Frame, loadWebSocket, Transport, type WebSocketConstructor } from './transport.js';
 
+export { type BackoffOptions, nextDelay } from './backoff.js';
 export { CLIENT_ERROR_CODES, isFatalCode, MeshgateError } from './errors.js';
-export { parseHops, toCloudEvent, toMeshEvent, type Hop, type MeshEvent, type OutgoingEvent } from './event.js';
-export { filterMatches } from './topic-filter.js';
-export { nextDelay, type BackoffOptions } from './backoff.js';
-export type { WebSocketConstructor, WebSocketLike } from './transport.js';
+export { type Hop, type MeshEvent, type OutgoingEvent, parseHops, toCloudEvent, toMeshEvent } from './event.js';
 export type { MeshgateClientOptions } from './options.js';
 export type { ConnectionState } from './reconnect.js';
 export type { EventHandler, Subscription } from './subscriptions.js';
+export { filterMatches } from './topic-filter.js';
+export type { WebSocketConstructor, WebSocketLike } from './transport.js';
 
 /** The node's first frame on every connection. */
 export interface Hello {
@@ -101,7 +101,7 @@ export class MeshgateClient {
 
   constructor(options: MeshgateClientOptions) {
     this.options = resolveOptions(options);
-    this.#wsCtor = options.WebSocket ?? ((globalThis as { WebSocket?: WebSocketConstructor }).WebSocket ?? null);
+    this.#wsCtor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket ?? null;
     this.#requests = new RequestTable(this.options.requestTimeoutMs, () => this.#state);
     this.#subs = new SubscriptionTable(
       (frame) => this.#request(frame),
@@ -243,7 +243,9 @@ export class MeshgateClient {
       try {
         this.#wsCtor = await loadWebSocket();
       } catch (cause) {
-        this.#shutdown(new MeshgateError('MG_ERR_CLIENT_NO_WEBSOCKET', 'no global WebSocket and the `ws` package cannot be loaded; fix: pass options.WebSocket', { cause }));
+        this.#shutdown(
+          new MeshgateError('MG_ERR_CLIENT_NO_WEBSOCKET', 'no global WebSocket and the `ws` package cannot be loaded; fix: pass options.WebSocket', { cause }),
+        );
         return;
       }
       if ((this.#state as ConnectionState) === 'closed') return; // close() ran while `ws` loaded
@@ -349,7 +351,10 @@ export class MeshgateClient {
   }
 
   #handlerError(err: unknown): void {
-    const wrapped = err instanceof MeshgateError ? err : new MeshgateError('MG_ERR_CLIENT_HANDLER', `a handler threw: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    const wrapped =
+      err instanceof MeshgateError
+        ? err
+        : new MeshgateError('MG_ERR_CLIENT_HANDLER', `a handler threw: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     if (this.#events.listenerCount('error') > 0) this.#events.emit('error', wrapped);
     else console.error(wrapped);
   }

@@ -61,7 +61,8 @@ export function resolveOptions(options: MeshgateClientOptions): ResolvedOptions 
   } as ResolvedOptions;
   for (const key of ['backoffMinMs', 'backoffMaxMs', 'requestTimeoutMs', 'connectTimeoutMs'] as const) {
     const v = resolved[key];
-    if (!(Number.isFinite(v) && v > 0)) throw new MeshgateError('MG_ERR_CLIENT_OPTIONS', `${key}: expected a positive number of milliseconds, got ${String(v)}`);
+    if (!(Number.isFinite(v) && v > 0))
+      throw new MeshgateError('MG_ERR_CLIENT_OPTIONS', `${key}: expected a positive number of milliseconds, got ${String(v)}`);
   }
   return resolved;
 }

@@ -9,7 +9,7 @@
  * backoff delay (backoff.ts) that grows with each attempt in a row and
  * starts over once a connection is open again.
  */
-import { nextDelay, type BackoffOptions } from './backoff.js';
+import { type BackoffOptions, nextDelay } from './backoff.js';
 import { isFatalCode, type MeshgateError } from './errors.js';
 
 /** Connection states, announced by the `state` event. */

@@ -6,7 +6,7 @@
  * hands every event to each matching handler once.
  */
 import { MeshgateError } from './errors.js';
-import { toMeshEvent, type MeshEvent } from './event.js';
+import { type MeshEvent, toMeshEvent } from './event.js';
 import { filterMatches } from './topic-filter.js';
 import type { Frame } from './transport.js';
 

@@ -83,7 +83,9 @@ export class Transport {
         res.setEncoding?.('utf8');
         res.on('data', (c: string) => (body += c.length < 512 ? c : c.slice(0, 512)));
         res.on('end', () => {
-          handshakeError = errorFromClose(res.statusCode ?? 0, body.split('\n')[0]) ?? new MeshgateError('MG_ERR_CLIENT_HANDSHAKE', `the node refused the upgrade with HTTP ${res.statusCode}: ${body.slice(0, 200)}`);
+          handshakeError =
+            errorFromClose(res.statusCode ?? 0, body.split('\n')[0]) ??
+            new MeshgateError('MG_ERR_CLIENT_HANDSHAKE', `the node refused the upgrade with HTTP ${res.statusCode}: ${body.slice(0, 200)}`);
           (req as { destroy?: () => void }).destroy?.();
           // ws does not emit close after a handled unexpected-response.
           ended(1006, '');

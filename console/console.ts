@@ -15,7 +15,7 @@
  *
  * Test hooks: window.meshConsole exposes the client and the last mesh view.
  */
-import { MeshgateClient, type MeshEvent, type MeshgateError } from '../client/mod.js';
+import { type MeshEvent, MeshgateClient, type MeshgateError } from '../client/mod.js';
 
 interface MeshNodeView {
   id: string;
@@ -108,8 +108,9 @@ function render(view: MeshView): void {
   const upLinks = view.links.filter((l) => l.state === 'up').length;
   $('#mesh-summary').textContent = `${view.nodes.length} nodes · ${view.links.length} links (${upLinks} up) · as seen from ${view.node}`;
   $('#subs tbody').innerHTML =
-    view.nodes.map((n) => `<tr><td>${esc(n.id)}</td><td class="mono">${n.local.length ? n.local.map(esc).join('<br>') : '<span class="empty">none</span>'}</td></tr>`).join('') ||
-    '<tr><td colspan="2" class="empty">none</td></tr>';
+    view.nodes
+      .map((n) => `<tr><td>${esc(n.id)}</td><td class="mono">${n.local.length ? n.local.map(esc).join('<br>') : '<span class="empty">none</span>'}</td></tr>`)
+      .join('') || '<tr><td colspan="2" class="empty">none</td></tr>';
   const bridgeRows = view.nodes.flatMap((n) =>
     n.bridges.map((b) => {
       const state = String(b.state ?? 'unknown');
@@ -141,7 +142,10 @@ function renderMesh(view: MeshView): void {
     const q = pos.get(l.b);
     if (!p || !q) continue;
     const rate = linkRates.get(`${l.a}|${l.b}`);
-    const label = [rate !== undefined && l.state === 'up' ? `${rate.toFixed(1)} ev/s` : l.state === 'down' ? 'down' : '', l.rttMs !== null && l.state === 'up' ? `${l.rttMs.toFixed(1)} ms` : '']
+    const label = [
+      rate !== undefined && l.state === 'up' ? `${rate.toFixed(1)} ev/s` : l.state === 'down' ? 'down' : '',
+      l.rttMs !== null && l.state === 'up' ? `${l.rttMs.toFixed(1)} ms` : '',
+    ]
       .filter(Boolean)
       .join(' · ');
     parts.push(
@@ -207,7 +211,12 @@ function reasonOf(e: MeshEvent): string {
     if (d && typeof d === 'object') {
       // docs/protocol.md "Dead letters": reasons is [{path, message}].
       if (Array.isArray(d.reasons)) {
-        return d.reasons.map((r: { path?: unknown; message?: unknown }) => `${r.path === undefined || r.path === '' ? '' : `${String(r.path)}: `}${String(r.message ?? JSON.stringify(r))}`).join('; ');
+        return d.reasons
+          .map(
+            (r: { path?: unknown; message?: unknown }) =>
+              `${r.path === undefined || r.path === '' ? '' : `${String(r.path)}: `}${String(r.message ?? JSON.stringify(r))}`,
+          )
+          .join('; ');
       }
       const r = d.reason ?? d.error ?? d.message;
       if (r !== undefined) return typeof r === 'string' ? r : JSON.stringify(r);
@@ -222,7 +231,10 @@ function reasonOf(e: MeshEvent): string {
 function renderDeadLetters(): void {
   $('#deadletters tbody').innerHTML =
     deadLetters
-      .map((d) => `<tr data-topic="${esc(d.topic)}"><td class="mono">${esc(new Date(d.time ?? Date.now()).toLocaleTimeString())}</td><td class="mono">${esc(d.topic)}</td><td>${esc(reasonOf(d))}</td></tr>`)
+      .map(
+        (d) =>
+          `<tr data-topic="${esc(d.topic)}"><td class="mono">${esc(new Date(d.time ?? Date.now()).toLocaleTimeString())}</td><td class="mono">${esc(d.topic)}</td><td>${esc(reasonOf(d))}</td></tr>`,
+      )
       .join('') || '<tr><td colspan="3" class="empty">none received since this page opened</td></tr>';
 }
 
@@ -306,7 +318,9 @@ if (params.get('tail')) {
 setInterval(renderRates, 1000);
 renderRates();
 renderDeadLetters();
-void firstView().then(async () => {
-  const hello = await client.connect();
-  await client.subscribe(`_mg.sys.mesh.${hello.node}`, (e) => onView(e.json<MeshView>()));
-}).catch(showError);
+void firstView()
+  .then(async () => {
+    const hello = await client.connect();
+    await client.subscribe(`_mg.sys.mesh.${hello.node}`, (e) => onView(e.json<MeshView>()));
+  })
+  .catch(showError);

@@ -81,7 +81,13 @@ export class ChangeFeed {
       const id = this.#nextCustomer++;
       const first = this.#pick(FIRST);
       const last = this.#pick(LAST);
-      const row = { id, name: `${first} ${last}`, email: `${first}.${last}${id}@example.com`.toLowerCase(), city: this.#pick(CITIES), created_at: new Date(now).toISOString() };
+      const row = {
+        id,
+        name: `${first} ${last}`,
+        email: `${first}.${last}${id}@example.com`.toLowerCase(),
+        city: this.#pick(CITIES),
+        created_at: new Date(now).toISOString(),
+      };
       this.#customers.set(id, row);
       return this.#envelope('customers', 'c', null, row, now);
     }

@@ -18,7 +18,7 @@
  * ports), --rate N, --bad-every N (default 100; 0 = never). Ctrl-C (SIGINT) or SIGTERM stops the producer, the
  * services and the three nodes, then exits 0.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -95,9 +95,18 @@ function startNode(n: DemoNode, ports: Map<string, number>, onExit: (n: DemoNode
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { port: { type: 'string', default: '8081' }, rate: { type: 'string', default: '20' }, 'bad-every': { type: 'string', default: '100' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string', default: '8081' },
+      rate: { type: 'string', default: '20' },
+      'bad-every': { type: 'string', default: '100' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (values.help) {
-    process.stdout.write('usage: npm run demo -- [--port BASE (default 8081, 0 = free ports)] [--rate CHANGES_PER_SEC (default 20)] [--bad-every N (default 100, 0 = never)]\n');
+    process.stdout.write(
+      'usage: npm run demo -- [--port BASE (default 8081, 0 = free ports)] [--rate CHANGES_PER_SEC (default 20)] [--bad-every N (default 100, 0 = never)]\n',
+    );
     return;
   }
   const rate = Number(values.rate);
@@ -174,22 +183,25 @@ async function main(): Promise<void> {
   let deadLettered = 0;
   // Steady rate: a tick every 50 ms (or slower) emits what is due since the start.
   const started = Date.now();
-  timer = setInterval(() => {
-    const due = Math.floor(((Date.now() - started) * rate) / 1000) - published;
-    for (let i = 0; i < due; i++) {
-      const change = badEvery > 0 && (published + 1) % badEvery === 0 ? feed.broken() : feed.next();
-      const db = change.topic.startsWith('db.orders.') ? ordersDb : customersDb;
-      published++;
-      db.publish(change.topic, change.event).catch((err) => {
-        if (err.code === 'MG_ERR_EVENT_SCHEMA') {
-          deadLettered++; // the broken-on-purpose changes: see the console's dead letters
-          return;
-        }
-        refused++;
-        if (!stopping) process.stderr.write(`publish ${change.topic}: ${err.code}: ${err.message}\n`);
-      });
-    }
-  }, Math.max(10, Math.min(50, 1000 / rate)));
+  timer = setInterval(
+    () => {
+      const due = Math.floor(((Date.now() - started) * rate) / 1000) - published;
+      for (let i = 0; i < due; i++) {
+        const change = badEvery > 0 && (published + 1) % badEvery === 0 ? feed.broken() : feed.next();
+        const db = change.topic.startsWith('db.orders.') ? ordersDb : customersDb;
+        published++;
+        db.publish(change.topic, change.event).catch((err) => {
+          if (err.code === 'MG_ERR_EVENT_SCHEMA') {
+            deadLettered++; // the broken-on-purpose changes: see the console's dead letters
+            return;
+          }
+          refused++;
+          if (!stopping) process.stderr.write(`publish ${change.topic}: ${err.code}: ${err.message}\n`);
+        });
+      }
+    },
+    Math.max(10, Math.min(50, 1000 / rate)),
+  );
 
   const http = (id: string) => `http://${HOST}:${ports.get(id)}`;
   process.stdout.write(
@@ -204,7 +216,9 @@ async function main(): Promise<void> {
       `Ctrl-C stops everything.\n`,
   );
   statusTimer = setInterval(() => {
-    process.stdout.write(`published ${published} (${deadLettered} dead-lettered by schema, ${refused} refused) · delivered analytics ${delivered.analytics} · crm ${delivered.crm} · audit ${delivered.audit}\n`);
+    process.stdout.write(
+      `published ${published} (${deadLettered} dead-lettered by schema, ${refused} refused) · delivered analytics ${delivered.analytics} · crm ${delivered.crm} · audit ${delivered.audit}\n`,
+    );
   }, 10_000);
 }
 

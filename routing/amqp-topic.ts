@@ -1,6 +1,6 @@
+import { type FilterSpelling, MESH_TOKENS, type TokenDialect, translateMeshFilter, translateToken, utf8Length } from './token-escape.js';
 import { checkTopic, NO_TOPIC_LIMITS } from './topic.js';
 import { quote, TopicError } from './topic-problem.js';
-import { MESH_TOKENS, translateMeshFilter, translateToken, utf8Length, type FilterSpelling, type TokenDialect } from './token-escape.js';
 import { zeroOrMoreToMesh } from './zero-or-more.js';
 
 /**
@@ -120,7 +120,14 @@ export function meshFilterToAmqp(filter: string): string {
   return out;
 }
 
-const AMQP_FILTER_SPELLING: FilterSpelling = { separator: '.', one: '*', oneOrMore: '*.#', all: '#', tokens: AMQP_WORDS, emptyReason: 'the empty AMQP binding key has no agreed word count' };
+const AMQP_FILTER_SPELLING: FilterSpelling = {
+  separator: '.',
+  one: '*',
+  oneOrMore: '*.#',
+  all: '#',
+  tokens: AMQP_WORDS,
+  emptyReason: 'the empty AMQP binding key has no agreed word count',
+};
 
 /**
  * Mesh filters whose union matches exactly the routing keys the AMQP
@@ -176,10 +183,7 @@ function checkBytes(s: string, what: string): void {
   if (s.length <= AMQP_MAX_BYTES / 3) return;
   const bytes = utf8Length(s);
   if (bytes > AMQP_MAX_BYTES) {
-    throw new TopicError(
-      'MG_ERR_TOPIC_LIMIT',
-      `AMQP ${what} ${quote(s)} is ${bytes} bytes in UTF-8; the limit is ${AMQP_MAX_BYTES} (AMQP 0-9-1 shortstr)`,
-    );
+    throw new TopicError('MG_ERR_TOPIC_LIMIT', `AMQP ${what} ${quote(s)} is ${bytes} bytes in UTF-8; the limit is ${AMQP_MAX_BYTES} (AMQP 0-9-1 shortstr)`);
   }
 }
 

@@ -46,10 +46,11 @@ export class InterestTable {
     if (heldVersion !== baseVersion) return 'gap';
     const filters = held?.filters ?? new Set<string>();
     for (const f of remove) if (filters.delete(f)) this.#trie.remove(f, origin);
-    for (const f of add) if (!filters.has(f)) {
-      filters.add(f);
-      this.#trie.add(f, origin);
-    }
+    for (const f of add)
+      if (!filters.has(f)) {
+        filters.add(f);
+        this.#trie.add(f, origin);
+      }
     this.#origins.set(origin, { version, filters });
     return 'applied';
   }

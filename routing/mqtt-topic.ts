@@ -1,6 +1,6 @@
+import { type FilterSpelling, MESH_TOKENS, type TokenDialect, translateMeshFilter, translateToken, utf8Length } from './token-escape.js';
 import { checkTopic, NO_TOPIC_LIMITS } from './topic.js';
 import { quote, TopicError } from './topic-problem.js';
-import { MESH_TOKENS, translateMeshFilter, translateToken, utf8Length, type FilterSpelling, type TokenDialect } from './token-escape.js';
 import { zeroOrMoreToMesh } from './zero-or-more.js';
 
 /**
@@ -95,9 +95,7 @@ export function mqttTopicToMesh(topic: string): string {
   for (let i = 0; i < topic.length; i++) {
     const c = topic.charCodeAt(i);
     if (c === 0x2b || c === 0x23) {
-      throw invalid(
-        `MQTT topic name ${quote(topic)} contains the wildcard '${topic[i]}' at index ${i}; wildcards belong in filters only [MQTT-3.3.2-2]`,
-      );
+      throw invalid(`MQTT topic name ${quote(topic)} contains the wildcard '${topic[i]}' at index ${i}; wildcards belong in filters only [MQTT-3.3.2-2]`);
     }
     if (c === 0) throw invalid(`MQTT topic name ${quote(topic)} contains U+0000 at index ${i} [MQTT-4.7.3-2]`);
   }
@@ -124,7 +122,14 @@ export function meshFilterToMqtt(filter: string): string {
   return out;
 }
 
-const MQTT_FILTER_SPELLING: FilterSpelling = { separator: '/', one: '+', oneOrMore: '+/#', all: '#', tokens: MQTT_LEVELS, emptyReason: 'an MQTT topic filter is at least one character [MQTT-4.7.3-1]' };
+const MQTT_FILTER_SPELLING: FilterSpelling = {
+  separator: '/',
+  one: '+',
+  oneOrMore: '+/#',
+  all: '#',
+  tokens: MQTT_LEVELS,
+  emptyReason: 'an MQTT topic filter is at least one character [MQTT-4.7.3-1]',
+};
 
 /**
  * Mesh filters whose union matches exactly the topics the MQTT `filter`
@@ -140,9 +145,7 @@ export function mqttFilterToMesh(filter: string): string[] {
   if (filter === '') throw invalid('MQTT topic filter is empty; it must be at least one character [MQTT-4.7.3-1]');
   if (filter.includes('\u0000')) throw invalid(`MQTT topic filter ${quote(filter)} contains U+0000 [MQTT-4.7.3-2]`);
   if (filter.startsWith('$share/')) {
-    throw invalid(
-      `MQTT topic filter ${quote(filter)} is a shared subscription [MQTT-4.8.2]; strip '$share/<group>/' and translate the filter after it`,
-    );
+    throw invalid(`MQTT topic filter ${quote(filter)} is a shared subscription [MQTT-4.8.2]; strip '$share/<group>/' and translate the filter after it`);
   }
   checkBytes(filter, 'topic filter');
   const levels = filter.split('/');
@@ -199,10 +202,7 @@ function checkBytes(s: string, what: string): void {
   if (s.length * 3 <= MQTT_MAX_BYTES) return;
   const bytes = utf8Length(s);
   if (bytes > MQTT_MAX_BYTES) {
-    throw new TopicError(
-      'MG_ERR_TOPIC_LIMIT',
-      `MQTT ${what} ${quote(s)} is ${bytes} bytes in UTF-8; the limit is ${MQTT_MAX_BYTES} [MQTT-4.7.3-3]`,
-    );
+    throw new TopicError('MG_ERR_TOPIC_LIMIT', `MQTT ${what} ${quote(s)} is ${bytes} bytes in UTF-8; the limit is ${MQTT_MAX_BYTES} [MQTT-4.7.3-3]`);
   }
 }
 

@@ -127,19 +127,13 @@ function scan(s: string, limits: TopicLimits, isFilter: boolean): TopicProblem |
       const ch = c === STAR ? '*' : '>';
       const whole = i === start && (i + 1 === n || s.charCodeAt(i + 1) === DOT);
       if (!whole) {
-        return invalid(
-          `token ${tokens} of ${quote(s)} has '${ch}' inside it; '*' and '>' are wildcards and must be whole tokens`,
-        );
+        return invalid(`token ${tokens} of ${quote(s)} has '${ch}' inside it; '*' and '>' are wildcards and must be whole tokens`);
       }
       if (!isFilter) {
-        return invalid(
-          `token ${tokens} of ${quote(s)} is the wildcard '${ch}'; a topic names one destination, only filters take wildcards`,
-        );
+        return invalid(`token ${tokens} of ${quote(s)} is the wildcard '${ch}'; a topic names one destination, only filters take wildcards`);
       }
       if (c === GT && i + 1 !== n) {
-        return invalid(
-          `token ${tokens} of ${quote(s)} is '>' but not the last token; '>' matches all remaining tokens so it must end the filter`,
-        );
+        return invalid(`token ${tokens} of ${quote(s)} is '>' but not the last token; '>' matches all remaining tokens so it must end the filter`);
       }
       wildcards++;
       continue;
@@ -155,9 +149,7 @@ function scan(s: string, limits: TopicLimits, isFilter: boolean): TopicProblem |
     if (isSpaceOrControl(c)) {
       const kind = c === 0x20 || c >= 0xa0 ? 'whitespace' : 'a control character';
       const hex = c.toString(16).toUpperCase().padStart(4, '0');
-      return invalid(
-        `token ${tokens} of ${quote(s)} contains ${kind} (U+${hex}) at index ${i}; tokens are visible characters only`,
-      );
+      return invalid(`token ${tokens} of ${quote(s)} contains ${kind} (U+${hex}) at index ${i}; tokens are visible characters only`);
     }
   }
   if (start === n) return invalid(`token ${tokens} of ${quote(s)} is empty`);

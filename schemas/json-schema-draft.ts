@@ -21,7 +21,10 @@ export function draftOf(schema: unknown): Draft {
   const uri = (schema as Record<string, unknown>).$schema;
   if (uri === undefined) return '2020-12';
   for (const [re, draft] of DRAFT_URIS) if (typeof uri === 'string' && re.test(uri)) return draft;
-  throw new SchemaError('MG_ERR_SCHEMA_INVALID', `$schema ${JSON.stringify(uri)} is not supported; fix: omit $schema (draft 2020-12) or use https://json-schema.org/draft/2020-12/schema or http://json-schema.org/draft-07/schema#`);
+  throw new SchemaError(
+    'MG_ERR_SCHEMA_INVALID',
+    `$schema ${JSON.stringify(uri)} is not supported; fix: omit $schema (draft 2020-12) or use https://json-schema.org/draft/2020-12/schema or http://json-schema.org/draft-07/schema#`,
+  );
 }
 
 /**

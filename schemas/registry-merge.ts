@@ -21,7 +21,9 @@ export interface MergeResult {
 }
 
 /** What the merge order looks at in a subject: a state entry or a registry's own subject alike. */
-export type Comparable = Pick<SubjectEntry, 'stamp' | 'compatibility' | 'topics' | 'types'> & { readonly versions: ReadonlyArray<{ readonly version: number; readonly id: number }> };
+export type Comparable = Pick<SubjectEntry, 'stamp' | 'compatibility' | 'topics' | 'types'> & {
+  readonly versions: ReadonlyArray<{ readonly version: number; readonly id: number }>;
+};
 
 /** The entries of a state that beat the local subjects, before compiling. */
 export interface MergePlan {

@@ -1,6 +1,6 @@
-import { isCompatibilityMode, type CompatibilityMode } from './compatibility.js';
-import { isSchemaId, MAX_SCHEMA_ID } from './schema-id.js';
+import { type CompatibilityMode, isCompatibilityMode } from './compatibility.js';
 import { SchemaError } from './schema-error.js';
+import { isSchemaId, MAX_SCHEMA_ID } from './schema-id.js';
 import { checkSubjectName, checkTopics, checkTypes } from './subject-fields.js';
 import { isSubjectStamp, type SubjectStamp } from './subject-stamp.js';
 
@@ -66,13 +66,17 @@ export function readEntry(raw: unknown): SubjectEntry {
   const e = raw as Record<string, unknown>;
   checkSubjectName(e.subject);
   if (!isSubjectStamp(e.stamp)) throw new SchemaError('MG_ERR_SCHEMA_INVALID', `stamp ${JSON.stringify(e.stamp)}: expected [counter >= 0, node id]`);
-  if (e.compatibility !== undefined && e.compatibility !== null && !isCompatibilityMode(e.compatibility)) throw new SchemaError('MG_ERR_SCHEMA_INVALID', `compatibility ${JSON.stringify(e.compatibility)} is not a mode`);
+  if (e.compatibility !== undefined && e.compatibility !== null && !isCompatibilityMode(e.compatibility))
+    throw new SchemaError('MG_ERR_SCHEMA_INVALID', `compatibility ${JSON.stringify(e.compatibility)} is not a mode`);
   if (!Array.isArray(e.versions)) throw new SchemaError('MG_ERR_SCHEMA_INVALID', 'versions: expected an array');
   let last = 0;
   const versions = (e.versions as unknown[]).map((v) => {
     const { version, id, schema } = (v ?? {}) as Record<string, unknown>;
     if (!Number.isInteger(version) || (version as number) <= last || !isSchemaId(id)) {
-      throw new SchemaError('MG_ERR_SCHEMA_INVALID', `version ${JSON.stringify(version)} / id ${JSON.stringify(id)}: versions must increase and ids be whole numbers in 1..${MAX_SCHEMA_ID}`);
+      throw new SchemaError(
+        'MG_ERR_SCHEMA_INVALID',
+        `version ${JSON.stringify(version)} / id ${JSON.stringify(id)}: versions must increase and ids be whole numbers in 1..${MAX_SCHEMA_ID}`,
+      );
     }
     last = version as number;
     return { version: version as number, id, schema };

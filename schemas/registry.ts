@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { TopicTrie } from '../routing/mod.js';
 import { canonicalJson } from './canonical-json.js';
-import { checkCompatibility, DEFAULT_COMPATIBILITY, isCompatibilityMode, COMPATIBILITY_MODES, type CompatibilityMode } from './compatibility.js';
-import { parseDataschemaRef, type DataschemaRef } from './dataschema-ref.js';
-import { draftOf, newAjv, type AnyAjv, type Draft } from './json-schema-draft.js';
-import { planMerge, type MergeResult } from './registry-merge.js';
-import { checkStateShape, nameOf, readEntry, stateOf, type RegistryState, type SubjectEntry } from './registry-state.js';
-import { schemaIdOf } from './schema-id.js';
+import { COMPATIBILITY_MODES, type CompatibilityMode, checkCompatibility, DEFAULT_COMPATIBILITY, isCompatibilityMode } from './compatibility.js';
+import { type DataschemaRef, parseDataschemaRef } from './dataschema-ref.js';
+import { type AnyAjv, type Draft, draftOf, newAjv } from './json-schema-draft.js';
+import { type MergeResult, planMerge } from './registry-merge.js';
+import { checkStateShape, nameOf, type RegistryState, readEntry, type SubjectEntry, stateOf } from './registry-state.js';
 import { SchemaError } from './schema-error.js';
+import { schemaIdOf } from './schema-id.js';
 import { checkSubjectName, checkTopics, checkTypes } from './subject-fields.js';
 import type { SubjectStamp } from './subject-stamp.js';
 import { compareSpecificity } from './topic-specificity.js';
@@ -151,10 +151,12 @@ export class SchemaRegistry {
 
   constructor(options: SchemaRegistryOptions = {}) {
     const mode = options.defaultCompatibility ?? DEFAULT_COMPATIBILITY;
-    if (!isCompatibilityMode(mode)) throw new SchemaError('MG_ERR_SCHEMA_INVALID', `defaultCompatibility: expected one of ${COMPATIBILITY_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
+    if (!isCompatibilityMode(mode))
+      throw new SchemaError('MG_ERR_SCHEMA_INVALID', `defaultCompatibility: expected one of ${COMPATIBILITY_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
     this.#defaultCompatibility = mode;
     const nodeId = options.nodeId ?? randomUUID();
-    if (typeof nodeId !== 'string' || nodeId === '') throw new SchemaError('MG_ERR_SCHEMA_INVALID', `nodeId: expected a non-empty string, got ${JSON.stringify(nodeId)}`);
+    if (typeof nodeId !== 'string' || nodeId === '')
+      throw new SchemaError('MG_ERR_SCHEMA_INVALID', `nodeId: expected a non-empty string, got ${JSON.stringify(nodeId)}`);
     this.#nodeId = nodeId;
   }
 
@@ -173,7 +175,13 @@ export class SchemaRegistry {
   subject(name: string): SubjectInfo | undefined {
     const s = this.#subjects.get(name);
     if (s === undefined) return undefined;
-    return { subject: s.name, compatibility: s.compatibility ?? this.#defaultCompatibility, topics: [...s.topics], types: [...s.types], versions: s.versions.map((v) => v.version) };
+    return {
+      subject: s.name,
+      compatibility: s.compatibility ?? this.#defaultCompatibility,
+      topics: [...s.topics],
+      types: [...s.types],
+      versions: s.versions.map((v) => v.version),
+    };
   }
 
   /** One version of a subject ('latest': the highest); undefined when unknown. */
@@ -184,11 +192,16 @@ export class SchemaRegistry {
   }
 
   /** The schema with global id `id`, and every (subject, version) registered with it. */
-  byId(id: number): { readonly id: number; readonly schema: unknown; readonly validate: ValidateFunction; readonly versions: Array<{ subject: string; version: number }> } | undefined {
+  byId(
+    id: number,
+  ):
+    | { readonly id: number; readonly schema: unknown; readonly validate: ValidateFunction; readonly versions: Array<{ subject: string; version: number }> }
+    | undefined {
     const c = this.#ids.get(id);
     if (c === undefined) return undefined;
     const versions: Array<{ subject: string; version: number }> = [];
-    for (const name of this.subjects()) for (const v of this.#subjects.get(name)!.versions) if (v.id === id) versions.push({ subject: name, version: v.version });
+    for (const name of this.subjects())
+      for (const v of this.#subjects.get(name)!.versions) if (v.id === id) versions.push({ subject: name, version: v.version });
     return { id, schema: c.schema, validate: c.validate, versions };
   }
 
@@ -215,7 +228,10 @@ export class SchemaRegistry {
     const topics = options.topics === undefined ? undefined : checkTopics(options.topics);
     const types = options.types === undefined ? undefined : checkTypes(options.types);
     if (options.compatibility !== undefined && !isCompatibilityMode(options.compatibility)) {
-      throw new SchemaError('MG_ERR_SCHEMA_INVALID', `compatibility: expected one of ${COMPATIBILITY_MODES.join(', ')}, got ${JSON.stringify(options.compatibility)}`);
+      throw new SchemaError(
+        'MG_ERR_SCHEMA_INVALID',
+        `compatibility: expected one of ${COMPATIBILITY_MODES.join(', ')}, got ${JSON.stringify(options.compatibility)}`,
+      );
     }
     const compiled = this.#compile(schema);
     const existing = this.#subjects.get(subject);
@@ -224,7 +240,11 @@ export class SchemaRegistry {
       const mode = options.compatibility ?? existing?.compatibility ?? this.#defaultCompatibility;
       const messages = checkCompatibility(mode, existing?.versions ?? [], compiled.schema);
       if (messages.length > 0) {
-        throw new SchemaError('MG_ERR_SCHEMA_INCOMPATIBLE', `subject '${subject}': the schema is not ${mode} compatible (${messages.length} reason${messages.length > 1 ? 's' : ''})`, messages);
+        throw new SchemaError(
+          'MG_ERR_SCHEMA_INCOMPATIBLE',
+          `subject '${subject}': the schema is not ${mode} compatible (${messages.length} reason${messages.length > 1 ? 's' : ''})`,
+          messages,
+        );
       }
     }
     this.#checkBindings(subject, topics, types);
@@ -265,7 +285,8 @@ export class SchemaRegistry {
   /** Sets a subject's mode (the subject need not have versions yet). */
   setCompatibility(subject: string, mode: CompatibilityMode): void {
     checkSubjectName(subject);
-    if (!isCompatibilityMode(mode)) throw new SchemaError('MG_ERR_SCHEMA_INVALID', `compatibility: expected one of ${COMPATIBILITY_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
+    if (!isCompatibilityMode(mode))
+      throw new SchemaError('MG_ERR_SCHEMA_INVALID', `compatibility: expected one of ${COMPATIBILITY_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
     const s = this.#subjects.get(subject) ?? { name: subject, compatibility: undefined, topics: [], types: [], versions: [], stamp: [0, ''] };
     if (s.compatibility === mode) return;
     s.compatibility = mode;
@@ -390,7 +411,12 @@ export class SchemaRegistry {
         subjects.push(this.#compileEntry(entry, [staged], staged));
       } catch (err) {
         const e = err as Error;
-        throw new SchemaError(err instanceof SchemaError ? err.code : 'MG_ERR_SCHEMA_INVALID', `import: subject ${JSON.stringify(nameOf(raw))}: ${e.message}`, err instanceof SchemaError ? err.reasons : [], { cause: err });
+        throw new SchemaError(
+          err instanceof SchemaError ? err.code : 'MG_ERR_SCHEMA_INVALID',
+          `import: subject ${JSON.stringify(nameOf(raw))}: ${e.message}`,
+          err instanceof SchemaError ? err.reasons : [],
+          { cause: err },
+        );
       }
     }
     this.#subjects.clear();
@@ -460,7 +486,10 @@ export class SchemaRegistry {
     const known = this.#byCanonical.get(canonical);
     if (known !== undefined) return known;
     if (typeof schema !== 'boolean' && (schema === null || typeof schema !== 'object' || Array.isArray(schema))) {
-      throw new SchemaError('MG_ERR_SCHEMA_INVALID', `a schema must be a JSON object (or a boolean), got ${schema === null ? 'null' : Array.isArray(schema) ? 'an array' : typeof schema}`);
+      throw new SchemaError(
+        'MG_ERR_SCHEMA_INVALID',
+        `a schema must be a JSON object (or a boolean), got ${schema === null ? 'null' : Array.isArray(schema) ? 'an array' : typeof schema}`,
+      );
     }
     const draft = draftOf(schema);
     let ajv = this.#ajv.get(draft);
@@ -471,7 +500,9 @@ export class SchemaRegistry {
     try {
       validate = ajv.compile(own as object);
     } catch (err) {
-      throw new SchemaError('MG_ERR_SCHEMA_INVALID', `not a valid JSON Schema (draft ${draft}): ${(err as Error).message}`, [(err as Error).message], { cause: err });
+      throw new SchemaError('MG_ERR_SCHEMA_INVALID', `not a valid JSON Schema (draft ${draft}): ${(err as Error).message}`, [(err as Error).message], {
+        cause: err,
+      });
     }
     return { id: schemaIdOf(canonical), schema: deepFreeze(own), canonical, validate };
   }
@@ -505,11 +536,13 @@ export class SchemaRegistry {
   #checkBindings(subject: string, topics: string[] | undefined, types: string[] | undefined): void {
     for (const t of types ?? []) {
       const other = this.#types.get(t);
-      if (other !== undefined && other !== subject) throw new SchemaError('MG_ERR_SCHEMA_BINDING_CONFLICT', `type '${t}' is already bound to subject '${other}'; fix: unbind it there first`);
+      if (other !== undefined && other !== subject)
+        throw new SchemaError('MG_ERR_SCHEMA_BINDING_CONFLICT', `type '${t}' is already bound to subject '${other}'; fix: unbind it there first`);
     }
     for (const f of topics ?? []) {
       const other = this.#topicBindings.get(f)?.subject;
-      if (other !== undefined && other !== subject) throw new SchemaError('MG_ERR_SCHEMA_BINDING_CONFLICT', `topic filter '${f}' is already bound to subject '${other}'; fix: unbind it there first`);
+      if (other !== undefined && other !== subject)
+        throw new SchemaError('MG_ERR_SCHEMA_BINDING_CONFLICT', `topic filter '${f}' is already bound to subject '${other}'; fix: unbind it there first`);
     }
   }
 
@@ -525,7 +558,10 @@ export class SchemaRegistry {
 }
 
 function collision(id: number): SchemaError {
-  return new SchemaError('MG_ERR_SCHEMA_INVALID', `schema id ${id} (from the SHA-256 of the schema's canonical JSON) already belongs to a different schema; fix: change the schema's text (e.g. its description) so it gets another id`);
+  return new SchemaError(
+    'MG_ERR_SCHEMA_INVALID',
+    `schema id ${id} (from the SHA-256 of the schema's canonical JSON) already belongs to a different schema; fix: change the schema's text (e.g. its description) so it gets another id`,
+  );
 }
 
 /** Replaces a subject's topic and type bindings where given and different; true when anything changed. */
@@ -548,7 +584,9 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 
 /** A validator that refuses everything, for a `dataschema` naming a schema the registry does not have. */
 function refusing(dataschema: string): ValidateFunction {
-  const errors: ErrorObject[] = [{ instancePath: '', schemaPath: '', keyword: 'dataschema', params: { dataschema }, message: `names no registered schema (${dataschema})` }];
+  const errors: ErrorObject[] = [
+    { instancePath: '', schemaPath: '', keyword: 'dataschema', params: { dataschema }, message: `names no registered schema (${dataschema})` },
+  ];
   const fn = (() => {
     fn.errors = errors;
     return false;

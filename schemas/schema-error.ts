@@ -3,11 +3,7 @@
  * node's error catalogue (`broker/errors.ts` lists them); they are spelled
  * out here because schemas/ imports nothing of broker/.
  */
-export type SchemaErrorCode =
-  | 'MG_ERR_SCHEMA_INVALID'
-  | 'MG_ERR_SCHEMA_INCOMPATIBLE'
-  | 'MG_ERR_SCHEMA_NOT_FOUND'
-  | 'MG_ERR_SCHEMA_BINDING_CONFLICT';
+export type SchemaErrorCode = 'MG_ERR_SCHEMA_INVALID' | 'MG_ERR_SCHEMA_INCOMPATIBLE' | 'MG_ERR_SCHEMA_NOT_FOUND' | 'MG_ERR_SCHEMA_BINDING_CONFLICT';
 
 /**
  * Thrown by the registry's configuration-time operations (register, set

@@ -1,6 +1,6 @@
 import type { ValidateFunction } from 'ajv';
 import { canonicalJson, jsonEqual } from './canonical-json.js';
-import { draftOf, newAjv, type AnyAjv, type Draft } from './json-schema-draft.js';
+import { type AnyAjv, type Draft, draftOf, newAjv } from './json-schema-draft.js';
 
 /**
  * One reason a subset proof failed. `kind` says whether the checker found
@@ -20,19 +20,45 @@ export interface SubsetProblem {
  * compare answers "cannot prove compatible: <keyword> at <pointer>".
  */
 const ASSERTIONS = new Set([
-  'type', 'enum', 'const',
-  'properties', 'required', 'additionalProperties', 'minProperties', 'maxProperties',
-  'items', 'minItems', 'maxItems', 'uniqueItems',
-  'minLength', 'maxLength', 'pattern', 'format',
-  'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf',
+  'type',
+  'enum',
+  'const',
+  'properties',
+  'required',
+  'additionalProperties',
+  'minProperties',
+  'maxProperties',
+  'items',
+  'minItems',
+  'maxItems',
+  'uniqueItems',
+  'minLength',
+  'maxLength',
+  'pattern',
+  'format',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'multipleOf',
   '$ref',
 ]);
 
 /** Keywords that never change which instances are valid. */
 const ANNOTATIONS = new Set([
-  '$schema', '$comment', '$defs', 'definitions',
-  'title', 'description', 'default', 'examples', 'deprecated', 'readOnly', 'writeOnly',
-  'contentEncoding', 'contentMediaType',
+  '$schema',
+  '$comment',
+  '$defs',
+  'definitions',
+  'title',
+  'description',
+  'default',
+  'examples',
+  'deprecated',
+  'readOnly',
+  'writeOnly',
+  'contentEncoding',
+  'contentMediaType',
 ]);
 
 /** Keys that make a subtree's meaning depend on something outside it. */
@@ -208,7 +234,13 @@ class SubsetProver {
     const rb = this.#b.root as Record<string, unknown>;
     const inDefs = (list: string[] | null) => list?.every((r) => r.startsWith('#/$defs/') || r.startsWith('#/definitions/')) === true;
     // The definitions themselves may only refer to definitions, or their meaning depends on the rest of the root.
-    return inDefs(refs) && jsonEqual(ra.$defs, rb.$defs) && jsonEqual(ra.definitions, rb.definitions) && inDefs(contextRefs(ra.$defs ?? null)) && inDefs(contextRefs(ra.definitions ?? null));
+    return (
+      inDefs(refs) &&
+      jsonEqual(ra.$defs, rb.$defs) &&
+      jsonEqual(ra.definitions, rb.definitions) &&
+      inDefs(contextRefs(ra.$defs ?? null)) &&
+      inDefs(contextRefs(ra.definitions ?? null))
+    );
   }
 
   #proveNode(a: Record<string, unknown>, la: string, b: Record<string, unknown> | false, lb: string, path: string, depth: number): boolean {
@@ -217,7 +249,10 @@ class SubsetProver {
     if (b === false) return this.#fail('incompatible', path, this.#change(`${show(path)} now refuses every value`, `${show(path)} accepted no value before`));
 
     let ok = true;
-    for (const [doc, node, loc] of [[this.#a, a, la], [this.#b, b, lb]] as const) {
+    for (const [doc, node, loc] of [
+      [this.#a, a, la],
+      [this.#b, b, lb],
+    ] as const) {
       for (const k of Object.keys(node)) {
         if (ASSERTIONS.has(k) || ANNOTATIONS.has(k) || (k === '$id' && loc === '')) continue;
         ok = this.#unproven(k, path);
@@ -255,7 +290,8 @@ class SubsetProver {
     if (has('array')) {
       ok = this.#lower(a, b, 'minItems', path) && ok;
       ok = this.#upper(a, b, 'maxItems', path) && ok;
-      if (b.uniqueItems === true && a.uniqueItems !== true) ok = this.#fail('incompatible', path, this.#change(`uniqueItems added at ${show(path)}`, `uniqueItems removed at ${show(path)}`));
+      if (b.uniqueItems === true && a.uniqueItems !== true)
+        ok = this.#fail('incompatible', path, this.#change(`uniqueItems added at ${show(path)}`, `uniqueItems removed at ${show(path)}`));
       const ia = 'items' in a ? a.items : true;
       const ib = 'items' in b ? b.items : true;
       ok = this.#prove(ia, 'items' in a ? `${la}/items` : la, ib, 'items' in b ? `${lb}/items` : lb, `${path}/items`, depth + 1) && ok;
@@ -287,11 +323,22 @@ class SubsetProver {
       const sb = inB ? propsB[k] : addB;
       if (sa === false) continue;
       if (sb === false && !inB) {
-        ok = this.#fail('incompatible', at, this.#change(`property '${k}' removed while additionalProperties is false at ${at}`, `property '${k}' added while the old schema's additionalProperties is false at ${at}`));
+        ok = this.#fail(
+          'incompatible',
+          at,
+          this.#change(
+            `property '${k}' removed while additionalProperties is false at ${at}`,
+            `property '${k}' added while the old schema's additionalProperties is false at ${at}`,
+          ),
+        );
         continue;
       }
       if (sb === false) {
-        ok = this.#fail('incompatible', at, this.#change(`property '${k}' became forbidden at ${at}`, `property '${k}' was forbidden and is now allowed at ${at}`));
+        ok = this.#fail(
+          'incompatible',
+          at,
+          this.#change(`property '${k}' became forbidden at ${at}`, `property '${k}' was forbidden and is now allowed at ${at}`),
+        );
         continue;
       }
       const locA = inA ? `${la}/properties/${escapePointer(k)}` : `${la}/additionalProperties`;
@@ -318,7 +365,8 @@ class SubsetProver {
     // Compiled on its own, a sub-schema loses its dynamic scope.
     if (hasDynamicRef(this.#b.root)) return this.#unproven('$dynamicRef', path);
     const b = resolvePointer(this.#b.root, lb);
-    const bEnum = b !== null && typeof b === 'object' && Array.isArray((b as Record<string, unknown>).enum) ? ((b as Record<string, unknown>).enum as unknown[]) : null;
+    const bEnum =
+      b !== null && typeof b === 'object' && Array.isArray((b as Record<string, unknown>).enum) ? ((b as Record<string, unknown>).enum as unknown[]) : null;
     let ok = true;
     for (const v of candidates) {
       if (inA !== null && !inA(v)) continue;
@@ -329,7 +377,11 @@ class SubsetProver {
       } else {
         const why = inB.errors?.[0];
         const detail = why ? ` (${why.instancePath || 'value'} ${why.message ?? 'is invalid'})` : '';
-        ok = this.#fail('incompatible', path, `value ${shown} ${this.#change('allowed by the old schema is refused by the new one', 'allowed by the new schema is refused by the old one')} at ${show(path)}${detail}`);
+        ok = this.#fail(
+          'incompatible',
+          path,
+          `value ${shown} ${this.#change('allowed by the old schema is refused by the new one', 'allowed by the new schema is refused by the old one')} at ${show(path)}${detail}`,
+        );
       }
     }
     return ok;
@@ -380,7 +432,8 @@ class SubsetProver {
 
   /** Reports a sup bound sub does not meet; `subValue` undefined: sub has none. */
   #bound(kw: string, subValue: number | undefined, supValue: number, path: string): false {
-    if (subValue === undefined) return this.#fail('incompatible', path, this.#change(`${kw} ${supValue} added at ${show(path)}`, `${kw} ${supValue} removed at ${show(path)}`));
+    if (subValue === undefined)
+      return this.#fail('incompatible', path, this.#change(`${kw} ${supValue} added at ${show(path)}`, `${kw} ${supValue} removed at ${show(path)}`));
     const [oldV, newV] = this.#subIsOld ? [subValue, supValue] : [supValue, subValue];
     return this.#fail('incompatible', path, `${kw} of ${show(path)} ${this.#change('tightened', 'loosened')} from ${oldV} to ${newV}`);
   }
@@ -389,7 +442,12 @@ class SubsetProver {
   #sameText(a: Record<string, unknown>, b: Record<string, unknown>, kw: string, path: string): boolean {
     const tb = b[kw];
     if (tb === undefined || tb === a[kw]) return true;
-    if (a[kw] === undefined) return this.#fail('incompatible', path, this.#change(`${kw} ${JSON.stringify(tb)} added at ${show(path)}`, `${kw} ${JSON.stringify(tb)} removed at ${show(path)}`));
+    if (a[kw] === undefined)
+      return this.#fail(
+        'incompatible',
+        path,
+        this.#change(`${kw} ${JSON.stringify(tb)} added at ${show(path)}`, `${kw} ${JSON.stringify(tb)} removed at ${show(path)}`),
+      );
     const [oldV, newV] = this.#subIsOld ? [a[kw], tb] : [tb, a[kw]];
     return this.#unproven(kw, path, ` (${JSON.stringify(oldV)} changed to ${JSON.stringify(newV)}; only equal ${kw}s are compared)`);
   }
@@ -403,12 +461,21 @@ class SubsetProver {
       const dir = side === 'min' ? 1 : -1;
       const holds = ba !== null && (dir * (ba.value - bb.value) > 0 || (ba.value === bb.value && (!bb.exclusive || ba.exclusive)));
       if (holds) continue;
-      const kwOf = (x: { exclusive: boolean }) => (side === 'min' ? (x.exclusive ? 'exclusiveMinimum' : 'minimum') : x.exclusive ? 'exclusiveMaximum' : 'maximum');
+      const kwOf = (x: { exclusive: boolean }) =>
+        side === 'min' ? (x.exclusive ? 'exclusiveMinimum' : 'minimum') : x.exclusive ? 'exclusiveMaximum' : 'maximum';
       if (ba === null) {
-        ok = this.#fail('incompatible', path, this.#change(`${kwOf(bb)} ${bb.value} added at ${show(path)}`, `${kwOf(bb)} ${bb.value} removed at ${show(path)}`));
+        ok = this.#fail(
+          'incompatible',
+          path,
+          this.#change(`${kwOf(bb)} ${bb.value} added at ${show(path)}`, `${kwOf(bb)} ${bb.value} removed at ${show(path)}`),
+        );
       } else {
         const [o, n] = this.#subIsOld ? [ba, bb] : [bb, ba];
-        ok = this.#fail('incompatible', path, `${side === 'min' ? 'lower' : 'upper'} bound of ${show(path)} ${this.#change('tightened', 'loosened')} from ${kwOf(o)} ${o.value} to ${kwOf(n)} ${n.value}`);
+        ok = this.#fail(
+          'incompatible',
+          path,
+          `${side === 'min' ? 'lower' : 'upper'} bound of ${show(path)} ${this.#change('tightened', 'loosened')} from ${kwOf(o)} ${o.value} to ${kwOf(n)} ${n.value}`,
+        );
       }
     }
     return ok;
@@ -419,7 +486,8 @@ class SubsetProver {
     if (mb === undefined) return true;
     const ma = a.multipleOf as number | undefined;
     if (ma !== undefined && Number.isInteger(ma / mb)) return true;
-    if (ma === undefined) return this.#fail('incompatible', path, this.#change(`multipleOf ${mb} added at ${show(path)}`, `multipleOf ${mb} removed at ${show(path)}`));
+    if (ma === undefined)
+      return this.#fail('incompatible', path, this.#change(`multipleOf ${mb} added at ${show(path)}`, `multipleOf ${mb} removed at ${show(path)}`));
     const [o, n] = this.#subIsOld ? [ma, mb] : [mb, ma];
     return this.#fail('incompatible', path, `multipleOf of ${show(path)} changed from ${o} to ${n}`);
   }

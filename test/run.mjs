@@ -35,10 +35,7 @@ const log = (msg) => process.stderr.write(`[test/run] ${msg}\n`);
 const argv = process.argv.slice(2);
 const dashdash = argv.indexOf('--');
 const filters = (dashdash < 0 ? argv : argv.slice(0, dashdash)).filter((a) => !a.startsWith('--'));
-const extraFlags = [
-  ...(dashdash < 0 ? argv : argv.slice(0, dashdash)).filter((a) => a.startsWith('--')),
-  ...(dashdash < 0 ? [] : argv.slice(dashdash + 1)),
-];
+const extraFlags = [...(dashdash < 0 ? argv : argv.slice(0, dashdash)).filter((a) => a.startsWith('--')), ...(dashdash < 0 ? [] : argv.slice(dashdash + 1))];
 
 // ---------------------------------------------------------------- 1. debian deps
 if (process.env.MESHGATE_SKIP_DEBIAN_DEPS !== '1') {

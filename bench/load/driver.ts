@@ -21,9 +21,9 @@
  *              send time; receive - send gives p50/p99.
  * Every wait is bounded; children are SIGKILLed on any failure.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { processesCpu, cpuDelta, procCpuResolutionUs } from '../cpu.js';
+import { cpuDelta, procCpuResolutionUs, processesCpu } from '../cpu.js';
 import { mergeSamples, summarize } from '../latency.js';
 import type { PublisherCommand, PublisherReport, SubscriberCommand, SubscriberReport } from './protocol.js';
 
@@ -233,7 +233,16 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
 
     // 2. burst
     const window = o.window ?? 20_000;
-    const throughput = await phase(pub, subs, o, 'burst', o.events, stepMs, { cmd: 'burst', count: o.events, flushEvery: o.flushEvery ?? 1000, window }, Math.max(1, Math.floor(window / 4)));
+    const throughput = await phase(
+      pub,
+      subs,
+      o,
+      'burst',
+      o.events,
+      stepMs,
+      { cmd: 'burst', count: o.events, flushEvery: o.flushEvery ?? 1000, window },
+      Math.max(1, Math.floor(window / 4)),
+    );
     // 3. paced
     const paced = await phase(pub, subs, o, 'paced', o.latencyEvents, stepMs, { cmd: 'paced', count: o.latencyEvents, rate: o.fixedRate }, 0);
     const samples = mergeSamples(paced.reports.map((r) => r.samplesUs ?? new Float64Array(0)));

@@ -84,9 +84,7 @@ export type PublisherReport =
 
 export type SubscriberCommand =
   /** `progressEvery` > 0: report `progress` each time every connection got that many more. */
-  | { cmd: 'arm'; phase: 'burst' | 'paced'; expect: number; progressEvery: number }
-  | { cmd: 'collect' }
-  | { cmd: 'exit' };
+  { cmd: 'arm'; phase: 'burst' | 'paced'; expect: number; progressEvery: number } | { cmd: 'collect' } | { cmd: 'exit' };
 
 export type SubscriberReport =
   | { type: 'ready'; connections: number }

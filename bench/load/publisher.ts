@@ -7,7 +7,7 @@
  *        --topic bench.load --payload 256 --count 100000 [--rate 10000]
  * (--rate 0 or absent = as fast as flow control allows).
  */
-import { HEADER_BYTES, Kind, nowNs, parseArgs, requireArg, writeHeader, type PublisherCommand, type PublisherReport } from './protocol.js';
+import { HEADER_BYTES, Kind, nowNs, type PublisherCommand, type PublisherReport, parseArgs, requireArg, writeHeader } from './protocol.js';
 import type { Transport } from './transport.js';
 import { loadTransport } from './transports.js';
 

@@ -17,7 +17,8 @@ import { createMeshgateWsTransport } from './transport-meshgate-ws.js';
 
 const HEAD = '{"before":null,"after":{"h":"';
 const PAD = '","pad":"';
-const TAIL = '"},"op":"c","source":{"connector":"postgresql","db":"bench","table":"load","lsn":24023128,"txId":565,"ts_ms":1763800000000},"ts_ms":1763800000123}';
+const TAIL =
+  '"},"op":"c","source":{"connector":"postgresql","db":"bench","table":"load","lsn":24023128,"txId":565,"ts_ms":1763800000000},"ts_ms":1763800000123}';
 /** Where the header's hex digits start in every body. */
 const HEX_AT = Buffer.byteLength(HEAD);
 

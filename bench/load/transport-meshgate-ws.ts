@@ -3,8 +3,9 @@
  * meshgate.v1.cbor flavour, one CloudEvent per payload (data = payload,
  * id = the publisher's sequence number).
  */
-import { Encoder } from 'cbor-x';
+
 import { randomUUID } from 'node:crypto';
+import { Encoder } from 'cbor-x';
 import WebSocket from 'ws';
 import { CBOR_OPTIONS } from '../../broker/event/mod.js';
 import type { Transport, TransportFactory } from './transport.js';

@@ -22,10 +22,17 @@
  * every field-table type are read as headerValue says (a timestamp `T`
  * as an RFC 3339 string, a byte array as Binary).
  */
-import { decodeStructuredJson, encodeStructuredJson, formatHops, type AttrValue, type EventDecodeResult, type EventProblem, type MeshEvent } from '../../broker/mod.js';
-import { eventFromAttributes } from '../core/mod.js';
+import {
+  type AttrValue,
+  decodeStructuredJson,
+  type EventDecodeResult,
+  type EventProblem,
+  encodeStructuredJson,
+  formatHops,
+  type MeshEvent,
+} from '../../broker/mod.js';
 import type { ContentMode } from '../core/mod.js';
-import { looksStructured } from '../core/mod.js';
+import { eventFromAttributes, looksStructured } from '../core/mod.js';
 import type { PublishProperties } from './publish-frames.js';
 
 export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
@@ -54,7 +61,10 @@ function headerName(attr: string): string {
  */
 export function encodeAmqp(event: MeshEvent, mode: ContentMode): { body: Buffer; properties: PublishProperties } {
   if (mode === 'structured') {
-    return { body: Buffer.from(encodeStructuredJson(event), 'utf8'), properties: { contentType: STRUCTURED_CONTENT_TYPE, messageId: event.id, deliveryMode: 2 } };
+    return {
+      body: Buffer.from(encodeStructuredJson(event), 'utf8'),
+      properties: { contentType: STRUCTURED_CONTENT_TYPE, messageId: event.id, deliveryMode: 2 },
+    };
   }
   const headers: Record<string, AttrValue> = {
     cloudEvents_specversion: '1.0',
@@ -82,7 +92,12 @@ export function encodeAmqp(event: MeshEvent, mode: ContentMode): { body: Buffer;
 }
 
 /** The event in one delivery, or null when it is not a CloudEvent. `body` must be owned by the caller. */
-export function decodeAmqp(body: Buffer, contentType: string | undefined, headers: Record<string, unknown> | undefined, meshTopic: string): EventDecodeResult | null {
+export function decodeAmqp(
+  body: Buffer,
+  contentType: string | undefined,
+  headers: Record<string, unknown> | undefined,
+  meshTopic: string,
+): EventDecodeResult | null {
   if (contentType !== undefined && CE_CONTENT_TYPE.test(contentType)) return decodeStructuredJson(body.toString('utf8'), meshTopic);
   if (headers !== undefined) {
     let map: Record<string, AttrValue> | null = null;
@@ -115,7 +130,18 @@ export function decodeAmqp(body: Buffer, contentType: string | undefined, header
  * for one of them can only be its text. Extensions have no declared type,
  * so their AMQP type tells (binding §3.1.3.2: Binary is AMQP binary).
  */
-const TEXT_ATTRIBUTES: ReadonlySet<string> = new Set(['specversion', 'id', 'source', 'type', 'subject', 'time', 'datacontenttype', 'dataschema', 'traceparent', 'tracestate']);
+const TEXT_ATTRIBUTES: ReadonlySet<string> = new Set([
+  'specversion',
+  'id',
+  'source',
+  'type',
+  'subject',
+  'time',
+  'datacontenttype',
+  'dataschema',
+  'traceparent',
+  'tracestate',
+]);
 /** Attributes whose bad value is dropped rather than refused (STYLE: trace context; provenance is never read from a broker). */
 const FORGIVEN: ReadonlySet<string> = new Set(['traceparent', 'tracestate', 'mgorigin', 'mgprotocol', 'mgtopic', 'mghops']);
 /** 9999-12-31T23:59:59Z in seconds: the last instant RFC 3339 can write. */

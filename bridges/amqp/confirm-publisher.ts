@@ -156,6 +156,10 @@ class BatchedPublisher implements ConfirmPublisher {
   /** Whether amqplib would still send on this channel: not closing, not closed, slot not released (and maybe reused). */
   #open(): boolean {
     const inner = this.#inner;
-    return inner.sendMessage === this.#channelSend && inner.connection.sendMessage === this.#connectionSend && inner.connection.channels[inner.ch]?.buffer === this.#stream;
+    return (
+      inner.sendMessage === this.#channelSend &&
+      inner.connection.sendMessage === this.#connectionSend &&
+      inner.connection.channels[inner.ch]?.buffer === this.#stream
+    );
   }
 }

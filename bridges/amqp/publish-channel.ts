@@ -26,8 +26,8 @@
  * connection and the core reconnects with backoff.
  */
 import type { ChannelModel, ConfirmChannel } from 'amqplib';
-import { confirmPublisher, type ConfirmPublisher } from './confirm-publisher.js';
-import { publishRefusal, type PublishRefusal } from './publish-refusal.js';
+import { type ConfirmPublisher, confirmPublisher } from './confirm-publisher.js';
+import { type PublishRefusal, publishRefusal } from './publish-refusal.js';
 
 /** Called once per channel, when it closed or stopped sending. */
 export type PublishChannelEnded = (channel: PublishChannel, replaceable: boolean) => void;

@@ -23,7 +23,7 @@
  * and the socket hold them until they are sent). A full slab is left to
  * the views that use it and a new one is allocated.
  */
-import { MeshError, type AttrValue } from '../../broker/mod.js';
+import { type AttrValue, MeshError } from '../../broker/mod.js';
 
 /** The basic properties the CloudEvents binding sets; what the frame encoder can write. */
 export interface PublishProperties {
@@ -128,7 +128,11 @@ export class PublishFrameEncoder {
       buf.writeUInt16BE(flags, flagsAt);
       off = closeFrame(buf, header, off, FRAME_HEADER, ch);
       // The content header is one frame: the broker closes the connection on a frame over frameMax (§4.2.6).
-      if (off - header > this.#frameMax) throw new PublishEncodeError('MG_ERR_EVENT_TOO_LARGE', `content header of ${off - header} bytes exceeds the broker's frame_max ${this.#frameMax}: fewer or shorter attributes`);
+      if (off - header > this.#frameMax)
+        throw new PublishEncodeError(
+          'MG_ERR_EVENT_TOO_LARGE',
+          `content header of ${off - header} bytes exceeds the broker's frame_max ${this.#frameMax}: fewer or shorter attributes`,
+        );
 
       // Body frames.
       for (let at = 0; at < size; at += this.#maxBodyPerFrame) {
@@ -207,7 +211,13 @@ function writeUtf8(buf: Buffer, off: number, s: string): number {
   return buf.write(s, off, 'utf8');
 }
 
-function writeShortStr(buf: Buffer, off: number, s: string, what: string, code: 'MG_ERR_EVENT_TOO_LARGE' | 'MG_ERR_TOPIC_LIMIT' = 'MG_ERR_EVENT_TOO_LARGE'): number {
+function writeShortStr(
+  buf: Buffer,
+  off: number,
+  s: string,
+  what: string,
+  code: 'MG_ERR_EVENT_TOO_LARGE' | 'MG_ERR_TOPIC_LIMIT' = 'MG_ERR_EVENT_TOO_LARGE',
+): number {
   const n = writeUtf8(buf, off + 1, s);
   if (n > 255) throw new PublishEncodeError(code, `${what} is ${n} bytes; AMQP 0-9-1 allows at most 255`);
   buf[off] = n;

@@ -21,7 +21,7 @@
  * Other channel errors on publish (404 NOT_FOUND: the exchange is gone)
  * are not about one message: they stay plain errors.
  */
-import { MeshError, type ErrorCode } from '../../broker/mod.js';
+import { type ErrorCode, MeshError } from '../../broker/mod.js';
 
 /** What a channel close refused, as a test against each unconfirmed message. */
 export interface PublishRefusal {

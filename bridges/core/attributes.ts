@@ -1,4 +1,4 @@
-import { checkAttributes, formatHops, type AttrValue, type MeshEvent, type EventDecodeResult } from '../../broker/mod.js';
+import { type AttrValue, checkAttributes, type EventDecodeResult, formatHops, type MeshEvent } from '../../broker/mod.js';
 
 /**
  * The event as the flat attribute list every binary-mode binding writes
@@ -37,7 +37,18 @@ export function canonicalString(value: AttrValue): string {
   return typeof value === 'string' ? value : String(value);
 }
 
-const NOT_EXTENSION: ReadonlySet<string> = new Set(['specversion', 'id', 'source', 'type', 'traceparent', 'tracestate', 'mgorigin', 'mgprotocol', 'mgtopic', 'mghops']);
+const NOT_EXTENSION: ReadonlySet<string> = new Set([
+  'specversion',
+  'id',
+  'source',
+  'type',
+  'traceparent',
+  'tracestate',
+  'mgorigin',
+  'mgprotocol',
+  'mgtopic',
+  'mghops',
+]);
 const NO_HOPS = Object.freeze([]);
 
 /**

@@ -96,7 +96,11 @@ export class Bridge implements Subscriber {
       reconnects: m.counter('meshgate_bridge_reconnects_total', 'Connections re-established after a loss', l),
       lost: m.counter('meshgate_bridge_lost_total', 'Exported events known lost (NATS core: sent during or just before an outage)', l),
       dropped: m.counter('meshgate_bridge_dropped_total', 'Exports dropped because more than maxPendingExports were waiting for the broker', l),
-      retries: m.counter('meshgate_bridge_export_retries_total', 'Export sends that failed for a reason that may pass (connection loss, broker nack, unclassified error): the event is held and sent again', l),
+      retries: m.counter(
+        'meshgate_bridge_export_retries_total',
+        'Export sends that failed for a reason that may pass (connection loss, broker nack, unclassified error): the event is held and sent again',
+        l,
+      ),
       up: m.gauge('meshgate_bridge_up', '1 while the bridge is connected to its broker', l),
       subscriptions: m.gauge('meshgate_bridge_subscriptions', 'Upstream subscriptions (filters or bindings) the bridge holds', l),
       pending: m.gauge('meshgate_bridge_pending_exports', 'Exports waiting for the broker to come back', l),
@@ -347,7 +351,10 @@ export class Bridge implements Subscriber {
   #countRefused(code: string): void {
     let metric = this.#refused.get(code);
     if (metric === undefined) {
-      metric = this.#node.metrics.counter('meshgate_bridge_refused_total', 'Messages a bridge could not carry, by error code', { bridge: this.spec.name, code });
+      metric = this.#node.metrics.counter('meshgate_bridge_refused_total', 'Messages a bridge could not carry, by error code', {
+        bridge: this.spec.name,
+        code,
+      });
       this.#refused.set(code, metric);
     }
     metric.inc();

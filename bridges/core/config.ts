@@ -134,13 +134,17 @@ export function resolveBridge(entry: BridgeEntry, index: number, nodeId: string,
     if (entry[key] !== undefined && entry.type !== 'amqp') throw invalid(`${at}.${key}`, `applies to AMQP bridges only; fix: remove it`);
   }
   if (entry.type === 'mqtt' && protocolVersion === 4 && entry.mode === 'binary') {
-    throw invalid(`${at}.mode`, `MQTT 3.1.1 has no binary content mode (no user properties, CloudEvents MQTT binding §3.1); fix: set mode: structured or protocolVersion: 5`);
+    throw invalid(
+      `${at}.mode`,
+      `MQTT 3.1.1 has no binary content mode (no user properties, CloudEvents MQTT binding §3.1); fix: set mode: structured or protocolVersion: 5`,
+    );
   }
   const mode: ContentMode = entry.mode ?? (entry.type === 'mqtt' && protocolVersion === 4 ? 'structured' : 'binary');
   const name = entry.name ?? `${entry.type}-${index}`;
   const backoffMinMs = entry.backoffMinMs ?? BRIDGE_DEFAULTS.backoffMinMs;
   const backoffMaxMs = entry.backoffMaxMs ?? BRIDGE_DEFAULTS.backoffMaxMs;
-  if (backoffMaxMs < backoffMinMs) throw invalid(`${at}.backoffMaxMs`, `must be >= backoffMinMs (${backoffMinMs}), got ${backoffMaxMs}; fix: raise it or lower backoffMinMs`);
+  if (backoffMaxMs < backoffMinMs)
+    throw invalid(`${at}.backoffMaxMs`, `must be >= backoffMinMs (${backoffMinMs}), got ${backoffMaxMs}; fix: raise it or lower backoffMinMs`);
   // The config file's schema refuses these too, alongside every other wrong key; this covers entries given in code
   // (startBridges), where a 0 or a string would otherwise refuse every export or none.
   const maxExportBytes = entry.maxExportBytes;
@@ -155,7 +159,9 @@ export function resolveBridge(entry: BridgeEntry, index: number, nodeId: string,
     mapping: compileMapping(`${at}.import[${i}]`, m.mesh, m.broker, dialect, true),
     always: m.always === true,
   }));
-  const exports = (entry.export ?? [{ mesh: '>', broker: dialect.everything }]).map((m, i) => compileMapping(`${at}.export[${i}]`, m.mesh, m.broker, dialect, false));
+  const exports = (entry.export ?? [{ mesh: '>', broker: dialect.everything }]).map((m, i) =>
+    compileMapping(`${at}.export[${i}]`, m.mesh, m.broker, dialect, false),
+  );
   const nodeHash = createHash('sha256').update(nodeId).digest('hex').slice(0, 12);
 
   return Object.freeze({

@@ -1,6 +1,7 @@
 /**
  * For test/ and bench/ only: bridges/core/'s public surface plus the internals its tests exercise.
  */
-export * from './mod.js';
+
 export { matches, TopicMapping } from './mapping.js';
+export * from './mod.js';
 export { plainEvent } from './plain-event.js';

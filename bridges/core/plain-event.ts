@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
-import type { BridgeType } from './config.js';
+import { createHash } from 'node:crypto';
 import type { MeshEvent } from '../../broker/mod.js';
+import type { BridgeType } from './config.js';
 
 /**
  * A message that is not a CloudEvent (a device's plain payload) becomes
@@ -32,7 +32,13 @@ export function plainEvent(
   stableKey: string | undefined,
 ): MeshEvent {
   const source = `${brokerId}/${brokerTopic.split(separator).map(encodeURIComponent).join('/')}`;
-  const id = createHash('sha256').update(source).update('\n').update(stableKey ?? '').update('\n').update(payload).digest('hex');
+  const id = createHash('sha256')
+    .update(source)
+    .update('\n')
+    .update(stableKey ?? '')
+    .update('\n')
+    .update(payload)
+    .digest('hex');
   const datacontenttype = contentType ?? (isJsonBytes(payload) ? 'application/json' : 'application/octet-stream');
   return {
     id,

@@ -16,10 +16,9 @@
  * anything else is not a CloudEvent (null: the core wraps it).
  */
 import type { IClientPublishOptions } from 'mqtt';
-import { decodeStructuredJson, encodeStructuredJson, type AttrValue, type EventDecodeResult, type MeshEvent } from '../../broker/mod.js';
-import { canonicalString, eventFromAttributes, flattenEvent } from '../core/mod.js';
+import { type AttrValue, decodeStructuredJson, type EventDecodeResult, encodeStructuredJson, type MeshEvent } from '../../broker/mod.js';
 import type { ContentMode } from '../core/mod.js';
-import { looksStructured } from '../core/mod.js';
+import { canonicalString, eventFromAttributes, flattenEvent, looksStructured } from '../core/mod.js';
 
 export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
 const CE_CONTENT_TYPE = /^application\/cloudevents/i;
@@ -49,7 +48,11 @@ export function encodeMqtt(event: MeshEvent, mode: ContentMode, protocolVersion:
  * The event in one received PUBLISH, or null when it is not a CloudEvent.
  * `payload` must be owned by the caller (copied out of the client's buffers).
  */
-export function decodeMqtt(payload: Buffer, properties: { contentType?: string; userProperties?: Record<string, string | string[]> } | undefined, meshTopic: string): EventDecodeResult | null {
+export function decodeMqtt(
+  payload: Buffer,
+  properties: { contentType?: string; userProperties?: Record<string, string | string[]> } | undefined,
+  meshTopic: string,
+): EventDecodeResult | null {
   const ct = properties?.contentType;
   if (ct !== undefined && CE_CONTENT_TYPE.test(ct)) return decodeStructuredJson(payload.toString('utf8'), meshTopic);
   const up = properties?.userProperties;

@@ -64,7 +64,9 @@ export class MqttBrokerClient implements BrokerClient {
   constructor(ctx: BridgeContext) {
     this.#ctx = ctx;
     if (!acceptPacketTooLargeAcks()) {
-      ctx.log(`bridge ${ctx.spec.name}: this MQTT.js cannot be taught PUBACK reason 0x95; an export over mosquitto's message_size_limit will cost a reconnect per attempt instead of being refused`);
+      ctx.log(
+        `bridge ${ctx.spec.name}: this MQTT.js cannot be taught PUBACK reason 0x95; an export over mosquitto's message_size_limit will cost a reconnect per attempt instead of being refused`,
+      );
     }
   }
 
@@ -177,13 +179,16 @@ export class MqttBrokerClient implements BrokerClient {
     });
   }
 
-  #receive(topic: string, message: Buffer, packet: { properties?: { contentType?: string; userProperties?: Record<string, string | string[]> } }): ImportOutcome {
+  #receive(
+    topic: string,
+    message: Buffer,
+    packet: { properties?: { contentType?: string; userProperties?: Record<string, string | string[]> } },
+  ): ImportOutcome {
     // MQTT.js hands out views into its parse buffer: the event keeps its own copy.
     const payload = Buffer.from(message);
     const props = packet.properties;
-    return this.#ctx.importMessage(
-      { brokerTopic: topic, payload, contentType: props?.contentType, stableKey: undefined },
-      (meshTopic) => decodeMqtt(payload, props, meshTopic),
+    return this.#ctx.importMessage({ brokerTopic: topic, payload, contentType: props?.contentType, stableKey: undefined }, (meshTopic) =>
+      decodeMqtt(payload, props, meshTopic),
     );
   }
 
@@ -208,7 +213,8 @@ export class MqttBrokerClient implements BrokerClient {
     const max = this.#maxPacketBytes;
     if (max !== undefined) {
       const bytes = publishPacketBytes(topic, payload, properties, version);
-      if (bytes > max) return done(new MeshError('MG_ERR_EVENT_TOO_LARGE', `the PUBLISH would be ${bytes} bytes; the broker's Maximum Packet Size (CONNACK) is ${max} bytes`));
+      if (bytes > max)
+        return done(new MeshError('MG_ERR_EVENT_TOO_LARGE', `the PUBLISH would be ${bytes} bytes; the broker's Maximum Packet Size (CONNACK) is ${max} bytes`));
     }
     let settled = false;
     const settle = (err?: Error) => {

@@ -5,7 +5,7 @@
  * PUBACK carries no reason, so neither applies there.
  */
 import { ErrorWithReasonCode, type Packet } from 'mqtt';
-import { MeshError, type ErrorCode } from '../../broker/mod.js';
+import { type ErrorCode, MeshError } from '../../broker/mod.js';
 import type { ImportOutcome } from '../core/mod.js';
 import { PACKET_TOO_LARGE } from './packet-too-large-ack.js';
 

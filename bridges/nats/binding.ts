@@ -15,12 +15,10 @@
  * anything else is not a CloudEvent (null). Header names are
  * case-insensitive (ADR-4).
  */
-import { headers as natsHeaders, type MsgHdrs } from 'nats';
-import { decodeStructuredJson, encodeStructuredJson, type AttrValue, type EventDecodeResult, type MeshEvent } from '../../broker/mod.js';
-import { canonicalString, eventFromAttributes, flattenEvent } from '../core/mod.js';
+import { type MsgHdrs, headers as natsHeaders } from 'nats';
+import { type AttrValue, decodeStructuredJson, type EventDecodeResult, encodeStructuredJson, type MeshEvent } from '../../broker/mod.js';
 import type { ContentMode } from '../core/mod.js';
-import { percentDecode, percentEncode } from '../core/mod.js';
-import { looksStructured } from '../core/mod.js';
+import { canonicalString, eventFromAttributes, flattenEvent, looksStructured, percentDecode, percentEncode } from '../core/mod.js';
 
 export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
 const CE_CONTENT_TYPE = /^application\/cloudevents/i;
@@ -86,7 +84,10 @@ export function decodeNats(payload: Uint8Array, headers: NatsHeaderScan, meshTop
   const ct = headers.contentType;
   if (ct !== undefined && CE_CONTENT_TYPE.test(ct)) return decodeStructuredJson(text(), meshTopic);
   if (headers.malformed !== null) {
-    return { ok: false, problem: { attribute: headers.malformed, reason: 'header value is not valid percent-encoded UTF-8 (CloudEvents NATS binding §3.1.3.2)' } };
+    return {
+      ok: false,
+      problem: { attribute: headers.malformed, reason: 'header value is not valid percent-encoded UTF-8 (CloudEvents NATS binding §3.1.3.2)' },
+    };
   }
   const map = headers.attributes;
   if (map !== null && map.specversion !== undefined) {

@@ -17,7 +17,11 @@ const CONNECT_TIMEOUT_MS = 10_000;
 function publishRefusal(err: NatsError, nc: NatsConnection, payload: Uint8Array): Error {
   if (err.code !== ErrorCode.MaxPayloadExceeded) return err;
   // nats.js compares headers plus data (the HPUB total) with the limit.
-  return new MeshError('MG_ERR_EVENT_TOO_LARGE', `${payload.byteLength} bytes of payload plus headers exceed nats-server max_payload (${nc.info?.max_payload ?? '?'} bytes)`, { cause: err });
+  return new MeshError(
+    'MG_ERR_EVENT_TOO_LARGE',
+    `${payload.byteLength} bytes of payload plus headers exceed nats-server max_payload (${nc.info?.max_payload ?? '?'} bytes)`,
+    { cause: err },
+  );
 }
 
 /**
@@ -92,9 +96,8 @@ export class NatsBrokerClient implements BrokerClient {
           // nats.js hands out views into its read buffer: the event keeps its own copy.
           const payload = Buffer.from(msg.data);
           const h = scanNatsHeaders(msg.headers);
-          this.#ctx.importMessage(
-            { brokerTopic: msg.subject, payload, contentType: h.contentType, stableKey: h.msgId },
-            (meshTopic) => decodeNats(payload, h, meshTopic),
+          this.#ctx.importMessage({ brokerTopic: msg.subject, payload, contentType: h.contentType, stableKey: h.msgId }, (meshTopic) =>
+            decodeNats(payload, h, meshTopic),
           );
         },
       }),

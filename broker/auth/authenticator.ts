@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { MeshError } from '../base/mod.js';
 import { JwtVerifier } from './jwt.js';
-import { Permissions, type PermissionSpec } from './permissions.js';
+import { type PermissionSpec, Permissions } from './permissions.js';
 
 /** Who is on the other end of a connection, and what it may do. */
 export interface Principal {
@@ -69,7 +69,11 @@ export class Authenticator {
         try {
           return readFileSync(file, 'utf8');
         } catch (err) {
-          throw new MeshError('MG_ERR_CONFIG_INVALID', `invalid configuration:\n  auth.jwt.publicKeyFiles[${i}]: cannot read ${file} (${(err as Error).message}); fix: a PEM file with an EC P-256 or RSA public key`, { cause: err });
+          throw new MeshError(
+            'MG_ERR_CONFIG_INVALID',
+            `invalid configuration:\n  auth.jwt.publicKeyFiles[${i}]: cannot read ${file} (${(err as Error).message}); fix: a PEM file with an EC P-256 or RSA public key`,
+            { cause: err },
+          );
         }
       });
       try {
@@ -80,7 +84,11 @@ export class Authenticator {
     } else this.#jwt = null;
     (config.tokens ?? []).forEach((entry, i) => {
       const permissions = Permissions.fromSpec(entry);
-      if (typeof permissions === 'string') throw new MeshError('MG_ERR_CONFIG_INVALID', `invalid configuration:\n  auth.tokens[${i}].${permissions}; fix: use mesh topic filters such as orders.> or sensors.*.temp`);
+      if (typeof permissions === 'string')
+        throw new MeshError(
+          'MG_ERR_CONFIG_INVALID',
+          `invalid configuration:\n  auth.tokens[${i}].${permissions}; fix: use mesh topic filters such as orders.> or sensors.*.temp`,
+        );
       this.#static.set(digest(entry.token), { name: entry.name, permissions, expiresAt: null });
     });
   }
@@ -92,7 +100,8 @@ export class Authenticator {
 
   /** Checks one bearer credential (null: none was presented). */
   authenticate(credential: string | null): AuthResult {
-    if (credential === null || credential === '') return { ok: false, code: 'MG_ERR_AUTH_REQUIRED', message: 'this node requires a token: pass ?token=... or Authorization: Bearer ...' };
+    if (credential === null || credential === '')
+      return { ok: false, code: 'MG_ERR_AUTH_REQUIRED', message: 'this node requires a token: pass ?token=... or Authorization: Bearer ...' };
     const known = this.#static.get(digest(credential));
     if (known !== undefined) return { ok: true, principal: known };
     const cached = this.#cache.get(credential);

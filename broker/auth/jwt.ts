@@ -1,4 +1,4 @@
-import { createHmac, createPublicKey, timingSafeEqual, verify as verifySignature, type KeyObject } from 'node:crypto';
+import { createHmac, createPublicKey, type KeyObject, timingSafeEqual, verify as verifySignature } from 'node:crypto';
 
 /**
  * JSON Web Tokens (RFC 7519) in compact JWS form (RFC 7515), verified with
@@ -53,7 +53,8 @@ export class JwtVerifier {
       if (key.type !== 'public') throw new TypeError('JwtVerifier: publicKeys must be public keys');
       if (key.asymmetricKeyType === 'rsa') this.#rs.push(key);
       else if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') this.#es.push(key);
-      else throw new TypeError(`JwtVerifier: unsupported public key type ${key.asymmetricKeyType ?? '?'} (use an RSA key for RS256 or an EC P-256 key for ES256)`);
+      else
+        throw new TypeError(`JwtVerifier: unsupported public key type ${key.asymmetricKeyType ?? '?'} (use an RSA key for RS256 or an EC P-256 key for ES256)`);
     }
     this.#check = { clockSkewSec: check.clockSkewSec ?? 30, now: check.now ?? Date.now, audience: check.audience, issuer: check.issuer };
   }

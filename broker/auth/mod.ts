@@ -12,12 +12,21 @@
  *   session-guard.ts    one connection's checks: publish, subscribe, delivery, expiry
  *   upgrade-gate.ts     everything checked before a WebSocket exists
  */
-export { Authenticator, credentialOf, PERMS_CLAIM, type AuthConfig, type AuthResult, type JwtConfig, type Principal, type StaticTokenConfig } from './authenticator.js';
+export {
+  type AuthConfig,
+  Authenticator,
+  type AuthResult,
+  credentialOf,
+  type JwtConfig,
+  PERMS_CLAIM,
+  type Principal,
+  type StaticTokenConfig,
+} from './authenticator.js';
 export { filtersOverlap } from './filter-overlap.js';
 export { IpLimiter, type IpLimits } from './ip-limiter.js';
-export { JwtVerifier, signHs256, type JwtAlgorithm, type JwtCheck, type JwtKeys, type JwtResult } from './jwt.js';
+export { type JwtAlgorithm, type JwtCheck, type JwtKeys, type JwtResult, JwtVerifier, signHs256 } from './jwt.js';
 export { originChecker } from './origin-check.js';
-export { Permissions, RESERVED_TOKEN, type PermissionSpec, type RuleSpec, type SubscribeRight } from './permissions.js';
-export { SessionGuard, type GuardRefusal, type PublishLimit } from './session-guard.js';
+export { type PermissionSpec, Permissions, RESERVED_TOKEN, type RuleSpec, type SubscribeRight } from './permissions.js';
+export { type GuardRefusal, type PublishLimit, SessionGuard } from './session-guard.js';
 export { TokenBucket } from './token-bucket.js';
-export { statusOf, UpgradeGate, type GateOptions, type GateVerdict, type UpgradeRequest } from './upgrade-gate.js';
+export { type GateOptions, type GateVerdict, statusOf, UpgradeGate, type UpgradeRequest } from './upgrade-gate.js';

@@ -27,7 +27,8 @@ export function originChecker(allowedOrigins: readonly string[] | undefined): (o
     const o = origin.toLowerCase();
     if (exact.has(o)) return true;
     for (const { scheme, suffix } of suffixes) {
-      if (o.startsWith(scheme) && o.endsWith(suffix) && o.length > scheme.length + suffix.length && !o.slice(scheme.length, -suffix.length).includes('/')) return true;
+      if (o.startsWith(scheme) && o.endsWith(suffix) && o.length > scheme.length + suffix.length && !o.slice(scheme.length, -suffix.length).includes('/'))
+        return true;
     }
     return false;
   };

@@ -147,7 +147,11 @@ export class Permissions {
 
 function normalize(raw: unknown, name: string): RuleSpec | string {
   if (raw === undefined || raw === null) return {};
-  const spec: { allow?: unknown; deny?: unknown } = Array.isArray(raw) ? { allow: raw } : typeof raw === 'object' ? (raw as Record<string, unknown>) : { allow: 'x' };
+  const spec: { allow?: unknown; deny?: unknown } = Array.isArray(raw)
+    ? { allow: raw }
+    : typeof raw === 'object'
+      ? (raw as Record<string, unknown>)
+      : { allow: 'x' };
   const out: { allow?: string[]; deny?: string[] } = {};
   for (const kind of ['allow', 'deny'] as const) {
     const list = spec[kind];

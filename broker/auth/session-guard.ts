@@ -41,7 +41,10 @@ export class SessionGuard {
 
   constructor(principal: Principal | null, publishLimit: PublishLimit | null) {
     this.principal = principal;
-    this.#bucket = publishLimit !== null && publishLimit.rate > 0 ? new TokenBucket(publishLimit.rate, publishLimit.burst > 0 ? publishLimit.burst : publishLimit.rate) : null;
+    this.#bucket =
+      publishLimit !== null && publishLimit.rate > 0
+        ? new TokenBucket(publishLimit.rate, publishLimit.burst > 0 ? publishLimit.burst : publishLimit.rate)
+        : null;
   }
 
   /** Whether deliveries to this connection must be checked one by one. */

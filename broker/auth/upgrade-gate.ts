@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../base/mod.js';
-import { Authenticator, credentialOf, type AuthConfig, type Principal } from './authenticator.js';
+import { type AuthConfig, Authenticator, credentialOf, type Principal } from './authenticator.js';
 import { IpLimiter, type IpLimits } from './ip-limiter.js';
 import { originChecker } from './origin-check.js';
 
@@ -93,11 +93,17 @@ export class UpgradeGate {
    * They share the client budget: an address holds no more sockets by
    * also dialling /v1/peer. An admitted connection must call `release(ip)`.
    */
-  checkAddress(ip: string): { readonly ok: true; readonly ip: string | null } | { readonly ok: false; readonly status: string; readonly code: 'MG_ERR_CONN_LIMIT' | 'MG_ERR_CONN_RATE'; readonly message: string } {
+  checkAddress(
+    ip: string,
+  ):
+    | { readonly ok: true; readonly ip: string | null }
+    | { readonly ok: false; readonly status: string; readonly code: 'MG_ERR_CONN_LIMIT' | 'MG_ERR_CONN_RATE'; readonly message: string } {
     if (!this.#ips.active) return { ok: true, ip: null };
     const verdict = this.#ips.acquire(ip);
-    if (verdict === 'MG_ERR_CONN_LIMIT') return { ok: false, status: statusOf(verdict), code: verdict, message: 'this address holds limits.maxConnectionsPerIp connections' };
-    if (verdict === 'MG_ERR_CONN_RATE') return { ok: false, status: statusOf(verdict), code: verdict, message: 'this address opens connections faster than limits.connectionRatePerIp' };
+    if (verdict === 'MG_ERR_CONN_LIMIT')
+      return { ok: false, status: statusOf(verdict), code: verdict, message: 'this address holds limits.maxConnectionsPerIp connections' };
+    if (verdict === 'MG_ERR_CONN_RATE')
+      return { ok: false, status: statusOf(verdict), code: verdict, message: 'this address opens connections faster than limits.connectionRatePerIp' };
     return { ok: true, ip };
   }
 

@@ -6,7 +6,10 @@
 
 type Labels = Readonly<Record<string, string>>;
 
-interface Series { readonly labels: Labels; value: number }
+interface Series {
+  readonly labels: Labels;
+  value: number;
+}
 
 interface Family {
   readonly name: string;
@@ -159,7 +162,9 @@ export class MetricsRegistry {
       }
       for (const h of f.histograms?.values() ?? []) {
         // /v1/stats keeps to flat numbers: a histogram shows as its count and sum.
-        const key = Object.entries(h.labels).map(([k, v]) => `${k}=${v}`).join(',');
+        const key = Object.entries(h.labels)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(',');
         ((out[`${f.name}_count`] ??= {}) as Record<string, number>)[key] = h.count;
         ((out[`${f.name}_sum`] ??= {}) as Record<string, number>)[key] = h.sum;
       }

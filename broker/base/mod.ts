@@ -5,5 +5,5 @@
  * Imports nothing of ours.
  */
 export { closeReason } from './close-reason.js';
-export { codedReason, ERROR_CODES, isRetryable, MeshError, type ErrorCode } from './errors.js';
-export { MetricsRegistry, Metric, type Histogram } from './metrics.js';
+export { codedReason, ERROR_CODES, type ErrorCode, isRetryable, MeshError } from './errors.js';
+export { type Histogram, Metric, MetricsRegistry } from './metrics.js';

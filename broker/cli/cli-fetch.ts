@@ -8,7 +8,12 @@ export async function fetchNode(url: string, init?: RequestInit): Promise<Respon
     return await fetch(url, init);
   } catch (err) {
     const cause = (err as Error).cause as (Error & { code?: string }) | undefined;
-    const why = cause === undefined ? (err as Error).message : cause.code !== undefined && !cause.message.includes(cause.code) ? `${cause.code}: ${cause.message}` : cause.message;
+    const why =
+      cause === undefined
+        ? (err as Error).message
+        : cause.code !== undefined && !cause.message.includes(cause.code)
+          ? `${cause.code}: ${cause.message}`
+          : cause.message;
     throw new Error(`cannot reach the node at ${url}: ${why}`, { cause: err });
   }
 }

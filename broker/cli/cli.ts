@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { envLayer, readConfigFile, resolveConfig, type ConfigLayer } from '../config/mod.js';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { checkFilter } from '../../routing/mod.js';
 import { signHs256 } from '../auth/mod.js';
 import { MeshError } from '../base/mod.js';
-import { MeshClient, type OutgoingEvent } from './mesh-client.js';
+import { type ConfigLayer, envLayer, readConfigFile, redactUrl, resolveConfig } from '../config/mod.js';
+import { type NodeExtensions, startNode, VERSION } from '../node/mod.js';
 import { fetchNode } from './cli-fetch.js';
-import { redactUrl } from '../config/mod.js';
-import { checkFilter } from '../../routing/mod.js';
+import { MeshClient, type OutgoingEvent } from './mesh-client.js';
 import { SCHEMA_COMMAND } from './schema-cli.js';
-import { startNode, VERSION, type NodeExtensions } from '../node/mod.js';
 
 /**
  * The `meshgate` command. Its flags are a contract scripts and the docs
@@ -96,7 +95,9 @@ SIGINT/SIGTERM stop accepting, flush, close clients with 1001 and exit 0.`,
           `  console                        ${running.httpUrl}/console\n` +
           `  tracing                        ${running.tracing}\n` +
           (config.mesh.peers.length > 0 ? `  dialing                        ${config.mesh.peers.join(' ')}\n` : '') +
-          (config.auth.jwt !== undefined || (config.auth.tokens?.length ?? 0) > 0 ? `  client auth                    on (token in ?token= or Authorization: Bearer)\n` : ''),
+          (config.auth.jwt !== undefined || (config.auth.tokens?.length ?? 0) > 0
+            ? `  client auth                    on (token in ?token= or Authorization: Bearer)\n`
+            : ''),
       );
       await stopped;
       return 0;
@@ -239,7 +240,7 @@ filter naming them: --sub '_mg.>'.`,
     },
     async run(v) {
       const secret = (v.secret as string | undefined) ?? process.env.MESHGATE_JWT_SECRET;
-      if (secret === undefined || secret.length < 16) throw usageError('--secret must be the node\'s secret, at least 16 characters');
+      if (secret === undefined || secret.length < 16) throw usageError("--secret must be the node's secret, at least 16 characters");
       const now = Math.floor(Date.now() / 1000);
       const ttl = ttlSeconds((v.ttl as string | undefined) ?? '1h');
       const list = (name: string) => (v[name] as string[] | undefined) ?? [];
@@ -282,8 +283,14 @@ filter naming them: --sub '_mg.>'.`,
       const cols = ['node', 'region', 'state', 'direction', 'rttMs', 'buffered', 'replayed', 'sentEvents', 'receivedEvents', 'overflow', 'url'];
       const rows = body.peers.map((p) => cols.map((c) => (p[c] === null || p[c] === undefined ? '-' : String(p[c]))));
       const widths = cols.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i].length)));
-      const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd();
-      process.stdout.write(`node ${body.node} (region ${body.region}): ${body.peers.length} peer(s)\n${line(cols)}\n${rows.map(line).join('\n')}${rows.length ? '\n' : ''}`);
+      const line = (cells: string[]) =>
+        cells
+          .map((cell, i) => cell.padEnd(widths[i]))
+          .join('  ')
+          .trimEnd();
+      process.stdout.write(
+        `node ${body.node} (region ${body.region}): ${body.peers.length} peer(s)\n${line(cols)}\n${rows.map(line).join('\n')}${rows.length ? '\n' : ''}`,
+      );
       return 0;
     },
   },
@@ -342,7 +349,8 @@ function toIntOrString(s: string): number | string {
 
 function positiveInt(raw: string | undefined, name: string, fallback: number): number {
   if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw usageError(`--${name} expects a whole number >= 1, got '${raw}'; fix: --${name} N with N at least 1, e.g. --${name} 10`);
+  if (!/^\d+$/.test(raw) || Number(raw) < 1)
+    throw usageError(`--${name} expects a whole number >= 1, got '${raw}'; fix: --${name} N with N at least 1, e.g. --${name} 10`);
   return Number(raw);
 }
 
@@ -401,7 +409,12 @@ async function main(argv: string[]): Promise<number> {
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: joinNegativeValues(rest, command.options), options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: joinNegativeValues(rest, command.options),
+      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (err) {
     process.stderr.write(`meshgate ${name}: ${(err as Error).message}\n\nUsage: ${command.usage}\n`);
     return 2;

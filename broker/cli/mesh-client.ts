@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import WebSocket from 'ws';
-import { MeshError, type ErrorCode } from '../base/mod.js';
+import { type ErrorCode, MeshError } from '../base/mod.js';
 import { CLIENT_PATH } from '../ws/mod.js';
 
 /** A received event: its topic and the structured CloudEvent as JSON. */
@@ -88,11 +88,20 @@ export class MeshClient {
           // A 404 means the URL names no endpoint of the node: the caller's
           // mistake, not the node's (the node answers in JSON there).
           if (res.statusCode === 404) {
-            reject(new MeshError('MG_ERR_CLIENT_URL', `${where}: HTTP 404, no meshgate client endpoint at '${u.pathname}'; fix: give the node's address (ws://HOST:PORT) or its /v1/ws endpoint`));
+            reject(
+              new MeshError(
+                'MG_ERR_CLIENT_URL',
+                `${where}: HTTP 404, no meshgate client endpoint at '${u.pathname}'; fix: give the node's address (ws://HOST:PORT) or its /v1/ws endpoint`,
+              ),
+            );
             return;
           }
           const m = /^(MG_ERR_[A-Z_]+): ?(.*)/s.exec(body.trim());
-          reject(m ? new MeshError(m[1] as ErrorCode, `HTTP ${res.statusCode}: ${m[2]}`) : new MeshError('MG_ERR_INTERNAL', `HTTP ${res.statusCode}: ${body.trim()}`));
+          reject(
+            m
+              ? new MeshError(m[1] as ErrorCode, `HTTP ${res.statusCode}: ${m[2]}`)
+              : new MeshError('MG_ERR_INTERNAL', `HTTP ${res.statusCode}: ${body.trim()}`),
+          );
         });
       });
       socket.once('message', (raw: Buffer) => {

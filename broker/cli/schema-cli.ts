@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { parseArgs, ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig, parseArgs } from 'node:util';
 import { fetchNode } from './cli-fetch.js';
 
 /**
@@ -60,7 +60,9 @@ export const SCHEMA_COMMAND = {
       }
       case 'check': {
         if (subject === undefined || file === undefined) return usage('check needs SUBJECT and FILE');
-        const [status, answer] = await call('POST', `${base}/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest`, { schema: readSchema(file) });
+        const [status, answer] = await call('POST', `${base}/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest`, {
+          schema: readSchema(file),
+        });
         if (status !== 200) return refused(answer);
         const messages = (answer.messages as string[] | undefined) ?? [];
         if (answer.is_compatible === true) {
@@ -94,7 +96,11 @@ export const SCHEMA_COMMAND = {
           (r.types as string[]).join(',') || '-',
         ]);
         const widths = cols.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i].length)));
-        const line = (cs: string[]) => cs.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+        const line = (cs: string[]) =>
+          cs
+            .map((c, i) => c.padEnd(widths[i]))
+            .join('  ')
+            .trimEnd();
         process.stdout.write(`${rows.length} subject(s)\n${line(cols)}\n${cells.map((r) => `${line(r)}\n`).join('')}`);
         return 0;
       }
@@ -121,7 +127,11 @@ function readSchema(file: string): unknown {
 }
 
 async function call(method: string, url: string, body?: unknown): Promise<[number, Record<string, unknown>]> {
-  const res = await fetchNode(url, { method, headers: body === undefined ? {} : { 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetchNode(url, {
+    method,
+    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await res.text();
   try {
     return [res.status, JSON.parse(text) as Record<string, unknown>];

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { createRequire } from 'node:module';
+import { hostname } from 'node:os';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import type { AuthConfig } from '../auth/mod.js';
 import { MeshError } from '../base/mod.js';
-import { isSecretKey, redactUrl, showValue } from './redact.js';
 import { PEER_LINK_DEFAULTS, type PeerLinkOptions } from '../peering/mod.js';
+import { isSecretKey, redactUrl, showValue } from './redact.js';
 
 /**
  * Node configuration: one file (YAML or JSON), validated against
@@ -111,11 +111,24 @@ export const DEFAULTS: NodeConfig = Object.freeze({
   dedup: { windowMs: 120_000, maxEntries: 1_000_000 },
   bridges: [],
   auth: {},
-  mesh: { peers: [], maxHops: 16, keepaliveMs: 5000, backoffMinMs: 100, backoffMaxMs: 5000, parkMs: 30_000, maxParked: 100_000, handshakeTimeoutMs: 5000, maxPendingHandshakes: 64, link: { ...PEER_LINK_DEFAULTS } },
+  mesh: {
+    peers: [],
+    maxHops: 16,
+    keepaliveMs: 5000,
+    backoffMinMs: 100,
+    backoffMaxMs: 5000,
+    parkMs: 30_000,
+    maxParked: 100_000,
+    handshakeTimeoutMs: 5000,
+    maxPendingHandshakes: 64,
+    link: { ...PEER_LINK_DEFAULTS },
+  },
 });
 
 function defaultNodeId(): string {
-  const cleaned = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64);
+  const cleaned = hostname()
+    .replace(/[^A-Za-z0-9_-]/g, '-')
+    .slice(0, 64);
   return cleaned.length > 0 ? cleaned : 'meshgate';
 }
 
@@ -140,13 +153,17 @@ export function readConfigFile(path: string): ConfigLayer {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new MeshError('MG_ERR_CONFIG_INVALID', `config file ${path}: cannot read it (${(err as Error).message}); fix: pass an existing file to --config`, { cause: err });
+    throw new MeshError('MG_ERR_CONFIG_INVALID', `config file ${path}: cannot read it (${(err as Error).message}); fix: pass an existing file to --config`, {
+      cause: err,
+    });
   }
   let parsed: unknown;
   try {
     parsed = /\.json$/i.test(path) ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new MeshError('MG_ERR_CONFIG_INVALID', `config file ${path}: not valid ${/\.json$/i.test(path) ? 'JSON' : 'YAML'}: ${(err as Error).message}`, { cause: err });
+    throw new MeshError('MG_ERR_CONFIG_INVALID', `config file ${path}: not valid ${/\.json$/i.test(path) ? 'JSON' : 'YAML'}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   if (parsed === null || parsed === undefined) return {};
   return parsed as ConfigLayer;
@@ -159,7 +176,15 @@ export function envLayer(env: NodeJS.ProcessEnv): ConfigLayer {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
     // A non-numeric port stays a string so the schema check names the key.
-    const value = kind === 'integer' && /^-?\d+$/.test(raw) ? Number(raw) : kind === 'list' ? raw.split(',').map((x) => x.trim()).filter(Boolean) : raw;
+    const value =
+      kind === 'integer' && /^-?\d+$/.test(raw)
+        ? Number(raw)
+        : kind === 'list'
+          ? raw
+              .split(',')
+              .map((x) => x.trim())
+              .filter(Boolean)
+          : raw;
     // A dotted key ('jwt.secret') sets a nested value.
     const path = key.split('.');
     let at = (layer[section] ??= {});
@@ -181,11 +206,17 @@ export function resolveConfig(...layers: ConfigLayer[]): NodeConfig {
   }
   const config = mergeDeep(structuredClone(DEFAULTS) as unknown as Record<string, unknown>, merged) as unknown as NodeConfig;
   if (config.mesh.peers.length > 0 && config.mesh.key === undefined) {
-    throw new MeshError('MG_ERR_CONFIG_INVALID', 'invalid configuration:\n  mesh.key: required when mesh.peers is set; fix: set mesh.key (or --mesh-key, MESHGATE_MESH_KEY) to the same secret on every node');
+    throw new MeshError(
+      'MG_ERR_CONFIG_INVALID',
+      'invalid configuration:\n  mesh.key: required when mesh.peers is set; fix: set mesh.key (or --mesh-key, MESHGATE_MESH_KEY) to the same secret on every node',
+    );
   }
   const tlsPeer = config.mesh.tls === undefined ? undefined : config.mesh.peers.findIndex((u) => !u.startsWith('wss://'));
   if (tlsPeer !== undefined && tlsPeer >= 0) {
-    throw new MeshError('MG_ERR_CONFIG_INVALID', `invalid configuration:\n  mesh.peers[${tlsPeer}]: expected a wss:// URL when mesh.tls is set, got '${redactUrl(config.mesh.peers[tlsPeer])}'; fix: dial the peer's mesh.tls port with wss://`);
+    throw new MeshError(
+      'MG_ERR_CONFIG_INVALID',
+      `invalid configuration:\n  mesh.peers[${tlsPeer}]: expected a wss:// URL when mesh.tls is set, got '${redactUrl(config.mesh.peers[tlsPeer])}'; fix: dial the peer's mesh.tls port with wss://`,
+    );
   }
   return Object.freeze(config);
 }
@@ -208,7 +239,10 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /** "listen.port: must be <= 65535, got 70000; fix: TCP port 0-65535 ..." */
 function describeError(e: ErrorObject, root: Record<string, unknown>): string {
   // A JSON Pointer (RFC 6901): unescape each token.
-  const path = e.instancePath.split('/').filter(Boolean).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const path = e.instancePath
+    .split('/')
+    .filter(Boolean)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   if (e.keyword === 'additionalProperties') {
     const extra = (e.params as { additionalProperty: string }).additionalProperty;
     const key = keyName([...path, extra]);
@@ -229,7 +263,11 @@ function keyName(path: string[]): string {
   return path.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
 
-interface SchemaNode { properties?: Record<string, SchemaNode>; items?: SchemaNode; description?: string }
+interface SchemaNode {
+  properties?: Record<string, SchemaNode>;
+  items?: SchemaNode;
+  description?: string;
+}
 function schemaAt(path: string[]): SchemaNode | undefined {
   let node: SchemaNode | undefined = schema as SchemaNode;
   for (const p of path) node = /^\d+$/.test(p) ? node?.items : node?.properties?.[p];

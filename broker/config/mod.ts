@@ -4,5 +4,5 @@
  * schemas/config.schema.json; a wrong value names its key and the fix.
  * Imports broker/peering/ (link defaults), broker/auth/ and below.
  */
-export { envLayer, readConfigFile, resolveConfig, type ConfigLayer, type NodeConfig } from './config.js';
+export { type ConfigLayer, envLayer, type NodeConfig, readConfigFile, resolveConfig } from './config.js';
 export { redactUrl } from './redact.js';

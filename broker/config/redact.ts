@@ -28,9 +28,18 @@ export function redactUrl(text: string): string {
  */
 export function showValue(value: unknown, secretPath: boolean): string {
   if (secretPath) {
-    const what = typeof value === 'string' ? `a string of ${value.length} character${value.length === 1 ? '' : 's'}` : Array.isArray(value) ? `an array of ${value.length}` : value === null ? 'null' : `a${typeof value === 'object' ? 'n' : ''} ${typeof value}`;
+    const what =
+      typeof value === 'string'
+        ? `a string of ${value.length} character${value.length === 1 ? '' : 's'}`
+        : Array.isArray(value)
+          ? `an array of ${value.length}`
+          : value === null
+            ? 'null'
+            : `a${typeof value === 'object' ? 'n' : ''} ${typeof value}`;
     return `${what} (secret, not shown)`;
   }
-  const text = JSON.stringify(value, (key, v: unknown) => (key !== '' && isSecretKey(key) && v !== undefined ? '(secret, not shown)' : typeof v === 'string' ? redactUrl(v) : v));
+  const text = JSON.stringify(value, (key, v: unknown) =>
+    key !== '' && isSecretKey(key) && v !== undefined ? '(secret, not shown)' : typeof v === 'string' ? redactUrl(v) : v,
+  );
   return text === undefined ? 'nothing' : text;
 }

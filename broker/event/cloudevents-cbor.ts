@@ -33,11 +33,11 @@ import {
   type DecodeOptions,
   type EventDecodeResult,
   type EventProblem,
-  WHOLE_EVENT,
   finishDecode,
   isWritableAttr,
   newAttributeParts,
   readAttributes,
+  WHOLE_EVENT,
 } from './event-check.js';
 
 /**

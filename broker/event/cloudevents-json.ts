@@ -10,21 +10,21 @@
  * stays `{ "a" : 1.0e3 }` across any number of hops and formats.
  */
 import { isUtf8 } from 'node:buffer';
-import { topLevelMemberSpan } from './json-span.js';
 import type { Hop, MeshEvent } from './event.js';
 import {
   type DecodeOptions,
   type EventDecodeResult,
   type EventProblem,
-  WHOLE_EVENT,
   finishDecode,
   isJsonMediaType,
   isTextMediaType,
   isWritableAttr,
   newAttributeParts,
   readAttributes,
+  WHOLE_EVENT,
 } from './event-check.js';
 import { formatHops, parseHops } from './hop-path.js';
+import { topLevelMemberSpan } from './json-span.js';
 
 export type { DecodeOptions, EventDecodeResult } from './event-check.js';
 
@@ -138,22 +138,28 @@ function asBuffer(data: Uint8Array): Buffer {
  * @example encodeStructuredJson(event) // '{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{"a" : 1}}'
  */
 export function encodeStructuredJson(event: MeshEvent): string {
-  let out = '{"specversion":"1.0","id":' + JSON.stringify(event.id) +
-    ',"source":' + JSON.stringify(event.source) +
-    ',"type":' + JSON.stringify(event.type);
+  let out = '{"specversion":"1.0","id":' + JSON.stringify(event.id) + ',"source":' + JSON.stringify(event.source) + ',"type":' + JSON.stringify(event.type);
   const attrs = event.attrs;
   for (const name in attrs) {
     if (!isWritableAttr(name)) continue; // [a-z0-9] only, so the name needs no escaping
     const value = attrs[name];
-    out += ',"' + name + '":' + (typeof value === 'string' ? JSON.stringify(value) : typeof value === 'number' && Number.isFinite(value) ? '' + value : typeof value === 'boolean' ? '' + value : 'null');
+    out +=
+      ',"' +
+      name +
+      '":' +
+      (typeof value === 'string'
+        ? JSON.stringify(value)
+        : typeof value === 'number' && Number.isFinite(value)
+          ? '' + value
+          : typeof value === 'boolean'
+            ? '' + value
+            : 'null');
   }
   if (event.traceparent !== undefined) out += ',"traceparent":' + JSON.stringify(event.traceparent);
   if (event.tracestate !== undefined) out += ',"tracestate":' + JSON.stringify(event.tracestate);
   const origin = event.origin;
   if (origin !== undefined) {
-    out += ',"mgorigin":' + JSON.stringify(origin.node) +
-      ',"mgprotocol":' + JSON.stringify(origin.protocol) +
-      ',"mgtopic":' + JSON.stringify(origin.topic);
+    out += ',"mgorigin":' + JSON.stringify(origin.node) + ',"mgprotocol":' + JSON.stringify(origin.protocol) + ',"mgtopic":' + JSON.stringify(origin.topic);
   }
   if (event.hops.length > 0) out += ',"mghops":' + JSON.stringify(formatHops(event.hops));
   const data = event.data;

@@ -134,7 +134,6 @@ const MAX_MEDIA_TYPE_LENGTH = 1024;
 /** JSON format §3.1.1: subtype `json` or a `+json` suffix, ignoring parameters and case. */
 const JSON_MEDIA_TYPE = /^[^/;]+\/(?:[^;]*\+)?json[ \t]*(?:;|$)/i;
 
-
 const INT32_MIN = -2_147_483_648;
 const INT32_MAX = 2_147_483_647;
 
@@ -174,7 +173,17 @@ export function isValidAttributeName(name: string): boolean {
 
 /** Names MeshEvent.attrs never holds (event.ts); encoders skip them so a stray one cannot duplicate a member. */
 const NOT_IN_ATTRS: ReadonlySet<string> = new Set([
-  'specversion', 'id', 'source', 'type', 'data', 'traceparent', 'tracestate', 'mgorigin', 'mgprotocol', 'mgtopic', 'mghops',
+  'specversion',
+  'id',
+  'source',
+  'type',
+  'data',
+  'traceparent',
+  'tracestate',
+  'mgorigin',
+  'mgprotocol',
+  'mgtopic',
+  'mghops',
 ]);
 
 /**
@@ -396,9 +405,7 @@ function checkExtension(name: string, value: unknown): EventProblem | null {
     case 'boolean':
       return null;
     case 'number':
-      return Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX
-        ? null
-        : { attribute: name, reason: EXTENSION_VALUE_REASON };
+      return Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX ? null : { attribute: name, reason: EXTENSION_VALUE_REASON };
     default:
       return { attribute: name, reason: EXTENSION_VALUE_REASON };
   }
@@ -418,11 +425,7 @@ function checkExtension(name: string, value: unknown): EventProblem | null {
  * const problem = readAttributes(JSON.parse(text), parts, false);
  * if (problem !== null) refuse(problem);
  */
-export function readAttributes(
-  map: Readonly<Record<string, unknown>>,
-  into: AttributeParts | null,
-  trustProvenance: boolean,
-): EventProblem | null {
+export function readAttributes(map: Readonly<Record<string, unknown>>, into: AttributeParts | null, trustProvenance: boolean): EventProblem | null {
   const specversion = map.specversion;
   if (specversion !== '1.0') return specversion === undefined || specversion === null ? P.specversionMissing : P.specversion;
   let id = false;

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { readFileSync } from 'node:fs';
 import { sendError } from './send-json.js';
 
 // The client library (dist/client/*.js, compiled from client/) at
@@ -7,7 +7,13 @@ import { sendError } from './send-json.js';
 // /v1/console/): its HTML and CSS from console/, its script from dist/console/. Names are single path
 // segments matched against FILE_NAME, so no request can leave those folders.
 const FILE_NAME = /^[a-z0-9][a-z0-9-]*(\.[a-z0-9]+)*\.(js|map|css|html|svg)$/;
-const CONTENT_TYPES: Record<string, string> = { js: 'text/javascript; charset=utf-8', map: 'application/json', css: 'text/css; charset=utf-8', html: 'text/html; charset=utf-8', svg: 'image/svg+xml' };
+const CONTENT_TYPES: Record<string, string> = {
+  js: 'text/javascript; charset=utf-8',
+  map: 'application/json',
+  css: 'text/css; charset=utf-8',
+  html: 'text/html; charset=utf-8',
+  svg: 'image/svg+xml',
+};
 const CLIENT_DIR = new URL('../../client/', import.meta.url);
 const CONSOLE_DIRS = [new URL('../../console/', import.meta.url), new URL('../../../console/', import.meta.url)];
 
@@ -38,4 +44,3 @@ function sendFile(res: HttpResponse, dirs: readonly URL[], name: string): void {
   }
   sendError(res, '404 Not Found', 'MG_ERR_NOT_FOUND', `no file '${name}'`);
 }
-

@@ -1,12 +1,11 @@
 import type { TemplatedApp } from 'uWebSockets.js';
-import type { MeshNode } from '../pipeline/mod.js';
-import type { PeerDialer } from '../peering/mod.js';
-import type { PeerMesh } from '../peering/mod.js';
 import type { SchemaRegistry } from '../../schemas/mod.js';
-import { mountSchemaApi, type SchemaApiOptions } from './schema-api.js';
+import type { PeerDialer, PeerMesh } from '../peering/mod.js';
+import type { MeshNode } from '../pipeline/mod.js';
 import { mountBrowserFiles } from './browser-files.js';
-import { sendError, sendJson } from './send-json.js';
 import { meshView } from './mesh-view.js';
+import { mountSchemaApi, type SchemaApiOptions } from './schema-api.js';
+import { sendError, sendJson } from './send-json.js';
 
 export interface HttpApiSources {
   readonly node: MeshNode;
@@ -77,4 +76,3 @@ export function mountHttpApi(app: TemplatedApp, sources: HttpApiSources): void {
     sendError(res, '404 Not Found', 'MG_ERR_NOT_FOUND', `no route ${req.getMethod().toUpperCase()} ${req.getUrl()}`);
   });
 }
-

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { filterMatches } from '../../routing/mod.js';
 import type { MeshNode } from '../pipeline/mod.js';
-import { meshView, type MeshViewSources } from './mesh-view.js';
 import { SYSTEM_TOPIC_PREFIX } from '../pipeline/mod.js';
+import { type MeshViewSources, meshView } from './mesh-view.js';
 
 /** The reserved topic a node publishes its view of the mesh on. */
 export function meshViewTopic(nodeId: string): string {

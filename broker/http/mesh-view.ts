@@ -1,5 +1,5 @@
-import type { MeshNode } from '../pipeline/mod.js';
 import type { PeerMesh } from '../peering/mod.js';
+import type { MeshNode } from '../pipeline/mod.js';
 
 /** What the mesh view reads of the local node. */
 export interface MeshViewSources {
@@ -66,7 +66,14 @@ async function crawlMesh(sources: MeshViewSources): Promise<Record<string, unkno
   const { node, mesh } = sources;
   const routes = mesh.routes() as { origins: Array<{ origin: string; via: string | null; hops: number }> };
   const reports = new Map<string, NodeReport>();
-  reports.set(node.nodeId, { id: node.nodeId, region: node.region, url: null, peers: mesh.peers(), bridges: sources.bridges(), local: node.localFilters().sort() });
+  reports.set(node.nodeId, {
+    id: node.nodeId,
+    region: node.region,
+    url: null,
+    peers: mesh.peers(),
+    bridges: sources.bridges(),
+    local: node.localFilters().sort(),
+  });
   const tried = new Set<string>();
   let frontier = [...reports.values()];
   while (frontier.length > 0 && reports.size < MESH_MAX_NODES) {
@@ -101,12 +108,14 @@ async function crawlMesh(sources: MeshViewSources): Promise<Record<string, unkno
   }
 
   const nodes = new Map<string, Record<string, unknown>>();
-  for (const r of reports.values()) nodes.set(r.id, { id: r.id, region: r.region, url: r.url, reachable: true, self: r.id === node.nodeId, local: r.local, bridges: r.bridges });
+  for (const r of reports.values())
+    nodes.set(r.id, { id: r.id, region: r.region, url: r.url, reachable: true, self: r.id === node.nodeId, local: r.local, bridges: r.bridges });
   const links = new Map<string, Record<string, unknown> & { reportedBy: string[] }>();
   for (const r of reports.values()) {
     for (const p of r.peers) {
       if (typeof p.node !== 'string') continue;
-      if (!nodes.has(p.node)) nodes.set(p.node, { id: p.node, region: p.region ?? null, url: httpOf(p.url), reachable: false, self: false, local: [], bridges: [] });
+      if (!nodes.has(p.node))
+        nodes.set(p.node, { id: p.node, region: p.region ?? null, url: httpOf(p.url), reachable: false, self: false, local: [], bridges: [] });
       const [a, b] = r.id < p.node ? [r.id, p.node] : [p.node, r.id];
       const key = `${a}\u0000${b}`;
       const events = Number(p.sentEvents ?? 0) + Number(p.receivedEvents ?? 0);

@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { SchemaError, isCompatibilityMode, isSchemaId, COMPATIBILITY_MODES, MAX_SCHEMA_ID, type SchemaRegistry } from '../../schemas/mod.js';
+import { COMPATIBILITY_MODES, isCompatibilityMode, isSchemaId, MAX_SCHEMA_ID, SchemaError, type SchemaRegistry } from '../../schemas/mod.js';
 import type { ErrorCode } from '../base/mod.js';
 
 /**
@@ -84,14 +84,17 @@ export function mountSchemaApi(app: TemplatedApp, registry: SchemaRegistry, opti
     const raw = param(req, 1);
     answer(res, () => {
       const version = versionOf(raw);
-      const v = registry.get(subject, version) ?? notFound(registry.subject(subject) === undefined ? `no subject '${subject}'` : `subject '${subject}' has no version ${raw}`);
+      const v =
+        registry.get(subject, version) ??
+        notFound(registry.subject(subject) === undefined ? `no subject '${subject}'` : `subject '${subject}' has no version ${raw}`);
       return { subject: v.subject, version: v.version, id: v.id, schemaType: 'JSON', schema: v.schema };
     });
   });
   app.get(`${base}/ids/:id`, (res, req) => {
     const raw = param(req, 0);
     answer(res, () => {
-      const id = /^[1-9][0-9]{0,9}$/.test(raw) && isSchemaId(Number(raw)) ? Number(raw) : invalid(`id: expected a whole number in 1..${MAX_SCHEMA_ID}, got '${raw}'`);
+      const id =
+        /^[1-9][0-9]{0,9}$/.test(raw) && isSchemaId(Number(raw)) ? Number(raw) : invalid(`id: expected a whole number in 1..${MAX_SCHEMA_ID}, got '${raw}'`);
       const found = registry.byId(id) ?? notFound(`no schema with id ${id}`);
       return { id, schemaType: 'JSON', schema: found.schema, versions: found.versions };
     });
@@ -175,7 +178,7 @@ function objectBody(body: unknown): Record<string, unknown> {
 /** `schema` as JSON, or as a string of JSON text (Confluent clients send that). */
 function schemaOf(b: Record<string, unknown>): unknown {
   if (b.schemaType !== undefined && b.schemaType !== 'JSON') invalid(`schemaType: only 'JSON' (JSON Schema) is supported, got ${JSON.stringify(b.schemaType)}`);
-  if (!('schema' in b)) invalid("schema: required; fix: send {\"schema\": {...JSON Schema...}}");
+  if (!('schema' in b)) invalid('schema: required; fix: send {"schema": {...JSON Schema...}}');
   if (typeof b.schema !== 'string') return b.schema;
   try {
     return JSON.parse(b.schema) as unknown;

@@ -1,25 +1,27 @@
+import uWS from 'uWebSockets.js';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import uWS from 'uWebSockets.js';
-import type { NodeConfig } from '../config/mod.js';
-import { codedReason, MeshError } from '../base/mod.js';
-import { mountHttpApi } from '../http/mod.js';
-import { startMeshViewPublisher } from '../http/mod.js';
-import { MeshNode } from '../pipeline/mod.js';
 import type { TracerProvider } from '@opentelemetry/api';
-import { EventTracing } from '../telemetry/mod.js';
-import { startTelemetry, type Telemetry } from '../telemetry/mod.js';
 import { SchemaRegistry } from '../../schemas/mod.js';
-import { IngressValidator } from '../pipeline/mod.js';
-import { mountPeerEndpoint, PEER_PATH } from '../peering/mod.js';
-import { PeerAdmission } from '../peering/mod.js';
-import { PeerDialer } from '../peering/mod.js';
-import { readPeerTls, startPeerTlsEndpoint, type PeerTlsEndpoint } from '../peering/mod.js';
-import { PeerMesh } from '../peering/mod.js';
-import { RegistrySync } from '../peering/mod.js';
-import { CE_PATH_PREFIX, CLIENT_PATH, mountWsEndpoints } from '../ws/mod.js';
-import { credentialOf, statusOf, UpgradeGate, type Authenticator } from '../auth/mod.js';
+import { type Authenticator, credentialOf, statusOf, UpgradeGate } from '../auth/mod.js';
+import { codedReason, MeshError } from '../base/mod.js';
+import type { NodeConfig } from '../config/mod.js';
 import type { SchemaApiOptions } from '../http/mod.js';
+import { mountHttpApi, startMeshViewPublisher } from '../http/mod.js';
+import {
+  mountPeerEndpoint,
+  PEER_PATH,
+  PeerAdmission,
+  PeerDialer,
+  PeerMesh,
+  type PeerTlsEndpoint,
+  RegistrySync,
+  readPeerTls,
+  startPeerTlsEndpoint,
+} from '../peering/mod.js';
+import { IngressValidator, MeshNode } from '../pipeline/mod.js';
+import { EventTracing, startTelemetry, type Telemetry } from '../telemetry/mod.js';
+import { CE_PATH_PREFIX, CLIENT_PATH, mountWsEndpoints } from '../ws/mod.js';
 
 const require = createRequire(import.meta.url);
 /** The package version, sent in the hello frame and /v1/stats. */
@@ -78,31 +80,60 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
   const telemetry: Telemetry =
     extensions.tracerProvider === undefined
       ? await startTelemetry({ nodeId: config.node.id, region: config.node.region })
-      : { provider: extensions.tracerProvider, summary: extensions.tracerProvider === null ? 'off' : 'on (provider given by the embedding code)', shutdown: async () => {} };
+      : {
+          provider: extensions.tracerProvider,
+          summary: extensions.tracerProvider === null ? 'off' : 'on (provider given by the embedding code)',
+          shutdown: async () => {},
+        };
   const node = new MeshNode({
-    tracing: telemetry.provider === null ? null : new EventTracing(telemetry.provider, { nodeId: config.node.id, region: config.node.region, version: VERSION }),
+    tracing:
+      telemetry.provider === null ? null : new EventTracing(telemetry.provider, { nodeId: config.node.id, region: config.node.region, version: VERSION }),
     nodeId: config.node.id,
     region: config.node.region,
     topicLimits: config.limits.topic,
     maxEventBytes: config.limits.maxEventBytes,
     dedup: config.dedup,
   });
-  const mesh = new PeerMesh(node, { maxHops: config.mesh.maxHops, keepaliveMs: config.mesh.keepaliveMs, parkMs: config.mesh.parkMs, maxParked: config.mesh.maxParked, link: config.mesh.link });
+  const mesh = new PeerMesh(node, {
+    maxHops: config.mesh.maxHops,
+    keepaliveMs: config.mesh.keepaliveMs,
+    parkMs: config.mesh.parkMs,
+    maxParked: config.mesh.maxParked,
+    link: config.mesh.link,
+  });
   node.setForwarder(mesh);
   // Credentials and key files are checked before anything listens.
   const gate = new UpgradeGate({
     auth: config.auth,
     allowedOrigins: config.auth.allowedOrigins,
-    ipLimits: { maxConnectionsPerIp: config.limits.maxConnectionsPerIp, connectionRatePerIp: config.limits.connectionRatePerIp, connectionBurstPerIp: config.limits.connectionBurstPerIp },
+    ipLimits: {
+      maxConnectionsPerIp: config.limits.maxConnectionsPerIp,
+      connectionRatePerIp: config.limits.connectionRatePerIp,
+      connectionBurstPerIp: config.limits.connectionBurstPerIp,
+    },
   });
   // One pending-handshake count for both peer listeners; the address limits are the clients' (gate).
-  const admission = new PeerAdmission({ maxPendingHandshakes: config.mesh.maxPendingHandshakes, handshakeTimeoutMs: config.mesh.handshakeTimeoutMs }, gate, (reason) => mesh.refused(reason));
-  node.metrics.gaugeFn('meshgate_peer_pending_handshakes', 'Peer sockets open without a completed hello (cap: mesh.maxPendingHandshakes)', () => admission.pending);
+  const admission = new PeerAdmission(
+    { maxPendingHandshakes: config.mesh.maxPendingHandshakes, handshakeTimeoutMs: config.mesh.handshakeTimeoutMs },
+    gate,
+    (reason) => mesh.refused(reason),
+  );
+  node.metrics.gaugeFn(
+    'meshgate_peer_pending_handshakes',
+    'Peer sockets open without a completed hello (cap: mesh.maxPendingHandshakes)',
+    () => admission.pending,
+  );
   const app = createApp(config);
   const meshTls = config.mesh.tls;
   const peerTls = meshTls === undefined ? undefined : readPeerTls(meshTls);
   if (meshTls === undefined) {
-    mountPeerEndpoint(app, mesh, { nodeId: config.node.id, region: config.node.region, meshKey: config.mesh.key, maxFrameBytes: config.limits.maxFrameBytes, admission });
+    mountPeerEndpoint(app, mesh, {
+      nodeId: config.node.id,
+      region: config.node.region,
+      meshKey: config.mesh.key,
+      maxFrameBytes: config.limits.maxFrameBytes,
+      admission,
+    });
   } else {
     // With mutual TLS, peers are served only by the TLS listener: the client port refuses them.
     app.get(PEER_PATH, (res) => {
@@ -138,7 +169,18 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
   const registrySync = new RegistrySync(schemas, mesh, node.metrics, { log });
   node.setValidator(new IngressValidator(schemas));
   const stopMeshViews = startMeshViewPublisher(node, { node, mesh, bridges: () => bridges?.status() ?? [] });
-  mountHttpApi(app, { schemas, authorizeSchemaWrite: gate.authenticator.enabled ? schemaWriteAuthorizer(gate.authenticator) : undefined, node, mesh, dialers, bridges: () => bridges?.status() ?? [], version: VERSION, startedAt: Date.now(), connections: ws.connections, accepting: () => accepting });
+  mountHttpApi(app, {
+    schemas,
+    authorizeSchemaWrite: gate.authenticator.enabled ? schemaWriteAuthorizer(gate.authenticator) : undefined,
+    node,
+    mesh,
+    dialers,
+    bridges: () => bridges?.status() ?? [],
+    version: VERSION,
+    startedAt: Date.now(),
+    connections: ws.connections,
+    accepting: () => accepting,
+  });
 
   const { host } = config.listen;
   const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
@@ -148,7 +190,12 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     // (uWS.js v20 takes (host, port, options, cb); its typings list only (port, options, cb).)
     (app.listen as unknown as ListenWithOptions)(host, config.listen.port, LISTEN_EXCLUSIVE_PORT, (socket) => {
       if (socket === false) {
-        reject(new MeshError('MG_ERR_CONFIG_INVALID', `listen: cannot bind ${host}:${config.listen.port} (in use or not an address of this machine); fix: choose another listen.port or --port`));
+        reject(
+          new MeshError(
+            'MG_ERR_CONFIG_INVALID',
+            `listen: cannot bind ${host}:${config.listen.port} (in use or not an address of this machine); fix: choose another listen.port or --port`,
+          ),
+        );
       } else resolve(socket);
     });
   });
@@ -176,7 +223,8 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
   }
   if (config.bridges.length > 0) {
     try {
-      if (extensions.bridges === undefined) throw new MeshError('MG_ERR_CONFIG_INVALID', 'bridges: this build has no bridge support; fix: start the node with the meshgate command');
+      if (extensions.bridges === undefined)
+        throw new MeshError('MG_ERR_CONFIG_INVALID', 'bridges: this build has no bridge support; fix: start the node with the meshgate command');
       bridges = await extensions.bridges(node, config.bridges, log);
     } catch (err) {
       // A wrong bridge entry stops start-up; what is already listening must
@@ -192,7 +240,10 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
   const hostForUrl = host.includes(':') ? `[${host}]` : host;
   const secure = config.tls !== undefined;
   const peerHost = meshTls?.host ?? host;
-  const peerUrl = peerEndpoint === null ? `${secure ? 'wss' : 'ws'}://${hostForUrl}:${port}` : `wss://${peerHost.includes(':') ? `[${peerHost}]` : peerHost}:${peerEndpoint.port}`;
+  const peerUrl =
+    peerEndpoint === null
+      ? `${secure ? 'wss' : 'ws'}://${hostForUrl}:${port}`
+      : `wss://${peerHost.includes(':') ? `[${peerHost}]` : peerHost}:${peerEndpoint.port}`;
 
   let closing: Promise<void> | undefined;
   return {
@@ -250,7 +301,11 @@ function createApp(config: NodeConfig): uWS.TemplatedApp {
     try {
       readFileSync(file);
     } catch (err) {
-      throw new MeshError('MG_ERR_CONFIG_INVALID', `invalid configuration:\n  tls.${key}: cannot read ${file} (${(err as Error).message}); fix: a readable PEM file`, { cause: err });
+      throw new MeshError(
+        'MG_ERR_CONFIG_INVALID',
+        `invalid configuration:\n  tls.${key}: cannot read ${file} (${(err as Error).message}); fix: a readable PEM file`,
+        { cause: err },
+      );
     }
   }
   try {
@@ -259,7 +314,11 @@ function createApp(config: NodeConfig): uWS.TemplatedApp {
     if (tls.passphrase !== undefined) options.passphrase = tls.passphrase;
     return uWS.SSLApp(options);
   } catch (err) {
-    throw new MeshError('MG_ERR_CONFIG_INVALID', `invalid configuration:\n  tls: the certificate and key do not load (${(err as Error).message}); fix: PEM files of a matching certificate and private key`, { cause: err });
+    throw new MeshError(
+      'MG_ERR_CONFIG_INVALID',
+      `invalid configuration:\n  tls: the certificate and key do not load (${(err as Error).message}); fix: PEM files of a matching certificate and private key`,
+      { cause: err },
+    );
   }
 }
 

@@ -5,10 +5,11 @@
  * the keyed handshake, and schema registry replication over the links.
  * Imports broker/pipeline/ and below, schemas/, routing/.
  */
+
+export { PeerAdmission } from './peer-admission.js';
 export { PeerDialer } from './peer-dialer.js';
 export { mountPeerEndpoint, PEER_PATH } from './peer-endpoint.js';
 export { PEER_LINK_DEFAULTS, type PeerLinkOptions } from './peer-link.js';
 export { PeerMesh } from './peer-mesh.js';
-export { readPeerTls, startPeerTlsEndpoint, type PeerTlsEndpoint } from './peer-tls-endpoint.js';
+export { type PeerTlsEndpoint, readPeerTls, startPeerTlsEndpoint } from './peer-tls-endpoint.js';
 export { RegistrySync } from './registry-sync.js';
-export { PeerAdmission } from './peer-admission.js';

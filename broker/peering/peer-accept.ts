@@ -1,9 +1,9 @@
+import { closeReason, codedReason } from '../base/mod.js';
+import type { PeerAdmission, PeerTicket } from './peer-admission.js';
 import { decodePeerFrame, encodeControl, PEER_PROTOCOL_VERSION } from './peer-frames.js';
 import { keyProof, newNonce, PEER_CLOSE, proofMatches } from './peer-handshake.js';
 import type { PeerConnection, PeerLink } from './peer-link.js';
 import type { PeerMesh } from './peer-mesh.js';
-import { closeReason, codedReason } from '../base/mod.js';
-import type { PeerAdmission, PeerTicket } from './peer-admission.js';
 
 /** The accepting side's view of one peer socket, whatever serves it (uWS, or ws over Node https for mutual TLS). */
 export interface AcceptedSocket {
@@ -57,7 +57,10 @@ export class PeerAcceptance {
       this.#deadline = null;
       if (this.#link !== null || this.#ending) return;
       admission.timedOut();
-      this.#end(PEER_CLOSE.TIMEOUT, codedReason('MG_ERR_PEER_HANDSHAKE_TIMEOUT', `no valid hello within mesh.handshakeTimeoutMs (${admission.options.handshakeTimeoutMs} ms)`));
+      this.#end(
+        PEER_CLOSE.TIMEOUT,
+        codedReason('MG_ERR_PEER_HANDSHAKE_TIMEOUT', `no valid hello within mesh.handshakeTimeoutMs (${admission.options.handshakeTimeoutMs} ms)`),
+      );
     }, admission.options.handshakeTimeoutMs);
     this.#deadline.unref();
   }
@@ -93,7 +96,11 @@ export class PeerAcceptance {
     }
     const hello = decoded.frame;
     if (hello.version !== PEER_PROTOCOL_VERSION) {
-      return refuse(PEER_CLOSE.VERSION, 'version', codedReason('MG_ERR_PEER_VERSION', `this node speaks peer protocol ${PEER_PROTOCOL_VERSION}, peer sent ${String(hello.version)}`));
+      return refuse(
+        PEER_CLOSE.VERSION,
+        'version',
+        codedReason('MG_ERR_PEER_VERSION', `this node speaks peer protocol ${PEER_PROTOCOL_VERSION}, peer sent ${String(hello.version)}`),
+      );
     }
     if (options.meshKey === undefined) return refuse(PEER_CLOSE.AUTH, 'auth', codedReason('MG_ERR_PEER_AUTH', 'this node has no mesh key; peering is off'));
     if (typeof hello.node !== 'string' || !proofMatches(keyProof(options.meshKey, 'dial', this.#nonce, hello.node), hello.proof)) {
@@ -107,7 +114,15 @@ export class PeerAcceptance {
     };
     // Welcome goes out before the link's first frames (its interest state).
     const nonce = hello.nonce instanceof Uint8Array ? hello.nonce : new Uint8Array();
-    socket.send(encodeControl({ t: 'welcome', node: options.nodeId, region: options.region, version: PEER_PROTOCOL_VERSION, proof: keyProof(options.meshKey, 'accept', nonce, options.nodeId) }));
+    socket.send(
+      encodeControl({
+        t: 'welcome',
+        node: options.nodeId,
+        region: options.region,
+        version: PEER_PROTOCOL_VERSION,
+        proof: keyProof(options.meshKey, 'accept', nonce, options.nodeId),
+      }),
+    );
     const link = this.#mesh.attach(hello.node, typeof hello.region === 'string' ? hello.region : '', conn, 'accept');
     if (link === null) return this.#end(PEER_CLOSE.DUPLICATE, codedReason('MG_ERR_PEER_DUPLICATE', 'already connected to this node'));
     this.#clearDeadline();

@@ -64,7 +64,12 @@ export class PeerAdmission {
     // The cap first: a flood refused here takes no address slot and no rate token.
     if (this.#pending >= this.options.maxPendingHandshakes) {
       this.#refused('pending_limit');
-      return { ok: false, status: '503 Service Unavailable', code: 'MG_ERR_PEER_BUSY', message: `this node has mesh.maxPendingHandshakes (${this.options.maxPendingHandshakes}) peer handshakes in progress; retry later` };
+      return {
+        ok: false,
+        status: '503 Service Unavailable',
+        code: 'MG_ERR_PEER_BUSY',
+        message: `this node has mesh.maxPendingHandshakes (${this.options.maxPendingHandshakes}) peer handshakes in progress; retry later`,
+      };
     }
     const address = this.#gate?.checkAddress(ip) ?? { ok: true as const, ip: null };
     if (!address.ok) {

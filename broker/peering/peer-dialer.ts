@@ -1,10 +1,10 @@
 import WebSocket from 'ws';
+import { closeReason, codedReason } from '../base/mod.js';
+import { PEER_PATH } from './peer-endpoint.js';
 import { decodePeerFrame, encodeControl, PEER_PROTOCOL_VERSION } from './peer-frames.js';
 import { keyProof, newNonce, PEER_CLOSE, proofMatches } from './peer-handshake.js';
 import type { PeerConnection, PeerLink } from './peer-link.js';
 import type { PeerMesh } from './peer-mesh.js';
-import { PEER_PATH } from './peer-endpoint.js';
-import { closeReason, codedReason } from '../base/mod.js';
 
 export interface PeerDialerOptions {
   readonly nodeId: string;
@@ -92,13 +92,28 @@ export class PeerDialer {
       if (decoded.kind !== 'control') return fail(PEER_CLOSE.MALFORMED, 'malformed', codedReason('MG_ERR_PEER_MALFORMED', 'garbage during the handshake'));
       const frame = decoded.frame;
       if (challenge === null) {
-        if (frame.t !== 'challenge' || !(frame.nonce instanceof Uint8Array)) return fail(PEER_CLOSE.MALFORMED, 'malformed', codedReason('MG_ERR_PEER_MALFORMED', 'expected a challenge'));
+        if (frame.t !== 'challenge' || !(frame.nonce instanceof Uint8Array))
+          return fail(PEER_CLOSE.MALFORMED, 'malformed', codedReason('MG_ERR_PEER_MALFORMED', 'expected a challenge'));
         challenge = frame.nonce;
-        socket.send(encodeControl({ t: 'hello', node: this.#options.nodeId, region: this.#options.region, version: PEER_PROTOCOL_VERSION, nonce, proof: keyProof(this.#options.meshKey, 'dial', challenge, this.#options.nodeId) }));
+        socket.send(
+          encodeControl({
+            t: 'hello',
+            node: this.#options.nodeId,
+            region: this.#options.region,
+            version: PEER_PROTOCOL_VERSION,
+            nonce,
+            proof: keyProof(this.#options.meshKey, 'dial', challenge, this.#options.nodeId),
+          }),
+        );
         return;
       }
       if (frame.t !== 'welcome') return fail(PEER_CLOSE.MALFORMED, 'malformed', codedReason('MG_ERR_PEER_MALFORMED', 'expected a welcome'));
-      if (frame.version !== PEER_PROTOCOL_VERSION) return fail(PEER_CLOSE.VERSION, 'version', codedReason('MG_ERR_PEER_VERSION', `this node speaks peer protocol ${PEER_PROTOCOL_VERSION}, peer answered ${String(frame.version)}`));
+      if (frame.version !== PEER_PROTOCOL_VERSION)
+        return fail(
+          PEER_CLOSE.VERSION,
+          'version',
+          codedReason('MG_ERR_PEER_VERSION', `this node speaks peer protocol ${PEER_PROTOCOL_VERSION}, peer answered ${String(frame.version)}`),
+        );
       if (typeof frame.node !== 'string' || !proofMatches(keyProof(this.#options.meshKey, 'accept', nonce, frame.node), frame.proof)) {
         return fail(PEER_CLOSE.AUTH, 'auth', codedReason('MG_ERR_PEER_AUTH', 'the peer could not prove the mesh key'));
       }
@@ -158,7 +173,11 @@ export class PeerDialer {
 function tlsFailure(err: Error & { code?: string }, linked: boolean): string | null {
   const code = err.code ?? '';
   if (/SSL|TLS|CERT|UNABLE_TO|SIGNATURE|ALTNAME/.test(code)) return codedReason('MG_ERR_PEER_TLS', `${err.message}`);
-  if (!linked && code === 'ECONNRESET') return codedReason('MG_ERR_PEER_TLS', `${err.message} before the upgrade answer (does the peer's mesh.tls.caFile sign our certificate, and is it unexpired?)`);
+  if (!linked && code === 'ECONNRESET')
+    return codedReason(
+      'MG_ERR_PEER_TLS',
+      `${err.message} before the upgrade answer (does the peer's mesh.tls.caFile sign our certificate, and is it unexpired?)`,
+    );
   return null;
 }
 

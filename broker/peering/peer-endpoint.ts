@@ -40,15 +40,26 @@ export function mountPeerEndpoint(app: TemplatedApp, mesh: PeerMesh, options: Pe
         return;
       }
       // uWS runs open() inside res.upgrade(), and close() for every opened socket: the ticket is always settled.
-      res.upgrade<PeerSocketData>({ ticket: verdict.ticket, acceptance: null }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+      res.upgrade<PeerSocketData>(
+        { ticket: verdict.ticket, acceptance: null },
+        req.getHeader('sec-websocket-key'),
+        req.getHeader('sec-websocket-protocol'),
+        req.getHeader('sec-websocket-extensions'),
+        context,
+      );
     },
     open(ws: WebSocket<PeerSocketData>) {
       const data = ws.getUserData();
-      const acceptance = new PeerAcceptance(mesh, options, {
-        send: (bytes) => void ws.send(bytes, true),
-        end: (code, reason) => ws.end(code, reason),
-        bufferedAmount: () => ws.getBufferedAmount(),
-      }, data.ticket);
+      const acceptance = new PeerAcceptance(
+        mesh,
+        options,
+        {
+          send: (bytes) => void ws.send(bytes, true),
+          end: (code, reason) => ws.end(code, reason),
+          bufferedAmount: () => ws.getBufferedAmount(),
+        },
+        data.ticket,
+      );
       data.acceptance = acceptance;
       acceptance.open();
     },

@@ -65,9 +65,21 @@ export type ControlFrame =
   | { t: 'schemas'; state: unknown };
 
 /** One origin's whole interest: origin, version, distance in hops from the origin, filters. */
-export interface InterestState { o: string; v: number; d: number; f: string[] }
+export interface InterestState {
+  o: string;
+  v: number;
+  d: number;
+  f: string[];
+}
 /** A change on top of base version `b`: add `a`, remove `x`. */
-export interface InterestDelta { o: string; b: number; v: number; d: number; a: string[]; x: string[] }
+export interface InterestDelta {
+  o: string;
+  b: number;
+  v: number;
+  d: number;
+  a: string[];
+  x: string[];
+}
 
 export interface EventBatch {
   readonly firstSeq: number;

@@ -1,5 +1,5 @@
 import type { Completion } from '../pipeline/mod.js';
-import { encodeControl, encodeEventBatch, type ControlFrame } from './peer-frames.js';
+import { type ControlFrame, encodeControl, encodeEventBatch } from './peer-frames.js';
 
 /** What a link needs of a live WebSocket, whichever side opened it. */
 export interface PeerConnection {

@@ -1,16 +1,15 @@
 import { filterMatches, InterestTable, minimalCover } from '../../routing/mod.js';
-import type { PeerAdmissionRefusal } from './peer-admission.js';
-import { encodePeerEntry } from '../event/mod.js';
-import { eventFromMap } from '../event/mod.js';
-import { Completion, type Upstream } from '../pipeline/mod.js';
-import type { MeshEvent } from '../event/mod.js';
-import type { MeshNode } from '../pipeline/mod.js';
 import type { Metric } from '../base/mod.js';
-import { MESSAGING_SYSTEM, traceparentOf } from '../telemetry/mod.js';
-import { decodeEventEntry, decodePeerFrame, encodeDests, withHopParent, type ControlFrame, type InterestDelta, type InterestState } from './peer-frames.js';
-import { PEER_CLOSE } from './peer-handshake.js';
-import { PeerLink, type PeerConnection, type PeerLinkOptions } from './peer-link.js';
 import { closeReason, codedReason } from '../base/mod.js';
+import type { MeshEvent } from '../event/mod.js';
+import { encodePeerEntry, eventFromMap } from '../event/mod.js';
+import type { MeshNode } from '../pipeline/mod.js';
+import { Completion, type Upstream } from '../pipeline/mod.js';
+import { MESSAGING_SYSTEM, traceparentOf } from '../telemetry/mod.js';
+import type { PeerAdmissionRefusal } from './peer-admission.js';
+import { type ControlFrame, decodeEventEntry, decodePeerFrame, encodeDests, type InterestDelta, type InterestState, withHopParent } from './peer-frames.js';
+import { PEER_CLOSE } from './peer-handshake.js';
+import { type PeerConnection, PeerLink, type PeerLinkOptions } from './peer-link.js';
 
 export interface PeerMeshOptions {
   /** Events whose hop path is this long are not forwarded further. @default 16 */
@@ -95,8 +94,12 @@ export class PeerMesh {
       refused: (reason) => m.counter('meshgate_peer_refused_total', 'Peer connections refused, by reason', { reason }),
     };
     m.gaugeFn('meshgate_peer_links_up', 'Peer links currently connected', () => [...this.#links.values()].filter((l) => l.link.up).length);
-    m.gaugeFn('meshgate_peer_buffered_events', 'Events held for peers (queued and unacked)', () => [...this.#links.values()].reduce((n, l) => n + l.link.buffered, 0));
-    m.gaugeFn('meshgate_peer_replayed_total', 'Events replayed to peers after a reconnect', () => [...this.#links.values()].reduce((n, l) => n + l.link.stats.replayed, 0));
+    m.gaugeFn('meshgate_peer_buffered_events', 'Events held for peers (queued and unacked)', () =>
+      [...this.#links.values()].reduce((n, l) => n + l.link.buffered, 0),
+    );
+    m.gaugeFn('meshgate_peer_replayed_total', 'Events replayed to peers after a reconnect', () =>
+      [...this.#links.values()].reduce((n, l) => n + l.link.stats.replayed, 0),
+    );
     this.#keepalive = setInterval(() => this.#tick(), options.keepaliveMs);
     this.#keepalive.unref();
   }
@@ -177,7 +180,8 @@ export class PeerMesh {
       const { firstSeq, entries, dests, hopParents } = decoded.batch;
       link.received(entries.length);
       const session = link.session;
-      for (let i = 0; i < entries.length; i++) this.#receiveEvent(link, session, firstSeq + i, entries[i], dests[i], hopParents?.[i], link.inDoubt(firstSeq + i));
+      for (let i = 0; i < entries.length; i++)
+        this.#receiveEvent(link, session, firstSeq + i, entries[i], dests[i], hopParents?.[i], link.inDoubt(firstSeq + i));
       return;
     }
     this.#control(link, decoded.frame);
@@ -254,8 +258,7 @@ export class PeerMesh {
       if (outcome === 'applied') {
         applied.push({ ...d, d: this.#bestDist(d.o) });
         this.#unpark(d.o);
-      }
-      else if (outcome === 'gap') {
+      } else if (outcome === 'gap') {
         link.control({ t: 'sync' });
         this.#m.adverts.inc();
       }
@@ -503,13 +506,16 @@ export class PeerMesh {
   routes(): Record<string, unknown> {
     return {
       self: { node: this.#node.nodeId, version: this.#ownVersion, filters: [...this.#ownCover].sort() },
-      origins: this.#interest.origins().sort().map((origin) => ({
-        origin,
-        version: this.#interest.version(origin),
-        filters: [...this.#interest.filtersOf(origin)].sort(),
-        via: this.#nextHop(origin)?.peerId ?? null,
-        hops: this.#bestDist(origin),
-      })),
+      origins: this.#interest
+        .origins()
+        .sort()
+        .map((origin) => ({
+          origin,
+          version: this.#interest.version(origin),
+          filters: [...this.#interest.filtersOf(origin)].sort(),
+          via: this.#nextHop(origin)?.peerId ?? null,
+          hops: this.#bestDist(origin),
+        })),
     };
   }
 

@@ -1,12 +1,12 @@
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
 import type { IncomingMessage } from 'node:http';
+import { createServer, type Server } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { MeshError } from '../base/mod.js';
+import { type WebSocket, WebSocketServer } from 'ws';
 import type { MetricsRegistry } from '../base/mod.js';
+import { MeshError } from '../base/mod.js';
 import { PeerAcceptance, type PeerAcceptOptions } from './peer-accept.js';
 import { PEER_PATH } from './peer-endpoint.js';
 import type { PeerMesh } from './peer-mesh.js';
@@ -37,7 +37,9 @@ export interface PeerTlsEndpoint {
 /** Answers an upgrade in plain HTTP and closes the socket (no WebSocket was made). */
 function refuseUpgrade(socket: Duplex, status: string, body: string, retry = false): void {
   const text = `${body}\n`;
-  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\n${retry ? 'Retry-After: 1\r\n' : ''}Content-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+  socket.end(
+    `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain\r\n${retry ? 'Retry-After: 1\r\n' : ''}Content-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+  );
 }
 
 /** Key material of a TLS peer, read once at start-up; a missing file stops the node naming the key. */
@@ -46,7 +48,11 @@ export function readPeerTls(files: PeerTlsFiles, key = 'mesh.tls'): { cert: Buff
     try {
       return readFileSync(files[name]);
     } catch (err) {
-      throw new MeshError('MG_ERR_CONFIG_INVALID', `invalid configuration:\n  ${key}.${name}: cannot read ${files[name]} (${(err as Error).message}); fix: a readable PEM file`, { cause: err });
+      throw new MeshError(
+        'MG_ERR_CONFIG_INVALID',
+        `invalid configuration:\n  ${key}.${name}: cannot read ${files[name]} (${(err as Error).message}); fix: a readable PEM file`,
+        { cause: err },
+      );
     }
   };
   return { cert: read('certFile'), key: read('keyFile'), ca: read('caFile'), passphrase: files.passphrase };
@@ -103,11 +109,16 @@ export async function startPeerTlsEndpoint(mesh: PeerMesh, options: PeerTlsEndpo
     // rejects the upgrade request itself: it settles the ticket.
     socket.once('close', () => ticket.closed());
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-      const acceptance = new PeerAcceptance(mesh, options, {
-        send: (bytes) => ws.send(bytes),
-        end: (code, reason) => ws.close(code, reason),
-        bufferedAmount: () => ws.bufferedAmount,
-      }, ticket);
+      const acceptance = new PeerAcceptance(
+        mesh,
+        options,
+        {
+          send: (bytes) => ws.send(bytes),
+          end: (code, reason) => ws.close(code, reason),
+          bufferedAmount: () => ws.bufferedAmount,
+        },
+        ticket,
+      );
       ws.on('message', (data: Buffer, isBinary: boolean) => acceptance.message(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), isBinary));
       ws.on('close', () => acceptance.close());
       ws.on('error', () => undefined);
@@ -120,7 +131,11 @@ export async function startPeerTlsEndpoint(mesh: PeerMesh, options: PeerTlsEndpo
   await Promise.race([
     once(server, 'listening'),
     once(server, 'error').then(([err]) => {
-      throw new MeshError('MG_ERR_CONFIG_INVALID', `mesh.tls: cannot bind ${options.host}:${options.port} (${(err as Error).message}); fix: choose another mesh.tls.port`, { cause: err });
+      throw new MeshError(
+        'MG_ERR_CONFIG_INVALID',
+        `mesh.tls: cannot bind ${options.host}:${options.port} (${(err as Error).message}); fix: choose another mesh.tls.port`,
+        { cause: err },
+      );
     }),
   ]);
   const port = (server.address() as { port: number }).port;

@@ -66,7 +66,7 @@ export class RegistrySync {
       sent: metrics.counter('meshgate_schema_sync_frames_sent_total', 'Schema registry frames sent to peers (one per link)'),
       received: metrics.counter('meshgate_schema_sync_frames_received_total', 'Schema registry frames received from peers'),
       refused: metrics.counter('meshgate_schema_sync_refused_total', 'Schema registry frames from peers refused as malformed'),
-      skipped: metrics.counter('meshgate_schema_sync_skipped_total', "Subjects from peers not merged: malformed, not compiling here, or an id collision"),
+      skipped: metrics.counter('meshgate_schema_sync_skipped_total', 'Subjects from peers not merged: malformed, not compiling here, or an id collision'),
       merged: metrics.counter('meshgate_schema_sync_merged_total', 'Subjects added or replaced by a newer version from a peer'),
       oversize: metrics.counter('meshgate_schema_sync_oversize_total', 'Subjects not sent to peers because they exceed the peer frame limit'),
     };
@@ -112,7 +112,10 @@ export class RegistrySync {
     }
     if (result.changed.length === 0) return;
     this.#m.merged.inc(result.changed.length);
-    this.#send(this.#mesh.upLinks().filter((l) => l !== link), this.#registry.export(result.changed));
+    this.#send(
+      this.#mesh.upLinks().filter((l) => l !== link),
+      this.#registry.export(result.changed),
+    );
   }
 
   /** Sends `state` to `links`, split into frames of whole subjects of about frameBytes each. */

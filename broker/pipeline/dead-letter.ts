@@ -15,8 +15,8 @@
  *   data             {"reasons":[{path, message}], "event": <original structured CloudEvent>}
  */
 import { createHash } from 'node:crypto';
-import { encodeStructuredJson } from '../event/mod.js';
 import type { MeshEvent } from '../event/mod.js';
+import { encodeStructuredJson } from '../event/mod.js';
 import type { SchemaReason } from './ingress-validation.js';
 
 /** Every dead-letter topic starts with this (a reserved `_mg.` topic). */
@@ -53,7 +53,9 @@ export function deadLetterTopic(topic: string, fits: (topic: string) => boolean)
  * publish, as it could the event itself (dedup.ts).
  */
 export function deadLetterId(topic: string, source: string, id: string): string {
-  return createHash('sha256').update(JSON.stringify([topic, source, id])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([topic, source, id]))
+    .digest('hex');
 }
 
 export interface DeadLetterOptions {

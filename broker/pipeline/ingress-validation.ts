@@ -1,7 +1,7 @@
 import type { ErrorObject } from 'ajv';
 import type { SchemaRegistry } from '../../schemas/mod.js';
-import { isJsonMediaType } from '../event/mod.js';
 import type { MeshEvent } from '../event/mod.js';
+import { isJsonMediaType } from '../event/mod.js';
 
 /** One way an event's data breaks its schema, as err frames and dead letters carry it. */
 export interface SchemaReason {
@@ -65,7 +65,12 @@ export class IngressValidator implements EventValidator {
     const contentType = event.attrs.datacontenttype;
     // CloudEvents reads an absent datacontenttype as application/json.
     if (typeof contentType === 'string' && !isJsonMediaType(contentType)) {
-      return [{ path: '', message: `data is ${contentType}, but a JSON Schema is bound to this event; fix: send JSON data (datacontenttype application/json, */*+json or none)` }];
+      return [
+        {
+          path: '',
+          message: `data is ${contentType}, but a JSON Schema is bound to this event; fix: send JSON data (datacontenttype application/json, */*+json or none)`,
+        },
+      ];
     }
     let value: unknown = null; // absent data validates as JSON null
     const data = event.data;

@@ -1,16 +1,16 @@
 import { checkFilter, checkTopic, type TopicLimits } from '../../routing/mod.js';
-import { DedupWindow } from './dedup.js';
-import { deadLetter, deadLetterTopic } from './dead-letter.js';
-import { isNodeWritten } from './reserved-topics.js';
-import type { EventValidator, SchemaReason } from './ingress-validation.js';
-import type { Upstream } from './completion.js';
 import type { ErrorCode } from '../base/mod.js';
+import { type Histogram, type Metric, MetricsRegistry } from '../base/mod.js';
 import type { Hop, IngressProtocol, MeshEvent } from '../event/mod.js';
-import type { Subscriber } from './egress.js';
-import { LocalRouter } from './local-router.js';
-import { MetricsRegistry, type Histogram, type Metric } from '../base/mod.js';
-import type { EventTracing } from '../telemetry/mod.js';
 import { isValidTraceparent } from '../event/mod.js';
+import type { EventTracing } from '../telemetry/mod.js';
+import type { Upstream } from './completion.js';
+import { deadLetter, deadLetterTopic } from './dead-letter.js';
+import { DedupWindow } from './dedup.js';
+import type { Subscriber } from './egress.js';
+import type { EventValidator, SchemaReason } from './ingress-validation.js';
+import { LocalRouter } from './local-router.js';
+import { isNodeWritten } from './reserved-topics.js';
 
 /** What the node did with one event. Accepted outcomes are shared constants: no allocation per event. */
 export type IngestResult =
@@ -20,7 +20,10 @@ export type IngestResult =
 const ACCEPTED: IngestResult = Object.freeze({ ok: true, duplicate: false });
 const DUPLICATE: IngestResult = Object.freeze({ ok: true, duplicate: true });
 
-export interface Refusal { readonly code: ErrorCode; readonly message: string }
+export interface Refusal {
+  readonly code: ErrorCode;
+  readonly message: string;
+}
 
 /** Where events go beyond this node (the peer mesh); set by the composition root. */
 export interface Forwarder {
@@ -123,7 +126,14 @@ export class MeshNode {
     this.#validator = options.validator ?? null;
     this.#tracing = options.tracing ?? null;
     const m = (this.metrics = options.metrics ?? new MetricsRegistry());
-    this.#in = countersByProtocol(m, 'meshgate_events_in_total', 'Events accepted into the node, by ingress protocol (duplicates excluded)', ['ws', 'mqtt', 'amqp', 'nats', 'peer', 'system']);
+    this.#in = countersByProtocol(m, 'meshgate_events_in_total', 'Events accepted into the node, by ingress protocol (duplicates excluded)', [
+      'ws',
+      'mqtt',
+      'amqp',
+      'nats',
+      'peer',
+      'system',
+    ]);
     this.#invalid = countersByProtocol(
       m,
       'meshgate_events_invalid_total',
@@ -131,9 +141,13 @@ export class MeshNode {
       ['ws', 'mqtt', 'amqp', 'nats'],
     );
     this.#deliveries = m.counter('meshgate_deliveries_total', 'Events handed to local subscribers (one per subscriber)');
-    this.#badTraceparent = m.counter('meshgate_traceparent_invalid_total', 'Events whose producer-set traceparent was malformed: dropped, and a new trace started');
+    this.#badTraceparent = m.counter(
+      'meshgate_traceparent_invalid_total',
+      'Events whose producer-set traceparent was malformed: dropped, and a new trace started',
+    );
     this.#duplicates = m.counter('meshgate_events_duplicate_total', 'Events dropped because their (topic, source, id) was seen within the dedup window');
-    const undeliveredHelp = 'Events accepted and acked that reached no subscriber because nobody wanted them any more, by reason (no-interest, no-subscriber, withdrawn, restart)';
+    const undeliveredHelp =
+      'Events accepted and acked that reached no subscriber because nobody wanted them any more, by reason (no-interest, no-subscriber, withdrawn, restart)';
     this.#undelivered = {
       'no-interest': m.counter('meshgate_events_undelivered_total', undeliveredHelp, { reason: 'no-interest' }),
       'no-subscriber': m.counter('meshgate_events_undelivered_total', undeliveredHelp, { reason: 'no-subscriber' }),
@@ -226,7 +240,10 @@ export class MeshNode {
     // Dead letters and system events are the node's own (reserved-topics.ts): refused
     // from every client ingress, auth on or off; peers and the node itself pass.
     if (protocol !== 'peer' && protocol !== 'system' && isNodeWritten(event.topic)) {
-      return this.reject('MG_ERR_TOPIC_RESERVED', `${event.topic} is written only by meshgate nodes (_mg.deadletter.>, _mg.sys.>); subscribe to it, do not publish`);
+      return this.reject(
+        'MG_ERR_TOPIC_RESERVED',
+        `${event.topic} is written only by meshgate nodes (_mg.deadletter.>, _mg.sys.>); subscribe to it, do not publish`,
+      );
     }
     const size = event.data === undefined ? 0 : event.data.byteLength;
     if (size > this.#maxEventBytes) {
@@ -256,12 +273,11 @@ export class MeshNode {
     const tracing = this.#tracing;
     // A node's own events (mesh views) start no traces of their own; a dead
     // letter carries its original's context and is traced in that trace.
-    const receive = tracing === null || duplicate || (protocol === 'system' && event.traceparent === undefined) ? null : tracing.receive(event, protocol, upstream?.parent);
+    const receive =
+      tracing === null || duplicate || (protocol === 'system' && event.traceparent === undefined) ? null : tracing.receive(event, protocol, upstream?.parent);
     const hop = { node: this.nodeId, region: this.region, time: this.#now() };
     const stamped: Mutable<MeshEvent> =
-      protocol === 'peer'
-        ? { ...event, hops: [...event.hops, hop] }
-        : { ...event, origin: { node: this.nodeId, protocol, topic: originalTopic }, hops: [hop] };
+      protocol === 'peer' ? { ...event, hops: [...event.hops, hop] } : { ...event, origin: { node: this.nodeId, protocol, topic: originalTopic }, hops: [hop] };
     if (receive !== null) {
       // Set on the fresh copy rather than spread again: this runs per event.
       stamped.traceparent = receive.traceparent;
@@ -299,8 +315,20 @@ export class MeshNode {
     if (previous.length === 0) return;
     const last = previous[previous.length - 1];
     const first = previous[0];
-    this.#histogramFor(this.#hopLatency, last.node, 'meshgate_hop_latency_seconds', 'Seconds from the previous node accepting an event to this node accepting it, by previous node (from the hop path)', 'from').observe(Math.max(0, now - last.time) / 1000);
-    this.#histogramFor(this.#transit, first.node, 'meshgate_transit_seconds', 'Seconds from the origin node accepting an event to this node accepting it, by origin node (from the hop path)', 'origin').observe(Math.max(0, now - first.time) / 1000);
+    this.#histogramFor(
+      this.#hopLatency,
+      last.node,
+      'meshgate_hop_latency_seconds',
+      'Seconds from the previous node accepting an event to this node accepting it, by previous node (from the hop path)',
+      'from',
+    ).observe(Math.max(0, now - last.time) / 1000);
+    this.#histogramFor(
+      this.#transit,
+      first.node,
+      'meshgate_transit_seconds',
+      'Seconds from the origin node accepting an event to this node accepting it, by origin node (from the hop path)',
+      'origin',
+    ).observe(Math.max(0, now - first.time) / 1000);
   }
 
   #histogramFor(map: Map<string, Histogram>, node: string, name: string, help: string, label: string): Histogram {

@@ -24,7 +24,7 @@
  * out again from the last stored one: nothing unstored is ever visible.
  */
 import fs from 'node:fs';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import { type Database, open, type RootDatabase } from 'lmdb';
 import { MeshError } from '../base/mod.js';
 import { lockDirectory } from './dir-lock.js';
 import { decodeRecord, encodeRecord, recordTime } from './entry-record.js';
@@ -222,7 +222,11 @@ export class LmdbStreamStore implements StreamStore {
 
   #load(key: string, v: StoredState): void {
     const ok =
-      v && typeof v === 'object' && typeof v.epoch === 'string' && v.config && typeof v.config.name === 'string' &&
+      v &&
+      typeof v === 'object' &&
+      typeof v.epoch === 'string' &&
+      v.config &&
+      typeof v.config.name === 'string' &&
       [v.first, v.last, v.bytes, v.lastTime].every((n) => Number.isSafeInteger(n) || Number.isFinite(n));
     if (!ok || key !== STATE_PREFIX + v.config.name) throw new Error(`bad state record ${JSON.stringify(key)}`);
     const config = resolveStreamConfig(v.config);
@@ -249,11 +253,15 @@ export class LmdbStreamStore implements StreamStore {
     const c = resolveStreamConfig(config);
     const had = this.#streams.get(c.name);
     if (had) {
-      if (!sameConfig(had.config, c)) throw new MeshError('MG_ERR_STREAM_EXISTS', `stream ${c.name} exists with another configuration; remove it first or use the same one`);
+      if (!sameConfig(had.config, c))
+        throw new MeshError('MG_ERR_STREAM_EXISTS', `stream ${c.name} exists with another configuration; remove it first or use the same one`);
       return this.#info(had);
     }
     if (this.#streams.size >= this.#maxStreams) {
-      throw new MeshError('MG_ERR_STREAM_INVALID', `stream ${c.name}: the store holds maxStreams (${this.#maxStreams}) streams; remove one or raise maxStreams`);
+      throw new MeshError(
+        'MG_ERR_STREAM_INVALID',
+        `stream ${c.name}: the store holds maxStreams (${this.#maxStreams}) streams; remove one or raise maxStreams`,
+      );
     }
     const pos = { first: 1, last: 0, bytes: 0, lastTime: 0 };
     const s = this.#openStream(c, mintEpoch(), pos);
@@ -465,9 +473,7 @@ export class LmdbStreamStore implements StreamStore {
       const rec = s.entries.getBinaryFast(key);
       if (!rec) break;
       const over =
-        (maxEvents > 0 && p.last - p.first + 1 > maxEvents) ||
-        (maxBytes > 0 && p.bytes > maxBytes) ||
-        (maxAgeMs > 0 && recordTime(rec) < now - maxAgeMs);
+        (maxEvents > 0 && p.last - p.first + 1 > maxEvents) || (maxBytes > 0 && p.bytes > maxBytes) || (maxAgeMs > 0 && recordTime(rec) < now - maxAgeMs);
       if (!over) break;
       p.bytes -= rec.length;
       s.entries.removeSync(key);

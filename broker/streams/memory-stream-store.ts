@@ -6,7 +6,7 @@
  * Entries are committed (visible) at append(); flushed() resolves at once.
  */
 import { MeshError } from '../base/mod.js';
-import { encodeRecord, decodeRecord } from './entry-record.js';
+import { decodeRecord, encodeRecord } from './entry-record.js';
 import { mintEpoch } from './epoch.js';
 import { checkPosition, unknownStream } from './read-position.js';
 import { resolveStreamConfig, sameConfig } from './stream-config.js';
@@ -46,10 +46,22 @@ export class MemoryStreamStore implements StreamStore {
     const c = resolveStreamConfig(config);
     const had = this.#streams.get(c.name);
     if (had) {
-      if (!sameConfig(had.config, c)) throw new MeshError('MG_ERR_STREAM_EXISTS', `stream ${c.name} exists with another configuration; remove it first or use the same one`);
+      if (!sameConfig(had.config, c))
+        throw new MeshError('MG_ERR_STREAM_EXISTS', `stream ${c.name} exists with another configuration; remove it first or use the same one`);
       return this.#info(had);
     }
-    const s: MemStream = { config: c, epoch: mintEpoch(), recs: [], times: [], head: 0, first: 1, last: 0, bytes: 0, lastTime: -Infinity, lastPerTopic: new Map() };
+    const s: MemStream = {
+      config: c,
+      epoch: mintEpoch(),
+      recs: [],
+      times: [],
+      head: 0,
+      first: 1,
+      last: 0,
+      bytes: 0,
+      lastTime: -Infinity,
+      lastPerTopic: new Map(),
+    };
     this.#streams.set(c.name, s);
     return this.#info(s);
   }
@@ -77,7 +89,10 @@ export class MemoryStreamStore implements StreamStore {
     const time = Math.max(meta.time, s.lastTime);
     const rec = encodeRecord(time, meta.topic, entry);
     if (this.#maxStoreBytes > 0 && this.#storeBytes + rec.length > this.#maxStoreBytes) {
-      throw new MeshError('MG_ERR_STREAM_FULL', `stream store full: ${this.#storeBytes} of maxStoreBytes ${this.#maxStoreBytes} used; append to ${stream} refused`);
+      throw new MeshError(
+        'MG_ERR_STREAM_FULL',
+        `stream store full: ${this.#storeBytes} of maxStoreBytes ${this.#maxStoreBytes} used; append to ${stream} refused`,
+      );
     }
     const offset = ++s.last;
     s.recs.push(rec);
@@ -149,9 +164,7 @@ export class MemoryStreamStore implements StreamStore {
     const { maxEvents, maxBytes, maxAgeMs } = s.config;
     while (s.first <= s.last) {
       const over =
-        (maxEvents > 0 && s.last - s.first + 1 > maxEvents) ||
-        (maxBytes > 0 && s.bytes > maxBytes) ||
-        (maxAgeMs > 0 && s.times[s.head]! < now - maxAgeMs);
+        (maxEvents > 0 && s.last - s.first + 1 > maxEvents) || (maxBytes > 0 && s.bytes > maxBytes) || (maxAgeMs > 0 && s.times[s.head]! < now - maxAgeMs);
       if (!over) break;
       const len = s.recs[s.head]!.length;
       s.bytes -= len;

@@ -7,8 +7,9 @@
  * May import: ../errors.js of ours, node built-ins, lmdb and nats. Nothing
  * else of broker/, so the engines stay testable on their own.
  */
-export type { AppendMeta, Durability, NotRecoverable, ReadResult, StreamConfig, StreamEntry, StreamInfo, StreamStore } from './stream-store.js';
-export { STREAM_DEFAULTS, resolveStreamConfig } from './stream-config.js';
-export { MemoryStreamStore, type MemoryStreamStoreOptions } from './memory-stream-store.js';
-export { LmdbStreamStore, LMDB_STORE_DEFAULTS, type LmdbStreamStoreOptions } from './lmdb-stream-store.js';
+
 export { LOCK_FILE } from './dir-lock.js';
+export { LMDB_STORE_DEFAULTS, LmdbStreamStore, type LmdbStreamStoreOptions } from './lmdb-stream-store.js';
+export { MemoryStreamStore, type MemoryStreamStoreOptions } from './memory-stream-store.js';
+export { resolveStreamConfig, STREAM_DEFAULTS } from './stream-config.js';
+export type { AppendMeta, Durability, NotRecoverable, ReadResult, StreamConfig, StreamEntry, StreamInfo, StreamStore } from './stream-store.js';

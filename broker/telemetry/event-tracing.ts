@@ -27,7 +27,7 @@
  * and cloudevents registries), as opentelemetry-js advises for incubating
  * conventions, rather than imported from the unstable entry point.
  */
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Link, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { type Attributes, type Link, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, type Tracer, type TracerProvider, trace } from '@opentelemetry/api';
 import type { HopTrace, IngressProtocol, MeshEvent } from '../event/mod.js';
 import { formatTraceparent, spanContextOf } from '../event/mod.js';
 
@@ -96,7 +96,11 @@ export class EventTracing {
     const previous = hopParent === undefined ? null : spanContextOf(hopParent);
     const parent = previous ?? creation;
     const links: Link[] | undefined = previous !== null && creation !== null ? [{ context: creation }] : undefined;
-    const span = this.#tracer.startSpan('receive', { kind: SpanKind.CONSUMER, links }, parent === null ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent));
+    const span = this.#tracer.startSpan(
+      'receive',
+      { kind: SpanKind.CONSUMER, links },
+      parent === null ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent),
+    );
     // Name and attributes only for spans that record: most events on a
     // sampled deployment do not, and building them for each would be most
     // of what tracing costs. (The standard samplers read neither.)

@@ -3,5 +3,5 @@
  * and the spans one event records at a node (receive, process, send) under
  * the messaging semantic conventions. Imports broker/event/ and below.
  */
-export { endSpan, EventTracing, type SendDestination, MESSAGING_SYSTEM, traceparentOf } from './event-tracing.js';
+export { EventTracing, endSpan, MESSAGING_SYSTEM, type SendDestination, traceparentOf } from './event-tracing.js';
 export { startTelemetry, type Telemetry } from './telemetry.js';

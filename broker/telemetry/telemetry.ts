@@ -16,7 +16,7 @@
  * Only traces are exported: the node's metrics stay at /metrics
  * (Prometheus), so the SDK gets no metric readers or log processors.
  */
-import { trace, type TracerProvider } from '@opentelemetry/api';
+import { type TracerProvider, trace } from '@opentelemetry/api';
 
 export interface Telemetry {
   /** The provider spans go to; null when tracing is off. */

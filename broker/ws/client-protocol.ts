@@ -1,11 +1,16 @@
 import { Encoder } from 'cbor-x';
-import { decodeStructuredJson, encodeStructuredJson } from '../event/mod.js';
-import { encodeClientItem } from '../event/mod.js';
-import { CBOR_OPTIONS, eventFromMap } from '../event/mod.js';
 import type { ErrorCode } from '../base/mod.js';
 import type { MeshEvent } from '../event/mod.js';
+import {
+  arrayElementSpans,
+  CBOR_OPTIONS,
+  decodeStructuredJson,
+  encodeClientItem,
+  encodeStructuredJson,
+  eventFromMap,
+  topLevelMemberSpan,
+} from '../event/mod.js';
 import type { EgressFormat } from '../pipeline/mod.js';
-import { arrayElementSpans, topLevelMemberSpan } from '../event/mod.js';
 
 /**
  * The meshgate client protocol over WebSocket (docs/protocol.md).
@@ -158,7 +163,8 @@ export const CBOR_CODEC: ClientCodec = {
     } catch (err) {
       return malformed(`not CBOR: ${(err as Error).message}`);
     }
-    const mapEvent = (map: unknown, topic: string) => (typeof map === 'object' && map !== null && !Array.isArray(map) ? eventFromMap(map as Record<string, unknown>, topic) : null);
+    const mapEvent = (map: unknown, topic: string) =>
+      typeof map === 'object' && map !== null && !Array.isArray(map) ? eventFromMap(map as Record<string, unknown>, topic) : null;
     return toRequest(frame, {
       event: (topic) => mapEvent((frame as { event?: unknown }).event, topic),
       item: (index, topic) => mapEvent(((frame as { items: Array<{ event?: unknown }> }).items[index] as { event?: unknown }).event, topic),
@@ -215,7 +221,14 @@ function toRequest(frame: unknown, decoders: EventDecoders): DecodedRequest {
       if (f.items.length > MAX_PUBS_ITEMS) return malformed(`pubs carries at most ${MAX_PUBS_ITEMS} items, got ${f.items.length}`, r);
       const items = (f.items as unknown[]).map((raw, index): PubItem => {
         const item = raw as { topic?: unknown; event?: unknown } | null;
-        if (typeof item !== 'object' || item === null || typeof item.topic !== 'string' || typeof item.event !== 'object' || item.event === null || Array.isArray(item.event)) {
+        if (
+          typeof item !== 'object' ||
+          item === null ||
+          typeof item.topic !== 'string' ||
+          typeof item.event !== 'object' ||
+          item.event === null ||
+          Array.isArray(item.event)
+        ) {
           return { ok: false, code: 'MG_ERR_FRAME_MALFORMED', message: `items[${index}] needs a string topic and an event object` };
         }
         const decoded = decoders.item(index, item.topic);

@@ -1,15 +1,15 @@
 import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebSocket } from 'uWebSockets.js';
-import { SessionGuard, statusOf, type Principal, type PublishLimit, type UpgradeGate } from '../auth/mod.js';
-import { decodeStructuredJson, encodeStructuredJson } from '../event/mod.js';
+import { type Principal, type PublishLimit, SessionGuard, statusOf, type UpgradeGate } from '../auth/mod.js';
 import { closeReason, codedReason, type ErrorCode, type Metric } from '../base/mod.js';
+import { decodeStructuredJson, encodeStructuredJson } from '../event/mod.js';
 import type { EgressFormat, MeshNode } from '../pipeline/mod.js';
+import { BufferBudget } from './buffer-budget.js';
 import { negotiateCodec } from './client-protocol.js';
+import { CLOSE } from './close-codes.js';
 import type { AnySession, CeData, ClientData } from './connection-data.js';
 import { errorFrame } from './error-frame.js';
 import { dispatch } from './ops/dispatch.js';
 import { hold, refreshFiltering } from './session-filters.js';
-import { BufferBudget } from './buffer-budget.js';
-import { CLOSE } from './close-codes.js';
 import { WsSession } from './ws-session.js';
 
 export interface WsEndpointOptions {
@@ -50,7 +50,8 @@ const CE_JSON_FORMAT: EgressFormat = {
 export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsEndpointOptions): { connections: () => number; closeAll: () => void } {
   const m = node.metrics;
   const sessions = new Set<AnySession>();
-  const slowHelp = 'Subscribers closed with 1008 as slow consumers: their unsent bytes passed limits.maxBufferedBytes (limit="socket"), or they held the most when the node passed limits.maxNodeBufferedBytes (limit="node")';
+  const slowHelp =
+    'Subscribers closed with 1008 as slow consumers: their unsent bytes passed limits.maxBufferedBytes (limit="socket"), or they held the most when the node passed limits.maxNodeBufferedBytes (limit="node")';
   const budget = new BufferBudget(options.maxNodeBufferedBytes ?? 268_435_456, m.counter('meshgate_slow_consumer_closes_total', slowHelp, { limit: 'node' }));
   const sessionOptions = {
     maxBufferedBytes: options.maxBufferedBytes,
@@ -61,9 +62,15 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
   m.gaugeFn('meshgate_buffered_bytes', 'Bytes buffered for WebSocket subscribers, node-wide (bound: limits.maxNodeBufferedBytes)', () => budget.total);
   const bytesIn: Metric = m.counter('meshgate_bytes_in_total', 'Bytes received in WebSocket frames');
   const opened: Metric = m.counter('meshgate_connections_opened_total', 'WebSocket connections accepted');
-  const tooBig: Metric = m.counter('meshgate_frames_too_large_total', 'Connections closed for a frame over limits.maxFrameBytes (1009), or over the hard cap (cut off)');
+  const tooBig: Metric = m.counter(
+    'meshgate_frames_too_large_total',
+    'Connections closed for a frame over limits.maxFrameBytes (1009), or over the hard cap (cut off)',
+  );
   m.gaugeFn('meshgate_connections', 'Open WebSocket connections', () => sessions.size);
-  const filtered: Metric = m.counter('meshgate_auth_filtered_deliveries_total', 'Deliveries withheld from a partly authorized wildcard subscription (topic not readable by its token)');
+  const filtered: Metric = m.counter(
+    'meshgate_auth_filtered_deliveries_total',
+    'Deliveries withheld from a partly authorized wildcard subscription (topic not readable by its token)',
+  );
   const gate = options.gate;
   const publishLimit = options.publishLimit ?? null;
 
@@ -139,7 +146,13 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
       const admitted = admit(res, req);
       if (admitted === null) return;
       const guard = new SessionGuard(admitted.principal, publishLimit);
-      res.upgrade<ClientData>({ codec, guard, ip: admitted.ip }, req.getHeader('sec-websocket-key'), offered === '' ? '' : codec.subprotocol, req.getHeader('sec-websocket-extensions'), context);
+      res.upgrade<ClientData>(
+        { codec, guard, ip: admitted.ip },
+        req.getHeader('sec-websocket-key'),
+        offered === '' ? '' : codec.subprotocol,
+        req.getHeader('sec-websocket-extensions'),
+        context,
+      );
     },
     open(ws: WebSocket<ClientData>) {
       const data = ws.getUserData();
@@ -219,7 +232,13 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
         return;
       }
       const publishTopic = node.checkTopic(filter) === null ? filter : null;
-      res.upgrade<CeData>({ guard, ip: admitted.ip, filter, publishTopic }, req.getHeader('sec-websocket-key'), CE_SUBPROTOCOL, req.getHeader('sec-websocket-extensions'), context);
+      res.upgrade<CeData>(
+        { guard, ip: admitted.ip, filter, publishTopic },
+        req.getHeader('sec-websocket-key'),
+        CE_SUBPROTOCOL,
+        req.getHeader('sec-websocket-extensions'),
+        context,
+      );
     },
     open(ws: WebSocket<CeData>) {
       const data = ws.getUserData();
@@ -240,12 +259,21 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
       if (isBinary) return refuseCe(node, session, CLOSE.UNSUPPORTED_DATA, 'MG_ERR_FRAME_MALFORMED', 'cloudevents.json takes text frames');
       if (publishTopic === null) return refuseCe(node, session, CLOSE.POLICY, 'MG_ERR_TOPIC_INVALID', 'publish needs a concrete topic in the path');
       const refused = guard.checkPublish(publishTopic);
-      if (refused !== null) return refuseCe(node, session, refused.code === 'MG_ERR_PUB_RATE' ? CLOSE.RATE_LIMITED : CLOSE.FORBIDDEN, refused.code, refused.message);
+      if (refused !== null)
+        return refuseCe(node, session, refused.code === 'MG_ERR_PUB_RATE' ? CLOSE.RATE_LIMITED : CLOSE.FORBIDDEN, refused.code, refused.message);
       const decoded = decodeStructuredJson(Buffer.from(message).toString('utf8'), publishTopic);
       if (!decoded.ok) return refuseCe(node, session, CLOSE.INVALID_PAYLOAD, 'MG_ERR_EVENT_INVALID', `${decoded.problem.attribute}: ${decoded.problem.reason}`);
       const result = node.ingest(decoded.event, 'ws');
       // A schema failure closes like any undecodable event (1007); its reasons travel in the dead letter.
-      if (!result.ok) refuseCe(node, session, result.code === 'MG_ERR_EVENT_TOO_LARGE' ? CLOSE.TOO_BIG : result.code === 'MG_ERR_EVENT_SCHEMA' ? CLOSE.INVALID_PAYLOAD : CLOSE.POLICY, result.code, result.message, false);
+      if (!result.ok)
+        refuseCe(
+          node,
+          session,
+          result.code === 'MG_ERR_EVENT_TOO_LARGE' ? CLOSE.TOO_BIG : result.code === 'MG_ERR_EVENT_SCHEMA' ? CLOSE.INVALID_PAYLOAD : CLOSE.POLICY,
+          result.code,
+          result.message,
+          false,
+        );
     },
     drain: (ws: WebSocket<CeData>) => ws.getUserData().session?.reportBuffered(),
     close: (ws: WebSocket<CeData>, code: number, reason: ArrayBuffer) => release(ws.getUserData(), code, reason),

@@ -1,12 +1,10 @@
 import type { WebSocket } from 'uWebSockets.js';
+import type { Metric } from '../base/mod.js';
 import type { MeshEvent } from '../event/mod.js';
 import type { EgressFormat, Subscriber } from '../pipeline/mod.js';
-import type { Metric } from '../base/mod.js';
 import type { BufferBudget } from './buffer-budget.js';
 import { CLOSE } from './close-codes.js';
 import { SessionSubscriptions } from './session-subscriptions.js';
-
-
 
 /** Most events in one batch frame: bounds frame size for clients with small message limits. */
 const BATCH_ITEMS = 256;

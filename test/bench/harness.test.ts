@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { clockTicksPerSecond, cpuDelta, processCpu, selfCpu } from '../../bench/cpu.js';
 import { histogram, mergeSamples, percentileSorted, SampleRecorder, summarize } from '../../bench/latency.js';
-import { natsAnchor, natsClusterAnchor } from '../../bench/nats-anchor.js';
 import { HEADER_BYTES, Kind, readKind, readSendNs, writeHeader } from '../../bench/load/protocol.js';
+import { natsAnchor, natsClusterAnchor } from '../../bench/nats-anchor.js';
 
 test('percentileSorted() uses nearest rank: p50 of 1..10 is 5, p99 is 10', () => {
   const sorted = Float64Array.from({ length: 10 }, (_, i) => i + 1);

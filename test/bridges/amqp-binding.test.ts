@@ -12,7 +12,11 @@ const BASE = { cloudEvents_specversion: '1.0', cloudEvents_id: 'b-1', cloudEvent
 const decode = (headers: Record<string, unknown>) => decodeAmqp(Buffer.from('1'), 'application/json', { ...BASE, ...headers }, 'a.b');
 
 test('decodeAmqp() refuses a decimal, an array or a table header naming the attribute, rather than dropping it', () => {
-  for (const [value, type] of [[{ '!': 'decimal', value: { places: 2, digits: 1 } }, 'decimal'], [[1, 2], 'array'], [{ value: 'x' }, 'table']] as const) {
+  for (const [value, type] of [
+    [{ '!': 'decimal', value: { places: 2, digits: 1 } }, 'decimal'],
+    [[1, 2], 'array'],
+    [{ value: 'x' }, 'table'],
+  ] as const) {
     const r = decode({ cloudEvents_price: value });
     assert.ok(r !== null && !r.ok, type);
     assert.equal(r.problem.attribute, 'price');
@@ -39,7 +43,11 @@ test('decodeAmqp() reads a byte-array id as UTF-8 text and refuses one that is n
 });
 
 test('decodeAmqp() drops bad trace context and provenance instead of refusing the event', () => {
-  const r = decode({ cloudEvents_traceparent: [1], cloudEvents_tracestate: Buffer.from([0xff]), cloudEvents_mgorigin: { '!': 'decimal', value: { places: 0, digits: 1 } } });
+  const r = decode({
+    cloudEvents_traceparent: [1],
+    cloudEvents_tracestate: Buffer.from([0xff]),
+    cloudEvents_mgorigin: { '!': 'decimal', value: { places: 0, digits: 1 } },
+  });
   assert.ok(r?.ok);
   assert.equal(r.event.traceparent, undefined);
   assert.equal(r.event.tracestate, undefined);

@@ -9,9 +9,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { test } from 'node:test';
 import amqp from 'amqplib';
+import { confirmPublisher, PublishFrameEncoder, type PublishProperties } from '../../bridges/amqp/internal.js';
 import type { AttrValue } from '../../broker/mod.js';
-import { confirmPublisher } from '../../bridges/amqp/internal.js';
-import { PublishFrameEncoder, type PublishProperties } from '../../bridges/amqp/internal.js';
 import { startRabbitMQ } from '../helpers/brokers.js';
 import { amqpConsumer, startBridgedNode, until } from './bridge-harness.js';
 
@@ -83,7 +82,10 @@ test('PublishFrameEncoder refuses what AMQP 0-9-1 cannot carry, with a code, and
   assert.throws(() => enc.append('ex', 'k', Buffer.from('2'), { headers: { big: 'v'.repeat(5000) } }), /frame_max 4096/); // one header frame over frameMax
   assert.equal(enc.pendingBytes, before);
   enc.append('ex', 'ok.2', Buffer.from('2'), { messageId: 'm2' });
-  const msgs = [amqplibFrames(1, 4096, 'ex', 'ok.1', Buffer.from('1'), { messageId: 'm1' }), amqplibFrames(1, 4096, 'ex', 'ok.2', Buffer.from('2'), { messageId: 'm2' })];
+  const msgs = [
+    amqplibFrames(1, 4096, 'ex', 'ok.1', Buffer.from('1'), { messageId: 'm1' }),
+    amqplibFrames(1, 4096, 'ex', 'ok.2', Buffer.from('2'), { messageId: 'm2' }),
+  ];
   assert.deepEqual(enc.take(), Buffer.concat(msgs));
 });
 
@@ -100,7 +102,9 @@ test('PublishFrameEncoder views stay intact while later messages fill and replac
   for (const [view, copy] of taken) assert.ok(view.equals(copy));
 });
 
-test('confirmPublisher batches on the shipped amqplib; RabbitMQ confirms each message and a consumer reads them as amqplib would have sent them', { timeout: 120_000 }, async (t) => {
+test('confirmPublisher batches on the shipped amqplib; RabbitMQ confirms each message and a consumer reads them as amqplib would have sent them', {
+  timeout: 120_000,
+}, async (t) => {
   const rmq = await startRabbitMQ();
   t.after(() => rmq.stop());
   const conn = await amqp.connect(rmq.url);
@@ -115,15 +119,30 @@ test('confirmPublisher batches on the shipped amqplib; RabbitMQ confirms each me
   const pub = confirmPublisher(ch);
   assert.equal(pub.batched, true, 'amqplib internals moved: the bridge fell back to one channel.publish per message');
   const confirms = await Promise.all(
-    Array.from({ length: 3 }, (_, i) => new Promise<Error | null>((resolve) => pub.publish('amq.topic', `cp.${i}`, Buffer.from(String(i)), { headers: HEADERS, contentType: 'text/plain', messageId: `m${i}`, deliveryMode: 2 }, resolve))),
+    Array.from(
+      { length: 3 },
+      (_, i) =>
+        new Promise<Error | null>((resolve) =>
+          pub.publish(
+            'amq.topic',
+            `cp.${i}`,
+            Buffer.from(String(i)),
+            { headers: HEADERS, contentType: 'text/plain', messageId: `m${i}`, deliveryMode: 2 },
+            resolve,
+          ),
+        ),
+    ),
   );
   assert.deepEqual(confirms, [null, null, null]);
   while (got.length < 3) await new Promise((r) => setTimeout(r, 10));
-  assert.deepEqual(got.map((m) => [m.fields.routingKey, m.content.toString(), m.properties.messageId, m.properties.contentType, m.properties.deliveryMode]), [
-    ['cp.0', '0', 'm0', 'text/plain', 2],
-    ['cp.1', '1', 'm1', 'text/plain', 2],
-    ['cp.2', '2', 'm2', 'text/plain', 2],
-  ]);
+  assert.deepEqual(
+    got.map((m) => [m.fields.routingKey, m.content.toString(), m.properties.messageId, m.properties.contentType, m.properties.deliveryMode]),
+    [
+      ['cp.0', '0', 'm0', 'text/plain', 2],
+      ['cp.1', '1', 'm1', 'text/plain', 2],
+      ['cp.2', '2', 'm2', 'text/plain', 2],
+    ],
+  );
   assert.deepEqual(got[0].properties.headers, HEADERS);
 
   // A channel closing with a batch queued, and one already closed: nothing is written after the close (RabbitMQ would
@@ -140,22 +159,31 @@ test('confirmPublisher batches on the shipped amqplib; RabbitMQ confirms each me
   // The connection is intact: the first channel still publishes and is confirmed.
   assert.equal(await new Promise<Error | null>((resolve) => pub.publish('amq.topic', 'cp.3', Buffer.from('3'), {}, resolve)), null);
   while (got.length < 4) await new Promise((r) => setTimeout(r, 10));
-  assert.deepEqual(got.map((m) => m.fields.routingKey), ['cp.0', 'cp.1', 'cp.2', 'cp.3']);
+  assert.deepEqual(
+    got.map((m) => m.fields.routingKey),
+    ['cp.0', 'cp.1', 'cp.2', 'cp.3'],
+  );
 });
 
 test('an event AMQP cannot carry (a 300-byte id) is refused and counted, and the exports after it still flow', { timeout: 120_000 }, async (t) => {
   const rmq = await startRabbitMQ();
   t.after(() => rmq.stop());
-  const n = await startBridgedNode(t, [{ type: 'amqp', name: 'amqp-refuse', url: rmq.url, queue: 'amqp-refuse', import: [], export: [{ mesh: 'rf.>', broker: 'rf' }] }]);
+  const n = await startBridgedNode(t, [
+    { type: 'amqp', name: 'amqp-refuse', url: rmq.url, queue: 'amqp-refuse', import: [], export: [{ mesh: 'rf.>', broker: 'rf' }] },
+  ]);
   await until('bridge up', () => n.bridges.bridges[0].state === 'up', 20_000);
   const inbox = await amqpConsumer(t, rmq.url, 'rf.#');
-  const ingest = (id: string) => n.running.node.ingest({ id, source: '/refuse', type: 't', topic: 'rf.x', data: Buffer.from('1'), attrs: {}, hops: [] }, 'ws', 'test');
+  const ingest = (id: string) =>
+    n.running.node.ingest({ id, source: '/refuse', type: 't', topic: 'rf.x', data: Buffer.from('1'), attrs: {}, hops: [] }, 'ws', 'test');
   ingest('x'.repeat(300)); // message-id is a shortstr: at most 255 bytes
   ingest('after-1');
   ingest('after-2');
   // Held and re-sent, it would spin the event loop: this wait would never end.
   await inbox.waitFor(2, 20_000);
-  assert.deepEqual(inbox.items.map((o) => o.attrs.id), ['after-1', 'after-2']);
+  assert.deepEqual(
+    inbox.items.map((o) => o.attrs.id),
+    ['after-1', 'after-2'],
+  );
   // The consumer can see a message before the publisher has its confirm: exports count on the confirm.
   await until('both exports confirmed', () => n.bridges.bridges[0].status().exported === 2);
   const row = n.bridges.bridges[0].status();

@@ -10,9 +10,9 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
-import { findBinary, startRabbitMQ, type RabbitMQHandle } from '../helpers/brokers.js';
+import { promisify } from 'node:util';
+import { findBinary, type RabbitMQHandle, startRabbitMQ } from '../helpers/brokers.js';
 import { amqpChannel, bridgesSettled, Inbox, meshSubscriber, startBridgedNode, wsConsumer } from './bridge-harness.js';
 
 const run = promisify(execFile);
@@ -29,9 +29,13 @@ const DLX = 'mg-typed-dlx';
 /** 2024-05-01T12:00:00Z */
 const INSTANT_SECONDS = Date.UTC(2024, 4, 1, 12, 0, 0) / 1000;
 
-test('typed AMQP header values (timestamp, long, byte, boolean, byte array) are read as their CloudEvents values and the message is acked', { timeout: 120_000 }, async (t) => {
+test('typed AMQP header values (timestamp, long, byte, boolean, byte array) are read as their CloudEvents values and the message is acked', {
+  timeout: 120_000,
+}, async (t) => {
   const ctl = findBinary('rabbitmqctl', 'rabbitmq-server', ['/usr/lib/rabbitmq/bin/rabbitmqctl']);
-  await run(ctl, ['-n', rmq.nodeName, '-q', 'set_policy', '--apply-to', 'queues', 'typed-dlx', `^${QUEUE}$`, JSON.stringify({ 'dead-letter-exchange': DLX })], { env: rmq.ctlEnv });
+  await run(ctl, ['-n', rmq.nodeName, '-q', 'set_policy', '--apply-to', 'queues', 'typed-dlx', `^${QUEUE}$`, JSON.stringify({ 'dead-letter-exchange': DLX })], {
+    env: rmq.ctlEnv,
+  });
 
   const ch = await amqpChannel(t, rmq.url);
   await ch.assertExchange(DLX, 'fanout', { durable: false });
@@ -40,7 +44,9 @@ test('typed AMQP header values (timestamp, long, byte, boolean, byte array) are 
   const deadLetters = new Inbox<string>();
   await ch.consume(dlq.queue, (msg) => msg !== null && deadLetters.push(String(msg.properties.messageId)), { noAck: true });
 
-  const n = await startBridgedNode(t, [{ type: 'amqp', name: 'amqp-typed', url: rmq.url, queue: QUEUE, import: [{ broker: 'ty.#', mesh: 'ty.>', always: true }], export: [] }]);
+  const n = await startBridgedNode(t, [
+    { type: 'amqp', name: 'amqp-typed', url: rmq.url, queue: QUEUE, import: [{ broker: 'ty.#', mesh: 'ty.>', always: true }], export: [] },
+  ]);
   const sub = meshSubscriber(n.running, 'ty.>');
   const ws = await wsConsumer(t, n.running, 'ty.>');
   await bridgesSettled(n);

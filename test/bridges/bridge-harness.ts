@@ -9,15 +9,15 @@ import { once } from 'node:events';
 import { after, before, type TestContext } from 'node:test';
 import amqp from 'amqplib';
 import mqtt, { type MqttClient } from 'mqtt';
-import { connect as natsConnect, headers as natsHeaders, type NatsConnection } from 'nats';
+import { type NatsConnection, connect as natsConnect, headers as natsHeaders } from 'nats';
 import WebSocket from 'ws';
-import { decodeStructuredJson, type MeshEvent, type Subscriber } from '../../broker/mod.js';
-import { resolveConfig, type ConfigLayer } from '../../broker/config/mod.js';
-import { startNode, type RunningNode } from '../../broker/node/internal.js';
-import { startBridges, type RunningBridges } from '../../bridges/mod.js';
 import type { BridgeEntry } from '../../bridges/core/mod.js';
+import { type RunningBridges, startBridges } from '../../bridges/mod.js';
+import { type ConfigLayer, resolveConfig } from '../../broker/config/mod.js';
+import { decodeStructuredJson, type MeshEvent, type Subscriber } from '../../broker/mod.js';
+import { type RunningNode, startNode } from '../../broker/node/internal.js';
+import { type MosquittoHandle, startMosquitto } from '../helpers/brokers.js';
 import { until } from '../helpers/mesh.js';
-import { startMosquitto, type MosquittoHandle } from '../helpers/brokers.js';
 
 export interface BridgedNode {
   readonly running: RunningNode;
@@ -26,10 +26,20 @@ export interface BridgedNode {
 }
 
 /** A node on 127.0.0.1:0 with the given bridges, closed after the test. */
-export async function startBridgedNode(t: TestContext | { after(fn: () => unknown): void }, bridges: BridgeEntry[], layer: ConfigLayer = {}, id = 'bridge-node'): Promise<BridgedNode> {
+export async function startBridgedNode(
+  t: TestContext | { after(fn: () => unknown): void },
+  bridges: BridgeEntry[],
+  layer: ConfigLayer = {},
+  id = 'bridge-node',
+): Promise<BridgedNode> {
   const log: string[] = [];
-  const config = resolveConfig({ node: { id, region: 'test' }, listen: { host: '127.0.0.1', port: 0 } }, layer, { bridges: bridges as unknown as Array<Record<string, unknown>> } as ConfigLayer);
-  const running = await startNode(config, { bridges: (node, entries, l) => startBridges(node, entries as unknown as BridgeEntry[], l), log: (l) => log.push(l) });
+  const config = resolveConfig({ node: { id, region: 'test' }, listen: { host: '127.0.0.1', port: 0 } }, layer, {
+    bridges: bridges as unknown as Array<Record<string, unknown>>,
+  } as ConfigLayer);
+  const running = await startNode(config, {
+    bridges: (node, entries, l) => startBridges(node, entries as unknown as BridgeEntry[], l),
+    log: (l) => log.push(l),
+  });
   t.after(() => running.close());
   return { running, bridges: running.bridges as RunningBridges, log };
 }
@@ -68,7 +78,10 @@ export function mosquittoForFile(config: string[]): () => MosquittoHandle {
 export async function assertRefusedOnceAndClean(n: BridgedNode, code: string): Promise<void> {
   const s = n.bridges.bridges[0].status();
   assert.deepEqual(s.refused, { [code]: 1 });
-  assert.deepEqual({ retries: s.retries, pending: s.pending, inFlight: s.inFlight, reconnects: s.reconnects, state: s.state }, { retries: 0, pending: 0, inFlight: 0, reconnects: 0, state: 'up' });
+  assert.deepEqual(
+    { retries: s.retries, pending: s.pending, inFlight: s.inFlight, reconnects: s.reconnects, state: s.state },
+    { retries: 0, pending: 0, inFlight: 0, reconnects: 0, state: 'up' },
+  );
   const metrics = await (await fetch(`${n.running.httpUrl}/metrics`)).text();
   assert.ok(metrics.split('\n').includes(`meshgate_bridge_refused_total{bridge="${s.name}",code="${code}"} 1`), metrics);
 }
@@ -127,7 +140,9 @@ export class Inbox<T> {
     if (this.items.length >= n) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`got ${this.items.length} of ${n} items after ${timeoutMs} ms`)), timeoutMs);
-      this.#waiters.push({ n, resolve: () => {
+      this.#waiters.push({
+        n,
+        resolve: () => {
           clearTimeout(timer);
           resolve();
         },
@@ -188,7 +203,9 @@ export function observeMqtt(payload: Buffer, props: { contentType?: string; user
 export async function mqttConsumer(t: TestContext, url: string, protocolVersion: 4 | 5, filter: string): Promise<Inbox<Observed>> {
   const inbox = new Inbox<Observed>();
   const c = await mqttClient(t, url, protocolVersion);
-  c.on('message', (_topic, payload, packet) => inbox.push(protocolVersion === 5 ? observeMqtt(payload, packet.properties) : observeStructured(payload.toString('utf8'))));
+  c.on('message', (_topic, payload, packet) =>
+    inbox.push(protocolVersion === 5 ? observeMqtt(payload, packet.properties) : observeStructured(payload.toString('utf8'))),
+  );
   await c.subscribeAsync(filter, { qos: 1 });
   return inbox;
 }

@@ -9,14 +9,26 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { after, before, describe, type TestContext, test } from 'node:test';
 import { promisify } from 'node:util';
-import { after, before, describe, test, type TestContext } from 'node:test';
 import { connect as natsConnect, headers as natsHeaders } from 'nats';
-import { findBinary, natsMonitor, startMosquitto, startNatsServer, startRabbitMQ, type MosquittoHandle, type NatsServerHandle, type RabbitMQHandle } from '../helpers/brokers.js';
+import {
+  findBinary,
+  type MosquittoHandle,
+  type NatsServerHandle,
+  natsMonitor,
+  type RabbitMQHandle,
+  startMosquitto,
+  startNatsServer,
+  startRabbitMQ,
+} from '../helpers/brokers.js';
+import { INVALID, INVALID_REASONS, ORDER, VALID } from '../helpers/order-schema.js';
 import {
   amqpChannel,
   amqpConsumer,
+  type BridgedNode,
   bridgesSettled,
+  type Inbox,
   meshSubscriber,
   mqttBinaryProps,
   mqttClient,
@@ -24,16 +36,13 @@ import {
   natsBinaryHeaders,
   natsClient,
   natsConsumer,
+  type Observed,
+  publishBinaryCe,
   startBridgedNode,
   until,
   wsConsumer,
   wsProducer,
-  type BridgedNode,
-  type Inbox,
-  type Observed,
-  publishBinaryCe,
 } from './bridge-harness.js';
-import { INVALID, INVALID_REASONS, ORDER, VALID } from '../helpers/order-schema.js';
 
 const run = promisify(execFile);
 
@@ -84,7 +93,18 @@ const KITS: Kit[] = [
     publishCe: (t, topic, attrs, data) => publishBinaryCe.mqtt(t, mq.url, topic, attrs, data),
     async publishPlain(_t, topic, payload) {
       // mosquitto_pub, the device-script way (MQTT 3.1.1 by default, QoS 1).
-      await run(findBinary('mosquitto_pub', 'mosquitto-clients'), ['-h', '127.0.0.1', '-p', String(mq.port), '-q', '1', '-t', topic, '-m', payload.toString('utf8')]);
+      await run(findBinary('mosquitto_pub', 'mosquitto-clients'), [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(mq.port),
+        '-q',
+        '1',
+        '-t',
+        topic,
+        '-m',
+        payload.toString('utf8'),
+      ]);
       return undefined;
     },
     consume: (t, f) => mqttConsumer(t, mq.url, 5, f),
@@ -155,11 +175,15 @@ function uniqueName(type: string): string {
 
 for (const kit of KITS) {
   describe(`${kit.type} bridge contract`, () => {
-    test(`${kit.type}: subscribes upstream only to what someone wants, and unsubscribes when interest goes (seen on the broker)`, { timeout: 60_000 }, async (t) => {
+    test(`${kit.type}: subscribes upstream only to what someone wants, and unsubscribes when interest goes (seen on the broker)`, {
+      timeout: 60_000,
+    }, async (t) => {
       const name = uniqueName(kit.type);
       const sysCount = kit.type === 'mqtt' ? await mosquittoSubscriptionCount(t) : null;
       const base = sysCount?.() ?? 0;
-      const n = await startBridgedNode(t, [{ type: kit.type, name, url: kit.url(), import: [{ broker: kit.everythingUnder(`ia${nameSeq}`), mesh: `ia${nameSeq}.>` }], export: [] }]);
+      const n = await startBridgedNode(t, [
+        { type: kit.type, name, url: kit.url(), import: [{ broker: kit.everythingUnder(`ia${nameSeq}`), mesh: `ia${nameSeq}.>` }], export: [] },
+      ]);
       const prefix = `ia${nameSeq}`;
       await bridgesSettled(n);
       assert.deepEqual(await kit.brokerView(name, n), [], 'nothing wanted: no upstream subscription');
@@ -168,7 +192,10 @@ for (const kit of KITS) {
       await bridgesSettled(n);
       const want = [kit.type === 'mqtt' ? `${prefix}/orders/+` : `${prefix}.orders.*`];
       await until('broker shows the subscription', async () => JSON.stringify(await kit.brokerView(name, n)) === JSON.stringify(want), 15_000);
-      if (sysCount !== null) await until(`mosquitto $SYS count rose by one from ${base}`, () => sysCount() === base + 1, 5_000).catch((err) => assert.fail(`${(err as Error).message}; now ${sysCount()}`));
+      if (sysCount !== null)
+        await until(`mosquitto $SYS count rose by one from ${base}`, () => sysCount() === base + 1, 5_000).catch((err) =>
+          assert.fail(`${(err as Error).message}; now ${sysCount()}`),
+        );
 
       await kit.publishCe(t, kit.topic(`${prefix}.orders.created`), ce('ia-1'), Buffer.from('{"n":1}'));
       await ws.waitFor(1);
@@ -197,7 +224,9 @@ for (const kit of KITS) {
     test(`${kit.type}: an always import stays subscribed with nobody interested`, { timeout: 60_000 }, async (t) => {
       const name = uniqueName(kit.type);
       const prefix = `al${nameSeq}`;
-      const n = await startBridgedNode(t, [{ type: kit.type, name, url: kit.url(), import: [{ broker: kit.everythingUnder(prefix), mesh: `${prefix}.>`, always: true }], export: [] }]);
+      const n = await startBridgedNode(t, [
+        { type: kit.type, name, url: kit.url(), import: [{ broker: kit.everythingUnder(prefix), mesh: `${prefix}.>`, always: true }], export: [] },
+      ]);
       await bridgesSettled(n);
       // Configured as prefix/# (MQTT) or prefix.# (AMQP), held as the mesh side's "one or more" form.
       const want = [kit.type === 'mqtt' ? `${prefix}/+/#` : kit.type === 'amqp' ? `${prefix}.*.#` : `${prefix}.>`];
@@ -207,7 +236,9 @@ for (const kit of KITS) {
     test(`${kit.type}: a plain (non-CloudEvent) payload becomes a CloudEvent with the documented stable id and source`, { timeout: 60_000 }, async (t) => {
       const name = uniqueName(kit.type);
       const prefix = `pl${nameSeq}`;
-      const n = await startBridgedNode(t, [{ type: kit.type, name, url: kit.url(), import: [{ broker: kit.everythingUnder(prefix), mesh: `dev.>` }], export: [] }]);
+      const n = await startBridgedNode(t, [
+        { type: kit.type, name, url: kit.url(), import: [{ broker: kit.everythingUnder(prefix), mesh: `dev.>` }], export: [] },
+      ]);
       const ws = await wsConsumer(t, n.running, 'dev.>');
       await bridgesSettled(n);
       const brokerTopic = kit.topic(`${prefix}.sensor42.temp`);
@@ -217,7 +248,10 @@ for (const kit of KITS) {
       const got = ws.items[0];
       const port = new URL(kit.url()).port;
       const source = `${kit.type}://127.0.0.1:${port}/${brokerTopic.split(kit.type === 'mqtt' ? '/' : '.').join('/')}`;
-      const id = createHash('sha256').update(`${source}\n${key ?? ''}\n`).update(payload).digest('hex');
+      const id = createHash('sha256')
+        .update(`${source}\n${key ?? ''}\n`)
+        .update(payload)
+        .digest('hex');
       assert.equal(got.attrs.source, source);
       assert.equal(got.attrs.id, id);
       assert.equal(got.attrs.type, `meshgate.${kit.type}.message`);
@@ -228,7 +262,12 @@ for (const kit of KITS) {
     test(`${kit.type}: provenance a producer sets is replaced at ingress`, { timeout: 60_000 }, async (t) => {
       const name = uniqueName(kit.type);
       const prefix = `pv${nameSeq}`;
-      const n = await startBridgedNode(t, [{ type: kit.type, name, url: kit.url(), import: [{ broker: kit.everythingUnder(prefix), mesh: `${prefix}.>` }], export: [] }], {}, `pv-node-${kit.type}`);
+      const n = await startBridgedNode(
+        t,
+        [{ type: kit.type, name, url: kit.url(), import: [{ broker: kit.everythingUnder(prefix), mesh: `${prefix}.>` }], export: [] }],
+        {},
+        `pv-node-${kit.type}`,
+      );
       const inbox = meshSubscriber(n.running, `${prefix}.>`);
       await bridgesSettled(n);
       const forged = { mgorigin: 'evil-node', mgprotocol: 'ws', mgtopic: 'made.up', mghops: 'evil-node@nowhere@1,other@x@2' };
@@ -238,16 +277,24 @@ for (const kit of KITS) {
       assert.equal(event.origin?.node, `pv-node-${kit.type}`);
       assert.equal(event.origin?.protocol, kit.type);
       assert.ok(event.origin?.topic.endsWith(`/${kit.topic(`${prefix}.forged`)}`), `origin topic ${event.origin?.topic} is the broker topic the producer used`);
-      assert.deepEqual(event.hops.map((h) => h.node), [`pv-node-${kit.type}`], 'one hop: this node; the forged path is gone');
+      assert.deepEqual(
+        event.hops.map((h) => h.node),
+        [`pv-node-${kit.type}`],
+        'one hop: this node; the forged path is gone',
+      );
       for (const k of Object.keys(forged)) assert.equal(event.attrs[k], undefined, `${k} is not kept as an extension`);
     });
 
-    test(`${kit.type}: imports are validated at ingress; invalid ones (CloudEvent and plain payload) are refused, dead-lettered with their reasons and counted`, { timeout: 60_000 }, async (t) => {
+    test(`${kit.type}: imports are validated at ingress; invalid ones (CloudEvent and plain payload) are refused, dead-lettered with their reasons and counted`, {
+      timeout: 60_000,
+    }, async (t) => {
       // A bridge cannot carry an error back to the producer (it is the
       // broker's subscriber), so the dead letter and the counters are the channel.
       const name = uniqueName(kit.type);
       const prefix = `va${nameSeq}`;
-      const n = await startBridgedNode(t, [{ type: kit.type, name, url: kit.url(), import: [{ broker: kit.everythingUnder(prefix), mesh: `${prefix}.>` }], export: [] }]);
+      const n = await startBridgedNode(t, [
+        { type: kit.type, name, url: kit.url(), import: [{ broker: kit.everythingUnder(prefix), mesh: `${prefix}.>` }], export: [] },
+      ]);
       n.running.schemas.register('orders', ORDER, { topics: [`${prefix}.>`] });
       const orders = meshSubscriber(n.running, `${prefix}.>`);
       const letters = meshSubscriber(n.running, '_mg.deadletter.>');
@@ -262,7 +309,10 @@ for (const kit of KITS) {
       await orders.waitFor(1);
       await letters.waitFor(2);
 
-      assert.deepEqual(orders.items.map((e) => e.id), ['good-ce']);
+      assert.deepEqual(
+        orders.items.map((e) => e.id),
+        ['good-ce'],
+      );
       assert.equal(letters.items.length, 2);
       const bodies = letters.items.map((l) => JSON.parse(Buffer.from(l.data!).toString('utf8')) as { reasons: unknown; event: Record<string, unknown> });
       for (const [i, letter] of letters.items.entries()) {
@@ -313,8 +363,18 @@ for (const kit of KITS) {
     test(`${kit.type}: two nodes bridging the same broker (HA) deliver each event once to each subscriber`, { timeout: 60_000 }, async (t) => {
       const prefix = `ha${++nameSeq}`;
       const key = 'test-mesh-key-0123';
-      const a = await startBridgedNode(t, [{ type: kit.type, name: `${kit.type}-ha-a`, url: kit.url(), ...(kit.type === 'amqp' ? { queue: `${prefix}-a` } : {}) }], { mesh: { key } }, `ha-a-${prefix}`);
-      const b = await startBridgedNode(t, [{ type: kit.type, name: `${kit.type}-ha-b`, url: kit.url(), ...(kit.type === 'amqp' ? { queue: `${prefix}-b` } : {}) }], { mesh: { key, peers: [`ws://127.0.0.1:${a.running.port}`], backoffMinMs: 20 } }, `ha-b-${prefix}`);
+      const a = await startBridgedNode(
+        t,
+        [{ type: kit.type, name: `${kit.type}-ha-a`, url: kit.url(), ...(kit.type === 'amqp' ? { queue: `${prefix}-a` } : {}) }],
+        { mesh: { key } },
+        `ha-a-${prefix}`,
+      );
+      const b = await startBridgedNode(
+        t,
+        [{ type: kit.type, name: `${kit.type}-ha-b`, url: kit.url(), ...(kit.type === 'amqp' ? { queue: `${prefix}-b` } : {}) }],
+        { mesh: { key, peers: [`ws://127.0.0.1:${a.running.port}`], backoffMinMs: 20 } },
+        `ha-b-${prefix}`,
+      );
       const wsA = await wsConsumer(t, a.running, `${prefix}.>`);
       const wsB = await wsConsumer(t, b.running, `${prefix}.>`);
       await until('peers linked', () => a.running.mesh.peers().some((p) => p.state === 'up') && b.running.mesh.peers().some((p) => p.state === 'up'));
@@ -329,7 +389,10 @@ for (const kit of KITS) {
       await kit.publishCe(t, kit.topic(`${prefix}.marker`), ce('ha-marker'), Buffer.from('0'));
       await wsA.waitFor(N + 1);
       await wsB.waitFor(N + 1);
-      for (const [label, inbox] of [['A', wsA], ['B', wsB]] as const) {
+      for (const [label, inbox] of [
+        ['A', wsA],
+        ['B', wsB],
+      ] as const) {
         const ids = inbox.items.map((o) => o.attrs.id);
         assert.equal(ids.length, new Set(ids).size, `subscriber on node ${label} got duplicates: ${ids.length} for ${new Set(ids).size}`);
         assert.equal(ids.length, N + 1);
@@ -339,32 +402,47 @@ for (const kit of KITS) {
       t.diagnostic(`${kit.type} HA: each subscriber got ${N + 1} events once; duplicate imports dropped by dedup: node A ${dupA}, node B ${dupB}`);
     });
 
-    test(`${kit.type}: maxExportBytes refuses, before sending, an export whose payload is over it (MG_ERR_EVENT_TOO_LARGE); one of exactly that size goes out`, { timeout: 60_000 }, async (t) => {
+    test(`${kit.type}: maxExportBytes refuses, before sending, an export whose payload is over it (MG_ERR_EVENT_TOO_LARGE); one of exactly that size goes out`, {
+      timeout: 60_000,
+    }, async (t) => {
       // Binary mode: the payload (MQTT) or body (AMQP) or payload without headers (NATS) is the data, byte for byte.
       const max = 64;
       const name = uniqueName(kit.type);
       const prefix = `mx${nameSeq}`;
-      const n = await startBridgedNode(t, [{ type: kit.type, name, url: kit.url(), import: [], export: [{ mesh: `${prefix}.>`, broker: kit.topic(prefix) }], maxExportBytes: max }]);
+      const n = await startBridgedNode(t, [
+        { type: kit.type, name, url: kit.url(), import: [], export: [{ mesh: `${prefix}.>`, broker: kit.topic(prefix) }], maxExportBytes: max },
+      ]);
       const upstream = await kit.consume(t, kit.everythingUnder(prefix));
       await bridgesSettled(n);
-      const ingest = (id: string, bytes: number) => assert.ok(n.running.node.ingest({ id, source: '/contract', type: 't', topic: `${prefix}.x`, data: Buffer.alloc(bytes, 0x61), attrs: {}, hops: [] }, 'ws').ok);
+      const ingest = (id: string, bytes: number) =>
+        assert.ok(
+          n.running.node.ingest({ id, source: '/contract', type: 't', topic: `${prefix}.x`, data: Buffer.alloc(bytes, 0x61), attrs: {}, hops: [] }, 'ws').ok,
+        );
       // The larger first: had it been sent, the consumer would get it before the other one.
       ingest('mx-over', max + 1);
       ingest('mx-fits', max);
       await upstream.waitFor(1);
       const status = () => n.bridges.bridges[0].status();
       await until('mx-fits exported', () => status().exported === 1);
-      assert.deepEqual(upstream.items.map((o) => [o.attrs.id, o.data.byteLength]), [['mx-fits', max]]);
+      assert.deepEqual(
+        upstream.items.map((o) => [o.attrs.id, o.data.byteLength]),
+        [['mx-fits', max]],
+      );
       const s = status();
       assert.deepEqual(s.refused, { MG_ERR_EVENT_TOO_LARGE: 1 });
-      assert.equal(s.lastRefusal, `MG_ERR_EVENT_TOO_LARGE: export of ${prefix}.x to ${kit.topic(`${prefix}.x`)}: the encoded payload is ${max + 1} bytes, over the bridge's maxExportBytes (${max} bytes)`);
+      assert.equal(
+        s.lastRefusal,
+        `MG_ERR_EVENT_TOO_LARGE: export of ${prefix}.x to ${kit.topic(`${prefix}.x`)}: the encoded payload is ${max + 1} bytes, over the bridge's maxExportBytes (${max} bytes)`,
+      );
       assert.equal(s.retries, 0, 'refused, not held for a resend');
       assert.equal(s.lost, 0, 'refused, not counted lost (NATS)');
     });
 
     test(`${kit.type}: /v1/bridges and /metrics show state and counters`, { timeout: 60_000 }, async (t) => {
       const name = uniqueName(kit.type);
-      const n = await startBridgedNode(t, [{ type: kit.type, name, url: kit.url(), import: [], export: [{ mesh: 'st.>', broker: kit.type === 'mqtt' ? 'st' : 'st' }] }]);
+      const n = await startBridgedNode(t, [
+        { type: kit.type, name, url: kit.url(), import: [], export: [{ mesh: 'st.>', broker: kit.type === 'mqtt' ? 'st' : 'st' }] },
+      ]);
       await bridgesSettled(n);
       const send = await wsProducer(t, n.running, 'st.one');
       send(JSON.stringify({ ...ce('st-1'), data: 1 }));
@@ -385,7 +463,9 @@ for (const kit of KITS) {
 
 describe('topic translation through real brokers', () => {
   test('MQTT levels with dots, spaces and percent signs reach the mesh escaped and go back spelled as they came', { timeout: 60_000 }, async (t) => {
-    const n = await startBridgedNode(t, [{ type: 'mqtt', name: 'mqtt-tr', url: mq.url, import: [{ broker: 'fw/#', mesh: 'fw.>' }], export: [{ mesh: 'out.>', broker: 'back' }] }]);
+    const n = await startBridgedNode(t, [
+      { type: 'mqtt', name: 'mqtt-tr', url: mq.url, import: [{ broker: 'fw/#', mesh: 'fw.>' }], export: [{ mesh: 'out.>', broker: 'back' }] },
+    ]);
     const sub = meshSubscriber(n.running, 'fw.>');
     const back = await mqttConsumer(t, mq.url, 5, 'back/#');
     await bridgesSettled(n);
@@ -393,21 +473,55 @@ describe('topic translation through real brokers', () => {
     const topics = ['fw/v1.2/x', 'fw/a b/%zz', 'fw//empty', 'fw/*/>'];
     for (const [i, topic] of topics.entries()) await m.publishAsync(topic, '1', { qos: 1, properties: mqttBinaryProps(ce(`tr-${i}`)) });
     await sub.waitFor(topics.length);
-    assert.deepEqual(sub.items.map((e) => e.topic), ['fw.v1%2E2.x', 'fw.a%20b.%zz', 'fw.%00.empty', 'fw.%2A.%3E']);
+    assert.deepEqual(
+      sub.items.map((e) => e.topic),
+      ['fw.v1%2E2.x', 'fw.a%20b.%zz', 'fw.%00.empty', 'fw.%2A.%3E'],
+    );
     // mesh -> MQTT: '/' inside a token becomes %2F, so the level count survives.
-    for (const topic of ['out.files.v1/2', 'out.a%2Eb']) n.running.node.ingest({ id: topic, source: '/tr', type: 't', topic, data: Buffer.from('1'), attrs: {}, traceparent: undefined, tracestate: undefined, origin: undefined, hops: [] }, 'ws');
+    for (const topic of ['out.files.v1/2', 'out.a%2Eb'])
+      n.running.node.ingest(
+        {
+          id: topic,
+          source: '/tr',
+          type: 't',
+          topic,
+          data: Buffer.from('1'),
+          attrs: {},
+          traceparent: undefined,
+          tracestate: undefined,
+          origin: undefined,
+          hops: [],
+        },
+        'ws',
+      );
     await back.waitFor(2);
     const c = await mqttClient(t, mq.url, 5);
     const seen: string[] = [];
     c.on('message', (topic) => seen.push(topic));
     await c.subscribeAsync('back/#');
-    n.running.node.ingest({ id: 'tr-z', source: '/tr', type: 't', topic: 'out.files.v1/2', data: Buffer.from('1'), attrs: {}, traceparent: undefined, tracestate: undefined, origin: undefined, hops: [] }, 'ws');
+    n.running.node.ingest(
+      {
+        id: 'tr-z',
+        source: '/tr',
+        type: 't',
+        topic: 'out.files.v1/2',
+        data: Buffer.from('1'),
+        attrs: {},
+        traceparent: undefined,
+        tracestate: undefined,
+        origin: undefined,
+        hops: [],
+      },
+      'ws',
+    );
     await until('MQTT consumer saw the export', () => seen.length === 1);
     assert.deepEqual(seen, ['back/files/v1%2F2']);
   });
 
   test('an MQTT topic with no mesh form is refused (bridge PUBACK reason 0x90) and counted', { timeout: 60_000 }, async (t) => {
-    const n = await startBridgedNode(t, [{ type: 'mqtt', name: 'mqtt-bad', url: mq.url, import: [{ broker: 'bad/#', mesh: 'bad.>', always: true }], export: [] }]);
+    const n = await startBridgedNode(t, [
+      { type: 'mqtt', name: 'mqtt-bad', url: mq.url, import: [{ broker: 'bad/#', mesh: 'bad.>', always: true }], export: [] },
+    ]);
     await bridgesSettled(n);
     const m = await mqttClient(t, mq.url, 5);
     // '%25' not followed by an escape is not canonical ('%' is spelled '%' there), so it has no reversible mesh form.
@@ -417,7 +531,16 @@ describe('topic translation through real brokers', () => {
   });
 
   test('AMQP routing keys with a bare * word are nacked and counted; escaped words round-trip', { timeout: 60_000 }, async (t) => {
-    const n = await startBridgedNode(t, [{ type: 'amqp', name: 'amqp-tr', url: rmq.url, queue: 'amqp-tr', import: [{ broker: 'kt.#', mesh: 'kt.>', always: true }], export: [{ mesh: 'ko.>', broker: 'kb' }] }]);
+    const n = await startBridgedNode(t, [
+      {
+        type: 'amqp',
+        name: 'amqp-tr',
+        url: rmq.url,
+        queue: 'amqp-tr',
+        import: [{ broker: 'kt.#', mesh: 'kt.>', always: true }],
+        export: [{ mesh: 'ko.>', broker: 'kb' }],
+      },
+    ]);
     const sub = meshSubscriber(n.running, 'kt.>');
     const back = await amqpConsumer(t, rmq.url, 'kb.#');
     await bridgesSettled(n);
@@ -429,13 +552,29 @@ describe('topic translation through real brokers', () => {
     await sub.waitFor(1);
     assert.equal(sub.items[0].topic, 'kt.v1%2E2.a%20b');
     await until('refusal counted', () => ((n.bridges.bridges[0].status().refused as Record<string, number>).MG_ERR_TOPIC_INVALID ?? 0) === 1);
-    n.running.node.ingest({ id: 'ko-1', source: '/tr', type: 't', topic: 'ko.%2A.a%20b', data: Buffer.from('1'), attrs: {}, traceparent: undefined, tracestate: undefined, origin: undefined, hops: [] }, 'ws');
+    n.running.node.ingest(
+      {
+        id: 'ko-1',
+        source: '/tr',
+        type: 't',
+        topic: 'ko.%2A.a%20b',
+        data: Buffer.from('1'),
+        attrs: {},
+        traceparent: undefined,
+        tracestate: undefined,
+        origin: undefined,
+        hops: [],
+      },
+      'ws',
+    );
     await back.waitFor(1);
     assert.equal(back.items[0].attrs.id, 'ko-1');
   });
 
   test('NATS headers with characters that need percent-encoding, and a malformed one, through nats-server', { timeout: 60_000 }, async (t) => {
-    const n = await startBridgedNode(t, [{ type: 'nats', name: 'nats-pe', url: nats.url, import: [{ broker: 'pe.>', mesh: 'pe.>', always: true }], export: [] }]);
+    const n = await startBridgedNode(t, [
+      { type: 'nats', name: 'nats-pe', url: nats.url, import: [{ broker: 'pe.>', mesh: 'pe.>', always: true }], export: [] },
+    ]);
     const sub = meshSubscriber(n.running, 'pe.>');
     await bridgesSettled(n);
     const nc = await natsConnect({ servers: nats.url });
@@ -460,7 +599,19 @@ describe('topic translation through real brokers', () => {
 describe('meshgate start --bridge', () => {
   test('the shorthand bridges all three brokers both ways: a NATS event reaches MQTT and AMQP consumers', { timeout: 60_000 }, async (t) => {
     const { runCli } = await import('../helpers/node.js');
-    const cli = runCli(t, ['start', '--port', '0', '--node-id', 'cli-bridges', '--bridge', `mqtt=${mq.url}`, '--bridge', `amqp=${rmq.url}`, '--bridge', `nats=${nats.url}`]);
+    const cli = runCli(t, [
+      'start',
+      '--port',
+      '0',
+      '--node-id',
+      'cli-bridges',
+      '--bridge',
+      `mqtt=${mq.url}`,
+      '--bridge',
+      `amqp=${rmq.url}`,
+      '--bridge',
+      `nats=${nats.url}`,
+    ]);
     await cli.waitForOutput(/health\s+(http:\/\/\S+)\/healthz/);
     const http = /health\s+(http:\/\/\S+)\/healthz/.exec(cli.stdout)![1];
     await until('every bridge up', async () => {

@@ -9,10 +9,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ErrorWithReasonCode } from 'mqtt';
 import { generate } from 'mqtt-packet';
-import { MeshError } from '../../broker/mod.js';
 import { publishRefusal } from '../../bridges/amqp/internal.js';
-import { publishPacketBytes, type PublishSizeProperties } from '../../bridges/mqtt/internal.js';
-import { exportRefusal, pubackReasonCode } from '../../bridges/mqtt/internal.js';
+import { exportRefusal, type PublishSizeProperties, pubackReasonCode, publishPacketBytes } from '../../bridges/mqtt/internal.js';
+import { MeshError } from '../../broker/mod.js';
 
 test('publishPacketBytes() matches the bytes mqtt-packet (MQTT.js) writes, for MQTT 5 and 3.1.1, across Remaining Length sizes', () => {
   const cases: Array<[string, number, PublishSizeProperties | undefined]> = [
@@ -27,14 +26,36 @@ test('publishPacketBytes() matches the bytes mqtt-packet (MQTT.js) writes, for M
   for (const [topic, size, properties] of cases) {
     for (const protocolVersion of [4, 5] as const) {
       const payload = Buffer.alloc(size, 0x61);
-      const wire = generate({ cmd: 'publish', topic, payload, qos: 1, messageId: 42, retain: false, dup: false, ...(protocolVersion === 5 && properties ? { properties } : {}) } as Parameters<typeof generate>[0], { protocolVersion });
-      assert.equal(publishPacketBytes(topic, payload, properties, protocolVersion), wire.byteLength, `${protocolVersion} ${topic.slice(0, 20)} ${size} ${JSON.stringify(properties)?.slice(0, 60)}`);
+      const wire = generate(
+        {
+          cmd: 'publish',
+          topic,
+          payload,
+          qos: 1,
+          messageId: 42,
+          retain: false,
+          dup: false,
+          ...(protocolVersion === 5 && properties ? { properties } : {}),
+        } as Parameters<typeof generate>[0],
+        { protocolVersion },
+      );
+      assert.equal(
+        publishPacketBytes(topic, payload, properties, protocolVersion),
+        wire.byteLength,
+        `${protocolVersion} ${topic.slice(0, 20)} ${size} ${JSON.stringify(properties)?.slice(0, 60)}`,
+      );
     }
   }
 });
 
 test('exportRefusal() turns PUBACK reasons that refuse the message for good into MeshErrors naming the reason, and leaves the rest alone', () => {
-  const refused = (code: number, reasonString?: string) => exportRefusal(new ErrorWithReasonCode('Publish error', code), { cmd: 'puback', messageId: 1, reasonCode: code, ...(reasonString ? { properties: { reasonString } } : {}) } as never);
+  const refused = (code: number, reasonString?: string) =>
+    exportRefusal(new ErrorWithReasonCode('Publish error', code), {
+      cmd: 'puback',
+      messageId: 1,
+      reasonCode: code,
+      ...(reasonString ? { properties: { reasonString } } : {}),
+    } as never);
   const cases: Array<[number, string, RegExp]> = [
     [0x87, 'MG_ERR_AUTH_FORBIDDEN', /PUBACK reason 0x87 Not authorized/],
     [0x90, 'MG_ERR_TOPIC_INVALID', /PUBACK reason 0x90 Topic Name invalid/],
@@ -68,7 +89,9 @@ function channelClose(code: number, name: string, text: string, classId = 60, me
 
 test("publishRefusal() picks out the messages a RabbitMQ channel close refuses: the topic's, the exchange's, the oversized ones", () => {
   // Reply texts as RabbitMQ 3.10 sends them.
-  const topic = publishRefusal(channelClose(403, 'ACCESS-REFUSED', "ACCESS_REFUSED - access to topic 'denied.x' in exchange 'amq.topic' in vhost '/' refused for user 'guest'"));
+  const topic = publishRefusal(
+    channelClose(403, 'ACCESS-REFUSED', "ACCESS_REFUSED - access to topic 'denied.x' in exchange 'amq.topic' in vhost '/' refused for user 'guest'"),
+  );
   assert.ok(topic !== null);
   const err = topic.refuses('amq.topic', 'denied.x', 10);
   assert.ok(err instanceof MeshError);

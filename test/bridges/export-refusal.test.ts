@@ -16,13 +16,36 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { after, before, type TestContext, test } from 'node:test';
 import { promisify } from 'node:util';
-import { after, before, test, type TestContext } from 'node:test';
 import amqp from 'amqplib';
-import { MeshError } from '../../broker/mod.js';
 import { PublishChannel } from '../../bridges/amqp/internal.js';
-import { findBinary, startMosquitto, startNatsServer, startRabbitMQ, type MosquittoHandle, type NatsServerHandle, type RabbitMQHandle } from '../helpers/brokers.js';
-import { amqpChannel, amqpConsumer, bridgesSettled, meshSubscriber, mqttConsumer, natsConsumer, publishBinaryCe, startBridgedNode, until, wsConsumer, wsProducer, type BridgedNode, firstBridgeRow, ingestForExport } from './bridge-harness.js';
+import { MeshError } from '../../broker/mod.js';
+import {
+  findBinary,
+  type MosquittoHandle,
+  type NatsServerHandle,
+  type RabbitMQHandle,
+  startMosquitto,
+  startNatsServer,
+  startRabbitMQ,
+} from '../helpers/brokers.js';
+import {
+  amqpChannel,
+  amqpConsumer,
+  type BridgedNode,
+  bridgesSettled,
+  firstBridgeRow,
+  ingestForExport,
+  meshSubscriber,
+  mqttConsumer,
+  natsConsumer,
+  publishBinaryCe,
+  startBridgedNode,
+  until,
+  wsConsumer,
+  wsProducer,
+} from './bridge-harness.js';
 
 const run = promisify(execFile);
 
@@ -76,7 +99,10 @@ test('nats: an event over nats-server max_payload is refused once as MG_ERR_EVEN
   produce(JSON.stringify({ specversion: '1.0', id: 'big', source: '/ws', type: 't', data: 'x'.repeat(100_000) }));
   produce(JSON.stringify({ specversion: '1.0', id: 'small', source: '/ws', type: 't', data: 'x' }));
   await onNats.waitFor(1);
-  assert.deepEqual(onNats.items.map((o) => o.attrs.id), ['small']);
+  assert.deepEqual(
+    onNats.items.map((o) => o.attrs.id),
+    ['small'],
+  );
 
   // WebSocket publish/subscribe through the same node still works.
   const onWs = await wsConsumer(t, n.running, 'ws.>');
@@ -97,8 +123,12 @@ test('nats: an event over nats-server max_payload is refused once as MG_ERR_EVEN
   assert.match(await metricsText(n), /^meshgate_bridge_refused_total\{bridge="nats-small",code="MG_ERR_EVENT_TOO_LARGE"\} 1$/m);
 });
 
-test('mqtt: a PUBACK refusal (0x87 Not authorized, mosquitto ACL) is refused once as MG_ERR_AUTH_FORBIDDEN and never sent again', { timeout: 60_000 }, async (t) => {
-  const n = await startBridgedNode(t, [{ type: 'mqtt', name: 'mqtt-acl', url: mq.url, clientId: 'mg-export-acl', import: [], export: [{ mesh: 'acl.>', broker: 'acl' }] }]);
+test('mqtt: a PUBACK refusal (0x87 Not authorized, mosquitto ACL) is refused once as MG_ERR_AUTH_FORBIDDEN and never sent again', {
+  timeout: 60_000,
+}, async (t) => {
+  const n = await startBridgedNode(t, [
+    { type: 'mqtt', name: 'mqtt-acl', url: mq.url, clientId: 'mg-export-acl', import: [], export: [{ mesh: 'acl.>', broker: 'acl' }] },
+  ]);
   await bridgesSettled(n);
   const onBroker = await mqttConsumer(t, mq.url, 5, 'acl/ok/#');
   const deniedOnBroker = () => (fs.readFileSync(mq.logFile, 'utf8').match(/Denied PUBLISH from mg-export-acl .*'acl\/denied\/x'/g) ?? []).length;
@@ -114,7 +144,10 @@ test('mqtt: a PUBACK refusal (0x87 Not authorized, mosquitto ACL) is refused onc
   await until('ok-2 PUBACKed', () => row(n).exported === 2);
   assert.equal(deniedOnBroker(), 1, 'the broker saw the refused PUBLISH once');
 
-  assert.deepEqual(onBroker.items.map((o) => o.attrs.id), ['ok-1', 'ok-2']);
+  assert.deepEqual(
+    onBroker.items.map((o) => o.attrs.id),
+    ['ok-1', 'ok-2'],
+  );
   const s = row(n);
   assert.deepEqual(s.refused, { MG_ERR_AUTH_FORBIDDEN: 1 });
   assert.match(String(s.lastRefusal), /export of acl\.denied\.x to acl\/denied\/x: the broker refused the PUBLISH: PUBACK reason 0x87 Not authorized/);
@@ -124,8 +157,12 @@ test('mqtt: a PUBACK refusal (0x87 Not authorized, mosquitto ACL) is refused onc
   assert.match(await metricsText(n), /^meshgate_bridge_refused_total\{bridge="mqtt-acl",code="MG_ERR_AUTH_FORBIDDEN"\} 1$/m);
 });
 
-test("mqtt: an event whose PUBLISH exceeds the broker's Maximum Packet Size is refused before sending; the connection stays up", { timeout: 60_000 }, async (t) => {
-  const n = await startBridgedNode(t, [{ type: 'mqtt', name: 'mqtt-mps', url: mq.url, clientId: 'mg-export-mps', import: [], export: [{ mesh: 'mps.>', broker: 'big' }] }]);
+test("mqtt: an event whose PUBLISH exceeds the broker's Maximum Packet Size is refused before sending; the connection stays up", {
+  timeout: 60_000,
+}, async (t) => {
+  const n = await startBridgedNode(t, [
+    { type: 'mqtt', name: 'mqtt-mps', url: mq.url, clientId: 'mg-export-mps', import: [], export: [{ mesh: 'mps.>', broker: 'big' }] },
+  ]);
   await bridgesSettled(n);
   const onBroker = await mqttConsumer(t, mq.url, 5, 'big/#');
 
@@ -133,7 +170,10 @@ test("mqtt: an event whose PUBLISH exceeds the broker's Maximum Packet Size is r
   ingest(n, 'fits', 'mps.x', 1000);
   await onBroker.waitFor(1);
   await until('fits PUBACKed', () => row(n).exported === 1);
-  assert.deepEqual(onBroker.items.map((o) => o.attrs.id), ['fits']);
+  assert.deepEqual(
+    onBroker.items.map((o) => o.attrs.id),
+    ['fits'],
+  );
   const s = row(n);
   assert.deepEqual(s.refused, { MG_ERR_EVENT_TOO_LARGE: 1 });
   assert.match(String(s.lastRefusal), /the PUBLISH would be \d+ bytes; the broker's Maximum Packet Size \(CONNACK\) is 16384 bytes/);
@@ -154,7 +194,16 @@ const FRESH_CHANNEL = /RabbitMQ closed the publish channel .*; exports go on thr
  */
 async function amqpRefusalRig(t: TestContext, name: string) {
   const n = await startBridgedNode(t, [
-    { type: 'amqp', name, url: rmq.url, queue: name, import: [{ broker: 'ok.in.#', mesh: 'in.>', always: true }], export: [{ mesh: 'am.>', broker: '#' }], backoffMinMs: 50, backoffMaxMs: 400 },
+    {
+      type: 'amqp',
+      name,
+      url: rmq.url,
+      queue: name,
+      import: [{ broker: 'ok.in.#', mesh: 'in.>', always: true }],
+      export: [{ mesh: 'am.>', broker: '#' }],
+      backoffMinMs: 50,
+      backoffMaxMs: 400,
+    },
   ]);
   const imported = meshSubscriber(n.running, 'in.>');
   await bridgesSettled(n);
@@ -181,7 +230,8 @@ const CHANNEL_REFUSALS = [
     topic: 'am.denied.x',
     bytes: 1,
     code: 'MG_ERR_AUTH_FORBIDDEN',
-    reason: /export of am\.denied\.x to denied\.x: RabbitMQ closed the publish channel: 403 ACCESS_REFUSED - access to topic 'denied\.x' in exchange 'amq\.topic'/,
+    reason:
+      /export of am\.denied\.x to denied\.x: RabbitMQ closed the publish channel: 403 ACCESS_REFUSED - access to topic 'denied\.x' in exchange 'amq\.topic'/,
   },
   {
     close: '406 max_message_size',
@@ -189,12 +239,15 @@ const CHANNEL_REFUSALS = [
     topic: 'am.ok.out.big',
     bytes: 100_000,
     code: 'MG_ERR_EVENT_TOO_LARGE',
-    reason: /export of am\.ok\.out\.big to ok\.out\.big: RabbitMQ closed the publish channel: 406 PRECONDITION_FAILED - message size 100000 is larger than configured max size 65536/,
+    reason:
+      /export of am\.ok\.out\.big to ok\.out\.big: RabbitMQ closed the publish channel: 406 PRECONDITION_FAILED - message size 100000 is larger than configured max size 65536/,
   },
 ] as const;
 
 for (const c of CHANNEL_REFUSALS) {
-  test(`amqp: a publish RabbitMQ refuses by closing the channel (${c.close}) is refused once; a fresh channel carries on, no reconnect, imports keep flowing`, { timeout: 60_000 }, async (t) => {
+  test(`amqp: a publish RabbitMQ refuses by closing the channel (${c.close}) is refused once; a fresh channel carries on, no reconnect, imports keep flowing`, {
+    timeout: 60_000,
+  }, async (t) => {
     const { n, onBroker, importOne, freshChannels } = await amqpRefusalRig(t, c.queue);
 
     ingest(n, 'refused-1', c.topic, c.bytes);
@@ -214,7 +267,10 @@ for (const c of CHANNEL_REFUSALS) {
     await onBroker.waitFor(2);
     await until('ok-2 confirmed', () => row(n).exported === 2);
 
-    assert.deepEqual(onBroker.items.map((o) => o.attrs.id), ['ok-1', 'ok-2']);
+    assert.deepEqual(
+      onBroker.items.map((o) => o.attrs.id),
+      ['ok-1', 'ok-2'],
+    );
     const s = row(n);
     assert.deepEqual(s.refused, { [c.code]: 1 });
     assert.equal(s.reconnects, 0, 'a refusal closes a channel, not the connection');
@@ -226,7 +282,9 @@ for (const c of CHANNEL_REFUSALS) {
   });
 }
 
-test('amqp: two refusals back to back (two denied exports in one batch) each get a fresh channel; the export caught behind them goes through; no reconnect', { timeout: 60_000 }, async (t) => {
+test('amqp: two refusals back to back (two denied exports in one batch) each get a fresh channel; the export caught behind them goes through; no reconnect', {
+  timeout: 60_000,
+}, async (t) => {
   const { n, onBroker, importOne, freshChannels } = await amqpRefusalRig(t, 'amqp-refused-twice');
 
   // One turn, one chunk on the wire. RabbitMQ closes the channel on denied-a and drops what follows on it: denied-b
@@ -242,7 +300,10 @@ test('amqp: two refusals back to back (two denied exports in one batch) each get
   assert.equal(freshChannels(), 2, 'one fresh channel per close');
   await importOne();
 
-  assert.deepEqual(onBroker.items.map((o) => o.attrs.id), ['ok-1']);
+  assert.deepEqual(
+    onBroker.items.map((o) => o.attrs.id),
+    ['ok-1'],
+  );
   const s = row(n);
   assert.equal(s.reconnects, 0);
   assert.equal(s.state, 'up');
@@ -251,9 +312,21 @@ test('amqp: two refusals back to back (two denied exports in one batch) each get
   assert.equal(s.inFlight, 0);
 });
 
-test('amqp: a publish channel close that refuses nothing (404, the exchange was deleted) still fails the connection; the export goes through after the reconnect', { timeout: 60_000 }, async (t) => {
+test('amqp: a publish channel close that refuses nothing (404, the exchange was deleted) still fails the connection; the export goes through after the reconnect', {
+  timeout: 60_000,
+}, async (t) => {
   const n = await startBridgedNode(t, [
-    { type: 'amqp', name: 'amqp-gone', url: rmq.url, queue: 'amqp-gone', exchange: 'mg-gone', import: [], export: [{ mesh: 'gx.>', broker: 'gone' }], backoffMinMs: 50, backoffMaxMs: 400 },
+    {
+      type: 'amqp',
+      name: 'amqp-gone',
+      url: rmq.url,
+      queue: 'amqp-gone',
+      exchange: 'mg-gone',
+      import: [],
+      export: [{ mesh: 'gx.>', broker: 'gone' }],
+      backoffMinMs: 50,
+      backoffMaxMs: 400,
+    },
   ]);
   await bridgesSettled(n);
   const ch = await amqpChannel(t, rmq.url);
@@ -269,7 +342,9 @@ test('amqp: a publish channel close that refuses nothing (404, the exchange was 
   assert.equal(n.log.filter((l) => FRESH_CHANNEL.test(l)).length, 0);
 });
 
-test('amqp: PublishChannel: a refusal close is replaceable; the fresh channel takes the freed channel number, batches on its own, and the closed one never writes on it', { timeout: 60_000 }, async (t) => {
+test('amqp: PublishChannel: a refusal close is replaceable; the fresh channel takes the freed channel number, batches on its own, and the closed one never writes on it', {
+  timeout: 60_000,
+}, async (t) => {
   const conn = await amqp.connect(rmq.url);
   t.after(() => conn.close().catch(() => undefined));
   let connectionClosed = false;
@@ -278,7 +353,9 @@ test('amqp: PublishChannel: a refusal close is replaceable; the fresh channel ta
   const ends: Array<[PublishChannel, boolean]> = [];
   const ended = (ch: PublishChannel, replaceable: boolean) => ends.push([ch, replaceable]);
   const publish = (ch: PublishChannel, key: string, body: Buffer) =>
-    new Promise<Error | null>((resolve) => ch.publisher.publish('amq.topic', key, body, {}, (err) => resolve(err === null ? null : ch.failure(err, 'amq.topic', key, body.byteLength))));
+    new Promise<Error | null>((resolve) =>
+      ch.publisher.publish('amq.topic', key, body, {}, (err) => resolve(err === null ? null : ch.failure(err, 'amq.topic', key, body.byteLength))),
+    );
 
   /** Channel numbers amqplib has open on the connection, besides 0 (its connection.channels table, as confirm-publisher.ts reaches it). */
   const numbers = () => (conn as unknown as { connection: { channels: unknown[] } }).connection.channels.flatMap((c, i) => (c && i > 0 ? [i] : []));
@@ -304,17 +381,33 @@ test('amqp: PublishChannel: a refusal close is replaceable; the fresh channel ta
   assert.deepEqual(await Promise.all([publish(fresh, 'ok.pc.y', Buffer.from('Y')), publish(fresh, 'ok.pc.z', Buffer.from('Z'))]), [null, null]);
   assert.ok((await late) instanceof Error);
   await onBroker.waitFor(2);
-  assert.deepEqual(onBroker.items.map((o) => o.data.toString()), ['Y', 'Z']);
+  assert.deepEqual(
+    onBroker.items.map((o) => o.data.toString()),
+    ['Y', 'Z'],
+  );
   assert.equal(ends.length, 1, 'the closed channel ended once');
   assert.equal(connectionClosed, false);
 });
 
-test('amqp: a basic.nack (queue full, x-overflow reject-publish) is sent again after pauses, not at once, and goes through once the queue takes it', { timeout: 60_000 }, async (t) => {
+test('amqp: a basic.nack (queue full, x-overflow reject-publish) is sent again after pauses, not at once, and goes through once the queue takes it', {
+  timeout: 60_000,
+}, async (t) => {
   const ch = await amqpChannel(t, rmq.url);
   await ch.assertQueue('nack-all', { arguments: { 'x-max-length': 0, 'x-overflow': 'reject-publish' } });
   await ch.bindQueue('nack-all', 'amq.topic', 'full.#');
   const minMs = 50;
-  const n = await startBridgedNode(t, [{ type: 'amqp', name: 'amqp-nack', url: rmq.url, queue: 'amqp-nack', import: [], export: [{ mesh: 'fq.>', broker: 'full' }], backoffMinMs: minMs, backoffMaxMs: 400 }]);
+  const n = await startBridgedNode(t, [
+    {
+      type: 'amqp',
+      name: 'amqp-nack',
+      url: rmq.url,
+      queue: 'amqp-nack',
+      import: [],
+      export: [{ mesh: 'fq.>', broker: 'full' }],
+      backoffMinMs: minMs,
+      backoffMaxMs: 400,
+    },
+  ]);
   await bridgesSettled(n);
 
   const start = Date.now();

@@ -6,13 +6,12 @@
  * is settled.
  */
 import assert from 'node:assert/strict';
-import { test, type TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
+import type { BrokerClient } from '../../bridges/core/mod.js';
+import { Bridge, resolveBridge } from '../../bridges/core/mod.js';
+import { NATS_DIALECT } from '../../bridges/nats/mod.js';
 import { MeshError, type MeshEvent } from '../../broker/mod.js';
 import { MeshNode } from '../../broker/pipeline/mod.js';
-import { Bridge } from '../../bridges/core/mod.js';
-import type { BrokerClient } from '../../bridges/core/mod.js';
-import { resolveBridge } from '../../bridges/core/mod.js';
-import { NATS_DIALECT } from '../../bridges/nats/mod.js';
 
 /** What the client answers to one publish attempt: undefined = the broker has it. */
 type Outcome = Error | undefined;
@@ -57,12 +56,32 @@ class ScriptedClient implements BrokerClient {
   async close(): Promise<void> {}
 }
 
-async function startScripted(t: TestContext, script: Record<string, Outcome[]>): Promise<{ node: MeshNode; bridge: Bridge; client: ScriptedClient; log: string[] }> {
-  const node = new MeshNode({ nodeId: 'n', region: 'r', topicLimits: { maxLength: 256, maxTokens: 16, maxWildcards: 8 }, maxEventBytes: 1 << 20, dedup: { windowMs: 60_000, maxEntries: 1000 } });
-  const spec = resolveBridge({ type: 'nats', url: 'nats://127.0.0.1:1', import: [], export: [{ mesh: 'x.>', broker: 'x' }], backoffMinMs: 20, backoffMaxMs: 10_000 }, 0, 'n', NATS_DIALECT);
+async function startScripted(
+  t: TestContext,
+  script: Record<string, Outcome[]>,
+): Promise<{ node: MeshNode; bridge: Bridge; client: ScriptedClient; log: string[] }> {
+  const node = new MeshNode({
+    nodeId: 'n',
+    region: 'r',
+    topicLimits: { maxLength: 256, maxTokens: 16, maxWildcards: 8 },
+    maxEventBytes: 1 << 20,
+    dedup: { windowMs: 60_000, maxEntries: 1000 },
+  });
+  const spec = resolveBridge(
+    { type: 'nats', url: 'nats://127.0.0.1:1', import: [], export: [{ mesh: 'x.>', broker: 'x' }], backoffMinMs: 20, backoffMaxMs: 10_000 },
+    0,
+    'n',
+    NATS_DIALECT,
+  );
   const client = new ScriptedClient(script);
   const log: string[] = [];
-  const bridge = new Bridge(node, spec, NATS_DIALECT, () => client, (line) => log.push(line));
+  const bridge = new Bridge(
+    node,
+    spec,
+    NATS_DIALECT,
+    () => client,
+    (line) => log.push(line),
+  );
   t.after(() => bridge.close());
   await bridge.start();
   assert.equal(bridge.state, 'up');

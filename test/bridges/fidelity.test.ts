@@ -6,22 +6,22 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startMosquitto, startNatsServer, startRabbitMQ, type BrokerHandle } from '../helpers/brokers.js';
+import { type BrokerHandle, startMosquitto, startNatsServer, startRabbitMQ } from '../helpers/brokers.js';
 import {
   amqpChannel,
   amqpConsumer,
   bridgesSettled,
+  type Inbox,
   mqttBinaryProps,
   mqttClient,
   mqttConsumer,
   natsBinaryHeaders,
   natsClient,
   natsConsumer,
+  type Observed,
   startBridgedNode,
   wsConsumer,
   wsProducer,
-  type Inbox,
-  type Observed,
 } from './bridge-harness.js';
 
 const PROTOCOLS = ['ws', 'mqtt5', 'mqtt311', 'amqp', 'nats'] as const;
@@ -60,7 +60,11 @@ function attributesFor(from: Proto, to: Proto, v: Variant = VARIANTS[0]): Record
 }
 /** Two payloads per cell: JSON whose spelling a re-encoder would change (whitespace, 1.50, escapes), and raw bytes. */
 const VARIANTS = [
-  { key: 'json', contentType: 'application/json; charset=utf-8', data: Buffer.from('{ "order" : 42, "total":1.50, "note":"caf\\u00e9 \\"x\\"", "tags":[ ] }', 'utf8') },
+  {
+    key: 'json',
+    contentType: 'application/json; charset=utf-8',
+    data: Buffer.from('{ "order" : 42, "total":1.50, "note":"caf\\u00e9 \\"x\\"", "tags":[ ] }', 'utf8'),
+  },
   { key: 'bytes', contentType: 'application/octet-stream', data: Buffer.from(Array.from({ length: 256 }, (_, i) => (i * 37) % 256)) },
 ] as const;
 type Variant = (typeof VARIANTS)[number];
@@ -98,35 +102,36 @@ test('fidelity matrix: every ingress x egress keeps every attribute, trace conte
   const wsSenders = new Map<string, (json: string) => void>();
   for (const to of PROTOCOLS) wsSenders.set(to, await wsProducer(t, node, `fid.ws.${to}`));
 
-  for (const v of VARIANTS) for (const from of PROTOCOLS) {
-    for (const to of PROTOCOLS) {
-      const attrs = attributesFor(from, to, v);
-      const DATA = v.data;
-      switch (from) {
-        case 'ws':
-          wsSenders.get(to)!(structured(attrs, v));
-          break;
-        case 'mqtt5':
-          await m5.publishAsync(`fid/mqtt5/${to}`, DATA, { qos: 1, properties: mqttBinaryProps(attrs) });
-          break;
-        case 'mqtt311':
-          await m3.publishAsync(`fid/mqtt311/${to}`, structured(attrs, v), { qos: 1 });
-          break;
-        case 'amqp': {
-          // An "amqp-publish style" producer using the ce- header prefix the bridge accepts.
-          const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(attrs)) if (k !== 'datacontenttype') headers[`ce-${k}`] = v;
-          ach.publish('amq.topic', `fid.amqp.${to}`, DATA, { headers, contentType: attrs.datacontenttype, persistent: true });
-          await ach.waitForConfirms();
-          break;
+  for (const v of VARIANTS)
+    for (const from of PROTOCOLS) {
+      for (const to of PROTOCOLS) {
+        const attrs = attributesFor(from, to, v);
+        const DATA = v.data;
+        switch (from) {
+          case 'ws':
+            wsSenders.get(to)!(structured(attrs, v));
+            break;
+          case 'mqtt5':
+            await m5.publishAsync(`fid/mqtt5/${to}`, DATA, { qos: 1, properties: mqttBinaryProps(attrs) });
+            break;
+          case 'mqtt311':
+            await m3.publishAsync(`fid/mqtt311/${to}`, structured(attrs, v), { qos: 1 });
+            break;
+          case 'amqp': {
+            // An "amqp-publish style" producer using the ce- header prefix the bridge accepts.
+            const headers: Record<string, string> = {};
+            for (const [k, v] of Object.entries(attrs)) if (k !== 'datacontenttype') headers[`ce-${k}`] = v;
+            ach.publish('amq.topic', `fid.amqp.${to}`, DATA, { headers, contentType: attrs.datacontenttype, persistent: true });
+            await ach.waitForConfirms();
+            break;
+          }
+          case 'nats':
+            nc.publish(`fid.nats.${to}`, DATA, { headers: natsBinaryHeaders(attrs) });
+            await nc.flush();
+            break;
         }
-        case 'nats':
-          nc.publish(`fid.nats.${to}`, DATA, { headers: natsBinaryHeaders(attrs) });
-          await nc.flush();
-          break;
       }
     }
-  }
 
   const arrived = await Promise.allSettled(PROTOCOLS.map((to) => inboxes[to].waitFor(PROTOCOLS.length * VARIANTS.length, 10_000)));
   // Anything extra (a loop, an echo) would have arrived by the time a round trip through every broker completes.
@@ -144,7 +149,8 @@ test('fidelity matrix: every ingress x egress keeps every attribute, trace conte
         if (got.length !== 1) diffs.push(`received ${got.length}x`);
         const o = got[0];
         if (o !== undefined) {
-          for (const k of new Set([...Object.keys(want), ...Object.keys(o.attrs)])) if (want[k] !== o.attrs[k]) diffs.push(`${k}: ${JSON.stringify(o.attrs[k])}`);
+          for (const k of new Set([...Object.keys(want), ...Object.keys(o.attrs)]))
+            if (want[k] !== o.attrs[k]) diffs.push(`${k}: ${JSON.stringify(o.attrs[k])}`);
           if (!o.data.equals(v.data)) diffs.push(`data: ${o.data.toString('hex').slice(0, 40)}`);
         }
         if (diffs.length > 0) {
@@ -160,7 +166,7 @@ test('fidelity matrix: every ingress x egress keeps every attribute, trace conte
   const w = 9;
   t.diagnostic(['in \\ out'.padEnd(w), ...PROTOCOLS.map((p) => p.padEnd(w))].join('|'));
   for (const r of rows) t.diagnostic(r.map((c) => c.padEnd(w)).join('|'));
-  t.diagnostic('ok* = same broker both ends: the consumer gets the producer\'s own message once; the bridge does not echo it back (loop guard)');
+  t.diagnostic("ok* = same broker both ends: the consumer gets the producer's own message once; the bridge does not echo it back (loop guard)");
   t.diagnostic(`checked per cell, for JSON data and for 256 raw bytes: ${Object.keys(attributesFor('ws', 'ws')).join(', ')}, data bytes`);
   assert.deepEqual(failures, []);
   assert.ok(arrived.every((a) => a.status === 'fulfilled'));

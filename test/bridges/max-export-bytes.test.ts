@@ -13,10 +13,21 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { join } from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { runCli } from '../helpers/node.js';
 import { testTmpDir } from '../helpers/tmp.js';
-import { bridgesSettled, Inbox, mqttClient, startBridgedNode, until, type BridgedNode, firstBridgeRow, ingestForExport, mosquittoForFile, assertRefusedOnceAndClean } from './bridge-harness.js';
+import {
+  assertRefusedOnceAndClean,
+  type BridgedNode,
+  bridgesSettled,
+  firstBridgeRow,
+  Inbox,
+  ingestForExport,
+  mosquittoForFile,
+  mqttClient,
+  startBridgedNode,
+  until,
+} from './bridge-harness.js';
 
 /** mosquitto message_size_limit: PUBLISH payload bytes. */
 const LIMIT = 1024;
@@ -31,11 +42,15 @@ const refusedTotal = (n: BridgedNode) => Object.values(row(n).refused as Record<
 
 /** PUBLISHes from `clientId` that mosquitto dropped over message_size_limit. */
 function droppedOnBroker(clientId: string): number {
-  return fs.readFileSync(mq().logFile, 'utf8').split('\n').filter((l) => l.includes(`Dropped too large PUBLISH from ${clientId} `)).length;
+  return fs
+    .readFileSync(mq().logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(`Dropped too large PUBLISH from ${clientId} `)).length;
 }
 
 /** An event of `bytes` data bytes; text/plain, so structured mode carries it as a JSON string, one byte per 'a'. Ids are all five characters long. */
-const ingest = (n: BridgedNode, id: string, topic: string, bytes: number) => ingestForExport(n, '/max-export', id, topic, bytes, { datacontenttype: 'text/plain' });
+const ingest = (n: BridgedNode, id: string, topic: string, bytes: number) =>
+  ingestForExport(n, '/max-export', id, topic, bytes, { datacontenttype: 'text/plain' });
 
 /**
  * An MQTT 3.1.1 bridge exporting `<prefix>.>` to `<prefix>/...`, with a
@@ -45,10 +60,23 @@ const ingest = (n: BridgedNode, id: string, topic: string, bytes: number) => ing
  * it returns once the bridge has settled all three (exported or refused)
  * and the consumer has what went through.
  */
-async function exportAroundTheLimit(t: TestContext, prefix: string, maxExportBytes: number | undefined): Promise<{ n: BridgedNode; onBroker: Inbox<[string, number]>; clientId: string }> {
+async function exportAroundTheLimit(
+  t: TestContext,
+  prefix: string,
+  maxExportBytes: number | undefined,
+): Promise<{ n: BridgedNode; onBroker: Inbox<[string, number]>; clientId: string }> {
   const clientId = `mg-${prefix}`;
   const n = await startBridgedNode(t, [
-    { type: 'mqtt', name: `mqtt4-${prefix}`, url: mq().url, protocolVersion: 4, clientId, import: [], export: [{ mesh: `${prefix}.>`, broker: prefix }], ...(maxExportBytes === undefined ? {} : { maxExportBytes }) },
+    {
+      type: 'mqtt',
+      name: `mqtt4-${prefix}`,
+      url: mq().url,
+      protocolVersion: 4,
+      clientId,
+      import: [],
+      export: [{ mesh: `${prefix}.>`, broker: prefix }],
+      ...(maxExportBytes === undefined ? {} : { maxExportBytes }),
+    },
   ]);
   await bridgesSettled(n);
   const onBroker = new Inbox<[string, number]>();
@@ -68,7 +96,9 @@ async function exportAroundTheLimit(t: TestContext, prefix: string, maxExportByt
   return { n, onBroker, clientId };
 }
 
-test('mqtt 3.1.1 without maxExportBytes: an export over mosquitto message_size_limit is acknowledged, counted exported, and lost (why the option exists)', { timeout: 60_000 }, async (t) => {
+test('mqtt 3.1.1 without maxExportBytes: an export over mosquitto message_size_limit is acknowledged, counted exported, and lost (why the option exists)', {
+  timeout: 60_000,
+}, async (t) => {
   const { n, onBroker, clientId } = await exportAroundTheLimit(t, 'msloff', undefined);
   assert.deepEqual(onBroker.items.slice(1), [['fit-1', LIMIT]], 'a payload of exactly message_size_limit reaches the consumer; one byte more does not');
   assert.equal(droppedOnBroker(clientId), 1, 'mosquitto dropped the oversized PUBLISH');
@@ -78,19 +108,27 @@ test('mqtt 3.1.1 without maxExportBytes: an export over mosquitto message_size_l
   assert.equal(s.lastRefusal, null);
 });
 
-test('mqtt 3.1.1 with maxExportBytes = message_size_limit: the oversized export is refused once before sending as MG_ERR_EVENT_TOO_LARGE; one at the limit and later ones arrive', { timeout: 60_000 }, async (t) => {
+test('mqtt 3.1.1 with maxExportBytes = message_size_limit: the oversized export is refused once before sending as MG_ERR_EVENT_TOO_LARGE; one at the limit and later ones arrive', {
+  timeout: 60_000,
+}, async (t) => {
   const { n, onBroker, clientId } = await exportAroundTheLimit(t, 'mslon', LIMIT);
   assert.deepEqual(onBroker.items.slice(1), [['fit-1', LIMIT]]);
   const s = row(n);
   assert.equal(s.exported, 2);
   assert.deepEqual(s.refused, { MG_ERR_EVENT_TOO_LARGE: 1 });
-  assert.equal(s.lastRefusal, `MG_ERR_EVENT_TOO_LARGE: export of mslon.x to mslon/x: the encoded payload is ${LIMIT + 1} bytes, over the bridge's maxExportBytes (${LIMIT} bytes)`);
+  assert.equal(
+    s.lastRefusal,
+    `MG_ERR_EVENT_TOO_LARGE: export of mslon.x to mslon/x: the encoded payload is ${LIMIT + 1} bytes, over the bridge's maxExportBytes (${LIMIT} bytes)`,
+  );
 
   // Refused for good: an export after it goes through, and the refused one never reaches the broker, then or later.
   ingest(n, 'aft-1', 'mslon.x', PROBE_DATA);
   await onBroker.waitFor(3);
   await until('aft-1 PUBACKed', () => row(n).exported === 3);
-  assert.deepEqual(onBroker.items.map(([id]) => id), ['probe', 'fit-1', 'aft-1']);
+  assert.deepEqual(
+    onBroker.items.map(([id]) => id),
+    ['probe', 'fit-1', 'aft-1'],
+  );
   assert.equal(droppedOnBroker(clientId), 0, 'the oversized PUBLISH was never sent');
   await assertRefusedOnceAndClean(n, 'MG_ERR_EVENT_TOO_LARGE');
 });

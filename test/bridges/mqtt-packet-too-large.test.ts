@@ -14,13 +14,25 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
-import { test, type TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { ErrorWithReasonCode } from 'mqtt';
 import { generate, parser as mqttParser, type Packet } from 'mqtt-packet';
+import { acceptPacketTooLargeAcks, exportRefusal } from '../../bridges/mqtt/internal.js';
 import { MeshError } from '../../broker/mod.js';
-import { acceptPacketTooLargeAcks } from '../../bridges/mqtt/internal.js';
-import { exportRefusal } from '../../bridges/mqtt/internal.js';
-import { bridgesSettled, meshSubscriber, mqttBinaryProps, mqttClient, mqttConsumer, startBridgedNode, until, type BridgedNode, firstBridgeRow, ingestForExport, mosquittoForFile, assertRefusedOnceAndClean } from './bridge-harness.js';
+import {
+  assertRefusedOnceAndClean,
+  type BridgedNode,
+  bridgesSettled,
+  firstBridgeRow,
+  ingestForExport,
+  meshSubscriber,
+  mosquittoForFile,
+  mqttBinaryProps,
+  mqttClient,
+  mqttConsumer,
+  startBridgedNode,
+  until,
+} from './bridge-harness.js';
 
 /** mosquitto message_size_limit: payload bytes. */
 const MESSAGE_SIZE_LIMIT = 1024;
@@ -73,9 +85,18 @@ test("MQTT.js's parser takes a PUBACK 0x95 and the PUBACK behind it, whole, byte
   assert.match(err.message, /PUBACK reason 0x95 Packet too large/);
 });
 
-test("mqtt: an export over mosquitto's message_size_limit (PUBACK 0x95) is refused once as MG_ERR_EVENT_TOO_LARGE; exports behind it and imports go through on the same connection", { timeout: 60_000 }, async (t) => {
+test("mqtt: an export over mosquitto's message_size_limit (PUBACK 0x95) is refused once as MG_ERR_EVENT_TOO_LARGE; exports behind it and imports go through on the same connection", {
+  timeout: 60_000,
+}, async (t) => {
   const n = await startBridgedNode(t, [
-    { type: 'mqtt', name: 'mqtt-msl', url: mq().url, clientId: 'mg-export-msl', import: [{ broker: 'in/#', mesh: 'in.>' }], export: [{ mesh: 'msl.>', broker: 'msl' }] },
+    {
+      type: 'mqtt',
+      name: 'mqtt-msl',
+      url: mq().url,
+      clientId: 'mg-export-msl',
+      import: [{ broker: 'in/#', mesh: 'in.>' }],
+      export: [{ mesh: 'msl.>', broker: 'msl' }],
+    },
   ]);
   const inMesh = meshSubscriber(n.running, 'in.>');
   await bridgesSettled(n);
@@ -93,16 +114,28 @@ test("mqtt: an export over mosquitto's message_size_limit (PUBACK 0x95) is refus
   await onBroker.waitFor(2);
   await until('fits-2 PUBACKed', () => row(n).exported === 2);
   assert.equal(droppedOnBroker(), 1, 'the broker saw the oversized PUBLISH once');
-  assert.deepEqual(onBroker.items.map((o) => o.attrs.id), ['fits-1', 'fits-2']);
+  assert.deepEqual(
+    onBroker.items.map((o) => o.attrs.id),
+    ['fits-1', 'fits-2'],
+  );
 
   // Import on the same bridge connection.
   const producer = await mqttClient(t, mq().url, 5);
-  await producer.publishAsync('in/x', Buffer.from('{"v":1}'), { qos: 1, properties: mqttBinaryProps({ specversion: '1.0', id: 'in-1', source: '/producer', type: 't', datacontenttype: 'application/json' }) });
+  await producer.publishAsync('in/x', Buffer.from('{"v":1}'), {
+    qos: 1,
+    properties: mqttBinaryProps({ specversion: '1.0', id: 'in-1', source: '/producer', type: 't', datacontenttype: 'application/json' }),
+  });
   await inMesh.waitFor(1);
-  assert.deepEqual(inMesh.items.map((e) => [e.id, e.topic]), [['in-1', 'in.x']]);
+  assert.deepEqual(
+    inMesh.items.map((e) => [e.id, e.topic]),
+    [['in-1', 'in.x']],
+  );
 
   const s = row(n);
-  assert.match(String(s.lastRefusal), /^MG_ERR_EVENT_TOO_LARGE: export of msl\.x to msl\/x: the broker refused the PUBLISH: PUBACK reason 0x95 Packet too large$/);
+  assert.match(
+    String(s.lastRefusal),
+    /^MG_ERR_EVENT_TOO_LARGE: export of msl\.x to msl\/x: the broker refused the PUBLISH: PUBACK reason 0x95 Packet too large$/,
+  );
   assert.equal(s.imported, 1);
   await assertRefusedOnceAndClean(n, 'MG_ERR_EVENT_TOO_LARGE'); // inFlight 0: nothing left waiting for a PUBACK
 });
@@ -142,10 +175,14 @@ async function startBadAckBroker(t: TestContext, badReason: number): Promise<{ u
   return { url: `mqtt://127.0.0.1:${(server.address() as net.AddressInfo).port}`, publishes };
 }
 
-test('mqtt: a PUBACK MQTT.js cannot parse ends the connection; the export it answered is sent again on the next one instead of staying in flight', { timeout: 60_000 }, async (t) => {
+test('mqtt: a PUBACK MQTT.js cannot parse ends the connection; the export it answered is sent again on the next one instead of staying in flight', {
+  timeout: 60_000,
+}, async (t) => {
   // 0x96 Message rate too high: a DISCONNECT reason, never a PUBACK one.
   const broker = await startBadAckBroker(t, 0x96);
-  const n = await startBridgedNode(t, [{ type: 'mqtt', name: 'mqtt-bad-ack', url: broker.url, import: [], export: [{ mesh: 'ba.>', broker: 'ba' }], backoffMinMs: 20, backoffMaxMs: 100 }]);
+  const n = await startBridgedNode(t, [
+    { type: 'mqtt', name: 'mqtt-bad-ack', url: broker.url, import: [], export: [{ mesh: 'ba.>', broker: 'ba' }], backoffMinMs: 20, backoffMaxMs: 100 },
+  ]);
   await bridgesSettled(n);
 
   ingest(n, 'ev-1', 'ba.x', 10);

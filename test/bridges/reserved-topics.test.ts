@@ -9,8 +9,12 @@ import { bridgesSettled, firstBridgeRow, meshSubscriber, mosquittoForFile, mqttC
 
 const mq = mosquittoForFile([]);
 
-test('mqtt: imports mapped to _mg.deadletter.x or _mg.sys.x are refused as MG_ERR_TOPIC_RESERVED, counted, delivered to nobody; the next import goes through', { timeout: 60_000 }, async (t) => {
-  const n = await startBridgedNode(t, [{ type: 'mqtt', name: 'mqtt-reserved', url: mq().url, clientId: 'mg-reserved', import: [{ broker: '#', mesh: '>', always: true }] }]);
+test('mqtt: imports mapped to _mg.deadletter.x or _mg.sys.x are refused as MG_ERR_TOPIC_RESERVED, counted, delivered to nobody; the next import goes through', {
+  timeout: 60_000,
+}, async (t) => {
+  const n = await startBridgedNode(t, [
+    { type: 'mqtt', name: 'mqtt-reserved', url: mq().url, clientId: 'mg-reserved', import: [{ broker: '#', mesh: '>', always: true }] },
+  ]);
   const letters = meshSubscriber(n.running, '_mg.deadletter.>');
   const system = meshSubscriber(n.running, '_mg.sys.>');
   const plain = meshSubscriber(n.running, 'plain.>');

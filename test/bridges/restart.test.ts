@@ -10,7 +10,7 @@ import amqp from 'amqplib';
 import mqtt from 'mqtt';
 import { connect as natsConnect } from 'nats';
 import type { MeshEvent } from '../../broker/mod.js';
-import { startMosquitto, startNatsServer, startRabbitMQ, type BrokerHandle } from '../helpers/brokers.js';
+import { type BrokerHandle, startMosquitto, startNatsServer, startRabbitMQ } from '../helpers/brokers.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { bridgesSettled, meshSubscriber, mqttBinaryProps, startBridgedNode, until } from './bridge-harness.js';
 
@@ -51,7 +51,13 @@ test('MQTT: a mosquitto restart under 10,000 QoS 1 events loses and duplicates n
   await bridgesSettled(n);
   assert.deepEqual(n.bridges.bridges[0].subscriptions(), ['seq/+/#']); // mesh seq.> is one or more tokens
 
-  const producer = await mqtt.connectAsync(mq.url, { protocolVersion: 5, clientId: 'restart-producer', clean: false, properties: { sessionExpiryInterval: 600 }, reconnectPeriod: 50 });
+  const producer = await mqtt.connectAsync(mq.url, {
+    protocolVersion: 5,
+    clientId: 'restart-producer',
+    clean: false,
+    properties: { sessionExpiryInterval: 600 },
+    reconnectPeriod: 50,
+  });
   t.after(() => producer.endAsync(true));
   producer.on('error', () => undefined);
   let acked = 0;
@@ -84,7 +90,9 @@ test('MQTT: a mosquitto restart under 10,000 QoS 1 events loses and duplicates n
   await sub.waitFor(TOTAL, 30_000).catch(() => undefined);
   const r = tally(sub.items);
   const status = n.bridges.bridges[0].status();
-  t.diagnostic(`mqtt: received ${sub.items.length}, distinct ${r.distinct}, lost ${r.missing.length}, duplicated ${r.duplicates}, bridge reconnects ${status.reconnects}, bridge duplicates dropped ${status.duplicates}`);
+  t.diagnostic(
+    `mqtt: received ${sub.items.length}, distinct ${r.distinct}, lost ${r.missing.length}, duplicated ${r.duplicates}, bridge reconnects ${status.reconnects}, bridge duplicates dropped ${status.duplicates}`,
+  );
   assert.ok((status.reconnects as number) >= 1, 'the bridge reconnected');
   assert.equal(r.missing.length, 0, `lost events (first 20): ${r.missing.slice(0, 20).join(',')}`);
   assert.equal(r.duplicates, 0);
@@ -96,7 +104,16 @@ test('MQTT 5: events published after a mosquitto restart, before the bridge is b
   // session mosquitto kept for it across the restart: its subscription and the messages queued for it.
   const proxy = await startTcpProxy(mq.port);
   t.after(() => proxy.close());
-  const n = await startBridgedNode(t, [{ type: 'mqtt', url: `mqtt://127.0.0.1:${proxy.port}`, clientId: 'restart-held-bridge', import: [{ broker: 'held/#', mesh: 'held.>' }], export: [], ...FAST }]);
+  const n = await startBridgedNode(t, [
+    {
+      type: 'mqtt',
+      url: `mqtt://127.0.0.1:${proxy.port}`,
+      clientId: 'restart-held-bridge',
+      import: [{ broker: 'held/#', mesh: 'held.>' }],
+      export: [],
+      ...FAST,
+    },
+  ]);
   const sub = meshSubscriber(n.running, 'held.>');
   await bridgesSettled(n);
   const bridge = n.bridges.bridges[0];
@@ -113,13 +130,19 @@ test('MQTT 5: events published after a mosquitto restart, before the bridge is b
   proxy.release();
   await sub.waitFor(COUNT, 10_000).catch(() => undefined);
   const ids = sub.items.map((e) => e.id);
-  assert.deepEqual([...new Set(ids)].sort(), Array.from({ length: COUNT }, (_, i) => `seq-${i}`).sort(), 'every event published while the bridge was away arrived');
+  assert.deepEqual(
+    [...new Set(ids)].sort(),
+    Array.from({ length: COUNT }, (_, i) => `seq-${i}`).sort(),
+    'every event published while the bridge was away arrived',
+  );
   assert.equal(ids.length, COUNT, 'no event arrived twice');
   assert.equal(bridge.status().reconnects, 1);
 });
 
 test('AMQP: a RabbitMQ restart under 10,000 confirmed events loses and duplicates nothing at the mesh subscriber', { timeout: 180_000 }, async (t) => {
-  const n = await startBridgedNode(t, [{ type: 'amqp', url: rmq.url, queue: 'restart-test', import: [{ broker: 'seq.#', mesh: 'seq.>' }], export: [], ...FAST }]);
+  const n = await startBridgedNode(t, [
+    { type: 'amqp', url: rmq.url, queue: 'restart-test', import: [{ broker: 'seq.#', mesh: 'seq.>' }], export: [], ...FAST },
+  ]);
   const sub = meshSubscriber(n.running, 'seq.>');
   await bridgesSettled(n);
   assert.deepEqual(n.bridges.bridges[0].subscriptions(), ['seq.*.#']);
@@ -167,13 +190,17 @@ test('AMQP: a RabbitMQ restart under 10,000 confirmed events loses and duplicate
   await sub.waitFor(TOTAL, 60_000).catch(() => undefined);
   const r = tally(sub.items);
   const status = n.bridges.bridges[0].status();
-  t.diagnostic(`amqp: received ${sub.items.length}, distinct ${r.distinct}, lost ${r.missing.length}, duplicated ${r.duplicates}, bridge reconnects ${status.reconnects}, bridge duplicates dropped ${status.duplicates}`);
+  t.diagnostic(
+    `amqp: received ${sub.items.length}, distinct ${r.distinct}, lost ${r.missing.length}, duplicated ${r.duplicates}, bridge reconnects ${status.reconnects}, bridge duplicates dropped ${status.duplicates}`,
+  );
   assert.ok((status.reconnects as number) >= 1, 'the bridge reconnected');
   assert.deepEqual(r.missing.slice(0, 10), []);
   assert.equal(r.duplicates, 0);
 });
 
-test('NATS: after a nats-server restart under 10,000 exported events the bridge reports every lost event, over-counting at most the last unconfirmed batches', { timeout: 120_000 }, async (t) => {
+test('NATS: after a nats-server restart under 10,000 exported events the bridge reports every lost event, over-counting at most the last unconfirmed batches', {
+  timeout: 120_000,
+}, async (t) => {
   const n = await startBridgedNode(t, [{ type: 'nats', url: nats.url, import: [], export: [{ mesh: 'seq.>', broker: 'seq' }], ...FAST }]);
   const consumer = await natsConnect({ servers: nats.url, reconnectTimeWait: 10, reconnectJitter: 0, maxReconnectAttempts: -1 });
   t.after(() => consumer.close());
@@ -193,7 +220,21 @@ test('NATS: after a nats-server restart under 10,000 exported events the bridge 
   const node = n.running.node;
   const deadline = Date.now() + 60_000;
   for (let i = 0; i < TOTAL && Date.now() < deadline; i++) {
-    const r = node.ingest({ id: `seq-${i}`, source: '/restart-test', type: 'com.example.seq', topic: `seq.${i % 10}`, data: Buffer.from(`event ${i}`), attrs: {}, traceparent: undefined, tracestate: undefined, origin: undefined, hops: [] }, 'ws');
+    const r = node.ingest(
+      {
+        id: `seq-${i}`,
+        source: '/restart-test',
+        type: 'com.example.seq',
+        topic: `seq.${i % 10}`,
+        data: Buffer.from(`event ${i}`),
+        attrs: {},
+        traceparent: undefined,
+        tracestate: undefined,
+        origin: undefined,
+        hops: [],
+      },
+      'ws',
+    );
     assert.ok(r.ok);
     // ~5,000 events/s, so the restart lands mid-stream.
     if (i % 50 === 49) await new Promise((r) => setTimeout(r, 10));
@@ -206,7 +247,9 @@ test('NATS: after a nats-server restart under 10,000 exported events the bridge 
   await consumer.flush(); // the consumer's round trip: what the server routed to it has arrived
   const measured = TOTAL - seen.size;
   const reported = bridge.status().lost as number;
-  t.diagnostic(`nats: consumer received ${received} (${seen.size} distinct), measured loss ${measured}, bridge reported lost ${reported}, reconnects ${bridge.status().reconnects}`);
+  t.diagnostic(
+    `nats: consumer received ${received} (${seen.size} distinct), measured loss ${measured}, bridge reported lost ${reported}, reconnects ${bridge.status().reconnects}`,
+  );
   assert.ok((bridge.status().reconnects as number) >= 1, 'the bridge reconnected');
   assert.ok(measured > 0, 'the restart cost some events (core NATS is at most once)');
   // Core NATS has no acks: what was published but not yet confirmed by a
@@ -223,7 +266,21 @@ async function produceIntoMesh(n: Awaited<ReturnType<typeof startBridgedNode>>, 
   let restarted: Promise<void> | null = null;
   const deadline = Date.now() + 60_000;
   for (let i = 0; i < TOTAL && Date.now() < deadline; i++) {
-    const r = n.running.node.ingest({ id: `seq-${i}`, source: '/restart-export', type: 'com.example.seq', topic: `${prefix}.${i % 10}`, data: Buffer.from(`event ${i}`), attrs: {}, traceparent: undefined, tracestate: undefined, origin: undefined, hops: [] }, 'ws');
+    const r = n.running.node.ingest(
+      {
+        id: `seq-${i}`,
+        source: '/restart-export',
+        type: 'com.example.seq',
+        topic: `${prefix}.${i % 10}`,
+        data: Buffer.from(`event ${i}`),
+        attrs: {},
+        traceparent: undefined,
+        tracestate: undefined,
+        origin: undefined,
+        hops: [],
+      },
+      'ws',
+    );
     assert.ok(r.ok);
     if (i % 50 === 49) await new Promise((res) => setTimeout(res, 10));
     if (i === 3000) restarted = atRestart();
@@ -233,7 +290,13 @@ async function produceIntoMesh(n: Awaited<ReturnType<typeof startBridgedNode>>, 
 
 test('MQTT export: events exported across a mosquitto restart all reach a persistent-session consumer', { timeout: 120_000 }, async (t) => {
   const n = await startBridgedNode(t, [{ type: 'mqtt', name: 'mqtt-out', url: mq.url, import: [], export: [{ mesh: 'out.>', broker: 'out' }], ...FAST }]);
-  const consumer = await mqtt.connectAsync(mq.url, { protocolVersion: 5, clientId: 'restart-consumer', clean: false, properties: { sessionExpiryInterval: 600 }, reconnectPeriod: 50 });
+  const consumer = await mqtt.connectAsync(mq.url, {
+    protocolVersion: 5,
+    clientId: 'restart-consumer',
+    clean: false,
+    properties: { sessionExpiryInterval: 600 },
+    reconnectPeriod: 50,
+  });
   t.after(() => consumer.endAsync(true));
   consumer.on('error', () => undefined);
   const seen = new Set<string>();
@@ -252,13 +315,17 @@ test('MQTT export: events exported across a mosquitto restart all reach a persis
   for (let i = 0; i < TOTAL; i++) if (!seen.has(`seq-${i}`)) missing.push(i);
   if (missing.length > 0) t.diagnostic(`missing: ${missing.slice(0, 60).join(',')}`);
   t.diagnostic(`bridge exported (PUBACKed) ${s.exported}, inFlight ${s.inFlight}, pending ${s.pending}`);
-  t.diagnostic(`mqtt export: consumer distinct ${seen.size}, lost ${TOTAL - seen.size}, redelivered copies ${received - seen.size} (QoS 1 is at least once), bridge reconnects ${s.reconnects}, dropped ${s.dropped}`);
+  t.diagnostic(
+    `mqtt export: consumer distinct ${seen.size}, lost ${TOTAL - seen.size}, redelivered copies ${received - seen.size} (QoS 1 is at least once), bridge reconnects ${s.reconnects}, dropped ${s.dropped}`,
+  );
   assert.ok((s.reconnects as number) >= 1);
   assert.equal(seen.size, TOTAL);
 });
 
 test('AMQP export: events exported across a RabbitMQ restart all reach a durable-queue consumer', { timeout: 180_000 }, async (t) => {
-  const n = await startBridgedNode(t, [{ type: 'amqp', name: 'amqp-out', url: rmq.url, queue: 'amqp-out-unused', import: [], export: [{ mesh: 'out.>', broker: 'out' }], ...FAST }]);
+  const n = await startBridgedNode(t, [
+    { type: 'amqp', name: 'amqp-out', url: rmq.url, queue: 'amqp-out-unused', import: [], export: [{ mesh: 'out.>', broker: 'out' }], ...FAST },
+  ]);
   const seen = new Set<string>();
   let received = 0;
   let conn: amqp.ChannelModel | null = null;
@@ -295,7 +362,9 @@ test('AMQP export: events exported across a RabbitMQ restart all reach a durable
   await produceIntoMesh(n, 'out', () => rmq.restart());
   await until(`consumer has all ${TOTAL}`, () => seen.size >= TOTAL, 60_000).catch(() => undefined);
   const s = n.bridges.bridges[0].status();
-  t.diagnostic(`amqp export: consumer distinct ${seen.size}, lost ${TOTAL - seen.size}, redelivered copies ${received - seen.size} (unconfirmed re-sent), bridge reconnects ${s.reconnects}, dropped ${s.dropped}`);
+  t.diagnostic(
+    `amqp export: consumer distinct ${seen.size}, lost ${TOTAL - seen.size}, redelivered copies ${received - seen.size} (unconfirmed re-sent), bridge reconnects ${s.reconnects}, dropped ${s.dropped}`,
+  );
   assert.ok((s.reconnects as number) >= 1);
   assert.equal(seen.size, TOTAL);
 });

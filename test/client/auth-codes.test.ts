@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { test, type TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import WebSocket from 'ws';
-import { MeshgateClient, MeshgateError, type ClientEvents, type MeshgateClientOptions, type WebSocketConstructor } from '../../client/mod.js';
 import type { ConfigLayer } from '../../broker/config/mod.js';
+import { type ClientEvents, MeshgateClient, type MeshgateClientOptions, MeshgateError, type WebSocketConstructor } from '../../client/mod.js';
 import { startTestNode } from '../helpers/node.js';
 import { tokenFor } from './jwt.js';
 
@@ -21,18 +21,25 @@ function next<K extends keyof ClientEvents>(c: MeshgateClient, type: K): Promise
 const SECRET = 'client-auth-test-secret-0123456789';
 const authLayer: ConfigLayer = { auth: { jwt: { secret: SECRET, clockSkewSec: 0 } } } as ConfigLayer;
 
-test('MeshgateClient: a refused upgrade rejects connect() with the node\'s MG_ERR_AUTH_* code and does not retry', async (t) => {
+test("MeshgateClient: a refused upgrade rejects connect() with the node's MG_ERR_AUTH_* code and does not retry", async (t) => {
   const node = await startTestNode(t, authLayer);
   const none = client(t, { url: node.wsUrl, backoffMinMs: 10 });
   await assert.rejects(none.connect(), (e: unknown) => e instanceof MeshgateError && e.code === 'MG_ERR_AUTH_REQUIRED');
   assert.equal(none.state, 'closed');
   const wrong = client(t, { url: node.wsUrl, token: tokenFor('some-other-secret-0123456789', { sub: ['>'] }) });
   await assert.rejects(wrong.connect(), (e: unknown) => e instanceof MeshgateError && e.code === 'MG_ERR_AUTH_INVALID');
-  await assert.rejects(wrong.publish('a.b'), (e: unknown) => e instanceof MeshgateError && e.code === 'MG_ERR_AUTH_INVALID', 'later requests carry the same error');
+  await assert.rejects(
+    wrong.publish('a.b'),
+    (e: unknown) => e instanceof MeshgateError && e.code === 'MG_ERR_AUTH_INVALID',
+    'later requests carry the same error',
+  );
 
   const ok = client(t, { url: node.wsUrl, token: tokenFor(SECRET, { sub: ['a.>'], pub: ['a.>'] }) });
   await ok.subscribe('a.>', () => undefined);
-  await assert.rejects(ok.subscribe('secret.>', () => undefined), (e: unknown) => e instanceof MeshgateError && e.code === 'MG_ERR_AUTH_FORBIDDEN');
+  await assert.rejects(
+    ok.subscribe('secret.>', () => undefined),
+    (e: unknown) => e instanceof MeshgateError && e.code === 'MG_ERR_AUTH_FORBIDDEN',
+  );
   assert.equal(ok.state, 'open', 'a forbidden request does not end the connection');
 });
 
@@ -56,4 +63,3 @@ test('MeshgateClient: a session whose token expires ends with MG_ERR_AUTH_EXPIRE
   assert.equal(issued, 2);
   assert.equal(refreshing.state, 'open');
 });
-

@@ -2,9 +2,18 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { test, type TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import WebSocket, { WebSocketServer } from 'ws';
-import { filterMatches, MeshgateClient, MeshgateError, nextDelay, type ClientEvents, type MeshEvent, type MeshgateClientOptions, type WebSocketConstructor } from '../../client/mod.js';
+import {
+  type ClientEvents,
+  filterMatches,
+  type MeshEvent,
+  MeshgateClient,
+  type MeshgateClientOptions,
+  MeshgateError,
+  nextDelay,
+  type WebSocketConstructor,
+} from '../../client/mod.js';
 import { freePort, NodeProcess } from '../helpers/mesh.js';
 import { startTestNode } from '../helpers/node.js';
 
@@ -78,7 +87,7 @@ test('MeshgateClient subscribes, publishes with an ack and receives typed events
   assert.equal(got.events.length, 2, 'the duplicate was delivered once');
 });
 
-test('MeshgateClient rejects refused requests with the node\'s code and keeps the connection open', async (t) => {
+test("MeshgateClient rejects refused requests with the node's code and keeps the connection open", async (t) => {
   const node = await startTestNode(t);
   const c = client(t, { url: node.wsUrl });
   await c.connect();
@@ -127,7 +136,10 @@ test('MeshgateClient.publishBatch sends one pubs frame and lists refused items b
   assert.equal(result.errors[0].index, 1);
   assert.equal(result.errors[0].code, 'MG_ERR_TOPIC_INVALID');
   const events = await got.waitFor(2);
-  assert.deepEqual(events.map((e) => e.json()), [1, 3]);
+  assert.deepEqual(
+    events.map((e) => e.json()),
+    [1, 3],
+  );
 });
 
 test('MeshgateClient hands an event to each matching handler once, and unsubscribe stops delivery', async (t) => {
@@ -144,8 +156,15 @@ test('MeshgateClient hands an event to each matching handler once, and unsubscri
   await c.publish('a.b.c', { type: 't', data: 'two' });
   await wide.waitFor(2);
   await c.ping();
-  assert.deepEqual(narrow.events.map((e) => e.topic), ['a.b']);
-  assert.deepEqual(both.events.map((e) => e.topic), ['a.b', 'a.b.c'], 'one call per handler, not per matching filter');
+  assert.deepEqual(
+    narrow.events.map((e) => e.topic),
+    ['a.b'],
+  );
+  assert.deepEqual(
+    both.events.map((e) => e.topic),
+    ['a.b', 'a.b.c'],
+    'one call per handler, not per matching filter',
+  );
   await c.unsubscribe('a.>', wide.handler);
   assert.deepEqual(c.filters.sort(), ['a.*', 'a.>'], 'a.> still has a handler');
   await c.unsubscribe('a.>');
@@ -187,7 +206,10 @@ test('MeshgateClient reconnects with backoff after its node restarts, restores s
   const other = client(t, { url: node.wsUrl });
   await other.publish('live.after', { type: 't', data: 'after' });
   const events = await got.waitFor(3);
-  assert.deepEqual(events.map((e) => e.json()), ['before', 'during', 'after']);
+  assert.deepEqual(
+    events.map((e) => e.json()),
+    ['before', 'during', 'after'],
+  );
   assert.ok(states.includes('reconnecting'));
   assert.equal(c.state, 'open');
   assert.ok(c.stats.reconnects >= 1);
@@ -259,19 +281,43 @@ test('MeshgateClient: a session closed with 4401 MG_ERR_AUTH_EXPIRED ends the cl
 });
 
 test('MeshgateClient checks its options at construction', () => {
-  assert.throws(() => new MeshgateClient({ url: 'http://127.0.0.1:8080' }), (e: unknown) => e instanceof MeshgateError && e.code === 'MG_ERR_CLIENT_OPTIONS' && /url/.test(e.message));
-  assert.throws(() => new MeshgateClient({ url: 'ws://127.0.0.1:1', backoffMinMs: -1 }), (e: unknown) => e instanceof MeshgateError && /backoffMinMs/.test(e.message));
+  assert.throws(
+    () => new MeshgateClient({ url: 'http://127.0.0.1:8080' }),
+    (e: unknown) => e instanceof MeshgateError && e.code === 'MG_ERR_CLIENT_OPTIONS' && /url/.test(e.message),
+  );
+  assert.throws(
+    () => new MeshgateClient({ url: 'ws://127.0.0.1:1', backoffMinMs: -1 }),
+    (e: unknown) => e instanceof MeshgateError && /backoffMinMs/.test(e.message),
+  );
   assert.equal(new MeshgateClient({ url: 'ws://127.0.0.1:8080' }).options.url, 'ws://127.0.0.1:8080/v1/ws');
 });
 
 test('nextDelay grows exponentially, stays within [step/2, step] and caps at maxMs', () => {
   const o = { minMs: 100, maxMs: 5000 };
-  assert.equal(nextDelay(0, o, () => 0), 50);
-  assert.equal(nextDelay(0, o, () => 1), 100);
-  assert.equal(nextDelay(3, o, () => 0), 400);
-  assert.equal(nextDelay(3, o, () => 1), 800);
-  assert.equal(nextDelay(50, o, () => 1), 5000);
-  assert.equal(nextDelay(50, o, () => 0), 2500);
+  assert.equal(
+    nextDelay(0, o, () => 0),
+    50,
+  );
+  assert.equal(
+    nextDelay(0, o, () => 1),
+    100,
+  );
+  assert.equal(
+    nextDelay(3, o, () => 0),
+    400,
+  );
+  assert.equal(
+    nextDelay(3, o, () => 1),
+    800,
+  );
+  assert.equal(
+    nextDelay(50, o, () => 1),
+    5000,
+  );
+  assert.equal(
+    nextDelay(50, o, () => 0),
+    2500,
+  );
 });
 
 test('filterMatches: * matches one token, > one or more trailing tokens', () => {

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import type { ConfigLayer } from '../../broker/config/mod.js';
-import type { RunningNode } from '../../broker/node/internal.js';
 import { resolveConfig } from '../../broker/config/mod.js';
+import type { RunningNode } from '../../broker/node/internal.js';
 import { startNode } from '../../broker/node/mod.js';
 import { tokenFor } from '../client/jwt.js';
 import { launchChromium, openPage, screenshot } from './browser.js';
@@ -18,7 +18,10 @@ let browser: Browser;
 
 before(async () => {
   const layer = { auth: { jwt: { secret: SECRET, clockSkewSec: 0 } } } as ConfigLayer;
-  [node, browser] = await Promise.all([startNode(resolveConfig({ node: { id: 'auth-node', region: 'test' }, listen: { host: '127.0.0.1', port: 0 } }, layer)), launchChromium()]);
+  [node, browser] = await Promise.all([
+    startNode(resolveConfig({ node: { id: 'auth-node', region: 'test' }, listen: { host: '127.0.0.1', port: 0 } }, layer)),
+    launchChromium(),
+  ]);
 });
 
 after(async () => {

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, test, type TestContext } from 'node:test';
+import { after, before, type TestContext, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import WebSocket, { WebSocketServer } from 'ws';
 import { MeshgateClient, type WebSocketConstructor } from '../../client/mod.js';
-import { awaitInterest, awaitLinks, startMesh, type NodeProcess } from '../helpers/mesh.js';
+import { awaitInterest, awaitLinks, type NodeProcess, startMesh } from '../helpers/mesh.js';
 import { launchChromium, openPage, screenshot, type WatchedPage } from './browser.js';
 
 // One mesh and one browser for the file:
@@ -49,7 +49,9 @@ function nodeClient(t: TestContext, id: string): MeshgateClient {
 test('the console served by a node loads and draws the three nodes of the mesh and their three links, up', async () => {
   const { page } = consolePage;
   await page.locator('#conn[data-state="open"]').waitFor();
-  await page.waitForFunction(() => document.querySelectorAll('#mesh [data-node]').length === 3 && document.querySelectorAll('#mesh .link[data-state="up"]').length === 3);
+  await page.waitForFunction(
+    () => document.querySelectorAll('#mesh [data-node]').length === 3 && document.querySelectorAll('#mesh .link[data-state="up"]').length === 3,
+  );
   const drawn = await page.$$eval('#mesh [data-node]', (els) => els.map((e) => `${e.getAttribute('data-node')}:${e.getAttribute('data-state')}`).sort());
   assert.deepEqual(drawn, ['ap:up', 'eu:up', 'us:up']);
   const links = await page.$$eval('#mesh .link', (els) => els.map((e) => e.getAttribute('data-link')).sort());
@@ -79,7 +81,10 @@ test('typing a filter in the live tail shows live events from another region, an
   await publishing;
   const topics = await page.$$eval('#tail li', (els) => els.map((e) => e.getAttribute('data-topic')));
   assert.ok(topics.length >= 3);
-  assert.ok(topics.every((x) => x?.startsWith('shop.orders.')), `only the tailed filter: ${topics.join(',')}`);
+  assert.ok(
+    topics.every((x) => x?.startsWith('shop.orders.')),
+    `only the tailed filter: ${topics.join(',')}`,
+  );
   assert.match(await page.locator('#tail li').first().innerText(), /shop\.orders\.\w+ order ap→eu/);
   // The rates table counts every topic (the page subscribes to >).
   await page.locator('#rates tr[data-topic="shop.customers.insert"]').waitFor();
@@ -92,10 +97,17 @@ test('a dead letter on _mg.deadletter.> shows in the console with its reasons', 
   // A real refusal on the page's own node: only nodes publish dead letters
   // (a client's publish to _mg.deadletter.> is MG_ERR_TOPIC_RESERVED).
   const schema = { type: 'object', properties: { after: { type: 'object', properties: { total_cents: { type: 'integer' } } } } };
-  const registered = await fetch(`${node('eu').httpUrl}/v1/schemas/subjects/console-orders/versions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ schema, topics: ['db.orders.insert'] }) });
+  const registered = await fetch(`${node('eu').httpUrl}/v1/schemas/subjects/console-orders/versions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ schema, topics: ['db.orders.insert'] }),
+  });
   assert.equal(registered.status, 200, await registered.clone().text());
   const producer = nodeClient(t, 'eu');
-  await assert.rejects(producer.publish('db.orders.insert', { type: 'order', data: { after: { total_cents: '12.50' } } }), (err: { code?: string }) => err.code === 'MG_ERR_EVENT_SCHEMA');
+  await assert.rejects(
+    producer.publish('db.orders.insert', { type: 'order', data: { after: { total_cents: '12.50' } } }),
+    (err: { code?: string }) => err.code === 'MG_ERR_EVENT_SCHEMA',
+  );
   const row = page.locator('#deadletters tr[data-topic="_mg.deadletter.db.orders.insert"]');
   await row.waitFor();
   assert.match(await row.innerText(), /\/after\/total_cents: must be integer/);
@@ -125,13 +137,15 @@ test('the client library in a page subscribes, receives, survives a restart of i
     client.on('restored', (f: string[]) => (w.restored = f));
     client.on('error', (e: { code: string }) => errors.push(e.code));
     Object.assign(w, { lib: client, got, states, errors });
-    await client.subscribe('lib.>', (e: { topic: string; json(): unknown; hops: Array<{ node: string }> }) => got.push({ topic: e.topic, data: e.json(), via: e.hops.map((h) => h.node) }));
+    await client.subscribe('lib.>', (e: { topic: string; json(): unknown; hops: Array<{ node: string }> }) =>
+      got.push({ topic: e.topic, data: e.json(), via: e.hops.map((h) => h.node) }),
+    );
   });
   // The page's filter reaches eu as interest before eu can route to it.
   await awaitInterest(nodes, 'lib.>', ['us']);
   const producer = nodeClient(t, 'eu');
   await producer.publish('lib.one', { type: 't', data: 1 });
-  await page.waitForFunction(() => ((window as unknown as { got: unknown[] }).got.length === 1));
+  await page.waitForFunction(() => (window as unknown as { got: unknown[] }).got.length === 1);
 
   await node('us').stop();
   await page.waitForFunction(() => (window as unknown as { states: string[] }).states.includes('reconnecting'));
@@ -145,7 +159,11 @@ test('the client library in a page subscribes, receives, survives a restart of i
     await producer.publish('lib.two', { type: 't', data: n++ });
     await page.waitForFunction(() => (window as unknown as { got: unknown[] }).got.length >= 2, undefined, { timeout: 200 }).catch(() => undefined);
   }
-  const got = (await page.evaluate(() => (window as unknown as { got: Array<{ topic: string; data: unknown; via: string[] }> }).got)) as Array<{ topic: string; data: number; via: string[] }>;
+  const got = (await page.evaluate(() => (window as unknown as { got: Array<{ topic: string; data: unknown; via: string[] }> }).got)) as Array<{
+    topic: string;
+    data: number;
+    via: string[];
+  }>;
   assert.equal(got[0].topic, 'lib.one');
   assert.deepEqual(got[0].via, ['eu', 'us']);
   assert.equal(got[1].topic, 'lib.two');
@@ -165,7 +183,11 @@ test('the client library in a page subscribes, receives, survives a restart of i
   assert.deepEqual(await page.evaluate(() => (window as unknown as { errors: string[] }).errors), [], 'no error events: a restart is not an error');
   await screenshot(page, 'client-after-restart');
   assert.deepEqual(watched.pageErrors, [], 'no unhandled errors in the page');
-  assert.deepEqual(watched.consoleErrors.filter((m) => /Uncaught|unhandled/i.test(m)), [], 'no unhandled rejections either');
+  assert.deepEqual(
+    watched.consoleErrors.filter((m) => /Uncaught|unhandled/i.test(m)),
+    [],
+    'no unhandled rejections either',
+  );
 });
 
 test('the client library in a page reports auth errors by code: MG_ERR_AUTH_FORBIDDEN for a refused subscribe, MG_ERR_AUTH_EXPIRED on close 4401', async (t) => {
@@ -185,7 +207,8 @@ test('the client library in a page reports auth errors by code: MG_ERR_AUTH_FORB
     ws.send(JSON.stringify({ op: 'hello', node: 'stand-in', region: 'r', version: '0' }));
     ws.on('message', (raw) => {
       const f = JSON.parse(raw.toString()) as { ref: number; filter: string };
-      if (f.filter.startsWith('payroll.')) ws.send(JSON.stringify({ op: 'err', ref: f.ref, code: 'MG_ERR_AUTH_FORBIDDEN', message: `may not subscribe to '${f.filter}'` }));
+      if (f.filter.startsWith('payroll.'))
+        ws.send(JSON.stringify({ op: 'err', ref: f.ref, code: 'MG_ERR_AUTH_FORBIDDEN', message: `may not subscribe to '${f.filter}'` }));
       else ws.send(JSON.stringify({ op: 'ok', ref: f.ref }));
       if (f.filter === 'expire.now') ws.close(4401, 'MG_ERR_AUTH_EXPIRED: the token expired');
     });
@@ -213,7 +236,12 @@ test('the client library in a page reports auth errors by code: MG_ERR_AUTH_FORB
     await closed;
     return { forbidden, errors, state: client.state, filters: client.filters };
   }, url);
-  assert.deepEqual(result, { forbidden: { code: 'MG_ERR_AUTH_FORBIDDEN', typed: true }, errors: ['MG_ERR_AUTH_EXPIRED'], state: 'closed', filters: ['orders.>', 'expire.now'] });
+  assert.deepEqual(result, {
+    forbidden: { code: 'MG_ERR_AUTH_FORBIDDEN', typed: true },
+    errors: ['MG_ERR_AUTH_EXPIRED'],
+    state: 'closed',
+    filters: ['orders.>', 'expire.now'],
+  });
   assert.deepEqual(tokens, ['a-token'], 'token sent as ?token=, and no reconnect after an expired token');
   assert.deepEqual(watched.pageErrors, []);
 });

@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import WebSocket from 'ws';
-import { MeshgateClient, type MeshEvent, type WebSocketConstructor } from '../../client/mod.js';
+import { type MeshEvent, MeshgateClient, type WebSocketConstructor } from '../../client/mod.js';
 import { ChangeFeed } from '../../demo/change-events.js';
 import { until } from '../helpers/mesh.js';
 
@@ -16,9 +16,15 @@ const DEMO = fileURLToPath(new URL('../../demo/run.js', import.meta.url));
 /** The database change event schema the project ships (schemas/). */
 const DB_CHANGE_SCHEMA = JSON.parse(readFileSync(new URL('../../../schemas/db-change-event.schema.json', import.meta.url), 'utf8')) as object;
 
-type Envelope = { before: Record<string, unknown> | null; after: Record<string, unknown> | null; op: string; source: { db: string; table: string; lsn: number }; ts_ms: number };
+type Envelope = {
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+  op: string;
+  source: { db: string; table: string; lsn: number };
+  ts_ms: number;
+};
 
-test('ChangeFeed emits Debezium-style inserts, updates and deletes of orders and customers, valid against schemas/db-change-event.schema.json, whose before is the row\'s last after', () => {
+test("ChangeFeed emits Debezium-style inserts, updates and deletes of orders and customers, valid against schemas/db-change-event.schema.json, whose before is the row's last after", () => {
   const valid = new Ajv2020({ strict: false }).compile(DB_CHANGE_SCHEMA);
   const feed = new ChangeFeed(7);
   const rows = new Map<string, Record<string, unknown>>();
@@ -52,7 +58,10 @@ test('ChangeFeed emits Debezium-style inserts, updates and deletes of orders and
   assert.deepEqual([...seen].sort(), ['customers.delete', 'customers.insert', 'customers.update', 'orders.delete', 'orders.insert', 'orders.update']);
   assert.deepEqual(new ChangeFeed(7).next(1).event.data, new ChangeFeed(7).next(1).event.data, 'deterministic per seed');
   assert.equal(valid(new ChangeFeed(7).broken(1_700_000_000_000).event.data), false, 'broken() changes fail the schema');
-  assert.deepEqual(valid.errors?.map((e) => e.instancePath), ['/ts_ms']);
+  assert.deepEqual(
+    valid.errors?.map((e) => e.instancePath),
+    ['/ts_ms'],
+  );
 });
 
 test('npm run demo starts three peered regions and a producer, prints the console URL, and stops everything on Ctrl-C', async (t) => {
@@ -99,13 +108,17 @@ test('npm run demo starts three peered regions and a producer, prints the consol
   assert.equal(env.source.table, 'orders');
   assert.ok(['c', 'u', 'd'].includes(env.op));
   assert.equal(order.origin, 'eu');
-  assert.deepEqual(order.hops.map((h) => h.node), ['eu', 'ap']);
+  assert.deepEqual(
+    order.hops.map((h) => h.node),
+    ['eu', 'ap'],
+  );
   const dead = await letter;
   assert.match(dead.topic, /^_mg\.deadletter\.db\.(orders|customers)\./);
   const body = dead.json<{ reasons: Array<{ path: string; message: string }>; event: { data: { ts_ms: unknown } } }>();
   assert.deepEqual(body.reasons, [{ path: '/ts_ms', message: 'must be integer' }]);
   assert.equal(typeof body.event.data.ts_ms, 'string', 'the original, broken change is carried whole');
-  for (const url of httpUrls) assert.ok(((await (await fetch(`${url}/v1/schemas/subjects`)).json()) as string[]).includes('db-change-event'), `${url} holds the schema`);
+  for (const url of httpUrls)
+    assert.ok(((await (await fetch(`${url}/v1/schemas/subjects`)).json()) as string[]).includes('db-change-event'), `${url} holds the schema`);
   await c.close();
 
   child.kill('SIGINT');

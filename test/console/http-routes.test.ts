@@ -40,7 +40,15 @@ test('every node serves the client library under /v1/client/ and the console at 
 
 test('the file routes serve only plain names from their folders', async (t) => {
   const node = await startTestNode(t);
-  for (const path of ['/v1/client/../../package.json', '/v1/client/..%2F..%2Fpackage.json', '/v1/client/nope.js', '/v1/client/', '/v1/console/../broker/server.js', '/v1/console/.hidden.js', '/v1/client/server.ts']) {
+  for (const path of [
+    '/v1/client/../../package.json',
+    '/v1/client/..%2F..%2Fpackage.json',
+    '/v1/client/nope.js',
+    '/v1/client/',
+    '/v1/console/../broker/server.js',
+    '/v1/console/.hidden.js',
+    '/v1/client/server.ts',
+  ]) {
     const r = await rawGet(node.port, path);
     assert.equal(r.status, 404, path);
     assert.equal((JSON.parse(r.body) as { error: string }).error, 'MG_ERR_NOT_FOUND', path);
@@ -49,7 +57,11 @@ test('the file routes serve only plain names from their folders', async (t) => {
 
 test('GET /v1/mesh on a lone node shows the node itself, its local filters and no links', async (t) => {
   const node = await startTestNode(t);
-  const view = (await (await fetch(`${node.httpUrl}/v1/mesh`)).json()) as { node: string; nodes: Array<{ id: string; self: boolean; reachable: boolean; local: string[] }>; links: unknown[] };
+  const view = (await (await fetch(`${node.httpUrl}/v1/mesh`)).json()) as {
+    node: string;
+    nodes: Array<{ id: string; self: boolean; reachable: boolean; local: string[] }>;
+    links: unknown[];
+  };
   assert.equal(view.node, 'test-node');
   assert.deepEqual(view.nodes, [{ id: 'test-node', region: 'test', url: null, reachable: true, self: true, local: [], bridges: [] }]);
   assert.deepEqual(view.links, []);

@@ -43,10 +43,30 @@ export class AmqpMiniError extends Error {
 
 class Writer {
   #parts: Buffer[] = [];
-  u8(v: number): this { const b = Buffer.alloc(1); b.writeUInt8(v); this.#parts.push(b); return this; }
-  u16(v: number): this { const b = Buffer.alloc(2); b.writeUInt16BE(v); this.#parts.push(b); return this; }
-  u32(v: number): this { const b = Buffer.alloc(4); b.writeUInt32BE(v); this.#parts.push(b); return this; }
-  u64(v: bigint): this { const b = Buffer.alloc(8); b.writeBigUInt64BE(v); this.#parts.push(b); return this; }
+  u8(v: number): this {
+    const b = Buffer.alloc(1);
+    b.writeUInt8(v);
+    this.#parts.push(b);
+    return this;
+  }
+  u16(v: number): this {
+    const b = Buffer.alloc(2);
+    b.writeUInt16BE(v);
+    this.#parts.push(b);
+    return this;
+  }
+  u32(v: number): this {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(v);
+    this.#parts.push(b);
+    return this;
+  }
+  u64(v: bigint): this {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64BE(v);
+    this.#parts.push(b);
+    return this;
+  }
   shortstr(s: string): this {
     const b = Buffer.from(s, 'utf8');
     if (b.length > 255) throw new RangeError(`shortstr longer than 255 bytes: ${s.slice(0, 40)}…`);
@@ -56,20 +76,53 @@ class Writer {
     const b = typeof s === 'string' ? Buffer.from(s, 'utf8') : Buffer.from(s);
     return this.u32(b.length).bytes(b);
   }
-  emptyTable(): this { return this.u32(0); }
-  bytes(b: Uint8Array): this { this.#parts.push(Buffer.from(b.buffer, b.byteOffset, b.byteLength)); return this; }
-  build(): Buffer { return Buffer.concat(this.#parts); }
+  emptyTable(): this {
+    return this.u32(0);
+  }
+  bytes(b: Uint8Array): this {
+    this.#parts.push(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    return this;
+  }
+  build(): Buffer {
+    return Buffer.concat(this.#parts);
+  }
 }
 
 class Reader {
   #off = 0;
   constructor(readonly buf: Buffer) {}
-  u8(): number { const v = this.buf.readUInt8(this.#off); this.#off += 1; return v; }
-  u16(): number { const v = this.buf.readUInt16BE(this.#off); this.#off += 2; return v; }
-  u32(): number { const v = this.buf.readUInt32BE(this.#off); this.#off += 4; return v; }
-  u64(): bigint { const v = this.buf.readBigUInt64BE(this.#off); this.#off += 8; return v; }
-  shortstr(): string { const n = this.u8(); const s = this.buf.toString('utf8', this.#off, this.#off + n); this.#off += n; return s; }
-  longstr(): Buffer { const n = this.u32(); const s = this.buf.subarray(this.#off, this.#off + n); this.#off += n; return s; }
+  u8(): number {
+    const v = this.buf.readUInt8(this.#off);
+    this.#off += 1;
+    return v;
+  }
+  u16(): number {
+    const v = this.buf.readUInt16BE(this.#off);
+    this.#off += 2;
+    return v;
+  }
+  u32(): number {
+    const v = this.buf.readUInt32BE(this.#off);
+    this.#off += 4;
+    return v;
+  }
+  u64(): bigint {
+    const v = this.buf.readBigUInt64BE(this.#off);
+    this.#off += 8;
+    return v;
+  }
+  shortstr(): string {
+    const n = this.u8();
+    const s = this.buf.toString('utf8', this.#off, this.#off + n);
+    this.#off += n;
+    return s;
+  }
+  longstr(): Buffer {
+    const n = this.u32();
+    const s = this.buf.subarray(this.#off, this.#off + n);
+    this.#off += n;
+    return s;
+  }
 }
 
 function frame(type: number, channel: number, payload: Buffer): Buffer {
@@ -140,9 +193,19 @@ export class AmqpMiniConnection {
     const stepTimeoutMs = opts.stepTimeoutMs ?? 5000;
     const socket = await new Promise<net.Socket>((resolve, reject) => {
       const s = net.connect({ host: opts.host ?? '127.0.0.1', port: opts.port });
-      const timer = setTimeout(() => { s.destroy(); reject(new AmqpMiniError('MG_ERR_AMQP_TIMEOUT', 'TCP connect timed out')); }, stepTimeoutMs);
-      s.once('connect', () => { clearTimeout(timer); s.removeAllListeners('error'); resolve(s); });
-      s.once('error', (err) => { clearTimeout(timer); reject(new AmqpMiniError('MG_ERR_AMQP_SOCKET', `connect: ${err.message}`, { cause: err })); });
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(new AmqpMiniError('MG_ERR_AMQP_TIMEOUT', 'TCP connect timed out'));
+      }, stepTimeoutMs);
+      s.once('connect', () => {
+        clearTimeout(timer);
+        s.removeAllListeners('error');
+        resolve(s);
+      });
+      s.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new AmqpMiniError('MG_ERR_AMQP_SOCKET', `connect: ${err.message}`, { cause: err }));
+      });
     });
     socket.setNoDelay(true);
     const c = new AmqpMiniConnection(socket, stepTimeoutMs);
@@ -160,16 +223,13 @@ export class AmqpMiniConnection {
     // connection.start (10,10)
     const start = await this.#expectMethod(0, 10, 10);
     const r = new Reader(start);
-    r.u8(); r.u8();
+    r.u8();
+    r.u8();
     this.serverProperties = r.longstr();
     const user = opts.user ?? 'guest';
     const pass = opts.password ?? 'guest';
     // connection.start-ok (10,11)
-    this.#send(0, method(10, 11, new Writer()
-      .emptyTable()
-      .shortstr('PLAIN')
-      .longstr(`\u0000${user}\u0000${pass}`)
-      .shortstr('en_US')));
+    this.#send(0, method(10, 11, new Writer().emptyTable().shortstr('PLAIN').longstr(`\u0000${user}\u0000${pass}`).shortstr('en_US')));
     // connection.tune (10,30)
     const tune = new Reader(await this.#expectMethod(0, 10, 30));
     const channelMax = tune.u16();
@@ -178,7 +238,17 @@ export class AmqpMiniConnection {
     // connection.tune-ok (10,31): heartbeat 0 = disabled.
     this.#send(0, method(10, 31, new Writer().u16(channelMax).u32(frameMax).u16(0)));
     // connection.open (10,40)
-    this.#send(0, method(10, 40, new Writer().shortstr(opts.vhost ?? '/').shortstr('').u8(0)));
+    this.#send(
+      0,
+      method(
+        10,
+        40,
+        new Writer()
+          .shortstr(opts.vhost ?? '/')
+          .shortstr('')
+          .u8(0),
+      ),
+    );
     await this.#expectMethod(0, 10, 41);
     // channel.open (20,10) on channel 1
     this.#send(1, method(20, 10, new Writer().shortstr('')));
@@ -186,7 +256,10 @@ export class AmqpMiniConnection {
   }
 
   /** queue.declare on channel 1. Returns the message count the broker reports. */
-  async declareQueue(name: string, opts: { durable?: boolean; autoDelete?: boolean; exclusive?: boolean } = {}): Promise<{ queue: string; messageCount: number }> {
+  async declareQueue(
+    name: string,
+    opts: { durable?: boolean; autoDelete?: boolean; exclusive?: boolean } = {},
+  ): Promise<{ queue: string; messageCount: number }> {
     // bits: passive(0) durable(1) exclusive(2) auto-delete(3) no-wait(4)
     const bits = (opts.durable ? 2 : 0) | (opts.exclusive ? 4 : 0) | (opts.autoDelete ? 8 : 0);
     this.#send(1, method(50, 10, new Writer().u16(0).shortstr(name).u8(bits).emptyTable()));
@@ -203,7 +276,8 @@ export class AmqpMiniConnection {
     // content header: class 60, weight 0, body size, property flags.
     // Flag bit 12 (0x1000) = delivery-mode; 2 = persistent.
     const header = new Writer().u16(60).u16(0).u64(BigInt(body.byteLength));
-    if (opts.persistent) header.u16(0x1000).u8(2); else header.u16(0);
+    if (opts.persistent) header.u16(0x1000).u8(2);
+    else header.u16(0);
     frames.push(frame(FRAME_HEADER, 1, header.build()));
     if (body.byteLength > 0) frames.push(frame(FRAME_BODY, 1, Buffer.from(body)));
     this.#socket.write(Buffer.concat(frames));
@@ -238,7 +312,10 @@ export class AmqpMiniConnection {
 
   /** connection.close and wait for close-ok, then end the socket. */
   async close(): Promise<void> {
-    if (this.#error) { this.destroy(); return; }
+    if (this.#error) {
+      this.destroy();
+      return;
+    }
     this.#send(0, method(10, 50, new Writer().u16(200).shortstr('bye').u16(0).u16(0)));
     try {
       await this.#expectMethod(0, 10, 51);
@@ -311,7 +388,8 @@ export class AmqpMiniConnection {
       }, this.#stepTimeoutMs);
       this.#waiter = (f) => {
         clearTimeout(timer);
-        if (f instanceof Error) reject(f); else resolve(f);
+        if (f instanceof Error) reject(f);
+        else resolve(f);
       };
     });
   }

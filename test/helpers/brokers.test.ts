@@ -8,12 +8,12 @@ import {
   BrokerMissingError,
   findBinary,
   listeningSockets,
+  type NatsServerHandle,
   natsMonitor,
   startMosquitto,
   startNatsCluster,
   startNatsServer,
   startRabbitMQ,
-  type NatsServerHandle,
 } from './brokers.js';
 
 const run = promisify(execFile);
@@ -47,9 +47,7 @@ async function natsRoundTrip(pubServer: NatsServerHandle, subServer: NatsServerH
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
-    const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`no message on ${subject} within 5 s`)), 5000).unref(),
-    );
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no message on ${subject} within 5 s`)), 5000).unref());
     try {
       return await Promise.race([received, timeout]);
     } finally {

@@ -27,7 +27,7 @@
  *   MESHGATE_TEST_TMP          parent directory for broker dirs (test/run.mjs sets it)
  *   MESHGATE_KEEP_BROKER_DIRS  =1 keeps a broker's directory after stop()
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -229,7 +229,10 @@ export function fileTail(file: string, lines = 40): string {
       const len = Math.min(size, 16 * 1024);
       const buf = Buffer.alloc(len);
       fs.readSync(fd, buf, 0, len, size - len);
-      return stripAnsi(buf.toString('utf8')).split('\n').slice(-lines - 1).join('\n');
+      return stripAnsi(buf.toString('utf8'))
+        .split('\n')
+        .slice(-lines - 1)
+        .join('\n');
     } finally {
       fs.closeSync(fd);
     }
@@ -548,10 +551,12 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     }
     args.push(...(opts.args ?? []));
     const proc = new LoggedProcess(bin, args, { env: cleanEnv(), cwd: dir, logFile });
-    await waitReady(
-      async () => /Server is ready/.test(readFrom(logFile, proc.logOffset)) && (await tcpProbe(port)),
-      { what: `nats-server on 127.0.0.1:${port}`, timeoutMs, proc, logFile },
-    );
+    await waitReady(async () => /Server is ready/.test(readFrom(logFile, proc.logOffset)) && (await tcpProbe(port)), {
+      what: `nats-server on 127.0.0.1:${port}`,
+      timeoutMs,
+      proc,
+      logFile,
+    });
     return proc;
   };
 
@@ -668,10 +673,12 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
 
   const spawnOnce = async (): Promise<LoggedProcess> => {
     const proc = new LoggedProcess(bin, ['-c', confFile], { env: cleanEnv(), cwd: dir, logFile });
-    await waitReady(
-      async () => /mosquitto version \S+ running/.test(readFrom(logFile, proc.logOffset)) && (await tcpProbe(port)),
-      { what: `mosquitto on 127.0.0.1:${port}`, timeoutMs, proc, logFile },
-    );
+    await waitReady(async () => /mosquitto version \S+ running/.test(readFrom(logFile, proc.logOffset)) && (await tcpProbe(port)), {
+      what: `mosquitto on 127.0.0.1:${port}`,
+      timeoutMs,
+      proc,
+      logFile,
+    });
     return proc;
   };
 

@@ -42,16 +42,58 @@ export function makeTestPki(): TestPki {
   const ext = join(dir, 'leaf.ext');
   writeFileSync(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n');
   const makeCa = (name: string) => {
-    openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=${name}`], dir);
+    openssl(
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        `${name}.key`,
+        '-out',
+        `${name}.pem`,
+        '-days',
+        '2',
+        '-subj',
+        `/CN=${name}`,
+      ],
+      dir,
+    );
     return { certFile: join(dir, `${name}.pem`), keyFile: join(dir, `${name}.key`) };
   };
   const ca = makeCa('mesh-ca');
   const other = makeCa('other-ca');
   let serial = 1;
   const leaf = (name: string, signer: CertFiles, days: number): CertFiles => {
-    openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], dir);
+    openssl(
+      ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`],
+      dir,
+    );
     // A negative -days puts notAfter before now: an expired certificate.
-    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', signer.certFile, '-CAkey', signer.keyFile, '-set_serial', String(serial++), '-out', `${name}.pem`, '-days', String(days), '-extfile', ext], dir);
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        signer.certFile,
+        '-CAkey',
+        signer.keyFile,
+        '-set_serial',
+        String(serial++),
+        '-out',
+        `${name}.pem`,
+        '-days',
+        String(days),
+        '-extfile',
+        ext,
+      ],
+      dir,
+    );
     return { certFile: join(dir, `${name}.pem`), keyFile: join(dir, `${name}.key`) };
   };
   return {

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -47,7 +47,14 @@ export class NodeProcess {
     const config = {
       node: { id: spec.id, region: spec.region ?? 'r1' },
       listen: { host: '127.0.0.1', port: spec.port },
-      mesh: { key: spec.meshKey ?? TEST_MESH_KEY, peers: spec.peers ?? [], backoffMinMs: 20, backoffMaxMs: 300, keepaliveMs: 1000, ...(spec.config?.mesh as object) },
+      mesh: {
+        key: spec.meshKey ?? TEST_MESH_KEY,
+        peers: spec.peers ?? [],
+        backoffMinMs: 20,
+        backoffMaxMs: 300,
+        keepaliveMs: 1000,
+        ...(spec.config?.mesh as object),
+      },
       ...Object.fromEntries(Object.entries(spec.config ?? {}).filter(([k]) => k !== 'mesh')),
     };
     writeFileSync(this.#configFile, JSON.stringify(config));
@@ -135,7 +142,12 @@ export async function until(what: string, check: () => Promise<boolean> | boolea
  * Starts one node per id, with `edges` [a, b] meaning a dials b. Ports are
  * chosen first so every node can be given its peers' URLs.
  */
-export async function startMesh(t: TestContext, ids: readonly string[], edges: ReadonlyArray<readonly [string, string]>, config?: Record<string, unknown>): Promise<Map<string, NodeProcess>> {
+export async function startMesh(
+  t: TestContext,
+  ids: readonly string[],
+  edges: ReadonlyArray<readonly [string, string]>,
+  config?: Record<string, unknown>,
+): Promise<Map<string, NodeProcess>> {
   const ports = new Map<string, number>();
   for (const id of ids) ports.set(id, await freePort());
   const nodes = new Map<string, NodeProcess>();

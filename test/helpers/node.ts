@@ -1,12 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
-import WebSocket from 'ws';
+import { fileURLToPath } from 'node:url';
 import { Encoder } from 'cbor-x';
+import WebSocket from 'ws';
+import { type ConfigLayer, resolveConfig } from '../../broker/config/mod.js';
 import { CBOR_OPTIONS } from '../../broker/event/mod.js';
-import { resolveConfig, type ConfigLayer } from '../../broker/config/mod.js';
-import { startNode, type RunningNode } from '../../broker/node/internal.js';
+import { type RunningNode, startNode } from '../../broker/node/internal.js';
 
 /** dist/bin/meshgate.js, the compiled `meshgate` command. */
 export const CLI = fileURLToPath(new URL('../../bin/meshgate.js', import.meta.url));

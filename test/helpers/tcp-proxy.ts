@@ -1,5 +1,5 @@
-import { createServer, connect, type Socket, type Server } from 'node:net';
 import { once } from 'node:events';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 
 /**
  * A TCP proxy on 127.0.0.1 that can cut every connection through it at

@@ -1,15 +1,7 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  amqpFilterToMesh,
-  amqpTopicToMesh,
-  checkTopic,
-  filterMatches,
-  meshFilterToAmqp,
-  meshTopicToAmqp,
-  TopicError,
-} from '../../routing/mod.js';
+import { test } from 'node:test';
 import { NO_TOPIC_LIMITS } from '../../routing/internal.js';
+import { amqpFilterToMesh, amqpTopicToMesh, checkTopic, filterMatches, meshFilterToAmqp, meshTopicToAmqp, TopicError } from '../../routing/mod.js';
 import { SeededRandom } from './seeded-random.js';
 import { amqpMatches, assertTopicError, translationTableTests } from './translation-helpers.js';
 
@@ -106,8 +98,31 @@ test('meshFilterToAmqp() refuses an invalid mesh filter and one empty token', ()
 
 // --- properties on random input -------------------------------------------
 
-const AMQP_PIECES = ['a', 'Z', '*', '#', '>', ' ', '%', '%2E', '%2F', '%23', '%25', '%2A', '%3E', '%20', '%C2%A0',
-  '%00', '2', 'E', 'A', '\u00e9', '\t', '/', '+'];
+const AMQP_PIECES = [
+  'a',
+  'Z',
+  '*',
+  '#',
+  '>',
+  ' ',
+  '%',
+  '%2E',
+  '%2F',
+  '%23',
+  '%25',
+  '%2A',
+  '%3E',
+  '%20',
+  '%C2%A0',
+  '%00',
+  '2',
+  'E',
+  'A',
+  '\u00e9',
+  '\t',
+  '/',
+  '+',
+];
 const MESH_PIECES = ['a', 'Z', '/', '+', '#', '%', '%2E', '%2F', '%23', '%25', '%2A', '%3E', '%20', '%00', '2', 'E', 'A', '\u00e9'];
 
 function randomJoined(rng: SeededRandom, pieces: string[], min: number): string {
@@ -213,11 +228,7 @@ test('translated filters match exactly the translated keys the originals match, 
     if (meshFilter === '%00') continue;
     const binding = meshFilterToAmqp(meshFilter);
     for (const topic of meshTopics) {
-      assert.equal(
-        amqpMatches(binding, meshTopicToAmqp(topic)),
-        filterMatches(meshFilter, topic),
-        `mesh ${meshFilter} vs ${topic}; AMQP ${binding}`,
-      );
+      assert.equal(amqpMatches(binding, meshTopicToAmqp(topic)), filterMatches(meshFilter, topic), `mesh ${meshFilter} vs ${topic}; AMQP ${binding}`);
     }
   }
 });

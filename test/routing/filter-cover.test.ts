@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { filterCovers, filterMatches, minimalCover } from '../../routing/mod.js';
 import { SeededRandom } from './seeded-random.js';
 
@@ -62,9 +62,7 @@ test('filterCovers() equals brute force for every pair of small filters', () => 
 
 function minimalCoverByBruteForce(filters: string[]): string[] {
   const distinct = [...new Set(filters)];
-  return distinct
-    .filter((s) => !distinct.some((g) => g !== s && coversByBruteForce(g, s)))
-    .sort();
+  return distinct.filter((s) => !distinct.some((g) => g !== s && coversByBruteForce(g, s))).sort();
 }
 
 for (const seed of [7, 8, 9, 10]) {

@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { filterMatches, intersectFilters } from '../../routing/mod.js';
 
 test('intersectFilters() gives the filter both match, or null', () => {
@@ -47,7 +47,12 @@ test('intersectFilters() matches exactly the topics both filters match, for ever
       if (both === null) {
         assert.deepEqual(want, [], `${a} ∩ ${b} is null, yet ${want[0]} matches both`);
         empty++;
-      } else assert.deepEqual(TOPICS.filter((t) => filterMatches(both, t)), want, `${a} ∩ ${b} = ${both}`);
+      } else
+        assert.deepEqual(
+          TOPICS.filter((t) => filterMatches(both, t)),
+          want,
+          `${a} ∩ ${b} = ${both}`,
+        );
     }
   }
   assert.ok(empty > 0 && empty < FILTERS.length ** 2, 'the alphabet gives both empty and non-empty intersections');

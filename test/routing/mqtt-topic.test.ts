@@ -1,16 +1,7 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  checkFilter,
-  checkTopic,
-  filterMatches,
-  meshFilterToMqtt,
-  meshTopicToMqtt,
-  mqttFilterToMesh,
-  mqttTopicToMesh,
-  TopicError,
-} from '../../routing/mod.js';
+import { test } from 'node:test';
 import { NO_TOPIC_LIMITS } from '../../routing/internal.js';
+import { checkFilter, checkTopic, filterMatches, meshFilterToMqtt, meshTopicToMqtt, mqttFilterToMesh, mqttTopicToMesh, TopicError } from '../../routing/mod.js';
 import { SeededRandom } from './seeded-random.js';
 import { assertTopicError, mqttMatches, translationTableTests } from './translation-helpers.js';
 
@@ -141,10 +132,61 @@ test('meshFilterToMqtt() refuses an invalid mesh filter and one empty token', ()
 
 // --- properties on random input -------------------------------------------
 
-const MQTT_PIECES = ['a', 'Z', '.', '*', '>', ' ', '%', '%2E', '%2F', '%2B', '%23', '%25', '%2A', '%3E', '%20', '%C2%A0',
-  '%00', '%0', '%e2', '2', 'E', 'F', '5', '\u00e9', '\u00a0', '\t', '$', '\u{1F600}'];
-const MESH_PIECES = ['a', 'Z', '/', '+', '#', '%', '%2E', '%2F', '%2B', '%23', '%25', '%2A', '%3E', '%20', '%C2%A0',
-  '%00', '%0', '2', 'E', 'F', '5', '\u00e9', '$'];
+const MQTT_PIECES = [
+  'a',
+  'Z',
+  '.',
+  '*',
+  '>',
+  ' ',
+  '%',
+  '%2E',
+  '%2F',
+  '%2B',
+  '%23',
+  '%25',
+  '%2A',
+  '%3E',
+  '%20',
+  '%C2%A0',
+  '%00',
+  '%0',
+  '%e2',
+  '2',
+  'E',
+  'F',
+  '5',
+  '\u00e9',
+  '\u00a0',
+  '\t',
+  '$',
+  '\u{1F600}',
+];
+const MESH_PIECES = [
+  'a',
+  'Z',
+  '/',
+  '+',
+  '#',
+  '%',
+  '%2E',
+  '%2F',
+  '%2B',
+  '%23',
+  '%25',
+  '%2A',
+  '%3E',
+  '%20',
+  '%C2%A0',
+  '%00',
+  '%0',
+  '2',
+  'E',
+  'F',
+  '5',
+  '\u00e9',
+  '$',
+];
 
 function randomToken(rng: SeededRandom, pieces: string[], min: number): string {
   let s = '';
@@ -208,7 +250,9 @@ test('every mesh topic either round-trips through MQTT or is refused for a non-c
 test('mesh filters round-trip through MQTT to the same single filter', () => {
   const rng = new SeededRandom(13);
   for (let i = 0; i < 5000; i++) {
-    const tokens = randomJoined(rng, MESH_PIECES, 1, '.').split('.').map((t) => (rng.chance(0.3) ? '*' : t));
+    const tokens = randomJoined(rng, MESH_PIECES, 1, '.')
+      .split('.')
+      .map((t) => (rng.chance(0.3) ? '*' : t));
     if (rng.chance(0.3)) tokens[tokens.length - 1] = '>';
     const filter = tokens.join('.');
     if (checkFilter(filter, NO_TOPIC_LIMITS) !== null) continue;
@@ -257,11 +301,7 @@ test('translated filters match exactly the translated topics the originals match
     if (meshFilter === '%00') continue;
     const mqttFilter = meshFilterToMqtt(meshFilter);
     for (const topic of meshTopics) {
-      assert.equal(
-        mqttMatches(mqttFilter, meshTopicToMqtt(topic)),
-        filterMatches(meshFilter, topic),
-        `mesh ${meshFilter} vs ${topic}; MQTT ${mqttFilter}`,
-      );
+      assert.equal(mqttMatches(mqttFilter, meshTopicToMqtt(topic)), filterMatches(meshFilter, topic), `mesh ${meshFilter} vs ${topic}; MQTT ${mqttFilter}`);
     }
   }
 });

@@ -1,13 +1,37 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AMQP_WORDS } from '../../routing/internal.js';
-import { MQTT_LEVELS } from '../../routing/internal.js';
-import { decodeToken, encodeToken, MESH_TOKENS, utf8Length } from '../../routing/internal.js';
+import { test } from 'node:test';
+import { AMQP_WORDS, decodeToken, encodeToken, MESH_TOKENS, MQTT_LEVELS, utf8Length } from '../../routing/internal.js';
 import { TopicError } from '../../routing/mod.js';
 import { SeededRandom } from './seeded-random.js';
 
 const DIALECTS = [MESH_TOKENS, MQTT_LEVELS, AMQP_WORDS];
-const PIECES = ['a', '%', '2', 'E', 'F', '5', 'C', 'A', '0', '.', '/', '+', '#', '*', '>', ' ', '\t', '\u00a0', '\u3000', '\u00e9', '\u{1F600}', '%2', '%25', '%C2', '%E3%80'];
+const PIECES = [
+  'a',
+  '%',
+  '2',
+  'E',
+  'F',
+  '5',
+  'C',
+  'A',
+  '0',
+  '.',
+  '/',
+  '+',
+  '#',
+  '*',
+  '>',
+  ' ',
+  '\t',
+  '\u00a0',
+  '\u3000',
+  '\u00e9',
+  '\u{1F600}',
+  '%2',
+  '%25',
+  '%C2',
+  '%E3%80',
+];
 
 for (const dialect of DIALECTS) {
   test(`every plain text has one ${dialect.protocol} spelling that decodes back to it`, () => {

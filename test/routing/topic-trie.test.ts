@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { filterMatches, TopicError, TopicTrie } from '../../routing/mod.js';
 import { SeededRandom } from './seeded-random.js';
 
@@ -223,7 +223,10 @@ for (const seed of [1, 2, 3]) {
         assertAgrees(trie, pairs, topics.slice(round * 5, round * 5 + 10), seed);
       }
       assertAgrees(trie, pairs, topics, seed);
-      assert.equal(trie.size, [...pairs.values()].reduce((n, s) => n + s.size, 0));
+      assert.equal(
+        trie.size,
+        [...pairs.values()].reduce((n, s) => n + s.size, 0),
+      );
       assert.deepEqual(sorted(trie.filters()), sorted([...pairs.keys()]));
 
       // Remove everything: the trie ends empty.
@@ -260,7 +263,10 @@ test('TopicTrie keeps deduplicating correctly when values leave and come back', 
     trie.add('a.>', v);
     trie.add('a.*', v);
     trie.add('*.b', `w${round % 3}`);
-    assert.deepEqual(trie.match(`a.b`).filter((x) => x === v), [v]);
+    assert.deepEqual(
+      trie.match(`a.b`).filter((x) => x === v),
+      [v],
+    );
     trie.remove('a.>', v);
     if (round % 2 === 0) trie.remove('a.*', v);
   }

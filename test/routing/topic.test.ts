@@ -1,12 +1,8 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { checkFilter, checkTopic, DEFAULT_TOPIC_LIMITS, filterMatches, type TopicLimits } from '../../routing/mod.js';
 
-function assertProblem(
-  problem: ReturnType<typeof checkTopic>,
-  code: 'MG_ERR_TOPIC_INVALID' | 'MG_ERR_TOPIC_LIMIT',
-  words: RegExp,
-): void {
+function assertProblem(problem: ReturnType<typeof checkTopic>, code: 'MG_ERR_TOPIC_INVALID' | 'MG_ERR_TOPIC_LIMIT', words: RegExp): void {
   assert.ok(problem !== null, 'expected a problem');
   assert.equal(problem.code, code);
   assert.match(problem.message, words);

@@ -1,8 +1,7 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkCompatibility, proveSubset, SchemaError, SchemaRegistry, type CompatibilityMode } from '../../schemas/mod.js';
+import { test } from 'node:test';
 import { canonicalJson } from '../../schemas/internal.js';
-import { schemaIdOf } from '../../schemas/mod.js';
+import { type CompatibilityMode, checkCompatibility, proveSubset, SchemaError, SchemaRegistry, schemaIdOf } from '../../schemas/mod.js';
 
 type Json = Record<string, unknown>;
 const str = { type: 'string' };
@@ -75,7 +74,13 @@ const CHANGES: Change[] = [
     backward: /type of \/properties\/y narrowed from \[string,number\] to string/,
     forward: true,
   },
-  { name: 'integer widened to number', old: obj({ n: { type: 'integer' } }), new: obj({ n: { type: 'number' } }), backward: true, forward: /type of \/properties\/n widened from integer to number/ },
+  {
+    name: 'integer widened to number',
+    old: obj({ n: { type: 'integer' } }),
+    new: obj({ n: { type: 'number' } }),
+    backward: true,
+    forward: /type of \/properties\/n widened from integer to number/,
+  },
   {
     name: 'enum value removed',
     old: obj({ e: { enum: ['x', 'y', 'z'] } }),
@@ -155,7 +160,11 @@ for (const mode of MODES) {
         assert.deepEqual(messages, [], `${mode} / ${c.name} should be accepted`);
       } else {
         assert.ok(messages.length > 0, `${mode} / ${c.name} should be refused`);
-        for (const re of expected) assert.ok(messages.some((m) => re.test(m)), `${mode} / ${c.name}: ${re} not in ${JSON.stringify(messages)}`);
+        for (const re of expected)
+          assert.ok(
+            messages.some((m) => re.test(m)),
+            `${mode} / ${c.name}: ${re} not in ${JSON.stringify(messages)}`,
+          );
         for (const m of messages) assert.match(m, new RegExp(`^${mode} against version 1: `));
       }
     }
@@ -165,18 +174,32 @@ for (const mode of MODES) {
 test('the table has, for BACKWARD and for FORWARD, both accepted and refused changes', () => {
   assert.ok(CHANGES.some((c) => c.backward === true) && CHANGES.some((c) => c.backward !== true));
   assert.ok(CHANGES.some((c) => c.forward === true) && CHANGES.some((c) => c.forward !== true));
-  assert.ok(CHANGES.some((c) => c.forward === true && c.backward === true && c.old !== c.new), 'a FULL-compatible change');
+  assert.ok(
+    CHANGES.some((c) => c.forward === true && c.backward === true && c.old !== c.new),
+    'a FULL-compatible change',
+  );
 });
 
 test('transitive modes check every earlier version; non-transitive modes only the latest', () => {
   for (const [plain, transitive, versions] of [
     // v1 -> v2 was registered under NONE (b made required); v3 only relaxes a maxLength, so v2 -> v3 is fine, v1 -> v3 is not.
-    ['BACKWARD', 'BACKWARD_TRANSITIVE', [obj({ a: str, b: str }), obj({ a: { type: 'string', maxLength: 5 }, b: str }, { required: ['b'] }), obj({ a: { type: 'string', maxLength: 9 }, b: str }, { required: ['b'] })]],
+    [
+      'BACKWARD',
+      'BACKWARD_TRANSITIVE',
+      [
+        obj({ a: str, b: str }),
+        obj({ a: { type: 'string', maxLength: 5 }, b: str }, { required: ['b'] }),
+        obj({ a: { type: 'string', maxLength: 9 }, b: str }, { required: ['b'] }),
+      ],
+    ],
     // v1 -> v2 under NONE removes enum value 'z'; v3 = v2 adds a description.
     ['FORWARD', 'FORWARD_TRANSITIVE', [obj({ e: { enum: ['x'] } }), obj({ e: { enum: ['x', 'z'] } }), obj({ e: { enum: ['x', 'z'], description: 'e' } })]],
     ['FULL', 'FULL_TRANSITIVE', [obj({ e: { enum: ['x'] } }), obj({ e: { enum: ['x', 'z'] } }), obj({ e: { enum: ['x', 'z'], description: 'e' } })]],
   ] as const) {
-    for (const [mode, accepted] of [[plain, true], [transitive, false]] as const) {
+    for (const [mode, accepted] of [
+      [plain, true],
+      [transitive, false],
+    ] as const) {
       const registry = new SchemaRegistry();
       registry.register('s', versions[0], { compatibility: 'NONE' });
       registry.register('s', versions[1]);
@@ -186,7 +209,11 @@ test('transitive modes check every earlier version; non-transitive modes only th
       } else {
         assert.throws(
           () => registry.register('s', versions[2]),
-          (err: unknown) => err instanceof SchemaError && err.code === 'MG_ERR_SCHEMA_INCOMPATIBLE' && err.reasons.every((r) => r.startsWith(`${mode} against version 1: `)) && err.reasons.length > 0,
+          (err: unknown) =>
+            err instanceof SchemaError &&
+            err.code === 'MG_ERR_SCHEMA_INCOMPATIBLE' &&
+            err.reasons.every((r) => r.startsWith(`${mode} against version 1: `)) &&
+            err.reasons.length > 0,
           mode,
         );
         assert.deepEqual(registry.subject('s')?.versions, [1, 2]);
@@ -205,15 +232,34 @@ test('constructs the checker does not understand are refused as "cannot prove co
     ['if/then/else', obj({ a: str }), obj({ a: str }, { if: { required: ['a'] }, then: { required: ['b'] } }), /cannot prove compatible: if at \(root\)/],
     ['patternProperties', obj({ a: str }), obj({ a: str }, { patternProperties: { '^x': str } }), /cannot prove compatible: patternProperties at \(root\)/],
     ['dependentRequired', obj({ a: str }), obj({ a: str }, { dependentRequired: { a: ['b'] } }), /cannot prove compatible: dependentRequired at \(root\)/],
-    ['differing patterns', obj({ p: { type: 'string', pattern: '^[a-z]+$' } }), obj({ p: { type: 'string', pattern: '^[a-z0-9]+$' } }), /cannot prove compatible: pattern at \/properties\/p/],
-    ['$ref with a sibling keyword', obj({ a: str }, { $defs: { s: str } }), obj({ a: { $ref: '#/$defs/s', maxLength: 3 } }, { $defs: { s: str } }), /cannot prove compatible: \$ref at \/properties\/a \(with sibling keyword maxLength\)/],
-    ['prefixItems', obj({ l: { type: 'array' } }), obj({ l: { type: 'array', prefixItems: [str] } }), /cannot prove compatible: prefixItems at \/properties\/l/],
+    [
+      'differing patterns',
+      obj({ p: { type: 'string', pattern: '^[a-z]+$' } }),
+      obj({ p: { type: 'string', pattern: '^[a-z0-9]+$' } }),
+      /cannot prove compatible: pattern at \/properties\/p/,
+    ],
+    [
+      '$ref with a sibling keyword',
+      obj({ a: str }, { $defs: { s: str } }),
+      obj({ a: { $ref: '#/$defs/s', maxLength: 3 } }, { $defs: { s: str } }),
+      /cannot prove compatible: \$ref at \/properties\/a \(with sibling keyword maxLength\)/,
+    ],
+    [
+      'prefixItems',
+      obj({ l: { type: 'array' } }),
+      obj({ l: { type: 'array', prefixItems: [str] } }),
+      /cannot prove compatible: prefixItems at \/properties\/l/,
+    ],
   ];
   for (const [name, oldS, newS, re] of cases) {
     for (const mode of MODES) {
       const messages = checkCompatibility(mode, [{ version: 1, schema: oldS }], newS);
       if (mode === 'NONE') assert.deepEqual(messages, [], `${name} under NONE`);
-      else assert.ok(messages.some((m) => re.test(m)), `${name} under ${mode}: ${JSON.stringify(messages)}`);
+      else
+        assert.ok(
+          messages.some((m) => re.test(m)),
+          `${name} under ${mode}: ${JSON.stringify(messages)}`,
+        );
     }
   }
 });
@@ -222,7 +268,11 @@ test('an unchanged sub-schema the checker cannot analyse does not block a compat
   const oneOf = { oneOf: [str, { type: 'integer' }] };
   assert.deepEqual(checkCompatibility('FULL', [{ version: 1, schema: obj({ a: oneOf, b: str }) }], obj({ a: oneOf, b: { ...str, description: 'b' } })), []);
   // Changed beside it: still refused.
-  assert.ok(checkCompatibility('BACKWARD', [{ version: 1, schema: obj({ a: oneOf }) }], obj({ a: { ...oneOf, minLength: 1 } })).some((m) => /cannot prove compatible: oneOf/.test(m)));
+  assert.ok(
+    checkCompatibility('BACKWARD', [{ version: 1, schema: obj({ a: oneOf }) }], obj({ a: { ...oneOf, minLength: 1 } })).some((m) =>
+      /cannot prove compatible: oneOf/.test(m),
+    ),
+  );
 });
 
 test('a finite old schema (enum/const) is checked value by value, exactly, whatever the new one holds', () => {
@@ -235,11 +285,16 @@ test('a finite old schema (enum/const) is checked value by value, exactly, whate
 test('recursive schemas are proved by induction on instance depth', () => {
   const tree = (required: string[]): Json => ({
     $ref: '#/$defs/node',
-    $defs: { node: { type: 'object', properties: { name: str, children: { type: 'array', items: { $ref: '#/$defs/node' } } }, required, additionalProperties: false } },
+    $defs: {
+      node: { type: 'object', properties: { name: str, children: { type: 'array', items: { $ref: '#/$defs/node' } } }, required, additionalProperties: false },
+    },
   });
   assert.deepEqual(checkCompatibility('FULL', [{ version: 1, schema: tree(['name']) }], tree(['name'])), []);
   const refused = checkCompatibility('BACKWARD', [{ version: 1, schema: tree([]) }], tree(['name']));
-  assert.ok(refused.some((m) => /property 'name' became required at \/properties\/name/.test(m)), JSON.stringify(refused));
+  assert.ok(
+    refused.some((m) => /property 'name' became required at \/properties\/name/.test(m)),
+    JSON.stringify(refused),
+  );
   assert.deepEqual(checkCompatibility('BACKWARD', [{ version: 1, schema: tree(['name']) }], tree([])), []);
 });
 
@@ -247,13 +302,21 @@ test('a draft-07 schema is compared with a draft 2020-12 one; tuple-form items i
   const d7 = { $schema: 'http://json-schema.org/draft-07/schema#', ...obj({ a: str }) };
   assert.deepEqual(checkCompatibility('BACKWARD', [{ version: 1, schema: d7 }], obj({ a: { type: ['string', 'null'] } })), []);
   const tuple = { $schema: 'http://json-schema.org/draft-07/schema#', ...obj({ t: { type: 'array', items: [str] } }) };
-  assert.ok(checkCompatibility('BACKWARD', [{ version: 1, schema: obj({ t: { type: 'array' } }) }], tuple).some((m) => /cannot prove compatible: items at \/properties\/t \(array form\)/.test(m)));
+  assert.ok(
+    checkCompatibility('BACKWARD', [{ version: 1, schema: obj({ t: { type: 'array' } }) }], tuple).some((m) =>
+      /cannot prove compatible: items at \/properties\/t \(array form\)/.test(m),
+    ),
+  );
 });
 
 test('property names with /, ~ and % are reported as escaped JSON pointers', () => {
-  const messages = checkCompatibility('BACKWARD', [{ version: 1, schema: obj({ 'a/b': str, '100%': str, 't~': { enum: [1, 2] } }) }], obj({ 'a/b': str, '100%': str, 't~': { enum: [1] } }, { required: ['a/b', '100%'] }));
+  const messages = checkCompatibility(
+    'BACKWARD',
+    [{ version: 1, schema: obj({ 'a/b': str, '100%': str, 't~': { enum: [1, 2] } }) }],
+    obj({ 'a/b': str, '100%': str, 't~': { enum: [1] } }, { required: ['a/b', '100%'] }),
+  );
   assert.deepEqual(messages.sort(), [
-    "BACKWARD against version 1: enum value 2 removed at /properties/t~0",
+    'BACKWARD against version 1: enum value 2 removed at /properties/t~0',
     "BACKWARD against version 1: property '100%' became required at /properties/100%",
     "BACKWARD against version 1: property 'a/b' became required at /properties/a~1b",
   ]);
@@ -267,5 +330,8 @@ test('a format added to a number (ajv-formats int32) is refused, not ignored', (
 test('identical sub-schemas are not taken as equal when their $defs refer outside the definitions', () => {
   const schema = (b: Json): Json => ({ type: 'object', properties: { a: { $ref: '#/$defs/x' }, b }, $defs: { x: { $ref: '#/properties/b' } } });
   const messages = checkCompatibility('BACKWARD', [{ version: 1, schema: schema(str) }], schema({ type: 'integer' }));
-  assert.ok(messages.some((m) => /type of \/properties\/a narrowed from string to integer/.test(m)), JSON.stringify(messages));
+  assert.ok(
+    messages.some((m) => /type of \/properties\/a narrowed from string to integer/.test(m)),
+    JSON.stringify(messages),
+  );
 });

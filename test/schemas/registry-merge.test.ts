@@ -1,8 +1,8 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import fc from 'fast-check';
-import { SchemaError, SchemaRegistry, type RegistryChange, type RegistryState } from '../../schemas/mod.js';
 import { canonicalJson } from '../../schemas/internal.js';
+import { type RegistryChange, type RegistryState, SchemaError, SchemaRegistry } from '../../schemas/mod.js';
 
 const order = { type: 'object', properties: { id: { type: 'string' } }, additionalProperties: false };
 const orderV2 = { type: 'object', properties: { id: { type: 'string' }, note: { type: 'string' } }, additionalProperties: false };
@@ -13,7 +13,7 @@ function wire(state: RegistryState): RegistryState {
   return JSON.parse(JSON.stringify(state)) as RegistryState;
 }
 
-test('merge(): a registry catches up from another\'s export; merging the same state again changes nothing', () => {
+test("merge(): a registry catches up from another's export; merging the same state again changes nothing", () => {
   const a = new SchemaRegistry({ nodeId: 'a' });
   const { id } = a.register('orders', order, { topics: ['orders.>'], types: ['order.created'] });
   a.register('orders', orderV2);
@@ -89,7 +89,10 @@ test('merge(): a filter or type two subjects claim goes to the subject whose nam
     assert.equal(r.validatorFor('y', 't'), r.get('alpha', 1)!.validate);
     // The losing subject still lists its binding, and may not take it while alpha holds it.
     assert.deepEqual(r.subject('zeta')?.topics, ['x.>']);
-    assert.throws(() => r.register('beta', order, { topics: ['x.>'] }), (e: unknown) => e instanceof SchemaError && e.code === 'MG_ERR_SCHEMA_BINDING_CONFLICT' && /subject 'alpha'/.test(e.message));
+    assert.throws(
+      () => r.register('beta', order, { topics: ['x.>'] }),
+      (e: unknown) => e instanceof SchemaError && e.code === 'MG_ERR_SCHEMA_BINDING_CONFLICT' && /subject 'alpha'/.test(e.message),
+    );
   }
   // Once alpha lets go, zeta's binding applies again.
   a.bind('alpha', { topics: ['other.>'] });
@@ -118,16 +121,26 @@ test('merge(): a malformed subject or one whose id is not its content id is skip
   const state = wire(a.export()) as unknown as { subjects: Array<Record<string, unknown>> } & RegistryState;
   const forged = state.subjects.find((s) => s.subject === 'forged')!;
   (forged.versions as Array<{ id: number }>)[0].id = a.get('good', 1)!.id;
-  state.subjects.push({ subject: 'no-stamp', topics: [], types: [], versions: [] }, { subject: 'bad-schema', stamp: [9, 'a'], topics: [], types: [], versions: [{ version: 1, id: 5, schema: { type: 'nope' } }] });
+  state.subjects.push(
+    { subject: 'no-stamp', topics: [], types: [], versions: [] },
+    { subject: 'bad-schema', stamp: [9, 'a'], topics: [], types: [], versions: [{ version: 1, id: 5, schema: { type: 'nope' } }] },
+  );
   const b = new SchemaRegistry({ nodeId: 'b' });
   const result = b.merge(state);
   assert.deepEqual(result.changed, ['good']);
-  assert.deepEqual(result.skipped.map((s) => s.subject), ['no-stamp', 'forged', 'bad-schema']);
+  assert.deepEqual(
+    result.skipped.map((s) => s.subject),
+    ['no-stamp', 'forged', 'bad-schema'],
+  );
   assert.match(result.skipped[0].reason, /^stamp undefined: expected \[counter >= 0, node id\]/);
   assert.match(result.skipped[1].reason, /is not its schema's content id/);
   assert.match(result.skipped[2].reason, /not a valid JSON Schema/);
   for (const bad of [null, 'x', { format: 1, subjects: [] }, { format: 2 }, { format: 2, subjects: {} }]) {
-    assert.throws(() => b.merge(bad as never), (e: unknown) => e instanceof SchemaError && e.code === 'MG_ERR_SCHEMA_INVALID', JSON.stringify(bad));
+    assert.throws(
+      () => b.merge(bad as never),
+      (e: unknown) => e instanceof SchemaError && e.code === 'MG_ERR_SCHEMA_INVALID',
+      JSON.stringify(bad),
+    );
   }
   assert.deepEqual(b.subjects(), ['good']);
 });
@@ -137,8 +150,14 @@ test('export(subjects) exports only the named subjects, sorted; unknown names ar
   r.register('b', order);
   r.register('a', other);
   r.register('c', orderV2);
-  assert.deepEqual(r.export(['c', 'a', 'nope', 'a']).subjects.map((s) => s.subject), ['a', 'c']);
-  assert.deepEqual(r.export().subjects.map((s) => s.subject), ['a', 'b', 'c']);
+  assert.deepEqual(
+    r.export(['c', 'a', 'nope', 'a']).subjects.map((s) => s.subject),
+    ['a', 'c'],
+  );
+  assert.deepEqual(
+    r.export().subjects.map((s) => s.subject),
+    ['a', 'b', 'c'],
+  );
 });
 
 // ---------------------------------------------------------------- properties
@@ -156,9 +175,23 @@ type Op =
 const node = fc.integer({ min: 0, max: 2 });
 const subject = fc.integer({ min: 0, max: SUBJECTS.length - 1 });
 const op: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constant('register' as const), node, subject, schema: fc.integer({ min: 0, max: SCHEMAS.length - 1 }), topics: fc.option(fc.integer({ min: 0, max: TOPICS.length - 1 }), { nil: undefined }), types: fc.option(fc.integer({ min: 0, max: TYPES.length - 1 }), { nil: undefined }), none: fc.boolean() }),
+  fc.record({
+    kind: fc.constant('register' as const),
+    node,
+    subject,
+    schema: fc.integer({ min: 0, max: SCHEMAS.length - 1 }),
+    topics: fc.option(fc.integer({ min: 0, max: TOPICS.length - 1 }), { nil: undefined }),
+    types: fc.option(fc.integer({ min: 0, max: TYPES.length - 1 }), { nil: undefined }),
+    none: fc.boolean(),
+  }),
   fc.record({ kind: fc.constant('mode' as const), node, subject, full: fc.boolean() }),
-  fc.record({ kind: fc.constant('bind' as const), node, subject, topics: fc.integer({ min: 0, max: TOPICS.length - 1 }), types: fc.integer({ min: 0, max: TYPES.length - 1 }) }),
+  fc.record({
+    kind: fc.constant('bind' as const),
+    node,
+    subject,
+    topics: fc.integer({ min: 0, max: TOPICS.length - 1 }),
+    types: fc.integer({ min: 0, max: TYPES.length - 1 }),
+  }),
   fc.record({ kind: fc.constant('sync' as const), node, from: node }),
 );
 
@@ -168,7 +201,12 @@ function run(ops: readonly Op[]): SchemaRegistry[] {
   for (const o of ops) {
     const r = nodes[o.node];
     try {
-      if (o.kind === 'register') r.register(SUBJECTS[o.subject], SCHEMAS[o.schema], { topics: o.topics === undefined ? undefined : TOPICS[o.topics], types: o.types === undefined ? undefined : TYPES[o.types], compatibility: o.none ? 'NONE' : undefined });
+      if (o.kind === 'register')
+        r.register(SUBJECTS[o.subject], SCHEMAS[o.schema], {
+          topics: o.topics === undefined ? undefined : TOPICS[o.topics],
+          types: o.types === undefined ? undefined : TYPES[o.types],
+          compatibility: o.none ? 'NONE' : undefined,
+        });
       else if (o.kind === 'mode') r.setCompatibility(SUBJECTS[o.subject], o.full ? 'FULL' : 'NONE');
       else if (o.kind === 'bind') r.bind(SUBJECTS[o.subject], { topics: TOPICS[o.topics], types: TYPES[o.types] });
       else r.merge(wire(nodes[o.from].export()));

@@ -1,13 +1,23 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_SCHEMA_ID, SchemaError, SchemaRegistry, compareSpecificity, isSchemaId, parseDataschemaRef, schemaIdOf, type RegistryChange } from '../../schemas/mod.js';
+import { test } from 'node:test';
 import { canonicalJson } from '../../schemas/internal.js';
+import {
+  compareSpecificity,
+  isSchemaId,
+  MAX_SCHEMA_ID,
+  parseDataschemaRef,
+  type RegistryChange,
+  SchemaError,
+  SchemaRegistry,
+  schemaIdOf,
+} from '../../schemas/mod.js';
 
 const order = { type: 'object', properties: { id: { type: 'string' }, qty: { type: 'integer' } }, required: ['id'], additionalProperties: false };
 const orderV2 = { ...order, properties: { ...order.properties, note: { type: 'string' } } };
 
 function errorWith(code: string, reason?: RegExp) {
-  return (err: unknown) => err instanceof SchemaError && err.code === code && (reason === undefined || err.reasons.some((r) => reason.test(r)) || reason.test(err.message));
+  return (err: unknown) =>
+    err instanceof SchemaError && err.code === code && (reason === undefined || err.reasons.some((r) => reason.test(r)) || reason.test(err.message));
 }
 
 test('SchemaRegistry.register() numbers versions per subject; a schema keeps one id in every subject', () => {
@@ -17,14 +27,21 @@ test('SchemaRegistry.register() numbers versions per subject; a schema keeps one
   assert.deepEqual([v1.version, v1.created, v2.version, v2.created], [1, true, 2, true]);
   assert.notEqual(v1.id, v2.id, 'different schemas, different ids');
   // Same text with keys in another order: the existing version, no new one.
-  assert.deepEqual(r.register('orders', { required: ['id'], additionalProperties: false, properties: order.properties, type: 'object' }), { id: v1.id, version: 1, created: false });
+  assert.deepEqual(r.register('orders', { required: ['id'], additionalProperties: false, properties: order.properties, type: 'object' }), {
+    id: v1.id,
+    version: 1,
+    created: false,
+  });
   // Another subject with an already known schema: version 1 there, same id.
   assert.deepEqual(r.register('orders-copy', orderV2), { id: v2.id, version: 1, created: true });
   assert.deepEqual(r.subjects(), ['orders', 'orders-copy']);
   assert.deepEqual(r.subject('orders')?.versions, [1, 2]);
   assert.equal(r.get('orders', 'latest')?.version, 2);
   assert.equal(r.get('orders', 1)?.id, v1.id);
-  assert.deepEqual(r.byId(v2.id)?.versions, [{ subject: 'orders', version: 2 }, { subject: 'orders-copy', version: 1 }]);
+  assert.deepEqual(r.byId(v2.id)?.versions, [
+    { subject: 'orders', version: 2 },
+    { subject: 'orders-copy', version: 1 },
+  ]);
   assert.equal(r.get('nope', 'latest'), undefined);
 });
 
@@ -56,7 +73,10 @@ test('an incompatible version is refused with reasons and changes nothing', () =
   const changes: RegistryChange[] = [];
   r.onChange((c) => changes.push(c));
   const bad = { ...order, required: ['id', 'qty'] };
-  assert.throws(() => r.register('orders', bad, { topics: ['other.>'], compatibility: 'BACKWARD' }), errorWith('MG_ERR_SCHEMA_INCOMPATIBLE', /^BACKWARD against version 1: property 'qty' became required at \/properties\/qty$/));
+  assert.throws(
+    () => r.register('orders', bad, { topics: ['other.>'], compatibility: 'BACKWARD' }),
+    errorWith('MG_ERR_SCHEMA_INCOMPATIBLE', /^BACKWARD against version 1: property 'qty' became required at \/properties\/qty$/),
+  );
   assert.deepEqual(r.subject('orders'), { subject: 'orders', compatibility: 'BACKWARD', topics: ['orders.>'], types: [], versions: [1] });
   assert.deepEqual(changes, []);
   // NONE lets it through.
@@ -71,7 +91,10 @@ test('check() answers without registering; a subject with no versions accepts an
   assert.deepEqual(r.check('orders', orderV2), { compatible: true, messages: [] });
   const res = r.check('orders', { ...order, additionalProperties: true, properties: { id: { type: 'integer' } } });
   assert.equal(res.compatible, false);
-  assert.ok(res.messages.some((m) => /type of \/properties\/id narrowed from string to integer/.test(m)), JSON.stringify(res.messages));
+  assert.ok(
+    res.messages.some((m) => /type of \/properties\/id narrowed from string to integer/.test(m)),
+    JSON.stringify(res.messages),
+  );
   assert.deepEqual(r.subject('orders')?.versions, [1]);
 });
 
@@ -90,9 +113,21 @@ test('invalid schemas, subjects, modes and filters are refused with MG_ERR_SCHEM
 
 test('draft 2020-12 is the default; draft-07 is compiled when $schema names it; two versions may share an $id', () => {
   const r = new SchemaRegistry();
-  r.register('d7', { $schema: 'http://json-schema.org/draft-07/schema#', $id: 'https://x/y.json', type: 'object', definitions: { n: { type: 'integer' } }, properties: { n: { $ref: '#/definitions/n' } } });
+  r.register('d7', {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: 'https://x/y.json',
+    type: 'object',
+    definitions: { n: { type: 'integer' } },
+    properties: { n: { $ref: '#/definitions/n' } },
+  });
   assert.equal(r.get('d7', 1)!.validate({ n: 'x' }), false);
-  r.register('d7', { $schema: 'http://json-schema.org/draft-07/schema#', $id: 'https://x/y.json', type: 'object', definitions: { n: { type: 'integer' } }, properties: { n: { $ref: '#/definitions/n' }, m: {} } });
+  r.register('d7', {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: 'https://x/y.json',
+    type: 'object',
+    definitions: { n: { type: 'integer' } },
+    properties: { n: { $ref: '#/definitions/n' }, m: {} },
+  });
   const v = r.register('d2020', { type: 'array', prefixItems: [{ type: 'string' }], items: false });
   assert.equal(r.byId(v.id)!.validate(['a', 'b']), false);
   assert.equal(r.byId(v.id)!.validate(['a']), true);
@@ -147,7 +182,8 @@ test('parseDataschemaRef() reads the documented forms and nothing else', () => {
   // Content ids reach 2^31-1: ten digits.
   assert.deepEqual(parseDataschemaRef('/v1/schemas/ids/2147483647'), { kind: 'id', id: 2147483647 });
   assert.deepEqual(parseDataschemaRef('/v1/schemas/subjects/a/versions/2'), { kind: 'version', subject: 'a', version: 2 });
-  for (const no of ['meshgate:schema:orders:0', 'meshgate:schema:orders', '/v1/schemas/ids/x', 'https://example.com/s.json', '']) assert.equal(parseDataschemaRef(no), null, no);
+  for (const no of ['meshgate:schema:orders:0', 'meshgate:schema:orders', '/v1/schemas/ids/x', 'https://example.com/s.json', ''])
+    assert.equal(parseDataschemaRef(no), null, no);
 });
 
 test('a topic filter or type bound to one subject cannot be bound to another', () => {
@@ -195,13 +231,19 @@ test('onChange reports versions, subject changes and imports; export()/import() 
   assert.equal(copy.byId(v2.id)?.versions.length, 1);
   copy.register('other', { type: 'string' });
   // A broken state changes nothing: a schema that does not compile, an id that is not the schema's content id.
-  assert.throws(() => copy.import({ ...state, subjects: [{ ...state.subjects[0], versions: [{ version: 1, id: 1, schema: { type: 'nope' } }] }] }), errorWith('MG_ERR_SCHEMA_INVALID', /not a valid JSON Schema/));
-  assert.throws(() => copy.import({ ...state, subjects: [{ ...state.subjects[0], versions: [{ version: 1, id: v2.id, schema: order }] }] }), errorWith('MG_ERR_SCHEMA_INVALID', /is not its schema's content id/));
+  assert.throws(
+    () => copy.import({ ...state, subjects: [{ ...state.subjects[0], versions: [{ version: 1, id: 1, schema: { type: 'nope' } }] }] }),
+    errorWith('MG_ERR_SCHEMA_INVALID', /not a valid JSON Schema/),
+  );
+  assert.throws(
+    () => copy.import({ ...state, subjects: [{ ...state.subjects[0], versions: [{ version: 1, id: v2.id, schema: order }] }] }),
+    errorWith('MG_ERR_SCHEMA_INVALID', /is not its schema's content id/),
+  );
   assert.throws(() => copy.import({ ...state, format: 1 }), errorWith('MG_ERR_SCHEMA_INVALID', /format 2/));
   assert.deepEqual(copy.subjects(), ['orders', 'other']);
 });
 
-test('a registered schema is the registry\'s own copy: mutating the caller\'s object changes nothing', () => {
+test("a registered schema is the registry's own copy: mutating the caller's object changes nothing", () => {
   const r = new SchemaRegistry();
   const mine = { type: 'object', properties: { a: { type: 'string' } } } as Record<string, unknown>;
   r.register('s', mine);

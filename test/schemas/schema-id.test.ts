@@ -1,7 +1,7 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_SCHEMA_ID, SchemaError, SchemaRegistry, schemaIdOf } from '../../schemas/mod.js';
+import { test } from 'node:test';
 import { canonicalJson } from '../../schemas/internal.js';
+import { MAX_SCHEMA_ID, SchemaError, SchemaRegistry, schemaIdOf } from '../../schemas/mod.js';
 
 /**
  * Two different schemas with the same content id, found by search: ids
@@ -31,7 +31,7 @@ test('schemaIdOf() is a whole number in 1..2^31-1, the same for the same text, d
   assert.equal(MAX_SCHEMA_ID, 2 ** 31 - 1);
 });
 
-test('a schema whose content id another schema already has is refused with MG_ERR_SCHEMA_INVALID; a peer\'s subject with it is skipped', () => {
+test("a schema whose content id another schema already has is refused with MG_ERR_SCHEMA_INVALID; a peer's subject with it is skipped", () => {
   const [first, second] = collidingPair();
   assert.notEqual(canonicalJson(first), canonicalJson(second));
   const id = schemaIdOf(canonicalJson(first));
@@ -41,7 +41,11 @@ test('a schema whose content id another schema already has is refused with MG_ER
   r.register('first', first);
   assert.throws(
     () => r.register('second', second),
-    (e: unknown) => e instanceof SchemaError && e.code === 'MG_ERR_SCHEMA_INVALID' && e.message.includes(`schema id ${id}`) && /already belongs to a different schema; fix: change the schema's text/.test(e.message),
+    (e: unknown) =>
+      e instanceof SchemaError &&
+      e.code === 'MG_ERR_SCHEMA_INVALID' &&
+      e.message.includes(`schema id ${id}`) &&
+      /already belongs to a different schema; fix: change the schema's text/.test(e.message),
   );
   assert.deepEqual(r.subjects(), ['first']);
   assert.deepEqual(r.byId(id)?.schema, first);
@@ -52,7 +56,10 @@ test('a schema whose content id another schema already has is refused with MG_ER
   peer.register('fine', { type: 'string' });
   const result = r.merge(JSON.parse(JSON.stringify(peer.export())));
   assert.deepEqual(result.changed, ['fine']);
-  assert.deepEqual(result.skipped.map((s) => s.subject), ['second']);
+  assert.deepEqual(
+    result.skipped.map((s) => s.subject),
+    ['second'],
+  );
   assert.match(result.skipped[0].reason, /already belongs to a different schema/);
   assert.deepEqual(r.byId(id)?.schema, first, 'the id still means the schema this registry had');
 });

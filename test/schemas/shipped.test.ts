@@ -1,6 +1,6 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
 import { SchemaRegistry, shippedSchema } from '../../schemas/mod.js';
 
 const example = JSON.parse(readFileSync(new URL('../../../schemas/examples/db-change-event.example.json', import.meta.url), 'utf8')) as Record<string, unknown>;
@@ -36,13 +36,26 @@ test('broken db-change events are refused with ajv error paths', () => {
   ];
   for (const [name, event, path] of broken) {
     assert.equal(validate(event), false, name);
-    assert.ok(validate.errors?.some((e) => e.instancePath === path), `${name}: ${JSON.stringify(validate.errors)}`);
+    assert.ok(
+      validate.errors?.some((e) => e.instancePath === path),
+      `${name}: ${JSON.stringify(validate.errors)}`,
+    );
   }
 });
 
 test('the shipped CloudEvents schema takes a structured event with extensions and refuses a malformed one', () => {
   const validate = validator('cloudevents');
-  const ok = { specversion: '1.0', id: 'e1', source: '/shop/orders', type: 'com.example.order.created', time: '2026-11-22T10:00:00Z', datacontenttype: 'application/json', data: { id: 1 }, mgorigin: 'node-a', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
+  const ok = {
+    specversion: '1.0',
+    id: 'e1',
+    source: '/shop/orders',
+    type: 'com.example.order.created',
+    time: '2026-11-22T10:00:00Z',
+    datacontenttype: 'application/json',
+    data: { id: 1 },
+    mgorigin: 'node-a',
+    traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+  };
   assert.equal(validate(ok), true, JSON.stringify(validate.errors));
   assert.equal(validate({ specversion: '1.0', id: 'e2', source: 's', type: 't', data_base64: 'AAEC' }), true);
   for (const [name, event] of [

@@ -1,7 +1,7 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fc from 'fast-check';
+import { test } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import fc from 'fast-check';
 import { proveSubset } from '../../schemas/mod.js';
 
 // Soundness, checked by search: whenever the prover accepts old ⊆ new, no
@@ -10,10 +10,21 @@ import { proveSubset } from '../../schemas/mod.js';
 // a small domain that hits the schemas' edges.
 
 const KEYS = ['a', 'b', 'c'];
-const scalar = fc.oneof(fc.constant(null), fc.boolean(), fc.integer({ min: -2, max: 6 }), fc.constant(2.5), fc.constantFrom('', 'a', 'ab', 'abc', 'abcdef', 'B'));
+const scalar = fc.oneof(
+  fc.constant(null),
+  fc.boolean(),
+  fc.integer({ min: -2, max: 6 }),
+  fc.constant(2.5),
+  fc.constantFrom('', 'a', 'ab', 'abc', 'abcdef', 'B'),
+);
 
 const instance: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
-  value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, scalar, fc.array(tie('value'), { maxLength: 3 }), fc.dictionary(fc.constantFrom(...KEYS, 'z'), tie('value'), { maxKeys: 3 }).map((d) => ({ ...d }))),
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    scalar,
+    fc.array(tie('value'), { maxLength: 3 }),
+    fc.dictionary(fc.constantFrom(...KEYS, 'z'), tie('value'), { maxKeys: 3 }).map((d) => ({ ...d })),
+  ),
 })).value;
 
 const typeName = fc.constantFrom('null', 'boolean', 'integer', 'number', 'string', 'object', 'array');
@@ -74,7 +85,15 @@ function mutate(node: unknown, edit: [string, unknown], remove: boolean, depth: 
 const pair: fc.Arbitrary<[unknown, unknown]> = schema.chain((oldS) =>
   fc.oneof(
     { arbitrary: schema.map((newS) => [oldS, newS] as [unknown, unknown]), weight: 1 },
-    { arbitrary: fc.tuple(keywordArb!, fc.boolean(), fc.nat(64), fc.boolean()).map(([edit, remove, pick, flip]) => (flip ? [mutate(oldS, edit, remove, 0, pick), oldS] : [oldS, mutate(oldS, edit, remove, 0, pick)]) as [unknown, unknown]), weight: 3 },
+    {
+      arbitrary: fc
+        .tuple(keywordArb!, fc.boolean(), fc.nat(64), fc.boolean())
+        .map(
+          ([edit, remove, pick, flip]) =>
+            (flip ? [mutate(oldS, edit, remove, 0, pick), oldS] : [oldS, mutate(oldS, edit, remove, 0, pick)]) as [unknown, unknown],
+        ),
+      weight: 3,
+    },
   ),
 );
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { TestContext } from 'node:test';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { TestContext } from 'node:test';
 import { testTmpDir } from '../helpers/tmp.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -30,7 +30,7 @@ test('check-layout refuses a lower folder importing a higher one', (t) => {
   assert.match(problems[0], /routing\/ may not import broker\/pipeline\//);
 });
 
-test('check-layout refuses a source reaching past another folder\'s mod.ts, and lets tests use internal.ts', (t) => {
+test("check-layout refuses a source reaching past another folder's mod.ts, and lets tests use internal.ts", (t) => {
   const dir = tree(t, {
     'broker/ws/mod.ts': ['../pipeline/dedup.js'],
     'broker/pipeline/dedup.ts': [],
@@ -38,7 +38,10 @@ test('check-layout refuses a source reaching past another folder\'s mod.ts, and 
     'test/broker/pipeline/dedup.test.ts': ['../../../broker/pipeline/internal.js', '../../../broker/pipeline/dedup.js'],
   });
   const problems = checkLayout(dir);
-  assert.deepEqual(problems.map((p) => p.split(':')[0]), ['broker/ws/mod.ts', 'test/broker/pipeline/dedup.test.ts']);
+  assert.deepEqual(
+    problems.map((p) => p.split(':')[0]),
+    ['broker/ws/mod.ts', 'test/broker/pipeline/dedup.test.ts'],
+  );
   assert.match(problems[0], /through its mod\.ts$/);
   assert.match(problems[1], /through its mod\.ts \(or internal\.ts\)$/);
 });

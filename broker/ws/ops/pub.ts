@@ -1,6 +1,6 @@
 import { closeReason } from '../../base/mod.js';
-import { errorFrame } from '../error-frame.js';
 import { CLOSE } from '../close-codes.js';
+import { errorFrame } from '../error-frame.js';
 import { answer, type OpHandler } from './op-context.js';
 
 /**

@@ -1,6 +1,6 @@
 import { closeReason } from '../../base/mod.js';
-import { errorFrame } from '../error-frame.js';
 import { CLOSE } from '../close-codes.js';
+import { errorFrame } from '../error-frame.js';
 import { answer, type OpHandler } from './op-context.js';
 
 /**
@@ -16,7 +16,11 @@ export const handlePubs: OpHandler<'pubs'> = (ctx, request) => {
   for (let index = 0; index < request.items.length; index++) {
     const item = request.items[index];
     const refused = item.ok ? guard.checkPublish(item.event.topic) : null;
-    const result = !item.ok ? node.reject(item.code, item.message) : refused !== null ? node.reject(refused.code, refused.message) : node.ingest(item.event, 'ws');
+    const result = !item.ok
+      ? node.reject(item.code, item.message)
+      : refused !== null
+        ? node.reject(refused.code, refused.message)
+        : node.ingest(item.event, 'ws');
     if (result.ok) {
       accepted++;
       if (result.duplicate) duplicates++;

@@ -25,7 +25,11 @@ const rs256 = (claims: Record<string, unknown>) => signWith('RS256', claims, (d)
 test('JwtVerifier accepts HS256, ES256 and RS256 tokens signed with the configured keys', () => {
   const v = new JwtVerifier({ secret: SECRET, publicKeys: [ecPem, rsaPem] }, { now });
   assert.deepEqual(v.algorithms, ['HS256', 'ES256', 'RS256']);
-  for (const [token, alg] of [[signHs256({ sub: 'a' }, SECRET), 'HS256'], [es256({ sub: 'b' }), 'ES256'], [rs256({ sub: 'c' }), 'RS256']] as const) {
+  for (const [token, alg] of [
+    [signHs256({ sub: 'a' }, SECRET), 'HS256'],
+    [es256({ sub: 'b' }), 'ES256'],
+    [rs256({ sub: 'c' }), 'RS256'],
+  ] as const) {
     const r = v.verify(token);
     assert.equal(r.ok, true, JSON.stringify(r));
     assert.equal(r.ok && r.alg, alg);

@@ -1,10 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Authenticator, credentialOf } from '../../../broker/auth/mod.js';
-import { IpLimiter } from '../../../broker/auth/mod.js';
-import { signHs256 } from '../../../broker/auth/mod.js';
-import { originChecker } from '../../../broker/auth/mod.js';
-import { TokenBucket } from '../../../broker/auth/mod.js';
+import { Authenticator, credentialOf, IpLimiter, originChecker, signHs256, TokenBucket } from '../../../broker/auth/mod.js';
 
 test('TokenBucket allows a burst, then the rate', () => {
   let t = 0;
@@ -19,13 +15,19 @@ test('TokenBucket allows a burst, then the rate', () => {
 test('IpLimiter refuses past maxConnectionsPerIp and connectionRatePerIp, and forgets idle addresses', () => {
   let t = 0;
   const count = new IpLimiter({ maxConnectionsPerIp: 2, connectionRatePerIp: 0, connectionBurstPerIp: 0 }, () => t);
-  assert.deepEqual(['a', 'a', 'a', 'b'].map((ip) => count.acquire(ip)), ['ok', 'ok', 'MG_ERR_CONN_LIMIT', 'ok']);
+  assert.deepEqual(
+    ['a', 'a', 'a', 'b'].map((ip) => count.acquire(ip)),
+    ['ok', 'ok', 'MG_ERR_CONN_LIMIT', 'ok'],
+  );
   count.release('a');
   assert.equal(count.acquire('a'), 'ok');
   for (const ip of ['a', 'a', 'b']) count.release(ip);
   assert.equal(count.size, 0);
   const rate = new IpLimiter({ maxConnectionsPerIp: 0, connectionRatePerIp: 2, connectionBurstPerIp: 2 }, () => t);
-  assert.deepEqual([1, 2, 3].map(() => rate.acquire('x')), ['ok', 'ok', 'MG_ERR_CONN_RATE']);
+  assert.deepEqual(
+    [1, 2, 3].map(() => rate.acquire('x')),
+    ['ok', 'ok', 'MG_ERR_CONN_RATE'],
+  );
   t += 500;
   assert.equal(rate.acquire('x'), 'ok');
   const off = new IpLimiter({ maxConnectionsPerIp: 0, connectionRatePerIp: 0, connectionBurstPerIp: 0 });
@@ -50,7 +52,10 @@ test('originChecker matches exact origins, *.domain patterns and *, and lets req
 
 test('Authenticator: static tokens, JWTs with perms, and the three refusal codes', () => {
   let now = 1_800_000_000_000;
-  const auth = new Authenticator({ jwt: { secret: 'jwt-secret-0123456789', clockSkewSec: 0 }, tokens: [{ name: 'ops', token: 'static-token-0123456789', sub: ['_mg.>'] }] }, () => now);
+  const auth = new Authenticator(
+    { jwt: { secret: 'jwt-secret-0123456789', clockSkewSec: 0 }, tokens: [{ name: 'ops', token: 'static-token-0123456789', sub: ['_mg.>'] }] },
+    () => now,
+  );
   assert.equal(auth.enabled, true);
   assert.equal(new Authenticator({}).enabled, false);
   const st = auth.authenticate('static-token-0123456789');

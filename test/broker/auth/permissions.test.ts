@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { filtersOverlap } from '../../../broker/auth/mod.js';
-import { Permissions, type PermissionSpec } from '../../../broker/auth/mod.js';
+import { filtersOverlap, type PermissionSpec, Permissions } from '../../../broker/auth/mod.js';
 import { filterMatches } from '../../../routing/mod.js';
 import { filterArb, modelPermits, rulesArb, UNIVERSE } from './permission-model.js';
 

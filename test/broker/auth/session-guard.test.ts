@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Permissions, type PermissionSpec } from '../../../broker/auth/mod.js';
-import { SessionGuard } from '../../../broker/auth/mod.js';
+import { type PermissionSpec, Permissions, SessionGuard } from '../../../broker/auth/mod.js';
 
 function guard(sub: PermissionSpec['sub']): SessionGuard {
   const permissions = Permissions.fromSpec({ sub });

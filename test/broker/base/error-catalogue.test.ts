@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ERROR_CODES, isRetryable, type ErrorCode } from '../../../broker/base/mod.js';
+import { ERROR_CODES, type ErrorCode, isRetryable } from '../../../broker/base/mod.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 

@@ -9,7 +9,10 @@ test('meshgate token mints an HS256 JWT with repeatable --pub/--sub filters, den
   const cli = runCli(t, ['token', '--secret', SECRET, '--pub', 'a.>', '--pub', 'b.*', '--sub', '>', '--deny-sub', 'a.secret', '--ttl', '90s', '--name', 'svc']);
   assert.equal(await cli.exited, 0, cli.stderr);
   const token = cli.stdout.trim();
-  const [header, payload] = token.split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>);
+  const [header, payload] = token
+    .split('.')
+    .slice(0, 2)
+    .map((p) => JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>);
   assert.deepEqual(header, { alg: 'HS256', typ: 'JWT' });
   assert.equal(payload.sub, 'svc');
   assert.equal((payload.exp as number) - (payload.iat as number), 90);
@@ -47,7 +50,10 @@ test('meshgate start --jwt-secret requires tokens; pub and sub take --token; a r
   const pub = runCli(t, ['pub', 'cli.orders', '{"n":1}', '--url', url, '--count', '2'], { env: { MESHGATE_TOKEN: writer } });
   assert.equal(await pub.exited, 0, pub.stderr);
   assert.equal(await sub.exited, 0, sub.stderr);
-  const topics = sub.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { topic: string }).topic);
+  const topics = sub.stdout
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as { topic: string }).topic);
   assert.deepEqual(topics, ['cli.orders', 'cli.orders']);
 });
 
@@ -62,7 +68,7 @@ test('meshgate token refuses a bad topic filter with its code and mints nothing'
   assert.equal(await wildcard.exited, 1);
 });
 
-test('meshgate sub exits 1 with MG_ERR_AUTH_FORBIDDEN when the filter is outside the token\'s rights', { timeout: 60_000 }, async (t) => {
+test("meshgate sub exits 1 with MG_ERR_AUTH_FORBIDDEN when the filter is outside the token's rights", { timeout: 60_000 }, async (t) => {
   const node = await startTestNode(t, { auth: { jwt: { secret: SECRET } } });
   const mint = runCli(t, ['token', '--secret', SECRET, '--sub', 'mine.>']);
   assert.equal(await mint.exited, 0, mint.stderr);

@@ -1,10 +1,10 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { runCli, startTestNode, openClient } from '../../helpers/node.js';
+import { test } from 'node:test';
+import { openClient, runCli, startTestNode } from '../../helpers/node.js';
 import { testTmpDir } from '../../helpers/tmp.js';
 
 /** A port on 127.0.0.1 that nothing listens on: bound, then released. */
@@ -41,7 +41,11 @@ test('meshgate sub and pub with --url ws://H:P (no path) reach the node started 
 test('a --url whose path the node does not serve, or that is not a ws:// URL, is MG_ERR_CLIENT_URL with the fix, never MG_ERR_INTERNAL', async (t) => {
   const node = await startTestNode(t);
   const base = node.wsUrl.replace(/\/v1\/ws$/, '');
-  for (const args of [['pub', 'a.b', '{}', '--url', `${base}/v1/wx`], ['sub', 'a.>', '--url', `${base}/nope`], ['pub', 'a.b', '{}', '--url', 'localhost:8080']]) {
+  for (const args of [
+    ['pub', 'a.b', '{}', '--url', `${base}/v1/wx`],
+    ['sub', 'a.>', '--url', `${base}/nope`],
+    ['pub', 'a.b', '{}', '--url', 'localhost:8080'],
+  ]) {
     const cli = runCli(t, args);
     assert.equal(await cli.exited, 1, args.join(' '));
     assert.match(cli.stderr, /^MG_ERR_CLIENT_URL: .*fix: .*ws:\/\/HOST:PORT/m, args.join(' '));
@@ -99,7 +103,11 @@ test('meshgate pub refuses data that starts like JSON but does not parse, unless
   const asText = (await c.waitFor((f) => f.op === 'event' && f.topic === 'ct.text')).event as Record<string, unknown>;
   assert.equal(asText.datacontenttype, 'text/plain');
   assert.equal(asText.data, '{"order_id":42,');
-  assert.equal(c.events().some((e) => e.topic === 'ct.bad'), false, 'the refused event was never sent');
+  assert.equal(
+    c.events().some((e) => e.topic === 'ct.bad'),
+    false,
+    'the refused event was never sent',
+  );
 });
 
 test('events meshgate pub sends carry datacontenttype: application/json for JSON data, or the --content-type given', async (t) => {
@@ -120,7 +128,10 @@ test('events meshgate pub sends carry datacontenttype: application/json for JSON
 
 test('meshgate peers and schema list with the node down name the URL and the cause', async (t) => {
   const port = await closedPort();
-  for (const args of [['peers', '--url', `ws://127.0.0.1:${port}`], ['schema', 'list', '--url', `http://127.0.0.1:${port}`]]) {
+  for (const args of [
+    ['peers', '--url', `ws://127.0.0.1:${port}`],
+    ['schema', 'list', '--url', `http://127.0.0.1:${port}`],
+  ]) {
     const cli = runCli(t, args);
     assert.equal(await cli.exited, 1, args.join(' '));
     assert.match(cli.stderr, new RegExp(`cannot reach the node at http://127\\.0\\.0\\.1:${port}/v1/\\S+: .*ECONNREFUSED`), args.join(' '));
@@ -131,7 +142,12 @@ test('meshgate start lists the console, mesh view, bridges and schema registry e
   const cli = runCli(t, ['start', '--port', '0', '--node-id', 'banner']);
   await cli.waitForOutput(/tracing/);
   const http = /health\s+(http:\/\/127\.0\.0\.1:\d+)\/healthz/.exec(cli.stdout)![1];
-  for (const [label, path] of [['console', '/console'], ['mesh view', '/v1/mesh'], ['bridges', '/v1/bridges'], ['schema registry', '/v1/schemas/subjects']]) {
+  for (const [label, path] of [
+    ['console', '/console'],
+    ['mesh view', '/v1/mesh'],
+    ['bridges', '/v1/bridges'],
+    ['schema registry', '/v1/schemas/subjects'],
+  ]) {
     assert.match(cli.stdout, new RegExp(`^  ${label}\\s+${http.replace(/\./g, '\\.')}${path}$`, 'm'), label);
     const res = await fetch(`${http}${path}`);
     assert.equal(res.status, 200, path);
@@ -161,7 +177,8 @@ test('a config error never prints a secret: JWT secret, static token, mesh key, 
   const cli = runCli(t, ['start', '--config', file]);
   assert.equal(await cli.exited, 1);
   assert.match(cli.stderr, /MG_ERR_CONFIG_INVALID/);
-  for (const secret of ['jwtsecretXYZ', 'tokensecretXYZ', 'meshXYZ', '12345', 'brokerpassXYZ']) assert.equal(cli.stderr.includes(secret), false, `${secret} printed:\n${cli.stderr}`);
+  for (const secret of ['jwtsecretXYZ', 'tokensecretXYZ', 'meshXYZ', '12345', 'brokerpassXYZ'])
+    assert.equal(cli.stderr.includes(secret), false, `${secret} printed:\n${cli.stderr}`);
   // The keys, reasons and fixes are still there.
   assert.match(cli.stderr, /auth\.jwt\.secret: must NOT have fewer than 16 characters, got a string of 12 characters \(secret, not shown\); fix: /);
   assert.match(cli.stderr, /mesh\.key: must NOT have fewer than 8 characters, got a string of 7 characters \(secret, not shown\)/);

@@ -1,8 +1,8 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli, startTestNode, openClient } from '../../helpers/node.js';
+import { test } from 'node:test';
+import { openClient, runCli, startTestNode } from '../../helpers/node.js';
 import { testTmpDir } from '../../helpers/tmp.js';
 
 test('meshgate --help and every command --help print usage and exit 0', async (t) => {
@@ -33,7 +33,10 @@ test('meshgate sub prints events published by meshgate pub, one JSON line each, 
   const pub = runCli(t, ['pub', 'cli.orders', '{"order":7}', '--url', node.wsUrl, '--count', '3', '--source', 'cli-test', '--type', 'order.created']);
   assert.equal(await pub.exited, 0, pub.stderr);
   assert.equal(await sub.exited, 0, sub.stderr);
-  const lines = sub.stdout.trim().split('\n').map((l) => JSON.parse(l) as { topic: string; event: Record<string, unknown> });
+  const lines = sub.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { topic: string; event: Record<string, unknown> });
   assert.equal(lines.length, 3);
   assert.equal(new Set(lines.map((l) => l.event.id)).size, 3, 'each event gets a fresh id');
   for (const l of lines) {
@@ -65,7 +68,11 @@ test('meshgate pub exits 1 with the server error code when a publish is refused'
 
 test('meshgate pub prints each schema violation when the node refuses the data', async (t) => {
   const node = await startTestNode(t);
-  node.schemas.register('orders', { type: 'object', required: ['id'], properties: { id: { type: 'integer' }, total: { type: 'number' } } }, { topics: ['orders.>'] });
+  node.schemas.register(
+    'orders',
+    { type: 'object', required: ['id'], properties: { id: { type: 'integer' }, total: { type: 'number' } } },
+    { topics: ['orders.>'] },
+  );
   const pub = runCli(t, ['pub', 'orders.eu', '{"total":"many"}', '--url', node.wsUrl]);
   assert.equal(await pub.exited, 1);
   assert.match(pub.stderr, /^MG_ERR_EVENT_SCHEMA: /m);

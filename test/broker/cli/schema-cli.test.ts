@@ -1,11 +1,11 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { test } from 'node:test';
+import { canonicalJson } from '../../../schemas/internal.js';
+import { schemaIdOf } from '../../../schemas/mod.js';
 import { runCli, startTestNode } from '../../helpers/node.js';
 import { testTmpDir } from '../../helpers/tmp.js';
-import { schemaIdOf } from '../../../schemas/mod.js';
-import { canonicalJson } from '../../../schemas/internal.js';
 
 function schemaFile(name: string, schema: unknown): string {
   const dir = testTmpDir(undefined, 'meshgate-schema-cli');
@@ -19,7 +19,12 @@ const v2 = { type: 'object', properties: { id: { type: 'string' }, note: { type:
 const stricter = { ...v1, required: ['id'] };
 
 test('meshgate schema --help and each subcommand --help print usage and exit 0', async (t) => {
-  for (const args of [['schema', '--help'], ['schema', 'add', '--help'], ['schema', 'list', '--help'], ['schema', 'check', '--help']]) {
+  for (const args of [
+    ['schema', '--help'],
+    ['schema', 'add', '--help'],
+    ['schema', 'list', '--help'],
+    ['schema', 'check', '--help'],
+  ]) {
     const cli = runCli(t, args);
     assert.equal(await cli.exited, 0, args.join(' '));
     assert.match(cli.stdout, /Usage: meshgate schema add SUBJECT FILE/);
@@ -33,12 +38,33 @@ test('meshgate schema --help and each subcommand --help print usage and exit 0',
 test('meshgate schema add registers with bindings and mode; list shows it; an incompatible add exits 1 with the reasons', async (t) => {
   const node = await startTestNode(t);
   const url = node.wsUrl; // a ws:// node URL is accepted too
-  const add = runCli(t, ['schema', 'add', 'orders', schemaFile('v1.json', v1), '--topic', 'orders.>', '--topic', 'shop.orders', '--type', 'order.created', '--compat', 'full', '--url', url]);
+  const add = runCli(t, [
+    'schema',
+    'add',
+    'orders',
+    schemaFile('v1.json', v1),
+    '--topic',
+    'orders.>',
+    '--topic',
+    'shop.orders',
+    '--type',
+    'order.created',
+    '--compat',
+    'full',
+    '--url',
+    url,
+  ]);
   assert.equal(await add.exited, 0, add.stderr);
   // The id is the schema's content id: the same on every node.
   const id = schemaIdOf(canonicalJson(v1));
   assert.equal(add.stdout, `registered orders version 1 (id ${id})\n`);
-  assert.deepEqual(node.schemas.subject('orders'), { subject: 'orders', compatibility: 'FULL', topics: ['orders.>', 'shop.orders'], types: ['order.created'], versions: [1] });
+  assert.deepEqual(node.schemas.subject('orders'), {
+    subject: 'orders',
+    compatibility: 'FULL',
+    topics: ['orders.>', 'shop.orders'],
+    types: ['order.created'],
+    versions: [1],
+  });
 
   const refused = runCli(t, ['schema', 'add', 'orders', schemaFile('v2.json', v2), '--url', node.httpUrl]);
   assert.equal(await refused.exited, 1);
@@ -47,7 +73,12 @@ test('meshgate schema add registers with bindings and mode; list shows it; an in
 
   const list = runCli(t, ['schema', 'list', '--url', node.httpUrl]);
   assert.equal(await list.exited, 0, list.stderr);
-  assert.match(list.stdout, new RegExp(`^1 subject\\(s\\)\nsubject\\s+versions\\s+latest\\s+id\\s+compatibility\\s+topics\\s+types\norders\\s+1\\s+1\\s+${id}\\s+FULL\\s+orders\\.>,shop\\.orders\\s+order\\.created\n$`));
+  assert.match(
+    list.stdout,
+    new RegExp(
+      `^1 subject\\(s\\)\nsubject\\s+versions\\s+latest\\s+id\\s+compatibility\\s+topics\\s+types\norders\\s+1\\s+1\\s+${id}\\s+FULL\\s+orders\\.>,shop\\.orders\\s+order\\.created\n$`,
+    ),
+  );
   const json = runCli(t, ['schema', 'list', '--json', '--url', node.httpUrl]);
   assert.equal(await json.exited, 0);
   assert.equal((JSON.parse(json.stdout) as Array<Record<string, unknown>>)[0].latestId, id);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { envLayer, resolveConfig } from '../../../broker/config/mod.js';
 import { MeshError } from '../../../broker/base/mod.js';
+import { envLayer, resolveConfig } from '../../../broker/config/mod.js';
 
 function configError(fn: () => unknown): string {
   try {
@@ -23,11 +23,25 @@ test('security config is off by default: no auth, no TLS, no abuse limits', () =
 });
 
 test('auth, tls and mesh.tls keys are validated with the key and the fix named', () => {
-  assert.match(configError(() => resolveConfig({ auth: { jwt: { secret: 'short' } } })), /auth\.jwt\.secret: .*16/);
-  assert.match(configError(() => resolveConfig({ auth: { tokens: [{ name: 'x', token: '0123456789abcdef', sub: { allow: ['a'], nope: [] } }] } })), /auth\.tokens\[0\]\.sub/);
-  assert.match(configError(() => resolveConfig({ tls: { certFile: 'c.pem' } })), /tls: must have required property 'keyFile'/);
-  assert.match(configError(() => resolveConfig({ limits: { publishRate: -1 } })), /limits\.publishRate/);
-  const peers = configError(() => resolveConfig({ mesh: { key: 'k-0123456789', peers: ['ws://10.0.0.2:8080'], tls: { certFile: 'c', keyFile: 'k', caFile: 'ca' } } }));
+  assert.match(
+    configError(() => resolveConfig({ auth: { jwt: { secret: 'short' } } })),
+    /auth\.jwt\.secret: .*16/,
+  );
+  assert.match(
+    configError(() => resolveConfig({ auth: { tokens: [{ name: 'x', token: '0123456789abcdef', sub: { allow: ['a'], nope: [] } }] } })),
+    /auth\.tokens\[0\]\.sub/,
+  );
+  assert.match(
+    configError(() => resolveConfig({ tls: { certFile: 'c.pem' } })),
+    /tls: must have required property 'keyFile'/,
+  );
+  assert.match(
+    configError(() => resolveConfig({ limits: { publishRate: -1 } })),
+    /limits\.publishRate/,
+  );
+  const peers = configError(() =>
+    resolveConfig({ mesh: { key: 'k-0123456789', peers: ['ws://10.0.0.2:8080'], tls: { certFile: 'c', keyFile: 'k', caFile: 'ca' } } }),
+  );
   assert.match(peers, /mesh\.peers\[0\]: expected a wss:\/\/ URL when mesh\.tls is set/);
 });
 

@@ -1,7 +1,7 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULTS, envLayer, resolveConfig, type ConfigLayer } from '../../../broker/config/internal.js';
+import { test } from 'node:test';
 import { MeshError } from '../../../broker/base/mod.js';
+import { type ConfigLayer, DEFAULTS, envLayer, resolveConfig } from '../../../broker/config/internal.js';
 
 test('resolveConfig() on no layers gives the documented defaults (127.0.0.1:8080)', () => {
   const c = resolveConfig();

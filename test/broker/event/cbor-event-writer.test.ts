@@ -1,15 +1,14 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { Encoder } from 'cbor-x';
-import { CBOR_OPTIONS, encodeEventMap } from '../../../broker/event/mod.js';
-import { encodeClientItem, encodePeerEntry } from '../../../broker/event/mod.js';
 import type { MeshEvent } from '../../../broker/event/mod.js';
+import { CBOR_OPTIONS, encodeClientItem, encodeEventMap, encodePeerEntry } from '../../../broker/event/mod.js';
 
 const cbor = new Encoder({ ...CBOR_OPTIONS });
 
 /** A small seeded PRNG so failures reproduce. */
 function prng(seed: number): () => number {
-  return () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  return () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
 }
 
 function randomEvent(r: () => number, i: number): MeshEvent {

@@ -1,10 +1,17 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Encoder, decode as cborDecode } from 'cbor-x';
-import { CBOR_OPTIONS, decodeEventCbor, encodeEventCbor, encodeEventMap, eventFromMap } from '../../../broker/event/mod.js';
-import { decodeStructuredJson, encodeStructuredJson } from '../../../broker/event/mod.js';
+import { test } from 'node:test';
+import { decode as cborDecode, Encoder } from 'cbor-x';
 import { WHOLE_EVENT } from '../../../broker/event/internal.js';
 import type { MeshEvent } from '../../../broker/event/mod.js';
+import {
+  CBOR_OPTIONS,
+  decodeEventCbor,
+  decodeStructuredJson,
+  encodeEventCbor,
+  encodeEventMap,
+  encodeStructuredJson,
+  eventFromMap,
+} from '../../../broker/event/mod.js';
 
 const plain = new Encoder({ ...CBOR_OPTIONS });
 
@@ -61,7 +68,10 @@ test('the CBOR map uses the CloudEvents attribute names, data as a byte string a
   assert.equal(map.mgorigin, 'eu-1');
   assert.equal(map.mgprotocol, 'amqp');
   assert.equal(map.mgtopic, 'sensors.#');
-  assert.deepEqual(map.mghops, [['eu-1', 'eu-west', 1714557600000], ['us@1,%', '', 0]]);
+  assert.deepEqual(map.mghops, [
+    ['eu-1', 'eu-west', 1714557600000],
+    ['us@1,%', '', 0],
+  ]);
   assert.ok(map.data instanceof Uint8Array);
   assert.deepEqual([...(map.data as Uint8Array)], [0, 1, 2, 0xff, 0x80]);
 });
@@ -86,7 +96,10 @@ test('provenance from an untrusted sender is stripped; kept when trusted', () =>
   const untrusted = decodeOk(bytes, false);
   assert.equal(untrusted.origin, undefined);
   assert.deepEqual(untrusted.hops, []);
-  assert.equal(Object.keys(untrusted.attrs).some((k) => k.startsWith('mg')), false);
+  assert.equal(
+    Object.keys(untrusted.attrs).some((k) => k.startsWith('mg')),
+    false,
+  );
   const trusted = decodeOk(bytes, true);
   assert.deepEqual(trusted.origin, full().origin);
   assert.deepEqual(trusted.hops, full().hops);

@@ -1,8 +1,8 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeStructuredJson, encodeStructuredJson } from '../../../broker/event/mod.js';
+import { test } from 'node:test';
 import { WHOLE_EVENT } from '../../../broker/event/internal.js';
 import type { MeshEvent } from '../../../broker/event/mod.js';
+import { decodeStructuredJson, encodeStructuredJson } from '../../../broker/event/mod.js';
 
 const HEAD = '"specversion":"1.0","id":"A234-1234-1234","source":"/mycontext","type":"com.example.someevent"';
 
@@ -187,12 +187,27 @@ test('a charset parameter in UTF-8 makes any content type carry data as a string
 test('encodeStructuredJson() carries data of every textual media type as a JSON string, as the JSON format §3.2 example does with XML', () => {
   const text = '<a>ü</a>\n"x": 1 € 😀';
   const textual = [
-    'text/plain', 'TEXT/CSV', 'text/html; foo=bar',
-    'application/xml', 'text/xml', 'image/svg+xml', 'application/atom+xml', 'application/soap+xml; action="urn:x"',
-    'application/yaml', 'application/x-yaml', 'application/vnd.k8s+yaml',
-    'application/javascript', 'application/ecmascript', 'application/x-www-form-urlencoded', 'application/csv',
-    'application/toml', 'application/sql', 'application/graphql', 'application/x-ndjson',
-    'application/octet-stream; charset=utf-8', 'application/xml; charset=US-ASCII',
+    'text/plain',
+    'TEXT/CSV',
+    'text/html; foo=bar',
+    'application/xml',
+    'text/xml',
+    'image/svg+xml',
+    'application/atom+xml',
+    'application/soap+xml; action="urn:x"',
+    'application/yaml',
+    'application/x-yaml',
+    'application/vnd.k8s+yaml',
+    'application/javascript',
+    'application/ecmascript',
+    'application/x-www-form-urlencoded',
+    'application/csv',
+    'application/toml',
+    'application/sql',
+    'application/graphql',
+    'application/x-ndjson',
+    'application/octet-stream; charset=utf-8',
+    'application/xml; charset=US-ASCII',
   ];
   for (const ct of textual) {
     const encoded = encodeStructuredJson(event({ data: Buffer.from(text), attrs: { datacontenttype: ct } }));
@@ -215,7 +230,15 @@ test('encodeStructuredJson() sends bytes that are not UTF-8 under a textual medi
 });
 
 test('media types that are not textual keep data_base64 even when the bytes happen to be UTF-8', () => {
-  for (const ct of ['application/octet-stream', 'image/png', 'application/pdf', 'application/xmlish', 'application/x-xml-binary', 'application/xml; charset=iso-8859-1', 'application/vnd.x+zip']) {
+  for (const ct of [
+    'application/octet-stream',
+    'image/png',
+    'application/pdf',
+    'application/xmlish',
+    'application/x-xml-binary',
+    'application/xml; charset=iso-8859-1',
+    'application/vnd.x+zip',
+  ]) {
     const encoded = encodeStructuredJson(event({ data: Buffer.from('plain ascii'), attrs: { datacontenttype: ct } }));
     assert.ok(encoded.includes('"data_base64":'), `${ct}: ${encoded}`);
   }
@@ -230,11 +253,23 @@ test('a plain Uint8Array (not a Buffer) view encodes only its own bytes', () => 
 test('encodeStructuredJson() writes spec-conformant JSON with every attribute, trace context and provenance', () => {
   const e = event({
     data: Buffer.from('{"v":1}'),
-    attrs: { time: '2024-05-01T12:00:00Z', subject: 's"1', datacontenttype: 'application/json', dataschema: 'https://e.com/s', big: 2147483647, neg: -1, on: true, off: false },
+    attrs: {
+      time: '2024-05-01T12:00:00Z',
+      subject: 's"1',
+      datacontenttype: 'application/json',
+      dataschema: 'https://e.com/s',
+      big: 2147483647,
+      neg: -1,
+      on: true,
+      off: false,
+    },
     traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
     tracestate: 'a=b',
     origin: { node: 'eu-1', protocol: 'mqtt', topic: 'sensors/1' },
-    hops: [{ node: 'eu-1', region: 'eu-west', time: 1714557600000 }, { node: 'us@1', region: 'us,east', time: 1714557600042 }],
+    hops: [
+      { node: 'eu-1', region: 'eu-west', time: 1714557600000 },
+      { node: 'us@1', region: 'us,east', time: 1714557600042 },
+    ],
   });
   const text = encodeStructuredJson(e);
   const parsed = JSON.parse(text) as Record<string, unknown>;
@@ -284,7 +319,10 @@ test('provenance from an untrusted producer is stripped: no origin, no hops, not
 test('provenance is kept when trusted (peer links)', () => {
   const e = decodeOk(`{${HEAD},"mgorigin":"n1","mgprotocol":"nats","mgtopic":"a.b","mghops":"n1@r1@1,n2@r2@2"}`, true);
   assert.deepEqual(e.origin, { node: 'n1', protocol: 'nats', topic: 'a.b' });
-  assert.deepEqual(e.hops, [{ node: 'n1', region: 'r1', time: 1 }, { node: 'n2', region: 'r2', time: 2 }]);
+  assert.deepEqual(e.hops, [
+    { node: 'n1', region: 'r1', time: 1 },
+    { node: 'n2', region: 'r2', time: 2 },
+  ]);
 });
 
 test('malformed trusted provenance names the attribute', () => {

@@ -1,8 +1,7 @@
+import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import assert from 'node:assert/strict';
 import {
-  WHOLE_EVENT,
   checkAttribute,
   checkAttributes,
   isCeString,
@@ -10,6 +9,7 @@ import {
   isRfc3339Timestamp,
   newAttributeParts,
   readAttributes,
+  WHOLE_EVENT,
 } from '../../../broker/event/internal.js';
 
 const VALID = Object.freeze({ specversion: '1.0', id: 'A234-1234-1234', source: '/mycontext', type: 'com.example.someevent' });
@@ -117,7 +117,7 @@ test('extension names must be 1-20 of a-z and 0-9: the 20-character SHOULD is en
   assert.equal(problemOf({ ...VALID, com_example: 'v' }), 'com_example');
   assert.equal(problemOf({ ...VALID, 'com-example': 'v' }), 'com-example');
   assert.equal(problemOf({ ...VALID, '': 'v' }), '');
-  assert.equal(problemOf({ ...VALID, 'é': 'v' }), 'é');
+  assert.equal(problemOf({ ...VALID, é: 'v' }), 'é');
   assert.equal(problemOf({ ...VALID, '1abc': 'v' }), null, 'CloudEvents 1.0 lets a name start with a digit');
 });
 
@@ -215,7 +215,14 @@ test('a wrong specversion is reported before any other attribute', () => {
 });
 
 test('isJsonMediaType() follows JSON format §3.1.1: */json or */*+json, parameters and case ignored', () => {
-  for (const yes of ['application/json', 'text/json', 'application/cloudevents+json', 'application/vnd.api+json; charset=utf-8', 'APPLICATION/JSON', 'application/json ;x=y']) {
+  for (const yes of [
+    'application/json',
+    'text/json',
+    'application/cloudevents+json',
+    'application/vnd.api+json; charset=utf-8',
+    'APPLICATION/JSON',
+    'application/json ;x=y',
+  ]) {
     assert.equal(isJsonMediaType(yes), true, yes);
   }
   for (const no of ['application/jsonx', 'application/x-json+xml', 'text/plain', 'application/xml; note=json', 'json', 'application/json-seq']) {
@@ -280,14 +287,28 @@ test('isRfc3339Timestamp() agrees with the RFC 3339 grammar as a regex plus rang
   };
   const two = fc.integer({ min: 0, max: 99 }).map((n) => String(n).padStart(2, '0'));
   const stamp = fc
-    .tuple(fc.integer({ min: 0, max: 9999 }), two, two, fc.constantFrom('T', 't', ' '), two, two, two, fc.constantFrom('', '.5', '.123456789', '.'), fc.constantFrom('Z', 'z', '+01:00', '-23:59', '+24:00', '+1:00', 'Q', ''))
+    .tuple(
+      fc.integer({ min: 0, max: 9999 }),
+      two,
+      two,
+      fc.constantFrom('T', 't', ' '),
+      two,
+      two,
+      two,
+      fc.constantFrom('', '.5', '.123456789', '.'),
+      fc.constantFrom('Z', 'z', '+01:00', '-23:59', '+24:00', '+1:00', 'Q', ''),
+    )
     .map(([y, mo, d, t, h, mi, s, f, z]) => `${String(y).padStart(4, '0')}-${mo}-${d}${t}${h}:${mi}:${s}${f}${z}`);
   // Near-misses: a valid-looking stamp with one character replaced, dropped or added.
   const mutated = fc.tuple(stamp, fc.nat(), fc.constantFrom('', '0', '9', '-', ':', 'T', 'Z', '.', 'x', '٣')).map(([v, at, c]) => {
     const i = at % (v.length + 1);
     return v.slice(0, i) + c + v.slice(i + (c === '' ? 1 : at % 2));
   });
-  fc.assert(fc.property(fc.oneof(stamp, mutated, fc.string()), (v) => isRfc3339Timestamp(v) === reference(v)), { numRuns: 20_000 });
+  fc.assert(
+    fc.property(fc.oneof(stamp, mutated, fc.string()), (v) => isRfc3339Timestamp(v) === reference(v)),
+    { numRuns: 20_000 },
+  );
   for (const v of ['2024-02-29T00:00:00Z', '1985-04-12T23:20:50.52Z', '1990-12-31T15:59:60-08:00']) assert.equal(isRfc3339Timestamp(v), true, v);
-  for (const v of ['2023-02-29T00:00:00Z', '2024-13-01T00:00:00Z', '2024-01-01T24:00:00Z', '2024-01-01T00:00:00', '2024-01-01T00:00:00.Z']) assert.equal(isRfc3339Timestamp(v), false, v);
+  for (const v of ['2023-02-29T00:00:00Z', '2024-13-01T00:00:00Z', '2024-01-01T24:00:00Z', '2024-01-01T00:00:00', '2024-01-01T00:00:00.Z'])
+    assert.equal(isRfc3339Timestamp(v), false, v);
 });

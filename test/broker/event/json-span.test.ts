@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { topLevelMemberSpan } from '../../../broker/event/mod.js';
 
 const slice = (text: string, name: string) => {

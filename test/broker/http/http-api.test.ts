@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { ce, openClient, startTestNode } from '../../helpers/node.js';
 
 test('/metrics exposes connections, subscriptions and event counters in Prometheus text format', async (t) => {

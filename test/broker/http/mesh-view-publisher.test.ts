@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { openClient, startTestNode } from '../../helpers/node.js';
 
 test('a node publishes its mesh view on _mg.sys.mesh.<node id> while a subscriber names it, not for a plain >', async (t) => {

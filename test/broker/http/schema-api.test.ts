@@ -1,9 +1,9 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { startTestNode } from '../../helpers/node.js';
-import { schemaIdOf } from '../../../schemas/mod.js';
+import { test } from 'node:test';
 import { canonicalJson } from '../../../schemas/internal.js';
+import { schemaIdOf } from '../../../schemas/mod.js';
+import { startTestNode } from '../../helpers/node.js';
 
 /** The id every node gives `schema`: from its content (schemas/schema-id.ts). */
 const idOf = (schema: unknown) => schemaIdOf(canonicalJson(schema));
@@ -11,7 +11,11 @@ const idOf = (schema: unknown) => schemaIdOf(canonicalJson(schema));
 const order = { type: 'object', properties: { id: { type: 'string' } }, additionalProperties: false };
 
 async function call(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> & unknown[] }> {
-  const res = await fetch(`${base}/v1/schemas${path}`, { method, headers: { 'Content-Type': 'application/vnd.schemaregistry.v1+json' }, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await fetch(`${base}/v1/schemas${path}`, {
+    method,
+    headers: { 'Content-Type': 'application/vnd.schemaregistry.v1+json' },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> & unknown[] };
 }
 
@@ -28,13 +32,36 @@ test('the registry API registers, lists, gets by version and id, in the Confluen
   assert.notEqual(idOf(orderV2), idOf(order));
   assert.deepEqual((await call(base, 'GET', '/subjects')).json, ['orders']);
   assert.deepEqual((await call(base, 'GET', '/subjects/orders/versions')).json, [1, 2]);
-  assert.deepEqual((await call(base, 'GET', '/subjects/orders/versions/1')).json, { subject: 'orders', version: 1, id: idOf(order), schemaType: 'JSON', schema: order });
+  assert.deepEqual((await call(base, 'GET', '/subjects/orders/versions/1')).json, {
+    subject: 'orders',
+    version: 1,
+    id: idOf(order),
+    schemaType: 'JSON',
+    schema: order,
+  });
   assert.equal((await call(base, 'GET', '/subjects/orders/versions/latest')).json.version, 2);
-  assert.deepEqual((await call(base, 'GET', `/ids/${idOf(order)}`)).json, { id: idOf(order), schemaType: 'JSON', schema: order, versions: [{ subject: 'orders', version: 1 }] });
-  assert.deepEqual((await call(base, 'GET', '/subjects/orders')).json, { subject: 'orders', compatibility: 'BACKWARD', topics: ['orders.>'], types: ['order.created'], versions: [1, 2] });
+  assert.deepEqual((await call(base, 'GET', `/ids/${idOf(order)}`)).json, {
+    id: idOf(order),
+    schemaType: 'JSON',
+    schema: order,
+    versions: [{ subject: 'orders', version: 1 }],
+  });
+  assert.deepEqual((await call(base, 'GET', '/subjects/orders')).json, {
+    subject: 'orders',
+    compatibility: 'BACKWARD',
+    topics: ['orders.>'],
+    types: ['order.created'],
+    versions: [1, 2],
+  });
   // The node's registry is the one validatorFor() reads.
   assert.equal(node.schemas.validatorFor('orders.eu', 'other')!({ id: 1 }), false);
-  for (const [path, code] of [['/subjects/nope/versions', 'MG_ERR_SCHEMA_NOT_FOUND'], ['/subjects/orders/versions/9', 'MG_ERR_SCHEMA_NOT_FOUND'], ['/ids/77', 'MG_ERR_SCHEMA_NOT_FOUND'], ['/subjects/orders/versions/x', 'MG_ERR_SCHEMA_INVALID'], ['/ids/2147483648', 'MG_ERR_SCHEMA_INVALID']] as const) {
+  for (const [path, code] of [
+    ['/subjects/nope/versions', 'MG_ERR_SCHEMA_NOT_FOUND'],
+    ['/subjects/orders/versions/9', 'MG_ERR_SCHEMA_NOT_FOUND'],
+    ['/ids/77', 'MG_ERR_SCHEMA_NOT_FOUND'],
+    ['/subjects/orders/versions/x', 'MG_ERR_SCHEMA_INVALID'],
+    ['/ids/2147483648', 'MG_ERR_SCHEMA_INVALID'],
+  ] as const) {
     const res = await call(base, 'GET', path);
     assert.equal(res.status, code === 'MG_ERR_SCHEMA_NOT_FOUND' ? 404 : 422, path);
     assert.equal(res.json.error, code, path);
@@ -54,7 +81,11 @@ test('an incompatible version is 409 with the reasons; the compatibility endpoin
     is_compatible: false,
     messages: ["BACKWARD against version 1: property 'id' became required at /properties/id"],
   });
-  assert.deepEqual((await call(base, 'POST', '/compatibility/subjects/orders/versions/latest', { schema: { ...order, properties: { id: { type: ['string', 'null'] } } } })).json, { is_compatible: true, messages: [] });
+  assert.deepEqual(
+    (await call(base, 'POST', '/compatibility/subjects/orders/versions/latest', { schema: { ...order, properties: { id: { type: ['string', 'null'] } } } }))
+      .json,
+    { is_compatible: true, messages: [] },
+  );
   // Switching the subject to FORWARD makes the stricter schema acceptable.
   assert.deepEqual((await call(base, 'PUT', '/config/orders', { compatibility: 'FORWARD' })).json, { compatibility: 'FORWARD' });
   assert.deepEqual((await call(base, 'GET', '/config/orders')).json, { compatibilityLevel: 'FORWARD' });
@@ -89,11 +120,15 @@ test('a body over 1 MiB is refused with 413, whether Content-Length announces it
   assert.deepEqual([announced.status, announced.json.error], [413, 'MG_ERR_SCHEMA_TOO_LARGE']);
   // Chunked: no Content-Length, the limit applies as the data arrives.
   const streamed = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = request(`${node.httpUrl}/v1/schemas/subjects/s/versions`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' } }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    });
+    const req = request(
+      `${node.httpUrl}/v1/schemas/subjects/s/versions`,
+      { method: 'POST', headers: { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' } },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      },
+    );
     req.on('error', reject);
     for (let i = 0; i < 20; i++) req.write(big.slice(i * 60_000, (i + 1) * 60_000));
     req.end();
@@ -109,7 +144,8 @@ test('with auth on, changing a subject needs publish rights on _mg.schemas.<subj
   const node = await startTestNode(t, { auth: { jwt: { secret } } } as never);
   const url = `${node.httpUrl}/v1/schemas/subjects/orders/versions`;
   const body = JSON.stringify({ schema: { type: 'object' } });
-  const post = (token?: string) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body });
+  const post = (token?: string) =>
+    fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body });
 
   const anonymous = await post();
   assert.equal(anonymous.status, 401);
@@ -120,7 +156,7 @@ test('with auth on, changing a subject needs publish rights on _mg.schemas.<subj
   assert.equal(((await publisher.json()) as { error: string }).error, 'MG_ERR_AUTH_FORBIDDEN');
   const otherSubject = await post(tokenFor(secret, { pub: ['_mg.schemas.payments'] }));
   assert.equal(otherSubject.status, 403);
-  assert.equal((await (await fetch(`${node.httpUrl}/v1/schemas/subjects`)).json() as unknown[]).length, 0, 'nothing was registered');
+  assert.equal(((await (await fetch(`${node.httpUrl}/v1/schemas/subjects`)).json()) as unknown[]).length, 0, 'nothing was registered');
 
   const admin = await post(tokenFor(secret, { pub: ['_mg.schemas.orders'] }));
   assert.equal(admin.status, 200);

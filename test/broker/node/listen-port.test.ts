@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { freePort } from '../../helpers/mesh.js';
 import { runCli } from '../../helpers/node.js';
 
@@ -9,7 +9,10 @@ test('a second meshgate start on a port another node holds exits 1 with the in-u
   await first.waitForOutput(' ready\n');
   const second = runCli(t, ['start', '--port', String(port), '--node-id', 'intruder']);
   // Whichever comes first: with port reuse the second node would print ready and stay up.
-  const outcome = await second.waitForOutput(' ready\n').then(() => 'ready', () => 'exited');
+  const outcome = await second.waitForOutput(' ready\n').then(
+    () => 'ready',
+    () => 'exited',
+  );
   assert.equal(outcome, 'exited', second.stdout + second.stderr);
   assert.equal(await second.exited, 1);
   assert.match(second.stderr, new RegExp(`listen: cannot bind 127\\.0\\.0\\.1:${port} \\(in use`));

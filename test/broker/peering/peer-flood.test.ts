@@ -1,11 +1,11 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import WebSocket from 'ws';
-import { resolveConfig } from '../../../broker/config/mod.js';
 import type { MeshError } from '../../../broker/base/mod.js';
-import { ce, openClient, startTestNode } from '../../helpers/node.js';
+import { resolveConfig } from '../../../broker/config/mod.js';
 import { awaitLinks, freePort, NodeProcess, TEST_MESH_KEY } from '../../helpers/mesh.js';
-import { silentPeer, type SilentPeer } from '../../helpers/silent-peer.js';
+import { ce, openClient, startTestNode } from '../../helpers/node.js';
+import { type SilentPeer, silentPeer } from '../../helpers/silent-peer.js';
 
 const DEADLINE_MS = 3000;
 const CAP = 50;
@@ -57,7 +57,13 @@ test('200 peer sockets that never say hello: the cap refuses past it with 503, t
   assert.equal(await a.metric('meshgate_peer_refused_total{reason="handshake_timeout"}'), CAP);
 
   // The flood is over: the real peer gets its link, and events cross it.
-  await awaitLinks(new Map([['flooded', a], ['late', b]]), [['late', 'flooded']]);
+  await awaitLinks(
+    new Map([
+      ['flooded', a],
+      ['late', b],
+    ]),
+    [['late', 'flooded']],
+  );
   assert.equal(await a.metric('meshgate_peer_pending_handshakes'), 0);
   const remote = await openClient(t, b.wsUrl);
   assert.equal((await remote.request({ op: 'pub', topic: 'flood.y', event: ce('after-flood') })).op, 'ok');
@@ -96,6 +102,16 @@ test('peer sockets count against limits.maxConnectionsPerIp with clients: past i
 });
 
 test('a wrong mesh.handshakeTimeoutMs or mesh.maxPendingHandshakes stops start-up naming the key and the fix', () => {
-  assert.throws(() => resolveConfig({ mesh: { handshakeTimeoutMs: 10 } }), (err: MeshError) => err.code === 'MG_ERR_CONFIG_INVALID' && /mesh\.handshakeTimeoutMs: must be >= 100, got 10; fix: ms a peer socket may stay open without a valid hello/.test(err.message));
-  assert.throws(() => resolveConfig({ mesh: { maxPendingHandshakes: 0 } }), (err: MeshError) => err.code === 'MG_ERR_CONFIG_INVALID' && /mesh\.maxPendingHandshakes: must be >= 1, got 0; fix: peer sockets open without a completed hello/.test(err.message));
+  assert.throws(
+    () => resolveConfig({ mesh: { handshakeTimeoutMs: 10 } }),
+    (err: MeshError) =>
+      err.code === 'MG_ERR_CONFIG_INVALID' &&
+      /mesh\.handshakeTimeoutMs: must be >= 100, got 10; fix: ms a peer socket may stay open without a valid hello/.test(err.message),
+  );
+  assert.throws(
+    () => resolveConfig({ mesh: { maxPendingHandshakes: 0 } }),
+    (err: MeshError) =>
+      err.code === 'MG_ERR_CONFIG_INVALID' &&
+      /mesh\.maxPendingHandshakes: must be >= 1, got 0; fix: peer sockets open without a completed hello/.test(err.message),
+  );
 });

@@ -1,8 +1,8 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeEventEntry, decodePeerFrame, encodeControl, encodeDests, encodeEventBatch, withHopParent } from '../../../broker/peering/internal.js';
-import { encodePeerEntry } from '../../../broker/event/mod.js';
+import { test } from 'node:test';
 import type { MeshEvent } from '../../../broker/event/mod.js';
+import { encodePeerEntry } from '../../../broker/event/mod.js';
+import { decodeEventEntry, decodePeerFrame, encodeControl, encodeDests, encodeEventBatch, withHopParent } from '../../../broker/peering/internal.js';
 
 const event = (i: number): MeshEvent => ({
   id: `e${i}`,
@@ -19,7 +19,10 @@ test('a control frame round-trips through decodePeerFrame()', () => {
   const decoded = decodePeerFrame(encodeControl(frame));
   assert.equal(decoded.kind, 'control');
   const got = (decoded as { frame: Record<string, unknown> }).frame;
-  assert.deepEqual({ ...got, nonce: [...(got.nonce as Uint8Array)], proof: [...(got.proof as Uint8Array)] }, { ...frame, nonce: [...frame.nonce], proof: [...frame.proof] });
+  assert.deepEqual(
+    { ...got, nonce: [...(got.nonce as Uint8Array)], proof: [...(got.proof as Uint8Array)] },
+    { ...frame, nonce: [...frame.nonce], proof: [...frame.proof] },
+  );
 });
 
 test('an event batch round-trips with sequence numbers, entries and destination lists', () => {
@@ -30,7 +33,10 @@ test('an event batch round-trips with sequence numbers, entries and destination 
   const batch = (decoded as { batch: { firstSeq: number; entries: Uint8Array[]; dests: string[][] } }).batch;
   assert.equal(batch.firstSeq, 41);
   assert.deepEqual(batch.dests, [['b'], [], ['b', 'c', 'dé']]);
-  assert.deepEqual(batch.entries.map((e) => decodeEventEntry(e)!.topic), ['a.b0', 'a.b1', 'a.b2']);
+  assert.deepEqual(
+    batch.entries.map((e) => decodeEventEntry(e)!.topic),
+    ['a.b0', 'a.b1', 'a.b2'],
+  );
   assert.equal(decodeEventEntry(batch.entries[2])!.map.id, 'e2');
 });
 
@@ -52,7 +58,11 @@ test('a hop parent rides in the routing trailer of the entries that carry one, a
 test('every truncation of a batch frame and of a control frame is reported malformed, never thrown', () => {
   const frames = [
     encodeEventBatch(1, [encodePeerEntry(event(1)), encodePeerEntry(event(2))], [encodeDests(['x']), encodeDests(['y', 'z'])]),
-    encodeEventBatch(1, [encodePeerEntry(event(1)), encodePeerEntry(event(2))], [encodeDests(['x']), withHopParent(encodeDests(['y']), '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01')]),
+    encodeEventBatch(
+      1,
+      [encodePeerEntry(event(1)), encodePeerEntry(event(2))],
+      [encodeDests(['x']), withHopParent(encodeDests(['y']), '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01')],
+    ),
     encodeControl({ t: 'interest', full: true, states: [{ o: 'a', v: 3, d: 0, f: ['db.>', 'x.*'] }] }),
   ];
   for (const whole of frames) {
@@ -70,7 +80,7 @@ test('trailing bytes, unknown frame kinds and random garbage are malformed, neve
   assert.equal(decodePeerFrame(Buffer.from([7, 1, 2])).kind, 'malformed');
   assert.equal(decodePeerFrame(encodeControl({ t: 'bogus' } as never)).kind, 'malformed');
   let seed = 99;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 256);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 256;
   for (let i = 0; i < 2000; i++) {
     const bytes = Uint8Array.from({ length: 1 + (i % 64) }, rnd);
     assert.doesNotThrow(() => decodePeerFrame(bytes));

@@ -1,8 +1,8 @@
-import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { type TestContext, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { openClient, type FrameClient } from '../../helpers/node.js';
-import { awaitLinks, awaitQuiet, startMesh, until, type NodeProcess } from '../../helpers/mesh.js';
+import { awaitLinks, awaitQuiet, type NodeProcess, startMesh, until } from '../../helpers/mesh.js';
+import { type FrameClient, openClient } from '../../helpers/node.js';
 
 /** meshgate_events_undelivered_total by reason, plus the link drops, from a node's /metrics. */
 async function dropsOf(node: NodeProcess): Promise<{ sure: number; restart: number }> {
@@ -61,7 +61,10 @@ function record(client: FrameClient, seen: Uint8Array, tally: { duplicates: numb
  * once a routes to it again.
  */
 async function restartUnderLoad(t: TestContext, how: 'kill9' | 'sigterm'): Promise<void> {
-  const edges = [['a', 'b'], ['c', 'b']] as const;
+  const edges = [
+    ['a', 'b'],
+    ['c', 'b'],
+  ] as const;
   const nodes = await startMesh(t, ['a', 'b', 'c'], edges);
   await awaitLinks(nodes, edges);
   const [a, b, c] = ['a', 'b', 'c'].map((id) => nodes.get(id)!);
@@ -100,7 +103,9 @@ async function restartUnderLoad(t: TestContext, how: 'kill9' | 'sigterm'): Promi
   const drops = [await dropsOf(a), await dropsOf(b), await dropsOf(c)];
   const sure = drops.reduce((n, d) => n + d.sure, 0);
   const restart = drops.reduce((n, d) => n + d.restart, 0);
-  t.diagnostic(`${how}: back from #${from}, lost=${lost} counted=${sure} (+${restart} in doubt) a/b/c=${drops.map((d) => `${d.sure}+${d.restart}`).join('/')} second subscriber got ${second.count()} dup=${tally.duplicates} reordered=${tally.reordered}`);
+  t.diagnostic(
+    `${how}: back from #${from}, lost=${lost} counted=${sure} (+${restart} in doubt) a/b/c=${drops.map((d) => `${d.sure}+${d.restart}`).join('/')} second subscriber got ${second.count()} dup=${tally.duplicates} reordered=${tally.reordered}`,
+  );
   for (let i = from; i < total; i++) assert.equal(seen[i], 1, `event ${i}, published after the subscriber was back, arrived`);
   assert.equal(tally.duplicates, 0, 'duplicates');
   assert.equal(tally.reordered, 0, 'reordered');
@@ -115,16 +120,20 @@ async function restartUnderLoad(t: TestContext, how: 'kill9' | 'sigterm'): Promi
   }
 }
 
-test('kill -9 and restart of a subscriber\'s node: what is published once it is back arrives exactly once, and every lost event is counted', async (t) => {
+test("kill -9 and restart of a subscriber's node: what is published once it is back arrives exactly once, and every lost event is counted", async (t) => {
   await restartUnderLoad(t, 'kill9');
 });
 
-test('SIGTERM and restart of a subscriber\'s node: what is published once it is back arrives exactly once, and lost == counted', async (t) => {
+test("SIGTERM and restart of a subscriber's node: what is published once it is back arrives exactly once, and lost == counted", async (t) => {
   await restartUnderLoad(t, 'sigterm');
 });
 
 test('a transit node restarted with kill -9 forwards what its upstream held for the node beyond it: 0 lost, 0 duplicated, in order', async (t) => {
-  const edges = [['a', 'b'], ['c', 'b'], ['d', 'c']] as const;
+  const edges = [
+    ['a', 'b'],
+    ['c', 'b'],
+    ['d', 'c'],
+  ] as const;
   const nodes = await startMesh(t, ['a', 'b', 'c', 'd'], edges);
   await awaitLinks(nodes, edges);
   const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((id) => nodes.get(id)!);
@@ -149,5 +158,9 @@ test('a transit node restarted with kill -9 forwards what its upstream held for 
   t.diagnostic(`dup=${tally.duplicates} reordered=${tally.reordered} drops=${drops.map((x) => `${x.sure}+${x.restart}`).join('/')}`);
   assert.equal(tally.duplicates, 0, 'duplicates');
   assert.equal(tally.reordered, 0, 'reordered');
-  assert.deepEqual(drops, [a, b, c, d].map(() => ({ sure: 0, restart: 0 })), 'nothing dropped anywhere');
+  assert.deepEqual(
+    drops,
+    [a, b, c, d].map(() => ({ sure: 0, restart: 0 })),
+    'nothing dropped anywhere',
+  );
 });

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { test, type TestContext } from 'node:test';
-import WebSocket from 'ws';
 import { readFileSync } from 'node:fs';
-import { encodeControl, decodePeerFrame, PEER_PROTOCOL_VERSION } from '../../../broker/peering/internal.js';
-import { keyProof, newNonce } from '../../../broker/peering/internal.js';
-import type { Subscriber } from '../../../broker/pipeline/mod.js';
+import { type TestContext, test } from 'node:test';
+import WebSocket from 'ws';
 import type { MeshEvent } from '../../../broker/event/mod.js';
 import type { RunningNode } from '../../../broker/node/internal.js';
-import { makeTestPki, type CertFiles, type TestPki } from '../../helpers/certs.js';
+import { decodePeerFrame, encodeControl, keyProof, newNonce, PEER_PROTOCOL_VERSION } from '../../../broker/peering/internal.js';
+import type { Subscriber } from '../../../broker/pipeline/mod.js';
+import { type CertFiles, makeTestPki, type TestPki } from '../../helpers/certs.js';
 import { TEST_MESH_KEY, until } from '../../helpers/mesh.js';
 import { startTestNode } from '../../helpers/node.js';
 import { silentPeer } from '../../helpers/silent-peer.js';
@@ -31,7 +30,10 @@ function refusedTls(node: RunningNode): number {
 }
 
 function upPeers(node: RunningNode): string[] {
-  return node.mesh.peers().filter((p) => p.state === 'up').map((p) => String(p.node));
+  return node.mesh
+    .peers()
+    .filter((p) => p.state === 'up')
+    .map((p) => String(p.node));
 }
 
 function knownOrigins(node: RunningNode): string[] {
@@ -49,8 +51,13 @@ test('peers with certificates from the mesh CA link over wss and exchange intere
   assert.match(a.peerUrl, /^wss:\/\/127\.0\.0\.1:\d+$/);
   const b = await tlsNode(t, 'b', pki.cert('b'), pki.caFile, [a.peerUrl]);
   const got: string[] = [];
-  a.node.subscribe('tls.>', probe((e) => void got.push(e.id)));
-  await until('b learns a wants tls.>', () => (b.mesh.routes().origins as Array<{ origin: string; filters: string[] }>).some((o) => o.origin === 'a' && o.filters.includes('tls.>')));
+  a.node.subscribe(
+    'tls.>',
+    probe((e) => void got.push(e.id)),
+  );
+  await until('b learns a wants tls.>', () =>
+    (b.mesh.routes().origins as Array<{ origin: string; filters: string[] }>).some((o) => o.origin === 'a' && o.filters.includes('tls.>')),
+  );
   assert.deepEqual(upPeers(a), ['b']);
   const r = b.node.ingest({ id: 'e1', source: 't', type: 't', topic: 'tls.x', data: new Uint8Array(), attrs: {}, hops: [] } as never, 'ws');
   assert.equal(r.ok, true);
@@ -112,7 +119,16 @@ test('a peer with no certificate is refused in the TLS handshake even with the r
     const d = decodePeerFrame(new Uint8Array(raw));
     frames.push(d);
     if (d.kind === 'control' && d.frame.t === 'challenge') {
-      socket.send(encodeControl({ t: 'hello', node: 'intruder', region: 'x', version: PEER_PROTOCOL_VERSION, nonce, proof: keyProof(TEST_MESH_KEY, 'dial', d.frame.nonce as Uint8Array, 'intruder') }));
+      socket.send(
+        encodeControl({
+          t: 'hello',
+          node: 'intruder',
+          region: 'x',
+          version: PEER_PROTOCOL_VERSION,
+          nonce,
+          proof: keyProof(TEST_MESH_KEY, 'dial', d.frame.nonce as Uint8Array, 'intruder'),
+        }),
+      );
     }
   });
   const outcome = await new Promise<string>((resolve) => {

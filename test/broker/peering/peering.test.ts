@@ -1,18 +1,19 @@
-import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { type TestContext, test } from 'node:test';
 import WebSocket from 'ws';
-import { ce, openClient, type FrameClient } from '../../helpers/node.js';
-import { awaitInterest, awaitLinks, awaitQuiet, distances, freePort, NodeProcess, startMesh, until, TEST_MESH_KEY } from '../../helpers/mesh.js';
-import { startTcpProxy } from '../../helpers/tcp-proxy.js';
-import { decodePeerFrame, encodeControl, PEER_PROTOCOL_VERSION } from '../../../broker/peering/internal.js';
-import { keyProof } from '../../../broker/peering/internal.js';
 import { signHs256 } from '../../../broker/auth/mod.js';
+import { decodePeerFrame, encodeControl, keyProof, PEER_PROTOCOL_VERSION } from '../../../broker/peering/internal.js';
+import { awaitInterest, awaitLinks, awaitQuiet, distances, freePort, NodeProcess, startMesh, TEST_MESH_KEY, until } from '../../helpers/mesh.js';
+import { ce, type FrameClient, openClient } from '../../helpers/node.js';
+import { startTcpProxy } from '../../helpers/tcp-proxy.js';
 
 type Edge = readonly [string, string];
 
 function hopsOf(event: Record<string, unknown>): string[] {
-  return String(event.mghops).split(',').map((h) => h.split('@')[0]);
+  return String(event.mghops)
+    .split(',')
+    .map((h) => h.split('@')[0]);
 }
 
 async function subscribeAll(t: TestContext, nodes: Map<string, NodeProcess>, filter: string): Promise<Map<string, FrameClient>> {
@@ -67,15 +68,39 @@ async function assertExactlyOnce(t: TestContext, ids: string[], edges: Edge[]): 
 }
 
 test('line A-B-C: every subscriber gets every event once with the full hop path', async (t) => {
-  await assertExactlyOnce(t, ['a', 'b', 'c'], [['a', 'b'], ['b', 'c']]);
+  await assertExactlyOnce(
+    t,
+    ['a', 'b', 'c'],
+    [
+      ['a', 'b'],
+      ['b', 'c'],
+    ],
+  );
 });
 
 test('triangle (a cycle): every event delivered once per subscriber, no loops', async (t) => {
-  await assertExactlyOnce(t, ['a', 'b', 'c'], [['a', 'b'], ['b', 'c'], ['c', 'a']]);
+  await assertExactlyOnce(
+    t,
+    ['a', 'b', 'c'],
+    [
+      ['a', 'b'],
+      ['b', 'c'],
+      ['c', 'a'],
+    ],
+  );
 });
 
 test('5-node star: spokes reach each other through the hub exactly once', async (t) => {
-  await assertExactlyOnce(t, ['hub', 's1', 's2', 's3', 's4'], [['s1', 'hub'], ['s2', 'hub'], ['s3', 'hub'], ['s4', 'hub']]);
+  await assertExactlyOnce(
+    t,
+    ['hub', 's1', 's2', 's3', 's4'],
+    [
+      ['s1', 'hub'],
+      ['s2', 'hub'],
+      ['s3', 'hub'],
+      ['s4', 'hub'],
+    ],
+  );
 });
 
 test('4-node full mesh: direct links only, each event once', async (t) => {
@@ -86,7 +111,14 @@ test('4-node full mesh: direct links only, each event once', async (t) => {
 });
 
 test('interest: an event crosses a link only while someone beyond it wants it', async (t) => {
-  const nodes = await startMesh(t, ['a', 'b', 'c'], [['a', 'b'], ['b', 'c']]);
+  const nodes = await startMesh(
+    t,
+    ['a', 'b', 'c'],
+    [
+      ['a', 'b'],
+      ['b', 'c'],
+    ],
+  );
   const [a, b, c] = ['a', 'b', 'c'].map((id) => nodes.get(id)!);
   const linkFrom = async (n: NodeProcess, peer: string) => (await n.peers()).find((p) => p.node === peer)!;
   await until('links up', async () => (await linkFrom(a, 'b'))?.state === 'up' && (await linkFrom(c, 'b'))?.state === 'up');
@@ -127,7 +159,8 @@ test('auth: a subscriber that may read only a.> and subscribes > draws only a.> 
   const nodes = await startMesh(t, ['a', 'b'], [['a', 'b']], { auth: { jwt: { secret } } });
   const [a, b] = ['a', 'b'].map((id) => nodes.get(id)!);
   await awaitLinks(nodes, [['a', 'b']]);
-  const withToken = (url: string, perms: Record<string, string[]>) => `${url}?token=${signHs256({ sub: 'tester', exp: Math.floor(Date.now() / 1000) + 600, perms }, secret)}`;
+  const withToken = (url: string, perms: Record<string, string[]>) =>
+    `${url}?token=${signHs256({ sub: 'tester', exp: Math.floor(Date.now() / 1000) + 600, perms }, secret)}`;
   const linkToB = async () => (await a.peers()).find((p) => p.node === 'b')!;
   const advertisedByB = async () => (await a.routes()).origins.find((o) => o.origin === 'b')?.filters ?? [];
   const pub = await openClient(t, withToken(a.wsUrl, { pub: ['>'] }));
@@ -228,7 +261,9 @@ test('20 link flaps under 100,000 sequence-numbered events: 0 lost, 0 duplicated
   await awaitQuiet([a]);
   await sub.request({ op: 'ping' });
   const linkStats = (await a.peers()).find((p) => p.node === 'b')!;
-  t.diagnostic(`cuts=${cutsDone} reconnects=${linkStats.connects} replayed=${linkStats.replayed} received=${received} dup=${duplicates} reordered=${reordered}`);
+  t.diagnostic(
+    `cuts=${cutsDone} reconnects=${linkStats.connects} replayed=${linkStats.replayed} received=${received} dup=${duplicates} reordered=${reordered}`,
+  );
   assert.equal(cutsDone, cuts);
   assert.ok((linkStats.connects as number) >= cuts + 1, `link reconnected after every cut (${linkStats.connects})`);
   assert.equal(total - received, 0, 'lost');
@@ -316,13 +351,31 @@ test('refused peers: wrong key, wrong version, garbage; each refused and counted
   await awaitInterest(nodes, 'ok.>', ['b']);
 
   const wrongKey = await rawPeer(t, b);
-  wrongKey.socket.send(encodeControl({ t: 'hello', node: 'intruder', region: 'x', version: PEER_PROTOCOL_VERSION, nonce: new Uint8Array(16), proof: keyProof('not-the-key', 'dial', wrongKey.nonce, 'intruder') }));
+  wrongKey.socket.send(
+    encodeControl({
+      t: 'hello',
+      node: 'intruder',
+      region: 'x',
+      version: PEER_PROTOCOL_VERSION,
+      nonce: new Uint8Array(16),
+      proof: keyProof('not-the-key', 'dial', wrongKey.nonce, 'intruder'),
+    }),
+  );
   const [keyCode, keyReason] = await wrongKey.closed;
   assert.equal(keyCode, 4401);
   assert.match(keyReason, /^MG_ERR_PEER_AUTH/);
 
   const wrongVersion = await rawPeer(t, b);
-  wrongVersion.socket.send(encodeControl({ t: 'hello', node: 'future', region: 'x', version: 99, nonce: new Uint8Array(16), proof: keyProof(TEST_MESH_KEY, 'dial', wrongVersion.nonce, 'future') }));
+  wrongVersion.socket.send(
+    encodeControl({
+      t: 'hello',
+      node: 'future',
+      region: 'x',
+      version: 99,
+      nonce: new Uint8Array(16),
+      proof: keyProof(TEST_MESH_KEY, 'dial', wrongVersion.nonce, 'future'),
+    }),
+  );
   const [verCode, verReason] = await wrongVersion.closed;
   assert.equal(verCode, 4426);
   assert.match(verReason, new RegExp(`^MG_ERR_PEER_VERSION: this node speaks peer protocol ${PEER_PROTOCOL_VERSION}, peer sent 99`));
@@ -367,13 +420,20 @@ test('a stalled peer does not hold up other peers or local subscribers, and its 
   t.after(() => proxy.close());
   const bound = 3000;
   // Keepalive long enough that a stall is not mistaken for a dead link.
-  const a = new NodeProcess(t, { id: 'a', port: portA, peers: [`ws://127.0.0.1:${proxy.port}`, c.peerUrl], config: { mesh: { keepaliveMs: 60_000, link: { maxBufferedEvents: bound, window: 500, highWaterBytes: 16_384 } } } });
+  const a = new NodeProcess(t, {
+    id: 'a',
+    port: portA,
+    peers: [`ws://127.0.0.1:${proxy.port}`, c.peerUrl],
+    config: { mesh: { keepaliveMs: 60_000, link: { maxBufferedEvents: bound, window: 500, highWaterBytes: 16_384 } } },
+  });
   await a.start();
-  const subs = await Promise.all([a, b, c].map(async (n) => {
-    const s = await openClient(t, n.wsUrl, 'cbor');
-    await s.request({ op: 'sub', filter: 'stall.>' });
-    return s;
-  }));
+  const subs = await Promise.all(
+    [a, b, c].map(async (n) => {
+      const s = await openClient(t, n.wsUrl, 'cbor');
+      await s.request({ op: 'sub', filter: 'stall.>' });
+      return s;
+    }),
+  );
   await awaitInterest(new Map([['a', a]]), 'stall.>', ['b', 'c']);
 
   proxy.pause();
@@ -395,5 +455,9 @@ test('a stalled peer does not hold up other peers or local subscribers, and its 
   await awaitQuiet([a]);
   await subs[1].request({ op: 'ping' });
   const ids = subs[1].events().map((e) => Number((e.event as Record<string, unknown>).id));
-  assert.deepEqual(ids, Array.from({ length: bound }, (_, i) => i), 'the stalled peer gets what was held, in order, once');
+  assert.deepEqual(
+    ids,
+    Array.from({ length: bound }, (_, i) => i),
+    'the stalled peer gets what was held, in order, once',
+  );
 });

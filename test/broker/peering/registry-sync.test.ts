@@ -1,11 +1,10 @@
-import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { type TestContext, test } from 'node:test';
 import WebSocket from 'ws';
-import { awaitLinks, freePort, NodeProcess, startMesh, until, TEST_MESH_KEY } from '../../helpers/mesh.js';
-import { decodePeerFrame, encodeControl, PEER_PROTOCOL_VERSION, type ControlFrame } from '../../../broker/peering/internal.js';
-import { keyProof, newNonce } from '../../../broker/peering/internal.js';
-import { SchemaRegistry, schemaIdOf, type RegistryState } from '../../../schemas/mod.js';
+import { type ControlFrame, decodePeerFrame, encodeControl, keyProof, newNonce, PEER_PROTOCOL_VERSION } from '../../../broker/peering/internal.js';
 import { canonicalJson } from '../../../schemas/internal.js';
+import { type RegistryState, SchemaRegistry, schemaIdOf } from '../../../schemas/mod.js';
+import { awaitLinks, freePort, NodeProcess, startMesh, TEST_MESH_KEY, until } from '../../helpers/mesh.js';
 
 const order = { type: 'object', properties: { id: { type: 'string' } }, additionalProperties: false };
 // BACKWARD compatible with `order`: a closed object gains an optional property.
@@ -20,7 +19,11 @@ interface Answer {
 }
 
 async function api(node: NodeProcess, method: string, path: string, body?: unknown): Promise<Answer> {
-  const res = await fetch(`${node.httpUrl}/v1/schemas${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${node.httpUrl}/v1/schemas${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
@@ -52,7 +55,7 @@ async function awaitSyncQuiet(nodes: Iterable<NodeProcess>): Promise<number> {
   return sent;
 }
 
-test('mesh-wide registry with a late joiner: a subject registered on A reaches B, C joins later and catches up, C\'s new version reaches A, an incompatible one is refused everywhere', async (t) => {
+test("mesh-wide registry with a late joiner: a subject registered on A reaches B, C joins later and catches up, C's new version reaches A, an incompatible one is refused everywhere", async (t) => {
   const nodes = await startMesh(t, ['a', 'b'], [['a', 'b']]);
   const [a, b] = [nodes.get('a')!, nodes.get('b')!];
   await awaitLinks(nodes, [['a', 'b']]);
@@ -61,14 +64,25 @@ test('mesh-wide registry with a late joiner: a subject registered on A reaches B
   assert.deepEqual(registered, { status: 200, json: { id: idOf(order), version: 1 } });
   const v1 = { subject: 'orders', version: 1, id: idOf(order), schemaType: 'JSON', schema: order };
   await awaitSchema(b, '/subjects/orders/versions/1', v1);
-  assert.deepEqual((await api(b, 'GET', '/subjects/orders')).json, { subject: 'orders', compatibility: 'BACKWARD', topics: ['orders.>'], types: ['order.created'], versions: [1] });
+  assert.deepEqual((await api(b, 'GET', '/subjects/orders')).json, {
+    subject: 'orders',
+    compatibility: 'BACKWARD',
+    topics: ['orders.>'],
+    types: ['order.created'],
+    versions: [1],
+  });
 
   // The late joiner, peered only to B.
   const c = new NodeProcess(t, { id: 'c', region: 'region-c', port: await freePort(), peers: [b.peerUrl] });
   await c.start();
   nodes.set('c', c);
   await awaitSchema(c, '/subjects/orders/versions/1', v1);
-  assert.deepEqual((await api(c, 'GET', `/ids/${idOf(order)}`)).json, { id: idOf(order), schemaType: 'JSON', schema: order, versions: [{ subject: 'orders', version: 1 }] });
+  assert.deepEqual((await api(c, 'GET', `/ids/${idOf(order)}`)).json, {
+    id: idOf(order),
+    schemaType: 'JSON',
+    schema: order,
+    versions: [{ subject: 'orders', version: 1 }],
+  });
   assert.deepEqual((await api(c, 'GET', '/subjects/orders')).json, (await api(a, 'GET', '/subjects/orders')).json);
 
   // A new version registered on the late joiner reaches A through B.
@@ -93,15 +107,22 @@ test('mesh-wide registry with a late joiner: a subject registered on A reaches B
   assert.equal(await total([a, b, c], 'meshgate_schema_sync_refused_total'), 0);
 });
 
-test('a triangle converges and the flood stops: a change crosses each node\'s links at most once', async (t) => {
-  const edges = [['a', 'b'], ['b', 'c'], ['c', 'a']] as const;
+test("a triangle converges and the flood stops: a change crosses each node's links at most once", async (t) => {
+  const edges = [
+    ['a', 'b'],
+    ['b', 'c'],
+    ['c', 'a'],
+  ] as const;
   const nodes = await startMesh(t, ['a', 'b', 'c'], edges);
   await awaitLinks(nodes, edges);
   const all = [...nodes.values()];
   const before = await awaitSyncQuiet(all);
 
   let sentBefore = before;
-  for (const [origin, subject, schema] of [['a', 'orders', order], ['c', 'payments', orderV2]] as const) {
+  for (const [origin, subject, schema] of [
+    ['a', 'orders', order],
+    ['c', 'payments', orderV2],
+  ] as const) {
     const reg = await api(nodes.get(origin)!, 'POST', `/subjects/${subject}/versions`, { schema, topics: [`${subject}.>`] });
     assert.equal(reg.status, 200);
     for (const n of all) await awaitSchema(n, `/subjects/${subject}/versions/1`, { subject, version: 1, id: idOf(schema), schemaType: 'JSON', schema });
@@ -114,7 +135,9 @@ test('a triangle converges and the flood stops: a change crosses each node\'s li
   }
   const merged = await total(all, 'meshgate_schema_sync_merged_total');
   assert.equal(merged, 4, 'each of 2 subjects merged once on each of 2 other nodes');
-  const states = await Promise.all(all.map(async (n) => canonicalJson(await Promise.all(['orders', 'payments'].map(async (s) => (await api(n, 'GET', `/subjects/${s}`)).json)))));
+  const states = await Promise.all(
+    all.map(async (n) => canonicalJson(await Promise.all(['orders', 'payments'].map(async (s) => (await api(n, 'GET', `/subjects/${s}`)).json)))),
+  );
   assert.equal(new Set(states).size, 1, 'every node has the same subjects');
 });
 
@@ -176,7 +199,14 @@ class RawPeer {
     t.after(() => socket.terminate());
     const peer = new RawPeer(socket);
     const challenge = (await peer.waitFor((f) => f.t === 'challenge')) as { nonce: Uint8Array };
-    peer.send({ t: 'hello', node: id, region: 'test', version: PEER_PROTOCOL_VERSION, nonce: newNonce(), proof: keyProof(TEST_MESH_KEY, 'dial', challenge.nonce, id) });
+    peer.send({
+      t: 'hello',
+      node: id,
+      region: 'test',
+      version: PEER_PROTOCOL_VERSION,
+      nonce: newNonce(),
+      proof: keyProof(TEST_MESH_KEY, 'dial', challenge.nonce, id),
+    });
     await peer.waitFor((f) => f.t === 'welcome');
     return peer;
   }
@@ -190,11 +220,17 @@ test('a malformed schemas frame from a peer is refused, counted and logged; the 
   const raw = await RawPeer.connect(t, b, 'raw');
   // Catch-up on link up: b sends its registry to the new peer.
   const catchUp = (await raw.waitFor((f) => f.t === 'schemas')) as { state: RegistryState };
-  assert.deepEqual(catchUp.state.subjects.map((s) => [s.subject, s.versions.map((v) => v.id)]), [['orders', [idOf(order)]]]);
+  assert.deepEqual(
+    catchUp.state.subjects.map((s) => [s.subject, s.versions.map((v) => v.id)]),
+    [['orders', [idOf(order)]]],
+  );
 
   raw.send({ t: 'schemas', state: 'not a registry state' });
   raw.send({ t: 'schemas' });
-  raw.send({ t: 'schemas', state: { format: 2, defaultCompatibility: 'BACKWARD', subjects: [{ subject: 'broken', stamp: 'yesterday', topics: [], types: [], versions: [] }] } });
+  raw.send({
+    t: 'schemas',
+    state: { format: 2, defaultCompatibility: 'BACKWARD', subjects: [{ subject: 'broken', stamp: 'yesterday', topics: [], types: [], versions: [] }] },
+  });
   const mine = new SchemaRegistry({ nodeId: 'raw' });
   mine.register('from-raw', orderV2, { topics: ['raw.>'] });
   raw.send({ t: 'schemas', state: mine.export() });
@@ -211,7 +247,13 @@ test('a malformed schemas frame from a peer is refused, counted and logged; the 
   assert.match(b.output, /schema sync: skipped subject 'broken' from peer raw: stamp "yesterday"/);
   assert.equal((await b.peers()).find((p) => p.node === 'raw')?.state, 'up');
   assert.equal(raw.socket.readyState, WebSocket.OPEN);
-  assert.deepEqual((await api(b, 'GET', '/subjects/from-raw')).json, { subject: 'from-raw', compatibility: 'BACKWARD', topics: ['raw.>'], types: [], versions: [1] });
+  assert.deepEqual((await api(b, 'GET', '/subjects/from-raw')).json, {
+    subject: 'from-raw',
+    compatibility: 'BACKWARD',
+    topics: ['raw.>'],
+    types: [],
+    versions: [1],
+  });
   raw.socket.close();
   await raw.closed;
 });

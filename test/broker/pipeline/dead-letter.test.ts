@@ -1,7 +1,7 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deadLetter, deadLetterId, deadLetterTopic, DEAD_LETTER_TYPE } from '../../../broker/pipeline/internal.js';
+import { test } from 'node:test';
 import type { MeshEvent } from '../../../broker/event/mod.js';
+import { DEAD_LETTER_TYPE, deadLetter, deadLetterId, deadLetterTopic } from '../../../broker/pipeline/internal.js';
 import { checkTopic } from '../../../routing/mod.js';
 
 const limits = { maxLength: 256, maxTokens: 16, maxWildcards: 8 };
@@ -40,7 +40,12 @@ test('deadLetterId() differs for the same (source, id) on two topics whose lette
 
 test('deadLetter() follows docs/protocol.md: type, source, subject, JSON data with the reasons and the original structured event', () => {
   const reasons = [{ path: '/after/total', message: 'must be integer' }];
-  const letter = deadLetter(original(Buffer.from('{"after" : {"total":"x"}}')), reasons, { nodeId: 'eu-1', topic: '_mg.deadletter.orders.eu', maxDataBytes: 262_144, now: () => 1_700_000_000_000 });
+  const letter = deadLetter(original(Buffer.from('{"after" : {"total":"x"}}')), reasons, {
+    nodeId: 'eu-1',
+    topic: '_mg.deadletter.orders.eu',
+    maxDataBytes: 262_144,
+    now: () => 1_700_000_000_000,
+  });
   assert.equal(letter.type, DEAD_LETTER_TYPE);
   assert.equal(letter.source, 'meshgate://eu-1');
   assert.equal(letter.topic, '_mg.deadletter.orders.eu');
@@ -56,13 +61,21 @@ test('deadLetter() follows docs/protocol.md: type, source, subject, JSON data wi
 
 test('deadLetter() leaves out original data that would make it larger than maxDataBytes, and says how many bytes', () => {
   const big = Buffer.alloc(900, 0xff);
-  const letter = deadLetter(original(big, { datacontenttype: 'application/octet-stream' }), [{ path: '', message: 'not JSON' }], { nodeId: 'n', topic: '_mg.deadletter.orders.eu', maxDataBytes: 1000 });
+  const letter = deadLetter(original(big, { datacontenttype: 'application/octet-stream' }), [{ path: '', message: 'not JSON' }], {
+    nodeId: 'n',
+    topic: '_mg.deadletter.orders.eu',
+    maxDataBytes: 1000,
+  });
   const body = JSON.parse(Buffer.from(letter.data!).toString()) as Record<string, unknown>;
   assert.ok(letter.data!.byteLength <= 1000);
   assert.equal(body.omittedDataBytes, 900);
   assert.deepEqual(body.event, { specversion: '1.0', id: 'o-1', source: '/shop', type: 'order.created', datacontenttype: 'application/octet-stream' });
   // Small enough: the data stays (as data_base64 for bytes).
-  const small = JSON.parse(Buffer.from(deadLetter(original(Buffer.from([1, 2, 3]), { datacontenttype: 'application/octet-stream' }), [], { nodeId: 'n', topic: 't', maxDataBytes: 1000 }).data!).toString()) as { event: Record<string, unknown>; omittedDataBytes?: number };
+  const small = JSON.parse(
+    Buffer.from(
+      deadLetter(original(Buffer.from([1, 2, 3]), { datacontenttype: 'application/octet-stream' }), [], { nodeId: 'n', topic: 't', maxDataBytes: 1000 }).data!,
+    ).toString(),
+  ) as { event: Record<string, unknown>; omittedDataBytes?: number };
   assert.equal(small.event.data_base64, 'AQID');
   assert.equal(small.omittedDataBytes, undefined);
 });

@@ -1,8 +1,8 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import fc from 'fast-check';
-import { DedupWindow } from '../../../broker/pipeline/internal.js';
 import { MeshError } from '../../../broker/base/mod.js';
+import { DedupWindow } from '../../../broker/pipeline/internal.js';
 
 /** The topic of every check in tests that are not about the topic scope. */
 const T = 'orders.eu';
@@ -40,9 +40,22 @@ test('the same (source, id) on another topic is not a duplicate: a producer cann
 test('keys whose parts split the same characters differently are never suppressed (topic, source and id boundaries)', () => {
   const { dedup } = clocked();
   const keys: [string, string, string][] = [
-    ['a.b', 'c', 'x'], ['a', 'b.c', 'x'], ['a', 'b', 'c.x'], ['a.b.c', '', 'x'], ['', 'a.b.c', 'x'], ['a.b.c', 'x', ''],
-    ['', '', 'a.b.cx'], ['a.b.cx', '', ''], ['a\u0080', 'b', 'c'], ['a', '\u0080b', 'c'], ['a\u00ff', '', ''], ['a', '\u00ff', ''],
-    ['\u0080', '', ''], ['', '\u0080', ''], ['', '', '\u0080'], ['', '', ''],
+    ['a.b', 'c', 'x'],
+    ['a', 'b.c', 'x'],
+    ['a', 'b', 'c.x'],
+    ['a.b.c', '', 'x'],
+    ['', 'a.b.c', 'x'],
+    ['a.b.c', 'x', ''],
+    ['', '', 'a.b.cx'],
+    ['a.b.cx', '', ''],
+    ['a\u0080', 'b', 'c'],
+    ['a', '\u0080b', 'c'],
+    ['a\u00ff', '', ''],
+    ['a', '\u00ff', ''],
+    ['\u0080', '', ''],
+    ['', '\u0080', ''],
+    ['', '', '\u0080'],
+    ['', '', ''],
   ];
   for (const [topic, source, id] of keys) assert.equal(dedup.isDuplicate(topic, source, id), false, JSON.stringify([topic, source, id]));
   for (const [topic, source, id] of keys) assert.equal(dedup.isDuplicate(topic, source, id), true, JSON.stringify([topic, source, id]));
@@ -52,9 +65,19 @@ test('keys whose parts split the same characters differently are never suppresse
 test('pairs that collide under naive source+id concatenation are never suppressed', () => {
   const { dedup } = clocked();
   const pairs: [string, string][] = [
-    ['a', 'bc'], ['ab', 'c'], ['abc', ''], ['', 'abc'],
-    ['1:a', 'b'], ['1', ':ab'], ['3:a', 'b'], ['a:b', 'c'], ['a', ':bc'],
-    ['a\u0000', 'b'], ['a', '\u0000b'], ['10:', 'x'], ['1', '0:x'],
+    ['a', 'bc'],
+    ['ab', 'c'],
+    ['abc', ''],
+    ['', 'abc'],
+    ['1:a', 'b'],
+    ['1', ':ab'],
+    ['3:a', 'b'],
+    ['a:b', 'c'],
+    ['a', ':bc'],
+    ['a\u0000', 'b'],
+    ['a', '\u0000b'],
+    ['10:', 'x'],
+    ['1', '0:x'],
   ];
   for (const [source, id] of pairs) assert.equal(dedup.isDuplicate(T, source, id), false, JSON.stringify([source, id]));
   for (const [source, id] of pairs) assert.equal(dedup.isDuplicate(T, source, id), true, JSON.stringify([source, id]));
@@ -184,7 +207,10 @@ class ModelWindow {
   duplicates = 0;
   evictedByAge = 0;
   evictedBySize = 0;
-  constructor(readonly ttlMs: number, readonly maxEntries: number) {}
+  constructor(
+    readonly ttlMs: number,
+    readonly maxEntries: number,
+  ) {}
   isDuplicate(topic: string, source: string, id: string, now: number): boolean {
     const t = Math.max(now, this.last);
     this.last = t;

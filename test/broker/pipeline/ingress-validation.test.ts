@@ -1,10 +1,9 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import type { AttrValue, MeshEvent } from '../../../broker/event/mod.js';
 import { IngressValidator } from '../../../broker/pipeline/mod.js';
 import { SchemaRegistry, shippedSchema } from '../../../schemas/mod.js';
 import { ORDER } from '../../helpers/order-schema.js';
-
 
 function event(topic: string, data: unknown, attrs: Record<string, AttrValue> = {}, type = 'order.changed'): MeshEvent {
   const bytes = data === undefined ? undefined : Buffer.from(typeof data === 'string' ? data : JSON.stringify(data));
@@ -32,7 +31,7 @@ test('IngressValidator.check() passes valid data and reports every violation wit
   ]);
 });
 
-test('IngressValidator.check() points a missing required property at the property itself, with ajv\'s message', () => {
+test("IngressValidator.check() points a missing required property at the property itself, with ajv's message", () => {
   const { validator } = setup();
   assert.deepEqual(validator.check(event('orders.eu', { op: 'c', after: { total: 1 } })), [{ path: '/after/id', message: "must have required property 'id'" }]);
   assert.deepEqual(validator.check(event('orders.eu', {})), [
@@ -44,7 +43,9 @@ test('IngressValidator.check() points a missing required property at the propert
 test('IngressValidator.check() points an extra property at it, escaping ~ and / (RFC 6901)', () => {
   const registry = new SchemaRegistry();
   registry.register('closed', { type: 'object', properties: { a: { type: 'string' } }, additionalProperties: false }, { topics: ['closed'] });
-  assert.deepEqual(new IngressValidator(registry).check(event('closed', { a: 'x', 'b/c~d': 1 })), [{ path: '/b~1c~0d', message: 'must NOT have additional properties' }]);
+  assert.deepEqual(new IngressValidator(registry).check(event('closed', { a: 'x', 'b/c~d': 1 })), [
+    { path: '/b~1c~0d', message: 'must NOT have additional properties' },
+  ]);
 });
 
 test('IngressValidator.check() reads data as JSON for application/json, text/json, */*+json and no datacontenttype', () => {
@@ -52,7 +53,11 @@ test('IngressValidator.check() reads data as JSON for application/json, text/jso
   for (const ct of [undefined, 'application/json', 'text/json', 'application/vnd.shop.order+json; charset=utf-8']) {
     const attrs: Record<string, AttrValue> = ct === undefined ? {} : { datacontenttype: ct };
     assert.equal(validator.check(event('orders.eu', { op: 'u', after: { id: 2 } }, attrs)), null, String(ct));
-    assert.deepEqual(validator.check(event('orders.eu', { op: 'u', after: { id: 2.5 } }, attrs)), [{ path: '/after/id', message: 'must be integer' }], String(ct));
+    assert.deepEqual(
+      validator.check(event('orders.eu', { op: 'u', after: { id: 2.5 } }, attrs)),
+      [{ path: '/after/id', message: 'must be integer' }],
+      String(ct),
+    );
   }
 });
 
@@ -81,15 +86,21 @@ test('IngressValidator.check() takes dataschema first: a registered version over
   registry.register('loose', { type: 'object' });
   // Valid only under 'loose': the ref wins over the topic binding.
   assert.equal(validator.check(event('orders.eu', { anything: true }, { dataschema: 'meshgate:schema:loose:1' })), null);
-  assert.deepEqual(validator.check(event('billing.eu', { a: 1 }, { dataschema: 'meshgate:schema:nope:1' })), [{ path: '', message: 'names no registered schema (meshgate:schema:nope:1)' }]);
+  assert.deepEqual(validator.check(event('billing.eu', { a: 1 }, { dataschema: 'meshgate:schema:nope:1' })), [
+    { path: '', message: 'names no registered schema (meshgate:schema:nope:1)' },
+  ]);
   // Any other URI is not the registry's: the topic binding applies.
-  assert.deepEqual(validator.check(event('orders.eu', { op: 'c', after: {} }, { dataschema: 'https://example.com/order.json' })), [{ path: '/after/id', message: "must have required property 'id'" }]);
+  assert.deepEqual(validator.check(event('orders.eu', { op: 'c', after: {} }, { dataschema: 'https://example.com/order.json' })), [
+    { path: '/after/id', message: "must have required property 'id'" },
+  ]);
 });
 
 test('IngressValidator.check() uses the schema bound to the event type before the topic binding', () => {
   const { registry, validator } = setup();
   registry.register('refunds', { type: 'object', required: ['refund'] }, { types: ['order.refunded'] });
-  assert.deepEqual(validator.check(event('orders.eu', { op: 'c', after: { id: 1 } }, {}, 'order.refunded')), [{ path: '/refund', message: "must have required property 'refund'" }]);
+  assert.deepEqual(validator.check(event('orders.eu', { op: 'c', after: { id: 1 } }, {}, 'order.refunded')), [
+    { path: '/refund', message: "must have required property 'refund'" },
+  ]);
 });
 
 test('IngressValidator.check() reports at most maxReasons reasons (default 20)', () => {
@@ -107,7 +118,13 @@ test('IngressValidator.check() with the shipped db-change-event schema: the exam
   const registry = new SchemaRegistry();
   registry.register('db-change', shippedSchema('db-change-event'), { topics: ['db.>'] });
   const validator = new IngressValidator(registry);
-  const example = { before: { id: 1004 }, after: { id: 1004 }, op: 'u', source: { db: 'shop', table: 'orders', lsn: 24023128, txId: 565, ts_ms: 1763800000000 }, ts_ms: 1763800000123 };
+  const example = {
+    before: { id: 1004 },
+    after: { id: 1004 },
+    op: 'u',
+    source: { db: 'shop', table: 'orders', lsn: 24023128, txId: 565, ts_ms: 1763800000000 },
+    ts_ms: 1763800000123,
+  };
   assert.equal(validator.check(event('db.orders.update', example)), null);
   const reasons = validator.check(event('db.orders.update', { ...example, source: { ...example.source, ts_ms: 'yesterday' } }));
   assert.deepEqual(reasons, [{ path: '/source/ts_ms', message: 'must be integer' }]);

@@ -1,8 +1,8 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { MeshEvent } from '../../../broker/event/mod.js';
 import { LocalRouter } from '../../../broker/pipeline/internal.js';
 import type { EgressFormat, Subscriber } from '../../../broker/pipeline/mod.js';
-import type { MeshEvent } from '../../../broker/event/mod.js';
 
 function countingFormat(name: string): EgressFormat & { calls: number } {
   const f = {
@@ -31,10 +31,16 @@ test('LocalRouter.route() encodes an event once per egress format and shares the
   const subs = Array.from({ length: 90 }, (_, i) => collector(formats[i % 3]));
   for (const [i, s] of subs.entries()) router.add(i % 2 ? 'a.*' : 'a.>', s);
   assert.equal(router.route(event), 90);
-  assert.deepEqual(formats.map((f) => f.calls), [1, 1, 1]);
+  assert.deepEqual(
+    formats.map((f) => f.calls),
+    [1, 1, 1],
+  );
   for (const f of formats) {
     const frames = subs.filter((s) => s.format === f).map((s) => s.frames[0]);
-    assert.ok(frames.every((fr) => fr === frames[0]), `${f.name}: one shared buffer`);
+    assert.ok(
+      frames.every((fr) => fr === frames[0]),
+      `${f.name}: one shared buffer`,
+    );
   }
 });
 

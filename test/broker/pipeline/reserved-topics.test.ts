@@ -1,12 +1,18 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import type { IngressProtocol, MeshEvent } from '../../../broker/event/mod.js';
+import { isNodeWritten } from '../../../broker/pipeline/internal.js';
 import type { Subscriber } from '../../../broker/pipeline/mod.js';
 import { MeshNode } from '../../../broker/pipeline/mod.js';
-import { isNodeWritten } from '../../../broker/pipeline/internal.js';
 
 function node(): MeshNode {
-  return new MeshNode({ nodeId: 'n', region: 'r', topicLimits: { maxLength: 256, maxTokens: 16, maxWildcards: 8 }, maxEventBytes: 1 << 20, dedup: { windowMs: 60_000, maxEntries: 1000 } });
+  return new MeshNode({
+    nodeId: 'n',
+    region: 'r',
+    topicLimits: { maxLength: 256, maxTokens: 16, maxWildcards: 8 },
+    maxEventBytes: 1 << 20,
+    dedup: { windowMs: 60_000, maxEntries: 1000 },
+  });
 }
 
 function collector(): Subscriber & { got: MeshEvent[] } {
@@ -22,8 +28,10 @@ function rejected(n: MeshNode, code: string): number {
 }
 
 test('isNodeWritten() holds dead letters and system topics, the prefixes themselves included, and nothing else under _mg.', () => {
-  for (const t of ['_mg.deadletter.x', '_mg.deadletter.db.orders.insert', '_mg.deadletter', '_mg.sys.mesh.eu', '_mg.sys']) assert.equal(isNodeWritten(t), true, t);
-  for (const t of ['_mg.deadletterx', '_mg.system.x', '_mg.schemas.orders', '_mg.dlq', '_mg', 'sys.x', 'a._mg.sys.x', '_mg.sy']) assert.equal(isNodeWritten(t), false, t);
+  for (const t of ['_mg.deadletter.x', '_mg.deadletter.db.orders.insert', '_mg.deadletter', '_mg.sys.mesh.eu', '_mg.sys'])
+    assert.equal(isNodeWritten(t), true, t);
+  for (const t of ['_mg.deadletterx', '_mg.system.x', '_mg.schemas.orders', '_mg.dlq', '_mg', 'sys.x', 'a._mg.sys.x', '_mg.sy'])
+    assert.equal(isNodeWritten(t), false, t);
 });
 
 test('MeshNode.ingest() refuses every client ingress (ws, mqtt, amqp, nats) on _mg.deadletter.> and _mg.sys.> with MG_ERR_TOPIC_RESERVED, counted; peers and the node itself pass', () => {
@@ -44,5 +52,8 @@ test('MeshNode.ingest() refuses every client ingress (ws, mqtt, amqp, nats) on _
   assert.equal(sub.got.length, 0, 'nothing forged delivered');
   assert.deepEqual(n.ingest(event('_mg.deadletter.x', 'from-peer'), 'peer'), { ok: true, duplicate: false });
   assert.deepEqual(n.ingest(event('_mg.sys.mesh.n', 'own'), 'system'), { ok: true, duplicate: false });
-  assert.deepEqual(sub.got.map((e) => e.id), ['from-peer', 'own']);
+  assert.deepEqual(
+    sub.got.map((e) => e.id),
+    ['from-peer', 'own'],
+  );
 });

@@ -4,17 +4,17 @@
  * CloudEvents binding /v1/ce/, dead letters, counters, and "first node
  * only" across a peer link. Bridge imports: test/bridges/validation.test.ts.
  */
-import { test, type TestContext } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { type TestContext, test } from 'node:test';
 import WebSocket from 'ws';
-import { IngressValidator } from '../../../broker/pipeline/mod.js';
 import type { RunningNode } from '../../../broker/node/internal.js';
+import { IngressValidator } from '../../../broker/pipeline/mod.js';
 import { SchemaRegistry } from '../../../schemas/mod.js';
 import { TEST_MESH_KEY, until } from '../../helpers/mesh.js';
-import { ce, openClient, startTestNode, type FrameClient } from '../../helpers/node.js';
-import { ORDER, VALID, INVALID, INVALID_REASONS } from '../../helpers/order-schema.js';
-
+import { ce, type FrameClient, openClient, startTestNode } from '../../helpers/node.js';
+import { INVALID, INVALID_REASONS, ORDER, VALID } from '../../helpers/order-schema.js';
 
 /** One series of /metrics, read over HTTP as an operator would; 0 when absent. */
 async function metric(node: RunningNode, series: string): Promise<number> {
@@ -51,8 +51,14 @@ function ids(client: FrameClient): string[] {
 }
 
 /** The dead letters `letters` received, as { topic, event } with the letter's data parsed (JSON flavour: already a value). */
-function deadLetters(letters: FrameClient): Array<{ topic: string; event: Record<string, unknown>; data: { reasons: unknown; event: Record<string, unknown> } }> {
-  return letters.events().map((f) => ({ topic: String(f.topic), event: f.event as Record<string, unknown>, data: (f.event as { data: { reasons: unknown; event: Record<string, unknown> } }).data }));
+function deadLetters(
+  letters: FrameClient,
+): Array<{ topic: string; event: Record<string, unknown>; data: { reasons: unknown; event: Record<string, unknown> } }> {
+  return letters.events().map((f) => ({
+    topic: String(f.topic),
+    event: f.event as Record<string, unknown>,
+    data: (f.event as { data: { reasons: unknown; event: Record<string, unknown> } }).data,
+  }));
 }
 
 function assertLetterAttributes(letter: { topic: string; event: Record<string, unknown> }, nodeId: string, topic: string): void {
@@ -91,9 +97,10 @@ for (const flavour of ['json', 'cbor'] as const) {
     const got = deadLetters(letters);
     assert.equal(got.length, 1);
     assertLetterAttributes(got[0], 'test-node', 'orders.eu');
-    const original = flavour === 'json'
-      ? { specversion: '1.0', id: 'bad-1', source: 'test', type: 'test.event', data: INVALID }
-      : { specversion: '1.0', id: 'bad-1', source: 'test', type: 'test.event', datacontenttype: 'application/json', data: INVALID };
+    const original =
+      flavour === 'json'
+        ? { specversion: '1.0', id: 'bad-1', source: 'test', type: 'test.event', data: INVALID }
+        : { specversion: '1.0', id: 'bad-1', source: 'test', type: 'test.event', datacontenttype: 'application/json', data: INVALID };
     assert.deepEqual(got[0].data, { reasons: INVALID_REASONS, event: original });
 
     assert.equal(await metric(node, 'meshgate_events_invalid_total{protocol="ws"}'), 1);
@@ -179,20 +186,29 @@ test('a producer retry of the same invalid event is refused and counted each tim
   // Another event with the same id from another source is a different event: its own letter.
   await publisher.request({ op: 'pub', topic: 'orders.eu', event: ce('retry-1', { source: 'other', data: INVALID }) });
   await letters.waitFor(() => letters.events().length >= 2);
-  assert.deepEqual(deadLetters(letters).map((l) => l.data.event.source), ['test', 'other']);
+  assert.deepEqual(
+    deadLetters(letters).map((l) => l.data.event.source),
+    ['test', 'other'],
+  );
 });
 
 test('a dataschema naming no registered schema is refused, even on a topic with no binding; without it the event passes', async (t) => {
   const { node, letters } = await validatingNode(t);
   const publisher = await openClient(t, node.wsUrl);
   const refused = await publisher.request({ op: 'pub', topic: 'billing.eu', event: ce('ds-1', { dataschema: 'meshgate:schema:invoices:3', data: { n: 1 } }) });
-  assert.deepEqual([refused.code, refused.reasons], ['MG_ERR_EVENT_SCHEMA', [{ path: '', message: 'names no registered schema (meshgate:schema:invoices:3)' }]]);
+  assert.deepEqual(
+    [refused.code, refused.reasons],
+    ['MG_ERR_EVENT_SCHEMA', [{ path: '', message: 'names no registered schema (meshgate:schema:invoices:3)' }]],
+  );
   const letter = await letters.waitFor((f) => f.op === 'event');
   assert.equal(letter.topic, '_mg.deadletter.billing.eu');
   assert.equal((await publisher.request({ op: 'pub', topic: 'billing.eu', event: ce('ds-2', { data: { n: 1 } }) })).op, 'ok');
   // Registered, the same reference validates against that version.
   node.schemas.register('invoices', { type: 'object', required: ['n'] });
-  assert.equal((await publisher.request({ op: 'pub', topic: 'billing.eu', event: ce('ds-3', { dataschema: 'meshgate:schema:invoices:latest', data: { n: 1 } }) })).op, 'ok');
+  assert.equal(
+    (await publisher.request({ op: 'pub', topic: 'billing.eu', event: ce('ds-3', { dataschema: 'meshgate:schema:invoices:latest', data: { n: 1 } }) })).op,
+    'ok',
+  );
   const missing = await publisher.request({ op: 'pub', topic: 'billing.eu', event: ce('ds-4', { dataschema: 'meshgate:schema:invoices:1', data: {} }) });
   assert.deepEqual(missing.reasons, [{ path: '/n', message: "must have required property 'n'" }]);
 });
@@ -200,7 +216,11 @@ test('a dataschema naming no registered schema is refused, even on a topic with 
 test('a schema bound to a topic refuses non-JSON data on it with a reason for the data as a whole', async (t) => {
   const { node } = await validatingNode(t);
   const publisher = await openClient(t, node.wsUrl);
-  const refused = await publisher.request({ op: 'pub', topic: 'orders.eu', event: ce('bin-1', { datacontenttype: 'application/octet-stream', data_base64: 'AAEC' }) });
+  const refused = await publisher.request({
+    op: 'pub',
+    topic: 'orders.eu',
+    event: ce('bin-1', { datacontenttype: 'application/octet-stream', data_base64: 'AAEC' }),
+  });
   assert.equal(refused.code, 'MG_ERR_EVENT_SCHEMA');
   assert.equal((refused.reasons as Array<{ path: string }>)[0].path, '');
   assert.match((refused.reasons as Array<{ message: string }>)[0].message, /^data is application\/octet-stream, but a JSON Schema is bound to this event/);
@@ -218,7 +238,9 @@ async function twoNodes(t: TestContext): Promise<{ a: RunningNode; b: RunningNod
 }
 
 async function interestReached(at: RunningNode, from: string, filter: string): Promise<void> {
-  await until(`${at.node.nodeId} sees ${from} want ${filter}`, () => (at.mesh.routes().origins as Array<{ origin: string; filters: string[] }>).some((o) => o.origin === from && o.filters.includes(filter)));
+  await until(`${at.node.nodeId} sees ${from} want ${filter}`, () =>
+    (at.mesh.routes().origins as Array<{ origin: string; filters: string[] }>).some((o) => o.origin === from && o.filters.includes(filter)),
+  );
 }
 
 test('later hops trust the provenance stamp: an event a accepted is delivered at b even though b would refuse it from a client', async (t) => {
@@ -268,7 +290,10 @@ test('the first node refuses an invalid event and its dead letter reaches a dead
 
   const letter = await lettersAtB.waitFor((f) => f.op === 'event');
   assertLetterAttributes({ topic: String(letter.topic), event: letter.event as Record<string, unknown> }, 'a', 'orders.eu');
-  assert.deepEqual((letter.event as { data: unknown }).data, { reasons: INVALID_REASONS, event: { specversion: '1.0', id: 'bad-at-a', source: 'test', type: 'test.event', data: INVALID } });
+  assert.deepEqual((letter.event as { data: unknown }).data, {
+    reasons: INVALID_REASONS,
+    event: { specversion: '1.0', id: 'bad-at-a', source: 'test', type: 'test.event', data: INVALID },
+  });
   await ordersAtB.waitFor((f) => f.op === 'event');
   await drained(ordersAtB);
   assert.deepEqual(ids(ordersAtB), ['good-at-a']);

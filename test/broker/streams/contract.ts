@@ -2,10 +2,11 @@
  * The StreamStore contract, run against every engine (as aedes-persistence's
  * abstract suite is): `factory` gives a fresh, empty store for each test.
  */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import type { StreamStore } from '../../../broker/streams/mod.js';
+import { test } from 'node:test';
 import { MeshError } from '../../../broker/base/mod.js';
+import type { StreamStore } from '../../../broker/streams/mod.js';
 
 export type StoreFactory = (t: import('node:test').TestContext) => Promise<StreamStore> | StreamStore;
 
@@ -27,11 +28,14 @@ export function streamStoreContract(engine: string, factory: StoreFactory): void
     await store.flushed();
     const r = store.read('orders', 0, 10);
     assert.ok(r.ok);
-    assert.deepEqual(r.entries.map((e) => [e.offset, e.time, e.topic, text(e.bytes)]), [
-      [1, 1000, 'db.orders.0', 'e0'],
-      [2, 1001, 'db.orders.1', 'e1'],
-      [3, 1002, 'db.orders.2', 'e2'],
-    ]);
+    assert.deepEqual(
+      r.entries.map((e) => [e.offset, e.time, e.topic, text(e.bytes)]),
+      [
+        [1, 1000, 'db.orders.0', 'e0'],
+        [2, 1001, 'db.orders.1', 'e1'],
+        [3, 1002, 'db.orders.2', 'e2'],
+      ],
+    );
     assert.equal(r.last, 3);
     const info = store.info('orders')!;
     assert.deepEqual([info.first, info.last, info.events, info.epoch], [1, 3, 3, r.epoch]);
@@ -51,7 +55,10 @@ export function streamStoreContract(engine: string, factory: StoreFactory): void
       seen.push(...r.entries.map((e) => Number(text(e.bytes))));
       after = r.entries.at(-1)!.offset;
     }
-    assert.deepEqual(seen, Array.from({ length: 25 }, (_, i) => i + 1));
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 25 }, (_, i) => i + 1),
+    );
   });
 
   test(`${engine}: read() answers not recoverable for an unknown stream, a position beyond the end, and another epoch`, async (t) => {
@@ -83,7 +90,10 @@ export function streamStoreContract(engine: string, factory: StoreFactory): void
     assert.deepEqual([r.reason, r.code, r.first], ['pruned', 'MG_ERR_STREAM_PRUNED', 3]);
     const ok = store.read('s', 2, 10);
     assert.ok(ok.ok);
-    assert.deepEqual(ok.entries.map((e) => e.offset), [3, 4, 5]);
+    assert.deepEqual(
+      ok.entries.map((e) => e.offset),
+      [3, 4, 5],
+    );
   });
 
   test(`${engine}: retention by bytes keeps the stream under maxBytes`, async (t) => {
@@ -113,7 +123,10 @@ export function streamStoreContract(engine: string, factory: StoreFactory): void
     await store.flushed();
     const r = store.read('s', 0, 10);
     assert.ok(r.ok);
-    assert.deepEqual(r.entries.map((e) => e.time), [100, 200, 200, 300]);
+    assert.deepEqual(
+      r.entries.map((e) => e.time),
+      [100, 200, 200, 300],
+    );
     assert.equal(store.seekTime('s', 0), 1);
     assert.equal(store.seekTime('s', 150), 2);
     assert.equal(store.seekTime('s', 250), 4);
@@ -136,14 +149,29 @@ export function streamStoreContract(engine: string, factory: StoreFactory): void
     const a = await store.create({ name: 'a', maxEvents: 5 });
     assert.equal((await store.create({ name: 'a', maxEvents: 5 })).epoch, a.epoch);
     await assert.rejects(store.create({ name: 'a', maxEvents: 6 }), (e: unknown) => e instanceof MeshError && e.code === 'MG_ERR_STREAM_EXISTS');
-    await assert.rejects(store.create({ name: 'bad name' }), (e: unknown) => e instanceof MeshError && e.code === 'MG_ERR_STREAM_INVALID' && /stream\.name/.test(e.message));
+    await assert.rejects(
+      store.create({ name: 'bad name' }),
+      (e: unknown) => e instanceof MeshError && e.code === 'MG_ERR_STREAM_INVALID' && /stream\.name/.test(e.message),
+    );
     await assert.rejects(store.create({ name: 'x', maxAgeMs: -1 }), (e: unknown) => e instanceof MeshError && /stream\.maxAgeMs/.test(e.message));
     await store.create({ name: 'b' });
-    assert.deepEqual(store.list().map((i) => i.name).sort(), ['a', 'b']);
+    assert.deepEqual(
+      store
+        .list()
+        .map((i) => i.name)
+        .sort(),
+      ['a', 'b'],
+    );
     store.append('a', bytes('x'), { time: 1, topic: 't' });
     await store.remove('a');
-    assert.deepEqual(store.list().map((i) => i.name), ['b']);
-    assert.throws(() => store.append('a', bytes('x'), { time: 1, topic: 't' }), (e: unknown) => e instanceof MeshError && e.code === 'MG_ERR_STREAM_UNKNOWN');
+    assert.deepEqual(
+      store.list().map((i) => i.name),
+      ['b'],
+    );
+    assert.throws(
+      () => store.append('a', bytes('x'), { time: 1, topic: 't' }),
+      (e: unknown) => e instanceof MeshError && e.code === 'MG_ERR_STREAM_UNKNOWN',
+    );
     const again = await store.create({ name: 'a' });
     assert.notEqual(again.epoch, a.epoch);
     assert.deepEqual([again.first, again.last], [1, 0]);
@@ -153,6 +181,9 @@ export function streamStoreContract(engine: string, factory: StoreFactory): void
     const store = await factory(t);
     await store.create({ name: 's' });
     await store.close();
-    assert.throws(() => store.append('s', bytes('x'), { time: 1, topic: 't' }), (e: unknown) => e instanceof MeshError && e.code === 'MG_ERR_STREAM_CLOSED');
+    assert.throws(
+      () => store.append('s', bytes('x'), { time: 1, topic: 't' }),
+      (e: unknown) => e instanceof MeshError && e.code === 'MG_ERR_STREAM_CLOSED',
+    );
   });
 }

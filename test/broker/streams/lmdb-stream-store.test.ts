@@ -1,13 +1,13 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { LmdbStreamStore, LOCK_FILE } from '../../../broker/streams/mod.js';
 import { MeshError } from '../../../broker/base/mod.js';
+import { LmdbStreamStore, LOCK_FILE } from '../../../broker/streams/mod.js';
 import { testTmpDir } from '../../helpers/tmp.js';
 import { streamStoreContract } from './contract.js';
 import { payload } from './fixtures/store-child.js';
@@ -77,7 +77,10 @@ test('LmdbStreamStore: every offset acknowledged after flushed() survives kill -
   const byOffset = new Map(r.entries.map((e) => [e.offset, text(e.bytes)]));
   for (const o of acked) assert.equal(byOffset.get(o), payload(o), `offset ${o}`);
   // Nothing stored beyond what was committed whole: offsets are contiguous.
-  assert.deepEqual(r.entries.map((e) => e.offset), Array.from({ length: info.last }, (_, i) => i + 1));
+  assert.deepEqual(
+    r.entries.map((e) => e.offset),
+    Array.from({ length: info.last }, (_, i) => i + 1),
+  );
 });
 
 test('LmdbStreamStore refuses a directory another live process holds with MG_ERR_STREAM_LOCKED naming it and the fix', async (t) => {
@@ -86,7 +89,11 @@ test('LmdbStreamStore refuses a directory another live process holds with MG_ERR
   for await (const line of lines) if (line === 'ready') break;
   assert.throws(
     () => LmdbStreamStore.open({ dir }),
-    (e: unknown) => isCode('MG_ERR_STREAM_LOCKED')(e) && (e as Error).message.includes(dir) && (e as Error).message.includes(String(proc.pid)) && /another streams directory/.test((e as Error).message),
+    (e: unknown) =>
+      isCode('MG_ERR_STREAM_LOCKED')(e) &&
+      (e as Error).message.includes(dir) &&
+      (e as Error).message.includes(String(proc.pid)) &&
+      /another streams directory/.test((e as Error).message),
   );
 });
 
@@ -108,7 +115,10 @@ test('LmdbStreamStore refuses a data directory full of garbage with MG_ERR_STREA
   const data = path.join(dir, 'data.mdb');
   const size = fs.statSync(data).size;
   fs.writeFileSync(data, Buffer.alloc(size, 0x5a));
-  assert.throws(() => LmdbStreamStore.open({ dir }), (e: unknown) => isCode('MG_ERR_STREAM_CORRUPT')(e) && (e as Error).message.includes(dir));
+  assert.throws(
+    () => LmdbStreamStore.open({ dir }),
+    (e: unknown) => isCode('MG_ERR_STREAM_CORRUPT')(e) && (e as Error).message.includes(dir),
+  );
   assert.equal(fs.existsSync(path.join(dir, LOCK_FILE)), false);
 });
 
@@ -126,7 +136,10 @@ test('LmdbStreamStore refuses appends past maxStoreBytes with MG_ERR_STREAM_FULL
     }
   }
   assert.ok(isCode('MG_ERR_STREAM_FULL')(refused), String(refused));
-  assert.deepEqual(accepted, Array.from({ length: 10 }, (_, i) => i + 1));
+  assert.deepEqual(
+    accepted,
+    Array.from({ length: 10 }, (_, i) => i + 1),
+  );
   await store.flushed();
   await store.close();
   store = LmdbStreamStore.open({ dir, maxStoreBytes: 1000 });

@@ -1,7 +1,7 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryStreamStore } from '../../../broker/streams/mod.js';
+import { test } from 'node:test';
 import { MeshError } from '../../../broker/base/mod.js';
+import { MemoryStreamStore } from '../../../broker/streams/mod.js';
 import { streamStoreContract } from './contract.js';
 
 streamStoreContract('MemoryStreamStore', () => new MemoryStreamStore());
@@ -17,6 +17,9 @@ test('MemoryStreamStore refuses appends past maxStoreBytes with MG_ERR_STREAM_FU
   await store.create({ name: 's' });
   store.append('s', new Uint8Array(89), { time: 1, topic: 't' });
   store.append('s', new Uint8Array(89), { time: 1, topic: 't' });
-  assert.throws(() => store.append('s', new Uint8Array(89), { time: 1, topic: 't' }), (e: unknown) => e instanceof MeshError && e.code === 'MG_ERR_STREAM_FULL');
+  assert.throws(
+    () => store.append('s', new Uint8Array(89), { time: 1, topic: 't' }),
+    (e: unknown) => e instanceof MeshError && e.code === 'MG_ERR_STREAM_FULL',
+  );
   assert.equal(store.info('s')!.last, 2);
 });

@@ -3,11 +3,12 @@
  * and exports over OTLP. A real `meshgate start` exports to an OTLP/HTTP
  * JSON receiver this test runs on 127.0.0.1.
  */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage } from 'node:http';
 import { once } from 'node:events';
+import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
 import { tracingRequested } from '../../../broker/telemetry/internal.js';
 import { freePort } from '../../helpers/mesh.js';
 import { ce, openClient, runCli } from '../../helpers/node.js';
@@ -27,7 +28,14 @@ test('tracing is on only when the environment names a trace exporter or an OTLP 
   for (const [env, expected] of cases) assert.equal(tracingRequested(env), expected, JSON.stringify(env));
 });
 
-interface OtlpSpan { traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number; attributes: Array<{ key: string; value: Record<string, unknown> }> }
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  attributes: Array<{ key: string; value: Record<string, unknown> }>;
+}
 
 test('meshgate start exports spans over OTLP/HTTP as the OTEL_* variables say', { timeout: 60_000 }, async (t) => {
   const spans: OtlpSpan[] = [];
@@ -49,7 +57,13 @@ test('meshgate start exports spans over OTLP/HTTP as the OTEL_* variables say', 
 
   const port = await freePort();
   const node = runCli(t, ['start', '--port', String(port), '--node-id', 'otlp-node'], {
-    env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_BSP_SCHEDULE_DELAY: '50', OTEL_SERVICE_NAME: 'mesh-test' },
+    env: {
+      OTEL_TRACES_EXPORTER: 'otlp',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: '50',
+      OTEL_SERVICE_NAME: 'mesh-test',
+    },
   });
   await node.waitForOutput(' ready\n');
   assert.match(node.stdout, new RegExp(`tracing\\s+otlp \\(http/json\\) -> ${endpoint.replace(/[.]/g, '\\.')}, sampler parentbased_always_on`));
@@ -65,7 +79,10 @@ test('meshgate start exports spans over OTLP/HTTP as the OTEL_* variables say', 
   assert.equal((await client.request({ op: 'pub', topic: 'otlp.check', event: ce('otlp-1', { traceparent }) })).op, 'ok');
   await wanted;
 
-  assert.ok(paths.every((p) => p === 'POST /v1/traces application/json'), paths.join('\n'));
+  assert.ok(
+    paths.every((p) => p === 'POST /v1/traces application/json'),
+    paths.join('\n'),
+  );
   const receive = spans.find((s) => s.name === 'receive otlp.check')!;
   const process = spans.find((s) => s.name === 'process otlp.check')!;
   assert.ok(receive, 'a receive span was exported');

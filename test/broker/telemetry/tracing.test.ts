@@ -5,16 +5,17 @@
  * The nodes run in this process so every span lands in one exporter; the
  * brokers, sockets and peer links are real.
  */
-import { test, type TestContext } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { type TestContext, test } from 'node:test';
 import { SpanKind, type TracerProvider } from '@opentelemetry/api';
 import { tracing } from '@opentelemetry/sdk-node';
-import { resolveConfig, type ConfigLayer } from '../../../broker/config/mod.js';
-import { startNode, type RunningNode } from '../../../broker/node/internal.js';
-import { startBridges, type RunningBridges } from '../../../bridges/mod.js';
 import type { BridgeEntry } from '../../../bridges/core/mod.js';
+import { type RunningBridges, startBridges } from '../../../bridges/mod.js';
+import { type ConfigLayer, resolveConfig } from '../../../broker/config/mod.js';
 import { formatTraceparent } from '../../../broker/event/mod.js';
-import { amqpConsumer, bridgesSettled, mqttClient, mqttBinaryProps, until } from '../../bridges/bridge-harness.js';
+import { type RunningNode, startNode } from '../../../broker/node/internal.js';
+import { amqpConsumer, bridgesSettled, mqttBinaryProps, mqttClient, until } from '../../bridges/bridge-harness.js';
 import { startMosquitto, startRabbitMQ } from '../../helpers/brokers.js';
 import { TEST_MESH_KEY } from '../../helpers/mesh.js';
 import { ce, openClient } from '../../helpers/node.js';
@@ -27,13 +28,23 @@ function tracedProvider(): { provider: TracerProvider; exporter: tracing.InMemor
   return { provider, exporter };
 }
 
-async function startTracedNode(t: TestContext, id: string, provider: TracerProvider | null, layer: ConfigLayer = {}, bridges: BridgeEntry[] = []): Promise<RunningNode> {
+async function startTracedNode(
+  t: TestContext,
+  id: string,
+  provider: TracerProvider | null,
+  layer: ConfigLayer = {},
+  bridges: BridgeEntry[] = [],
+): Promise<RunningNode> {
   const config = resolveConfig(
     { node: { id, region: `r-${id}` }, listen: { host: '127.0.0.1', port: 0 }, mesh: { key: TEST_MESH_KEY, backoffMinMs: 20, backoffMaxMs: 300 } },
     layer,
     { bridges: bridges as unknown as Array<Record<string, unknown>> } as ConfigLayer,
   );
-  const running = await startNode(config, { tracerProvider: provider, bridges: (node, entries, log) => startBridges(node, entries as unknown as BridgeEntry[], log), log: () => undefined });
+  const running = await startNode(config, {
+    tracerProvider: provider,
+    bridges: (node, entries, log) => startBridges(node, entries as unknown as BridgeEntry[], log),
+    log: () => undefined,
+  });
   t.after(() => running.close());
   return running;
 }
@@ -60,7 +71,9 @@ test('one trace follows an event from MQTT through three nodes to RabbitMQ and a
   // Line A - B - C: A imports from mosquitto, C exports to RabbitMQ and serves a WebSocket subscriber.
   const c = await startTracedNode(t, 'trace-c', provider, {}, [{ type: 'amqp', name: 'rmq', url: rabbit.url }]);
   const b = await startTracedNode(t, 'trace-b', provider, { mesh: { peers: [c.peerUrl] } });
-  const a = await startTracedNode(t, 'trace-a', provider, { mesh: { peers: [b.peerUrl] } }, [{ type: 'mqtt', name: 'mq', url: mosquitto.url, protocolVersion: 5 }]);
+  const a = await startTracedNode(t, 'trace-a', provider, { mesh: { peers: [b.peerUrl] } }, [
+    { type: 'mqtt', name: 'mq', url: mosquitto.url, protocolVersion: 5 },
+  ]);
 
   const amqpInbox = await amqpConsumer(t, rabbit.url, 'orders.created');
   const ws = await openClient(t, c.wsUrl);
@@ -91,7 +104,8 @@ test('one trace follows an event from MQTT through three nodes to RabbitMQ and a
   const spans = spansOf();
   for (const s of spans) assert.equal(s.spanContext().traceId, traceId, `${s.name} on ${attr(s, 'meshgate.node')} is in the producer's trace`);
 
-  const on = (node: string, op: string, extra: (s: FinishedSpan) => boolean = () => true) => only(spans, `${op}@${node}`, (s) => attr(s, 'meshgate.node') === node && attr(s, 'messaging.operation.type') === op && extra(s));
+  const on = (node: string, op: string, extra: (s: FinishedSpan) => boolean = () => true) =>
+    only(spans, `${op}@${node}`, (s) => attr(s, 'meshgate.node') === node && attr(s, 'messaging.operation.type') === op && extra(s));
   const receiveA = on('trace-a', 'receive');
   const sendAB = on('trace-a', 'send', (s) => attr(s, 'meshgate.peer.node') === 'trace-b');
   const receiveB = on('trace-b', 'receive');
@@ -109,7 +123,11 @@ test('one trace follows an event from MQTT through three nodes to RabbitMQ and a
   assertChild(processC, receiveC, 'C process');
   assertChild(sendAmqp, receiveC, 'C send to RabbitMQ');
   // Later hops also link to the creation context, as the conventions ask of consumers.
-  for (const r of [receiveB, receiveC]) assert.deepEqual(r.links.map((l) => l.context.spanId), [producerSpan.spanContext().spanId]);
+  for (const r of [receiveB, receiveC])
+    assert.deepEqual(
+      r.links.map((l) => l.context.spanId),
+      [producerSpan.spanContext().spanId],
+    );
 
   // Semantic-convention names, kinds and attributes.
   assert.equal(receiveA.name, 'receive orders.created');
@@ -140,7 +158,11 @@ test('a malformed traceparent starts a new trace, is counted, and never blocks t
   const node = await startTracedNode(t, 'solo', provider);
   const client = await openClient(t, node.wsUrl);
   assert.equal((await client.request({ op: 'sub', filter: 'x.>' })).op, 'ok');
-  for (const bad of ['not-a-traceparent', '00-00000000000000000000000000000000-b7ad6b7169203331-01', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra']) {
+  for (const bad of [
+    'not-a-traceparent',
+    '00-00000000000000000000000000000000-b7ad6b7169203331-01',
+    '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra',
+  ]) {
     const id = `bad-${bad.length}`;
     assert.equal((await client.request({ op: 'pub', topic: 'x.y', event: ce(id, { traceparent: bad }) })).op, 'ok');
     const got = (await client.waitFor((f) => f.op === 'event' && (f.event as { id: string }).id === id)).event as Record<string, unknown>;
@@ -165,7 +187,9 @@ test('an unsampled creation context is carried unchanged and records no spans; n
   const freshGot = (await client.waitFor((f) => f.op === 'event' && (f.event as { id: string }).id === 'fresh')).event as Record<string, unknown>;
   assert.equal(unsampledGot.traceparent, unsampled);
   assert.equal(exporter.getFinishedSpans().filter((s) => attr(s, 'messaging.message.id') === 'unsampled').length, 0, 'parent-based sampling: nothing recorded');
-  const freshReceive = exporter.getFinishedSpans().find((s) => attr(s, 'messaging.message.id') === 'fresh' && attr(s, 'messaging.operation.type') === 'receive');
+  const freshReceive = exporter
+    .getFinishedSpans()
+    .find((s) => attr(s, 'messaging.message.id') === 'fresh' && attr(s, 'messaging.operation.type') === 'receive');
   assert.ok(freshReceive);
   assert.equal(freshGot.traceparent, formatTraceparent(freshReceive.spanContext()), 'the ingress receive span became the creation context');
 });
@@ -198,11 +222,16 @@ test("a dead letter carries the refused event's trace context and is traced in t
   assert.equal(refused.code, 'MG_ERR_EVENT_SCHEMA');
   const letter = (await client.waitFor((f) => f.op === 'event' && String(f.topic).startsWith('_mg.deadletter.'))).event as Record<string, unknown>;
   assert.equal(letter.traceparent, traceparent);
-  const letterSpan = exporter.getFinishedSpans().find((s) => attr(s, 'messaging.destination.name') === '_mg.deadletter.orders.eu' && attr(s, 'messaging.operation.type') === 'receive');
+  const letterSpan = exporter
+    .getFinishedSpans()
+    .find((s) => attr(s, 'messaging.destination.name') === '_mg.deadletter.orders.eu' && attr(s, 'messaging.operation.type') === 'receive');
   assert.ok(letterSpan, 'the dead letter has a receive span');
   assert.equal(letterSpan.spanContext().traceId, producerSpan.spanContext().traceId);
   assert.equal(letterSpan.parentSpanContext?.spanId, producerSpan.spanContext().spanId);
   // The node publishes its mesh view on _mg.sys.mesh.<node>; the subscriber above sees it, and no span is recorded for it.
   await client.waitFor((f) => f.op === 'event' && String(f.topic).startsWith('_mg.sys.mesh.'));
-  assert.deepEqual(exporter.getFinishedSpans().filter((s) => String(attr(s, 'messaging.destination.name')).startsWith('_mg.sys.')), []);
+  assert.deepEqual(
+    exporter.getFinishedSpans().filter((s) => String(attr(s, 'messaging.destination.name')).startsWith('_mg.sys.')),
+    [],
+  );
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { test, type TestContext } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import WebSocket from 'ws';
 import { signHs256 } from '../../../broker/auth/mod.js';
 import { freePort, NodeProcess, until } from '../../helpers/mesh.js';
@@ -114,7 +114,10 @@ for (const auth of [false, true]) {
             });
           }),
         );
-        assert.ok(statuses.every((s) => s === 401), statuses.join(','));
+        assert.ok(
+          statuses.every((s) => s === 401),
+          statuses.join(','),
+        );
       }
       await roundTrip(); // the node still serves the well-behaved pair
       if (round === WARM_UP - 1) baseline = rss(pid); // allocator arenas and JIT settle in the first rounds
@@ -126,7 +129,9 @@ for (const auth of [false, true]) {
     // Twelve more rounds after the warm-up (360 abusive connections, ~50 MiB
     // of frames) leave the plateau where it was: a leak would grow with them.
     assert.ok(grown < 12 * 1024 * 1024, `RSS grew ${Math.round(grown / 1024 / 1024)} MiB after the warm-up`);
-    t.diagnostic(`node RSS after warm-up ${Math.round(baseline / 1024 / 1024)} MiB, then ${grown >= 0 ? '+' : ''}${Math.round(grown / 1024)} KiB over ${ROUNDS - WARM_UP} more rounds`);
+    t.diagnostic(
+      `node RSS after warm-up ${Math.round(baseline / 1024 / 1024)} MiB, then ${grown >= 0 ? '+' : ''}${Math.round(grown / 1024)} KiB over ${ROUNDS - WARM_UP} more rounds`,
+    );
     await roundTrip();
   });
 }

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { createHmac, generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
+import { createHmac, sign as cryptoSign, generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { get } from 'node:https';
-import { test, type TestContext } from 'node:test';
+import { join } from 'node:path';
+import { type TestContext, test } from 'node:test';
 import fc from 'fast-check';
 import WebSocket from 'ws';
 import { signHs256 } from '../../../broker/auth/mod.js';
@@ -49,7 +49,10 @@ async function open(t: TestContext, url: string, tok?: string, headers: Record<s
 }
 
 /** The HTTP answer to an upgrade that should be refused: status and body. */
-async function refusal(url: string, options: { token?: string; headers?: Record<string, string>; protocol?: string } = {}): Promise<{ status: number; body: string }> {
+async function refusal(
+  url: string,
+  options: { token?: string; headers?: Record<string, string>; protocol?: string } = {},
+): Promise<{ status: number; body: string }> {
   const socket = new WebSocket(withToken(url, options.token), options.protocol ?? 'meshgate.v1.json', { headers: options.headers ?? {} });
   socket.on('error', () => undefined);
   return new Promise((resolve, reject) => {
@@ -92,7 +95,11 @@ test('auth on: upgrades without a valid credential get 401 with their code, befo
     ['no credential', {}, 'MG_ERR_AUTH_REQUIRED'],
     ['an unknown static token', { token: 'not-a-token-at-all' }, 'MG_ERR_AUTH_INVALID'],
     ['a JWT signed with another secret', { token: signHs256({ perms: { sub: ['>'] } }, 'another-secret-0123456789') }, 'MG_ERR_AUTH_INVALID'],
-    ['alg none', { token: `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"perms":{"sub":[">"]}}').toString('base64url')}.` }, 'MG_ERR_AUTH_INVALID'],
+    [
+      'alg none',
+      { token: `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"perms":{"sub":[">"]}}').toString('base64url')}.` },
+      'MG_ERR_AUTH_INVALID',
+    ],
     ['an expired JWT', { token: token({ sub: ['>'] }, { exp: Math.floor(Date.now() / 1000) - 5 }) }, 'MG_ERR_AUTH_EXPIRED'],
     ['a JWT not valid yet', { token: token({ sub: ['>'] }, { nbf: Math.floor(Date.now() / 1000) + 300 }) }, 'MG_ERR_AUTH_INVALID'],
     ['a malformed Bearer header', { headers: { Authorization: 'Bearer x.y.z' } }, 'MG_ERR_AUTH_INVALID'],
@@ -136,8 +143,16 @@ test('ES256 and RS256 tokens verified with auth.jwt.publicKeyFiles open sessions
     return `${input}.${sign(Buffer.from(input)).toString('base64url')}`;
   };
   const claims = { aud: 'mesh', exp: Math.floor(Date.now() / 1000) + 60, perms: { sub: ['>'] } };
-  const es = await open(t, node.wsUrl, jws('ES256', (d) => cryptoSign('sha256', d, { key: ec.privateKey, dsaEncoding: 'ieee-p1363' }), claims));
-  const rs = await open(t, node.wsUrl, jws('RS256', (d) => cryptoSign('sha256', d, rsa.privateKey), claims));
+  const es = await open(
+    t,
+    node.wsUrl,
+    jws('ES256', (d) => cryptoSign('sha256', d, { key: ec.privateKey, dsaEncoding: 'ieee-p1363' }), claims),
+  );
+  const rs = await open(
+    t,
+    node.wsUrl,
+    jws('RS256', (d) => cryptoSign('sha256', d, rsa.privateKey), claims),
+  );
   await settle(es, rs);
   const forged = jws('HS256', (d) => createHmac('sha256', rsaPem).update(d).digest(), claims);
   const r = await refusal(node.wsUrl, { token: forged });
@@ -174,7 +189,14 @@ test('a publisher without rights gets MG_ERR_AUTH_FORBIDDEN for each of N events
   }
   // Unacked publishes and batches are refused the same way.
   pub.send({ op: 'pub', topic: 'payroll.y', event: ce('forbidden-noack') });
-  pub.send({ op: 'pubs', ref: 'batch', items: [{ topic: 'payroll.z', event: ce('forbidden-b') }, { topic: 'orders.ok', event: ce('allowed-b') }] });
+  pub.send({
+    op: 'pubs',
+    ref: 'batch',
+    items: [
+      { topic: 'payroll.z', event: ce('forbidden-b') },
+      { topic: 'orders.ok', event: ce('allowed-b') },
+    ],
+  });
   assert.equal((await pub.waitFor((f) => f.ref === 'batch' && f.op === 'ok')).accepted, 1);
   assert.equal((await pub.waitFor((f) => f.ref === 'batch' && f.op === 'err')).code, 'MG_ERR_AUTH_FORBIDDEN');
   assert.equal((await pub.request({ op: 'pub', topic: 'orders.new', event: ce('allowed') })).op, 'ok');
@@ -269,7 +291,8 @@ test('a partial subscription registers only its readable part with the router; c
   assert.deepEqual(local(), ['a.>', 'b.*'], 'a.> shares the registration > needs');
   // The limit counts client filters (2), not router filters.
   assert.equal((await client.request({ op: 'sub', filter: 'b.x' })).code, 'MG_ERR_SUB_LIMIT');
-  for (const [i, topic] of ['a.1', 'b.secret', 'c.1', 'b.2', 'a.x.y'].entries()) assert.equal((await admin.request({ op: 'pub', topic, event: ce(`e${i}`) })).op, 'ok');
+  for (const [i, topic] of ['a.1', 'b.secret', 'c.1', 'b.2', 'a.x.y'].entries())
+    assert.equal((await admin.request({ op: 'pub', topic, event: ce(`e${i}`) })).op, 'ok');
   await settle(admin, client);
   assert.deepEqual(eventIds(client), ['e0', 'e3', 'e4'], 'each readable event once, though > and a.> both match a.*');
   assert.equal(node.node.metrics.snapshot().meshgate_auth_filtered_deliveries_total, 1, 'only b.secret reached the per-delivery check; c.1 never got here');
@@ -284,7 +307,10 @@ test('a partial subscription registers only its readable part with the router; c
   assert.deepEqual(local(), [], 'close removes exactly what was registered');
 
   // The CloudEvents binding registers the same narrowed filters, and drops them on close.
-  const ceSocket = new WebSocket(withToken(`ws://127.0.0.1:${node.port}/v1/ce/${encodeURIComponent('*.x')}`, token({ sub: ['a.*', 'b.>', 'c.y'] })), 'cloudevents.json');
+  const ceSocket = new WebSocket(
+    withToken(`ws://127.0.0.1:${node.port}/v1/ce/${encodeURIComponent('*.x')}`, token({ sub: ['a.*', 'b.>', 'c.y'] })),
+    'cloudevents.json',
+  );
   t.after(() => ceSocket.terminate());
   await new Promise((resolve) => ceSocket.once('open', resolve));
   await settle(admin);
@@ -318,26 +344,32 @@ test('property: a client receives exactly the events its permissions allow (fast
     .map((ts) => ts.join('.'));
   const rulesArb = fc.record({ allow: fc.array(filterArb, { maxLength: 3 }), deny: fc.array(filterArb, { maxLength: 2 }) });
   const readable = (rules: { allow: string[]; deny: string[] }, topic: string) =>
-    !rules.deny.some((d) => filterMatches(d, topic)) && rules.allow.some((a) => filterMatches(a, topic) && (!topic.startsWith('_mg.') || a.split('.')[0] === '_mg'));
+    !rules.deny.some((d) => filterMatches(d, topic)) &&
+    rules.allow.some((a) => filterMatches(a, topic) && (!topic.startsWith('_mg.') || a.split('.')[0] === '_mg'));
   let run = 0;
   await fc.assert(
-    fc.asyncProperty(rulesArb, fc.uniqueArray(filterArb, { minLength: 1, maxLength: 3 }), fc.uniqueArray(topicArb, { minLength: 1, maxLength: 12 }), async (rules, filters, topics) => {
-      run++;
-      const client = await open(t, node.wsUrl, token({ sub: rules }));
-      const held: string[] = [];
-      for (const filter of filters) {
-        const reply = await client.request({ op: 'sub', filter });
-        if (reply.op === 'ok') held.push(filter);
-        else assert.equal(reply.code, 'MG_ERR_AUTH_FORBIDDEN');
-      }
-      for (const [i, topic] of topics.entries()) assert.equal((await admin.request({ op: 'pub', topic, event: ce(`p${run}-${i}`) })).op, 'ok');
-      await settle(admin, client);
-      const expected = topics.flatMap((topic, i) => (readable(rules, topic) && filters.some((f) => filterMatches(f, topic)) ? [`p${run}-${i}`] : []));
-      assert.deepEqual(eventIds(client), expected, JSON.stringify({ rules, filters, held, topics }));
-      // A refused subscription really had nothing readable in it.
-      for (const f of filters.filter((x) => !held.includes(x))) assert.ok(!topics.some((tp) => filterMatches(f, tp) && readable(rules, tp)), f);
-      await client.close();
-    }),
+    fc.asyncProperty(
+      rulesArb,
+      fc.uniqueArray(filterArb, { minLength: 1, maxLength: 3 }),
+      fc.uniqueArray(topicArb, { minLength: 1, maxLength: 12 }),
+      async (rules, filters, topics) => {
+        run++;
+        const client = await open(t, node.wsUrl, token({ sub: rules }));
+        const held: string[] = [];
+        for (const filter of filters) {
+          const reply = await client.request({ op: 'sub', filter });
+          if (reply.op === 'ok') held.push(filter);
+          else assert.equal(reply.code, 'MG_ERR_AUTH_FORBIDDEN');
+        }
+        for (const [i, topic] of topics.entries()) assert.equal((await admin.request({ op: 'pub', topic, event: ce(`p${run}-${i}`) })).op, 'ok');
+        await settle(admin, client);
+        const expected = topics.flatMap((topic, i) => (readable(rules, topic) && filters.some((f) => filterMatches(f, topic)) ? [`p${run}-${i}`] : []));
+        assert.deepEqual(eventIds(client), expected, JSON.stringify({ rules, filters, held, topics }));
+        // A refused subscription really had nothing readable in it.
+        for (const f of filters.filter((x) => !held.includes(x))) assert.ok(!topics.some((tp) => filterMatches(f, tp) && readable(rules, tp)), f);
+        await client.close();
+      },
+    ),
     { numRuns: 60 },
   );
 });
@@ -367,7 +399,10 @@ test('limits: a connection publishing past limits.publishRate gets MG_ERR_PUB_RA
   const pub = await open(t, node.wsUrl);
   const replies = [];
   for (let i = 0; i < 20; i++) replies.push(await pub.request({ op: 'pub', topic: 'r.x', event: ce(`r${i}`) }));
-  assert.deepEqual(replies.map((r) => r.op), [...Array(5).fill('ok'), ...Array(15).fill('err')]);
+  assert.deepEqual(
+    replies.map((r) => r.op),
+    [...Array(5).fill('ok'), ...Array(15).fill('err')],
+  );
   assert.ok(replies.slice(5).every((r) => r.code === 'MG_ERR_PUB_RATE'));
   await settle(pub, sub);
   assert.deepEqual(eventIds(sub), ['r0', 'r1', 'r2', 'r3', 'r4']);

@@ -1,9 +1,9 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
 import { once } from 'node:events';
-import { ce, openClient, startTestNode, type FrameClient } from '../../helpers/node.js';
+import { test } from 'node:test';
+import WebSocket from 'ws';
 import { filterMatches } from '../../../routing/mod.js';
+import { ce, type FrameClient, openClient, startTestNode } from '../../helpers/node.js';
 
 async function subscribe(c: FrameClient, filter: string): Promise<void> {
   const reply = await c.request({ op: 'sub', filter });
@@ -71,7 +71,10 @@ test('unsubscribe stops delivery; unsubscribing an unknown filter is MG_ERR_SUB_
   assert.equal((await c.request({ op: 'unsub', filter: 'x.>' })).op, 'ok');
   await pub.request({ op: 'pub', topic: 'x.2', event: ce('2') });
   await barrier(c);
-  assert.deepEqual(c.events().map((e) => e.topic), ['x.1']);
+  assert.deepEqual(
+    c.events().map((e) => e.topic),
+    ['x.1'],
+  );
   const again = await c.request({ op: 'unsub', filter: 'x.>' });
   assert.equal(again.code, 'MG_ERR_SUB_UNKNOWN');
 });
@@ -106,7 +109,14 @@ test('auth off: a client publishing to _mg.deadletter.x or _mg.sys.x gets MG_ERR
     assert.equal(reply.code, 'MG_ERR_TOPIC_RESERVED', topic);
   }
   // In a batch only the reserved items are refused; other _mg. topics are not the node's alone.
-  pub.send({ op: 'pubs', ref: 'b', items: [{ topic: '_mg.deadletter.y', event: ce('forged-b') }, { topic: '_mg.other.x', event: ce('allowed') }] });
+  pub.send({
+    op: 'pubs',
+    ref: 'b',
+    items: [
+      { topic: '_mg.deadletter.y', event: ce('forged-b') },
+      { topic: '_mg.other.x', event: ce('allowed') },
+    ],
+  });
   assert.equal((await pub.waitFor((f) => f.ref === 'b' && f.op === 'err')).code, 'MG_ERR_TOPIC_RESERVED');
   assert.equal((await pub.waitFor((f) => f.ref === 'b' && f.op === 'ok')).accepted, 1);
   // The CloudEvents binding has no error frame: the refusal closes the socket.
@@ -120,7 +130,10 @@ test('auth off: a client publishing to _mg.deadletter.x or _mg.sys.x gets MG_ERR
   assert.match(reason.toString(), /^MG_ERR_TOPIC_RESERVED: /);
   await watcher.waitFor((f) => f.op === 'event');
   await barrier(watcher);
-  assert.deepEqual(watcher.events().map((f) => f.topic), ['_mg.other.x']);
+  assert.deepEqual(
+    watcher.events().map((f) => f.topic),
+    ['_mg.other.x'],
+  );
   const rejected = node.node.metrics.snapshot().meshgate_events_rejected_total as Record<string, number>;
   assert.equal(rejected['code=MG_ERR_TOPIC_RESERVED'], 5);
 });
@@ -251,16 +264,25 @@ test('XML data arrives as a string on /v1/ws and /v1/ce/, and XML bytes that are
   const text = '<a>ü</a>';
   assert.equal((await pub.request({ op: 'pub', topic: 'xml.text', event: ce('x1', { datacontenttype: 'application/xml', data: text }) })).op, 'ok');
   const latin1 = Buffer.from('<a>\xfc</a>', 'latin1'); // 0xfc alone is not UTF-8
-  assert.equal((await pub.request({ op: 'pub', topic: 'xml.latin1', event: ce('x2', { datacontenttype: 'application/xml', data_base64: latin1.toString('base64') }) })).op, 'ok');
+  assert.equal(
+    (await pub.request({ op: 'pub', topic: 'xml.latin1', event: ce('x2', { datacontenttype: 'application/xml', data_base64: latin1.toString('base64') }) })).op,
+    'ok',
+  );
 
   await sub.waitFor((f) => f.op === 'event' && (f.event as Record<string, unknown>).id === 'x2');
   const [wsText, wsBytes] = sub.events().map((e) => e.event as Record<string, unknown>);
   while (viaBinding.length < 2) await once(binding, 'message');
-  for (const [where, got] of [['/v1/ws', wsText], ['/v1/ce/', viaBinding[0]]] as const) {
+  for (const [where, got] of [
+    ['/v1/ws', wsText],
+    ['/v1/ce/', viaBinding[0]],
+  ] as const) {
     assert.equal(got.data, text, where);
     assert.equal(got.data_base64, undefined, where);
   }
-  for (const [where, got] of [['/v1/ws', wsBytes], ['/v1/ce/', viaBinding[1]]] as const) {
+  for (const [where, got] of [
+    ['/v1/ws', wsBytes],
+    ['/v1/ce/', viaBinding[1]],
+  ] as const) {
     assert.equal(got.data, undefined, where);
     assert.deepEqual(Buffer.from(got.data_base64 as string, 'base64'), latin1, where);
   }
@@ -370,7 +392,10 @@ test('events for one connection in one loop turn arrive as one batch frame, in o
   for (let i = 0; i < total; i++) pub.send({ op: 'pub', topic: 'burst.x', event: ce(`b${i}`) });
   await pub.request({ op: 'ping' });
   await sub.waitFor(() => sub.events().length === total);
-  assert.deepEqual(sub.events().map((e) => (e.event as Record<string, unknown>).id), Array.from({ length: total }, (_, i) => `b${i}`));
+  assert.deepEqual(
+    sub.events().map((e) => (e.event as Record<string, unknown>).id),
+    Array.from({ length: total }, (_, i) => `b${i}`),
+  );
   assert.ok(sub.batches < total / 4, `${total} events came in ${sub.batches} frames`);
 });
 
@@ -394,20 +419,31 @@ for (const flavour of ['json', 'cbor'] as const) {
     assert.equal(ok.accepted, 3);
     assert.equal(ok.duplicates, 1);
     const errs = pub.frames.filter((f) => f.op === 'err' && f.ref === 'r1');
-    assert.deepEqual(errs.map((e) => [e.index, e.code]), [[1, 'MG_ERR_TOPIC_INVALID'], [2, 'MG_ERR_EVENT_INVALID']]);
+    assert.deepEqual(
+      errs.map((e) => [e.index, e.code]),
+      [
+        [1, 'MG_ERR_TOPIC_INVALID'],
+        [2, 'MG_ERR_EVENT_INVALID'],
+      ],
+    );
     await barrier(sub);
-    assert.deepEqual(sub.events().map((e) => (e.event as Record<string, unknown>).id), ['p1', 'p4']);
+    assert.deepEqual(
+      sub.events().map((e) => (e.event as Record<string, unknown>).id),
+      ['p1', 'p4'],
+    );
   });
 }
 
-test('pubs in JSON keeps each item\'s data bytes exactly as sent', async (t) => {
+test("pubs in JSON keeps each item's data bytes exactly as sent", async (t) => {
   const node = await startTestNode(t);
   const sub = await openClient(t, node.wsUrl);
   await subscribe(sub, 'raw');
   const raw: string[] = [];
   sub.socket.on('message', (m: Buffer) => raw.push(m.toString()));
   const pub = await openClient(t, node.wsUrl);
-  pub.socket.send('{"op":"pubs","ref":9,"items":[ {"topic":"raw","event":{"specversion":"1.0","id":"i1","source":"s","type":"t","data": [1,  2]}} , {"event":{"specversion":"1.0","id":"i2","source":"s","type":"t","data":{ "k" :"v" }},"topic":"raw"} ]}');
+  pub.socket.send(
+    '{"op":"pubs","ref":9,"items":[ {"topic":"raw","event":{"specversion":"1.0","id":"i1","source":"s","type":"t","data": [1,  2]}} , {"event":{"specversion":"1.0","id":"i2","source":"s","type":"t","data":{ "k" :"v" }},"topic":"raw"} ]}',
+  );
   await pub.waitFor((f) => f.ref === 9);
   await sub.waitFor(() => sub.events().length === 2);
   const text = raw.join('\n');

@@ -1,15 +1,17 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
-import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { test } from 'node:test';
 import { startTestNode } from '../../helpers/node.js';
 
 /** A raw WebSocket client over TCP, so the test controls exactly how bytes are split. */
 async function rawClient(port: number): Promise<{ socket: Socket; read: () => Promise<Buffer> }> {
   const socket = connect(port, '127.0.0.1');
   await once(socket, 'connect');
-  socket.write(`GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: meshgate.v1.json\r\n\r\n`);
+  socket.write(
+    `GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: meshgate.v1.json\r\n\r\n`,
+  );
   let buffer = Buffer.alloc(0);
   let waiter: (() => void) | null = null;
   socket.on('data', (d: Buffer) => {
@@ -58,7 +60,8 @@ test('a publish frame split at every byte boundary is reassembled and acked each
   const { socket, read } = await rawClient(node.port);
   t.after(() => socket.destroy());
   assert.match((await read()).toString(), /"op":"hello"/);
-  const frameOf = (i: number) => textFrame(JSON.stringify({ op: 'pub', ref: i, topic: 'split.t', event: { specversion: '1.0', id: `s${i}`, source: 'split', type: 't', data: { i } } }));
+  const frameOf = (i: number) =>
+    textFrame(JSON.stringify({ op: 'pub', ref: i, topic: 'split.t', event: { specversion: '1.0', id: `s${i}`, source: 'split', type: 't', data: { i } } }));
   const size = frameOf(0).length;
   for (let cut = 1; cut < size; cut++) {
     const frame = frameOf(cut);

@@ -1,9 +1,9 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
-import { resolveConfig } from '../../../broker/config/mod.js';
+import { test } from 'node:test';
 import type { MeshError } from '../../../broker/base/mod.js';
-import { ce, openClient, startTestNode, type FrameClient } from '../../helpers/node.js';
+import { resolveConfig } from '../../../broker/config/mod.js';
+import { ce, type FrameClient, openClient, startTestNode } from '../../helpers/node.js';
 
 const NODE_LIMIT = 1024 * 1024;
 const SLOW = 4;
@@ -66,5 +66,10 @@ test('past limits.maxNodeBufferedBytes the subscribers holding most are closed w
 });
 
 test('a wrong limits.maxNodeBufferedBytes stops start-up naming the key and the fix', () => {
-  assert.throws(() => resolveConfig({ limits: { maxNodeBufferedBytes: 10 } }), (err: MeshError) => err.code === 'MG_ERR_CONFIG_INVALID' && /limits\.maxNodeBufferedBytes: must be >= 1024, got 10; fix: bytes buffered for all WebSocket subscribers together/.test(err.message));
+  assert.throws(
+    () => resolveConfig({ limits: { maxNodeBufferedBytes: 10 } }),
+    (err: MeshError) =>
+      err.code === 'MG_ERR_CONFIG_INVALID' &&
+      /limits\.maxNodeBufferedBytes: must be >= 1024, got 10; fix: bytes buffered for all WebSocket subscribers together/.test(err.message),
+  );
 });
