@@ -70,7 +70,28 @@ export class NodeProcess {
     return `http://127.0.0.1:${this.spec.port}`;
   }
 
+  /**
+   * Starts (or restarts) the node on its fixed port. While a node is down,
+   * another process on the machine (a test file running alongside) can be
+   * handed that port as the source port of an outgoing connection; a node
+   * binds its port exclusively, so it then refuses to start. That is the
+   * harness's port choice, not the system under test: a restart retries,
+   * a bounded number of times, when the only problem was the bind.
+   */
   async start(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#startOnce();
+      } catch (err) {
+        if (attempt >= 20 || !/cannot bind/.test((err as Error).message)) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  async #startOnce(): Promise<void> {
+    // Output accumulates across restarts; readiness is read from this start's part only.
+    const from = this.output.length;
     const child = spawn(process.execPath, [CLI, 'start', '--config', this.#configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.#t.after(() => {
@@ -80,7 +101,7 @@ export class NodeProcess {
     child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
     await new Promise<void>((resolve, reject) => {
       const check = () => {
-        if (this.output.includes(' ready\n')) {
+        if (this.output.indexOf(' ready\n', from) >= 0) {
           child.stdout!.off('data', check);
           resolve();
         }

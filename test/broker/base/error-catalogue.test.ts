@@ -12,7 +12,7 @@ function documentedCodes(): Map<string, boolean> {
   const doc = readFileSync(path.join(ROOT, 'docs', 'protocol.md'), 'utf8');
   const section = doc.slice(doc.indexOf('## Error codes'), doc.indexOf('\n## ', doc.indexOf('## Error codes') + 1));
   const rows = new Map<string, boolean>();
-  for (const m of section.matchAll(/^\| `(MG_ERR_[A-Z0-9_]+)` \| (yes|no) \|/gm)) rows.set(m[1], m[2] === 'yes');
+  for (const m of section.matchAll(/^\|\s*`(MG_ERR_[A-Z0-9_]+)`\s*\|\s*(yes|no)\s*\|/gm)) rows.set(m[1], m[2] === 'yes');
   return rows;
 }
 
