@@ -28,6 +28,8 @@ export {
   type Origin,
   PROVENANCE_ATTRS,
   parseHops,
+  percentDecode,
+  percentEncode,
 } from './event/mod.js';
 export type { BridgeFactory, BridgeSet } from './node/mod.js';
 export type { EgressFormat, IngestResult, MeshNode, Refusal, Subscriber } from './pipeline/mod.js';

@@ -25,7 +25,7 @@ export interface MeshEvent {
   readonly dataschema?: string;
   /** Node where the event entered the mesh (`mgorigin`). */
   readonly origin?: string;
-  /** Ingress protocol at the origin (`mgprotocol`): ws, mqtt, amqp, nats. */
+  /** Ingress protocol at the origin (`mgprotocol`): ws, http, mqtt, amqp, nats. */
   readonly protocol?: string;
   /** Nodes the event passed, oldest first (`mghops`). */
   readonly hops: readonly Hop[];

@@ -4,11 +4,12 @@
  * each protocol implements, bridge config, attribute mapping, export size
  * checks. Imports broker/'s public surface and routing/.
  */
+
+export { percentDecode, percentEncode } from '../../broker/mod.js';
 export { canonicalString, eventFromAttributes, flattenEvent } from './attributes.js';
 export { Bridge, type BridgeState } from './bridge.js';
 export type { BridgeContext, BrokerClient, ImportOutcome } from './broker-client.js';
 export { BRIDGE_DEFAULTS, type BridgeEntry, type BridgeSpec, type BridgeType, type ContentMode, resolveBridge } from './config.js';
 export { exportSizeRefusal } from './export-size.js';
-export { percentDecode, percentEncode } from './percent-encoding.js';
 export { looksStructured } from './plain-event.js';
 export type { TopicDialect } from './topic-dialect.js';

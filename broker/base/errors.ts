@@ -88,6 +88,10 @@ export const ERROR_CODES = {
   MG_ERR_STREAM_IO: { retry: true, meaning: 'the stream store failed to write; the appends were not stored (retry)' },
   MG_ERR_CONFIG_INVALID: { retry: false, meaning: 'the configuration has a wrong value (key, reason and fix given)' },
   MG_ERR_NOT_FOUND: { retry: false, meaning: 'no such HTTP route or file on the node (HTTP 404)' },
+  MG_ERR_HTTP_MEDIA_TYPE: {
+    retry: false,
+    meaning: 'the POST /v1/events/ body has a Content-Type the CloudEvents HTTP binding does not take here, e.g. application/cloudevents+xml (HTTP 415)',
+  },
   MG_ERR_CLIENT_URL: {
     retry: false,
     meaning:

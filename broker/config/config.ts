@@ -73,6 +73,11 @@ export interface NodeConfig {
    * checked by bridges/ (schemas/config.schema.json `bridges`). @default []
    */
   readonly bridges: ReadonlyArray<Readonly<Record<string, unknown>>>;
+  /** The CloudEvents HTTP binding (POST /v1/events/, GET /v1/sse/). */
+  readonly http: {
+    /** A comment line goes to every Server-Sent Events stream this often, ms, so proxies keep idle streams open. @default 15_000 */
+    readonly sseHeartbeatMs: number;
+  };
   readonly dedup: {
     /** How long an (source, id) pair is remembered, ms. @default 120_000 */
     readonly windowMs: number;
@@ -109,6 +114,7 @@ export const DEFAULTS: NodeConfig = Object.freeze({
     topic: { maxLength: 256, maxTokens: 16, maxWildcards: 8 },
   },
   dedup: { windowMs: 120_000, maxEntries: 1_000_000 },
+  http: { sseHeartbeatMs: 15_000 },
   bridges: [],
   auth: {},
   mesh: {

@@ -137,7 +137,7 @@ const JSON_MEDIA_TYPE = /^[^/;]+\/(?:[^;]*\+)?json[ \t]*(?:;|$)/i;
 const INT32_MIN = -2_147_483_648;
 const INT32_MAX = 2_147_483_647;
 
-const INGRESS_PROTOCOLS: ReadonlySet<string> = new Set<IngressProtocol>(['ws', 'mqtt', 'amqp', 'nats', 'peer', 'system']);
+const INGRESS_PROTOCOLS: ReadonlySet<string> = new Set<IngressProtocol>(['ws', 'http', 'mqtt', 'amqp', 'nats', 'peer', 'system']);
 
 // Problems are constants: no allocation on the refusal path, and stable text for clients.
 function p(attribute: string, reason: string): EventProblem {
@@ -505,7 +505,7 @@ export function originFromParts(parts: AttributeParts): Origin | EventProblem | 
   if (node === undefined && protocol === undefined && topic === undefined) return undefined;
   if (typeof node !== 'string' || node.length === 0) return { attribute: 'mgorigin', reason: 'must be the non-empty id of the origin node' };
   if (typeof protocol !== 'string' || !INGRESS_PROTOCOLS.has(protocol)) {
-    return { attribute: 'mgprotocol', reason: 'must be one of ws, mqtt, amqp, nats, peer, system' };
+    return { attribute: 'mgprotocol', reason: 'must be one of ws, http, mqtt, amqp, nats, peer, system' };
   }
   if (typeof topic !== 'string') return { attribute: 'mgtopic', reason: 'must be the topic as the producer named it' };
   return { node, protocol: protocol as IngressProtocol, topic };

@@ -4,6 +4,8 @@
  * for client items and peer entries, hop paths, W3C traceparent parsing.
  * Pure functions over bytes and objects; imports nothing of ours.
  */
+
+export { eventFromAttributeMap } from './attribute-map.js';
 export { encodeClientItem, encodePeerEntry } from './cbor-event-writer.js';
 export { CBOR_OPTIONS, decodeEventCbor, encodeEventCbor, encodeEventMap, eventFromMap } from './cloudevents-cbor.js';
 export { decodeStructuredJson, encodeStructuredJson } from './cloudevents-json.js';
@@ -11,4 +13,5 @@ export { type AttrValue, type Hop, type HopTrace, type IngressProtocol, isProven
 export { checkAttribute, checkAttributes, type EventDecodeResult, type EventProblem, isJsonMediaType, isTextMediaType } from './event-check.js';
 export { formatHops, parseHops } from './hop-path.js';
 export { arrayElementSpans, topLevelMemberSpan } from './json-span.js';
+export { percentDecode, percentEncode } from './percent-encoding.js';
 export { formatTraceparent, isValidTraceparent, spanContextOf } from './trace-context.js';

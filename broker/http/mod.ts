@@ -1,9 +1,11 @@
 /**
  * broker/http/: the node's HTTP surface. /healthz, /metrics, /v1/stats,
  * /v1/peers, /v1/bridges, /v1/routes, /v1/mesh, the schema registry API and
- * the browser files (client library, console). Imports broker/peering/,
- * broker/pipeline/ and below, schemas/.
+ * the browser files (client library, console); the CloudEvents HTTP binding:
+ * POST /v1/events/ and Server-Sent Events on /v1/sse/. Imports broker/ws/,
+ * broker/peering/, broker/pipeline/ and below, schemas/.
  */
+export { EVENTS_PATH_PREFIX, type EventsApiOptions, mountEventsApi, SSE_PATH_PREFIX } from './events-api.js';
 export { mountHttpApi } from './http-api.js';
 export { startMeshViewPublisher } from './mesh-view-publisher.js';
 export type { SchemaApiOptions } from './schema-api.js';

@@ -7,7 +7,7 @@ import { type Authenticator, credentialOf, statusOf, UpgradeGate } from '../auth
 import { codedReason, MeshError } from '../base/mod.js';
 import type { NodeConfig } from '../config/mod.js';
 import type { SchemaApiOptions } from '../http/mod.js';
-import { mountHttpApi, startMeshViewPublisher } from '../http/mod.js';
+import { mountEventsApi, mountHttpApi, startMeshViewPublisher } from '../http/mod.js';
 import {
   mountPeerEndpoint,
   PEER_PATH,
@@ -150,6 +150,14 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     gate,
     publishLimit: { rate: config.limits.publishRate, burst: config.limits.publishBurst },
   });
+  const events = mountEventsApi(app, node, {
+    maxBodyBytes: config.limits.maxFrameBytes,
+    maxBufferedBytes: config.limits.maxBufferedBytes,
+    budget: ws.budget,
+    sseHeartbeatMs: config.http.sseHeartbeatMs,
+    gate,
+    publishLimit: { rate: config.limits.publishRate, burst: config.limits.publishBurst },
+  });
   let accepting = true;
   const dialers = config.mesh.peers.map(
     (url) =>
@@ -272,6 +280,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
         await bridges?.close();
         mesh.close();
         ws.closeAll();
+        events.closeAll();
         // Let uWS write the close frames before the sockets are torn down.
         await new Promise((r) => setTimeout(r, 50));
         app.close();

@@ -128,6 +128,7 @@ export class MeshNode {
     const m = (this.metrics = options.metrics ?? new MetricsRegistry());
     this.#in = countersByProtocol(m, 'meshgate_events_in_total', 'Events accepted into the node, by ingress protocol (duplicates excluded)', [
       'ws',
+      'http',
       'mqtt',
       'amqp',
       'nats',
@@ -138,7 +139,7 @@ export class MeshNode {
       m,
       'meshgate_events_invalid_total',
       'Events refused at ingress because their data does not match the schema bound to them, by ingress protocol (each also sent to _mg.deadletter.<topic>)',
-      ['ws', 'mqtt', 'amqp', 'nats'],
+      ['ws', 'http', 'mqtt', 'amqp', 'nats'],
     );
     this.#deliveries = m.counter('meshgate_deliveries_total', 'Events handed to local subscribers (one per subscriber)');
     this.#badTraceparent = m.counter(

@@ -4,4 +4,5 @@
  * connection with its subscriptions, backpressure and slow-consumer policy.
  * Imports broker/auth/, broker/pipeline/ and below.
  */
+export type { BufferBudget } from './buffer-budget.js';
 export { CE_PATH_PREFIX, CLIENT_PATH, mountWsEndpoints } from './ws-endpoint.js';

@@ -47,7 +47,11 @@ const CE_JSON_FORMAT: EgressFormat = {
  * through MeshNode.reject and answered in the protocol's own terms: an
  * error frame where the client protocol has one, a close code where not.
  */
-export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsEndpointOptions): { connections: () => number; closeAll: () => void } {
+export function mountWsEndpoints(
+  app: TemplatedApp,
+  node: MeshNode,
+  options: WsEndpointOptions,
+): { connections: () => number; closeAll: () => void; budget: BufferBudget } {
   const m = node.metrics;
   const sessions = new Set<AnySession>();
   const slowHelp =
@@ -280,6 +284,8 @@ export function mountWsEndpoints(app: TemplatedApp, node: MeshNode, options: WsE
   });
 
   return {
+    // Shared with the SSE streams (broker/http): one node-wide bound for every subscriber socket.
+    budget,
     connections: () => sessions.size,
     closeAll: () => {
       for (const s of [...sessions]) {

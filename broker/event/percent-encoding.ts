@@ -1,6 +1,6 @@
 /**
- * Header-value percent-encoding of the CloudEvents NATS binding §3.1.3.2
- * (the same rule as the HTTP binding §3.1.3.2): space, `"`, `%` and every
+ * Header-value percent-encoding of the CloudEvents HTTP binding §3.1.3.2 (the NATS binding uses the same rule)
+ * : space, `"`, `%` and every
  * character outside printable ASCII U+0021-U+007E are written as the
  * upper-case `%XY` of each UTF-8 byte. Decoding first undoes an RFC 7230
  * §3.2.6 quoted-string, then one round of percent-decoding; sequences that
