@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { type ErrorCode, MeshError } from '../base/mod.js';
-import { type StreamInfo, type StreamManager, streamConfigFromEntry } from '../streams/mod.js';
+import { decodeStoredEvent, type StreamInfo, type StreamManager, streamConfigFromEntry } from '../streams/mod.js';
 import type { WriteRefusal } from './schema-api.js';
 
 /**
@@ -8,6 +8,9 @@ import type { WriteRefusal } from './schema-api.js';
  *
  *   GET    /v1/streams          {streams: [info, ...]}
  *   GET    /v1/streams/:name    info: {name, first, last, events, bytes, epoch, config}
+ *   GET    /v1/streams/:name/entries?after=N&limit=M
+ *                               {entries: [{offset, time, topic, id, source, type}], last, epoch}
+ *                               (an inspection view: committed entries only, at most 1000)
  *   POST   /v1/streams          {name, filters, maxAge?, maxBytes?, maxEvents?} -> 201 info (200 when it existed as is)
  *   DELETE /v1/streams/:name    204
  *
@@ -65,6 +68,24 @@ export function mountStreamApi(app: TemplatedApp, streams: StreamManager, option
         `no stream '${name}'; fix: create it (POST /v1/streams) or check the name (GET /v1/streams)`,
       );
     json(res, '200 OK', streamJson(info));
+  });
+  app.get('/v1/streams/:name/entries', (res, req) => {
+    const name = param(req, 0);
+    const after = Number(req.getQuery('after') ?? '0');
+    const limit = Math.min(1000, Number(req.getQuery('limit') ?? '100'));
+    if (!Number.isSafeInteger(after) || after < 0 || !Number.isSafeInteger(limit) || limit < 1) {
+      return problem(res, '400 Bad Request', 'MG_ERR_STREAM_REQUEST_INVALID', 'after: a whole number >= 0, limit: 1-1000');
+    }
+    const r = streams.read(name, after, limit);
+    if (!r.ok) {
+      const status = r.code === 'MG_ERR_STREAM_UNKNOWN' ? '404 Not Found' : '409 Conflict';
+      return problem(res, status, r.code, `stream '${name}': cannot read after ${after} (${r.reason}; first ${r.first}, last ${r.last})`);
+    }
+    const entries = r.entries.map((e) => {
+      const ev = decodeStoredEvent(e.bytes);
+      return { offset: e.offset, time: e.time, topic: e.topic, id: ev?.id ?? null, source: ev?.source ?? null, type: ev?.type ?? null };
+    });
+    json(res, '200 OK', { entries, last: r.last, epoch: r.epoch });
   });
   app.post('/v1/streams', (res, req) => {
     // The name is in the body: read it first, authorize, then create.
