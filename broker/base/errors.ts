@@ -86,6 +86,8 @@ export const ERROR_CODES = {
   MG_ERR_STREAM_LOCKED: { retry: true, meaning: 'the stream data directory is held by another process (directory, pid and fix given)' },
   MG_ERR_STREAM_CLOSED: { retry: false, meaning: 'the stream store is closed' },
   MG_ERR_STREAM_IO: { retry: true, meaning: 'the stream store failed to write; the appends were not stored (retry)' },
+  MG_ERR_STREAM_REQUEST_INVALID: { retry: false, meaning: 'the streams API request body is not JSON (HTTP 400)' },
+  MG_ERR_STREAM_TOO_LARGE: { retry: false, meaning: 'the streams API request body exceeds 64 KiB (HTTP 413)' },
   MG_ERR_CONFIG_INVALID: { retry: false, meaning: 'the configuration has a wrong value (key, reason and fix given)' },
   MG_ERR_NOT_FOUND: { retry: false, meaning: 'no such HTTP route or file on the node (HTTP 404)' },
   MG_ERR_HTTP_MEDIA_TYPE: {

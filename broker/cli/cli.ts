@@ -9,6 +9,7 @@ import { type NodeExtensions, startNode, VERSION } from '../node/mod.js';
 import { fetchNode } from './cli-fetch.js';
 import { MeshClient, type OutgoingEvent } from './mesh-client.js';
 import { SCHEMA_COMMAND } from './schema-cli.js';
+import { STREAM_COMMAND } from './stream-cli.js';
 
 /**
  * The `meshgate` command. Its flags are a contract scripts and the docs
@@ -33,7 +34,7 @@ const COMMANDS: Record<string, Command> = {
     summary: 'start a node (WebSocket + HTTP) and print its endpoints',
     usage: `meshgate start [--host H] [--port P] [--node-id ID] [--region R] [--config FILE]
                       [--peer ws://H:P]... [--mesh-key KEY] [--bridge PROTO=URL]...
-                      [--jwt-secret S]
+                      [--jwt-secret S] [--data-dir DIR]
 
   --host H        address to bind (default 127.0.0.1; env MESHGATE_HOST)
   --port P        TCP port, 0 for a free one (default 8080; env MESHGATE_PORT)
@@ -46,6 +47,8 @@ const COMMANDS: Record<string, Command> = {
                   amqp or nats, e.g. --bridge mqtt=mqtt://127.0.0.1:1883; repeatable
   --jwt-secret S  require HS256 JWTs from clients (mint them with meshgate token);
                   at least 16 characters (env MESHGATE_JWT_SECRET)
+  --data-dir DIR  where streams are kept, one node per directory (default
+                  ./data/<node id>; env MESHGATE_DATA_DIR; storage.dir)
 
 Precedence: defaults < config file < MESHGATE_* env < flags.
 SIGINT/SIGTERM stop accepting, flush, close clients with 1001 and exit 0.`,
@@ -59,6 +62,7 @@ SIGINT/SIGTERM stop accepting, flush, close clients with 1001 and exit 0.`,
       'mesh-key': { type: 'string' },
       bridge: { type: 'string', multiple: true },
       'jwt-secret': { type: 'string' },
+      'data-dir': { type: 'string' },
     },
     async run(v) {
       const configPath = (v.config as string | undefined) ?? process.env.MESHGATE_CONFIG;
@@ -68,6 +72,7 @@ SIGINT/SIGTERM stop accepting, flush, close clients with 1001 and exit 0.`,
         mesh: { key: v['mesh-key'], peers: v.peer },
         bridges: v.bridge === undefined ? undefined : (v.bridge as string[]).map(bridgeShorthand),
         auth: v['jwt-secret'] === undefined ? undefined : { jwt: { secret: v['jwt-secret'] } },
+        storage: { dir: v['data-dir'] },
       };
       const config = resolveConfig(configPath ? readConfigFile(configPath) : {}, envLayer(process.env), flags);
       const running = await startNode(config, extensions);
@@ -92,6 +97,7 @@ SIGINT/SIGTERM stop accepting, flush, close clients with 1001 and exit 0.`,
           `  mesh view                      ${running.httpUrl}/v1/mesh\n` +
           `  bridges                        ${running.httpUrl}/v1/bridges\n` +
           `  schema registry                ${running.httpUrl}/v1/schemas/subjects\n` +
+          `  streams                        ${running.httpUrl}/v1/streams  (${running.streams.list().length} stream(s), data in ${config.storage.dir})\n` +
           `  console                        ${running.httpUrl}/console\n` +
           `  tracing                        ${running.tracing}\n` +
           (config.mesh.peers.length > 0 ? `  dialing                        ${config.mesh.peers.join(' ')}\n` : '') +
@@ -295,6 +301,7 @@ filter naming them: --sub '_mg.>'.`,
     },
   },
   schema: SCHEMA_COMMAND,
+  stream: STREAM_COMMAND,
 };
 
 /** 'mqtt=mqtt://h:p' -> { type: 'mqtt', url: 'mqtt://h:p' }; the schema checks the rest. */

@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import type { AuthConfig } from '../auth/mod.js';
 import { MeshError } from '../base/mod.js';
 import { PEER_LINK_DEFAULTS, type PeerLinkOptions } from '../peering/mod.js';
+import { type StreamConfig, streamConfigFromEntry } from '../streams/mod.js';
 import { isSecretKey, redactUrl, showValue } from './redact.js';
 
 /**
@@ -84,7 +86,23 @@ export interface NodeConfig {
     /** Most pairs remembered. @default 1_000_000 */
     readonly maxEntries: number;
   };
+  /** Where and how streams are kept (README "Streams"). */
+  readonly storage: {
+    /** The stream store's directory, created on demand; one node per directory. @default './data/<node id>' */
+    readonly dir: string;
+    /** 'lmdb' on disk; 'memory' is lost at exit (tests). Open for more engines (JetStream). @default 'lmdb' */
+    readonly engine: StorageEngine;
+    /** 'group': one commit + fsync per event-loop turn; 'sync': one per append. Acks wait for either. @default 'group' */
+    readonly durability: 'group' | 'sync';
+    /** Appends are refused with MG_ERR_STREAM_FULL past this many stored bytes; 0: no limit. @default 0 */
+    readonly maxBytes: number;
+  };
+  /** Streams created (or, when their config changed, re-created) at start-up. @default [] */
+  readonly streams: readonly StreamConfig[];
 }
+
+/** Stream store engines a node can open. */
+export type StorageEngine = 'lmdb' | 'memory';
 
 /** PEM files of a TLS endpoint. */
 export interface TlsFiles {
@@ -115,6 +133,9 @@ export const DEFAULTS: NodeConfig = Object.freeze({
   },
   dedup: { windowMs: 120_000, maxEntries: 1_000_000 },
   http: { sseHeartbeatMs: 15_000 },
+  // dir '' stands for ./data/<node id>, resolved once the node id is known.
+  storage: { dir: '', engine: 'lmdb' as StorageEngine, durability: 'group' as const, maxBytes: 0 },
+  streams: [],
   bridges: [],
   auth: {},
   mesh: {
@@ -147,6 +168,7 @@ export const ENV_KEYS: Readonly<Record<string, readonly [string, string, 'string
   MESHGATE_MESH_KEY: ['mesh', 'key', 'string'],
   MESHGATE_PEERS: ['mesh', 'peers', 'list'],
   MESHGATE_JWT_SECRET: ['auth', 'jwt.secret', 'string'],
+  MESHGATE_DATA_DIR: ['storage', 'dir', 'string'],
 };
 
 const require = createRequire(import.meta.url);
@@ -211,6 +233,7 @@ export function resolveConfig(...layers: ConfigLayer[]): NodeConfig {
     throw new MeshError('MG_ERR_CONFIG_INVALID', `invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const config = mergeDeep(structuredClone(DEFAULTS) as unknown as Record<string, unknown>, merged) as unknown as NodeConfig;
+  resolveStorage(config as unknown as { node: NodeConfig['node']; storage: { dir: string }; streams: unknown[] });
   if (config.mesh.peers.length > 0 && config.mesh.key === undefined) {
     throw new MeshError(
       'MG_ERR_CONFIG_INVALID',
@@ -225,6 +248,29 @@ export function resolveConfig(...layers: ConfigLayer[]): NodeConfig {
     );
   }
   return Object.freeze(config);
+}
+
+/** The default data directory, and stream entries as StreamConfig (maxAge '24h' -> maxAgeMs). The schema checked their shape. */
+function resolveStorage(config: { node: NodeConfig['node']; storage: { dir: string }; streams: unknown[] }): void {
+  if (config.storage.dir === '') config.storage.dir = join('data', config.node.id);
+  const seen = new Map<string, number>();
+  config.streams = config.streams.map((entry, i) => {
+    let c: StreamConfig;
+    try {
+      c = streamConfigFromEntry(entry, `streams[${i}]`);
+    } catch (err) {
+      throw new MeshError('MG_ERR_CONFIG_INVALID', `invalid configuration:\n  ${(err as Error).message}`, { cause: err });
+    }
+    const before = seen.get(c.name);
+    if (before !== undefined) {
+      throw new MeshError(
+        'MG_ERR_CONFIG_INVALID',
+        `invalid configuration:\n  streams[${i}].name: '${c.name}' is already streams[${before}]; fix: give each stream its own name`,
+      );
+    }
+    seen.set(c.name, i);
+    return c;
+  });
 }
 
 function mergeDeep(base: Record<string, unknown>, over: Record<string, unknown> | undefined): Record<string, unknown> {

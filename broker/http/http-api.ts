@@ -2,10 +2,12 @@ import type { TemplatedApp } from 'uWebSockets.js';
 import type { SchemaRegistry } from '../../schemas/mod.js';
 import type { PeerDialer, PeerMesh } from '../peering/mod.js';
 import type { MeshNode } from '../pipeline/mod.js';
+import type { StreamManager } from '../streams/mod.js';
 import { mountBrowserFiles } from './browser-files.js';
 import { meshView } from './mesh-view.js';
 import { mountSchemaApi, type SchemaApiOptions } from './schema-api.js';
 import { sendError, sendJson } from './send-json.js';
+import { mountStreamApi, type StreamApiOptions } from './stream-api.js';
 
 export interface HttpApiSources {
   readonly node: MeshNode;
@@ -22,6 +24,10 @@ export interface HttpApiSources {
   readonly schemas?: SchemaRegistry;
   /** With auth on, who may change the registry (see schema-api.ts). */
   readonly authorizeSchemaWrite?: SchemaApiOptions['authorizeWrite'];
+  /** The node's streams, served under /v1/streams (see stream-api.ts); none: no stream routes. */
+  readonly streams?: StreamManager;
+  /** With auth on, who may create and remove streams (see stream-api.ts). */
+  readonly authorizeStreamWrite?: StreamApiOptions['authorizeWrite'];
 }
 
 /** Operations endpoints: /healthz, /metrics (Prometheus text), /v1/stats (JSON). */
@@ -65,6 +71,7 @@ export function mountHttpApi(app: TemplatedApp, sources: HttpApiSources): void {
   });
   mountBrowserFiles(app);
   if (sources.schemas !== undefined) mountSchemaApi(app, sources.schemas, { authorizeWrite: sources.authorizeSchemaWrite });
+  if (sources.streams !== undefined) mountStreamApi(app, sources.streams, { authorizeWrite: sources.authorizeStreamWrite });
   app.get('/v1/mesh', (res) => {
     let aborted = false;
     res.onAborted(() => (aborted = true));

@@ -1,11 +1,13 @@
 /**
  * broker/http/: the node's HTTP surface. /healthz, /metrics, /v1/stats,
- * /v1/peers, /v1/bridges, /v1/routes, /v1/mesh, the schema registry API and
- * the browser files (client library, console); the CloudEvents HTTP binding:
- * POST /v1/events/ and Server-Sent Events on /v1/sse/. Imports broker/ws/,
- * broker/peering/, broker/pipeline/ and below, schemas/.
+ * /v1/peers, /v1/bridges, /v1/routes, /v1/mesh, the schema registry API, the
+ * streams API (/v1/streams) and the browser files (client library, console);
+ * the CloudEvents HTTP binding: POST /v1/events/ and Server-Sent Events on
+ * /v1/sse/. Imports broker/ws/, broker/peering/, broker/streams/,
+ * broker/pipeline/ and below, schemas/.
  */
 export { EVENTS_PATH_PREFIX, type EventsApiOptions, mountEventsApi, SSE_PATH_PREFIX } from './events-api.js';
 export { mountHttpApi } from './http-api.js';
 export { startMeshViewPublisher } from './mesh-view-publisher.js';
-export type { SchemaApiOptions } from './schema-api.js';
+export type { SchemaApiOptions, WriteRefusal } from './schema-api.js';
+export { type StreamApiOptions, streamJson } from './stream-api.js';

@@ -1,6 +1,7 @@
 import uWS from 'uWebSockets.js';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import type { TracerProvider } from '@opentelemetry/api';
 import { SchemaRegistry } from '../../schemas/mod.js';
 import { type Authenticator, credentialOf, statusOf, UpgradeGate } from '../auth/mod.js';
@@ -20,6 +21,7 @@ import {
   startPeerTlsEndpoint,
 } from '../peering/mod.js';
 import { IngressValidator, MeshNode } from '../pipeline/mod.js';
+import { LmdbStreamStore, MemoryStreamStore, StreamManager, type StreamStore } from '../streams/mod.js';
 import { EventTracing, startTelemetry, type Telemetry } from '../telemetry/mod.js';
 import { CE_PATH_PREFIX, CLIENT_PATH, mountWsEndpoints } from '../ws/mod.js';
 
@@ -54,6 +56,8 @@ export interface RunningNode {
   readonly bridges: BridgeSet | null;
   /** The node's schema registry (served under /v1/schemas/). */
   readonly schemas: SchemaRegistry;
+  /** The node's streams (served under /v1/streams). */
+  readonly streams: StreamManager;
   readonly config: NodeConfig;
   /** How spans are exported, for the start-up banner ('off' when they are not). */
   readonly tracing: string;
@@ -102,6 +106,9 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     link: config.mesh.link,
   });
   node.setForwarder(mesh);
+  // The store is opened (and locked) before anything listens, so a locked
+  // or corrupt data directory stops start-up with its code and the fix.
+  const streams = await startStreams(config, node);
   // Credentials and key files are checked before anything listens.
   const gate = new UpgradeGate({
     auth: config.auth,
@@ -123,7 +130,13 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     'Peer sockets open without a completed hello (cap: mesh.maxPendingHandshakes)',
     () => admission.pending,
   );
-  const app = createApp(config);
+  let app: uWS.TemplatedApp;
+  try {
+    app = createApp(config);
+  } catch (err) {
+    await streams.close();
+    throw err;
+  }
   const meshTls = config.mesh.tls;
   const peerTls = meshTls === undefined ? undefined : readPeerTls(meshTls);
   if (meshTls === undefined) {
@@ -188,6 +201,8 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     startedAt: Date.now(),
     connections: ws.connections,
     accepting: () => accepting,
+    streams,
+    authorizeStreamWrite: gate.authenticator.enabled ? streamWriteAuthorizer(gate.authenticator) : undefined,
   });
 
   const { host } = config.listen;
@@ -226,6 +241,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     } catch (err) {
       uWS.us_listen_socket_close(listenSocket);
       mesh.close();
+      await streams.close();
       throw err;
     }
   }
@@ -241,6 +257,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
       await peerEndpoint?.close();
       mesh.close();
       app.close();
+      await streams.close();
       throw err;
     }
   }
@@ -261,6 +278,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
       return bridges;
     },
     schemas,
+    streams,
     config,
     tracing: telemetry.summary,
     host,
@@ -284,6 +302,8 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
         // Let uWS write the close frames before the sockets are torn down.
         await new Promise((r) => setTimeout(r, 50));
         app.close();
+        // Last: what was queued while shutting down is committed before the lock goes.
+        await streams.close();
         await telemetry.shutdown();
       })();
       return closing;
@@ -332,6 +352,54 @@ function createApp(config: NodeConfig): uWS.TemplatedApp {
 }
 
 export { CE_PATH_PREFIX, CLIENT_PATH };
+
+/**
+ * Opens the stream store and subscribes the streams it holds, then
+ * creates (or, changed, re-creates) the config file's streams. The lmdb
+ * store is opened at start when streams are configured or its directory
+ * already holds a store; otherwise on the first stream created over HTTP,
+ * so a node without streams writes nothing to disk.
+ */
+async function startStreams(config: NodeConfig, node: MeshNode): Promise<StreamManager> {
+  const { storage } = config;
+  const open = (): StreamStore =>
+    storage.engine === 'memory'
+      ? new MemoryStreamStore({ maxStoreBytes: storage.maxBytes })
+      : LmdbStreamStore.open({ dir: storage.dir, durability: storage.durability, maxStoreBytes: storage.maxBytes });
+  const eager = storage.engine === 'memory' || config.streams.length > 0 || existsSync(join(storage.dir, 'data.mdb'));
+  let store: StreamStore | null = null;
+  try {
+    store = eager ? open() : null;
+  } catch (err) {
+    if (err instanceof MeshError && (err.code === 'MG_ERR_STREAM_LOCKED' || err.code === 'MG_ERR_STREAM_CORRUPT')) {
+      throw new MeshError(err.code, `storage.dir: ${err.message} (storage.dir, --data-dir or MESHGATE_DATA_DIR)`, { cause: err });
+    }
+    throw err;
+  }
+  const streams = new StreamManager({ node, store, openStore: open, metrics: node.metrics });
+  try {
+    streams.start();
+    for (const c of config.streams) await streams.create(c, { replace: true });
+  } catch (err) {
+    await streams.close();
+    throw err;
+  }
+  node.setDurability(streams);
+  return streams;
+}
+
+/** As schemaWriteAuthorizer: creating or removing stream N needs publish rights on `_mg.streams.N`. */
+function streamWriteAuthorizer(authenticator: Authenticator): (req: uWS.HttpRequest, name: string) => WriteRefusalOf | null {
+  return (req, name) => {
+    const result = authenticator.authenticate(credentialOf(req.getHeader('authorization'), req.getQuery('token')));
+    if (!result.ok) return { status: statusOf(result.code), code: result.code, message: result.message };
+    const topic = `_mg.streams.${name}`;
+    if (result.principal.permissions.canPublish(topic)) return null;
+    return { status: '403 Forbidden', code: 'MG_ERR_AUTH_FORBIDDEN', message: `changing stream '${name}' needs publish rights on ${topic}` };
+  };
+}
+
+type WriteRefusalOf = NonNullable<ReturnType<NonNullable<SchemaApiOptions['authorizeWrite']>>>;
 
 /**
  * With auth on, changing subject S needs publish rights on the reserved

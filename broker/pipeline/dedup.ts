@@ -204,6 +204,21 @@ export class DedupWindow {
     return false;
   }
 
+  /**
+   * Forgets the key the last isDuplicate call recorded (it returned false):
+   * the event was refused after all (a full stream store), so a retry must
+   * count as new. Only the newest entry can go: the ring stays in order.
+   */
+  forgetNewest(): void {
+    if (this.#count === 0) return;
+    let entry = this.#head + this.#count - 1;
+    if (entry >= this.#times.length) entry -= this.#times.length;
+    this.#unlink(this.#hashes[entry], entry + 1);
+    this.#count--;
+    // Its key was the last written: the arena's end goes back to its start.
+    this.#arenaEnd = this.#count === 0 ? 0 : this.#keyAt[entry];
+  }
+
   /** Keys held now; expired keys leave on the next isDuplicate call. */
   get size(): number {
     return this.#count;

@@ -7,6 +7,7 @@ import type { EventTracing } from '../telemetry/mod.js';
 import type { Upstream } from './completion.js';
 import { deadLetter, deadLetterTopic } from './dead-letter.js';
 import { DedupWindow } from './dedup.js';
+import type { DurabilityGate } from './durability.js';
 import type { Subscriber } from './egress.js';
 import type { EventValidator, SchemaReason } from './ingress-validation.js';
 import { LocalRouter } from './local-router.js';
@@ -14,7 +15,16 @@ import { isNodeWritten } from './reserved-topics.js';
 
 /** What the node did with one event. Accepted outcomes are shared constants: no allocation per event. */
 export type IngestResult =
-  | { readonly ok: true; readonly duplicate: boolean }
+  | {
+      readonly ok: true;
+      readonly duplicate: boolean;
+      /**
+       * Present when the event went into a local stream: the ingress acks
+       * only once it resolves, with null (stored) or the refusal to send
+       * instead. Absent: nothing to wait for (no promise per event then).
+       */
+      readonly durable?: Promise<Refusal | null>;
+    }
   | { readonly ok: false; readonly code: ErrorCode; readonly message: string; readonly reasons?: readonly SchemaReason[] };
 
 const ACCEPTED: IngestResult = Object.freeze({ ok: true, duplicate: false });
@@ -113,6 +123,7 @@ export class MeshNode {
   /** Per origin node: seconds from the first hop stamp to ours. */
   readonly #transit = new Map<string, Histogram>();
   #forwarder: Forwarder | null = null;
+  #durability: DurabilityGate | null = null;
   readonly #interestListeners = new Set<() => void>();
   #interestNotifyScheduled = false;
 
@@ -167,6 +178,11 @@ export class MeshNode {
   /** Sets the schema check run at ingress (null: none); the composition root wires the node's registry. */
   setValidator(validator: EventValidator | null): void {
     this.#validator = validator;
+  }
+
+  /** Connects the local stores whose appends an ack must wait for (the node's streams); see durability.ts. */
+  setDurability(gate: DurabilityGate | null): void {
+    this.#durability = gate;
   }
 
   /** Connects the peer mesh (or anything else that carries events beyond this node). */
@@ -285,10 +301,13 @@ export class MeshNode {
       if (receive.hop !== undefined) stamped.hopTrace = receive.hop;
     }
     let deliveries = 0;
+    let stored: Promise<Refusal | null> | Refusal | null = null;
     if (!duplicate) {
       this.#in[protocol].inc();
       // In doubt (replayed from before this node restarted): at most once, not again.
       deliveries = upstream?.inDoubt === true ? 0 : this.#router.route(stamped);
+      // Streams are subscribers: only a delivered event can have been appended.
+      if (deliveries > 0 && this.#durability !== null) stored = this.#durability.take();
       this.#deliveries.inc(deliveries);
       if (deliveries > 0 && receive?.hop !== undefined) tracing!.process(receive.hop, stamped, deliveries);
       if (protocol === 'peer') this.#observeHops(event.hops, hop.time);
@@ -303,7 +322,19 @@ export class MeshNode {
       } else if (upstream.dests.includes(this.nodeId)) this.#undelivered[upstream.inDoubt === true ? 'restart' : 'no-subscriber'].inc();
     }
     receive?.span.end();
-    return duplicate ? DUPLICATE : ACCEPTED;
+    if (stored === null) return duplicate ? DUPLICATE : ACCEPTED;
+    if (!(stored instanceof Promise)) {
+      // Refused by a stream: the producer is told so and may retry, so the
+      // retry must not be dropped as a duplicate of what was not stored.
+      this.#dedup.forgetNewest();
+      return this.reject(stored.code, stored.message);
+    }
+    // A peer's ack (its completion) waits for the commit as it waits for the links.
+    if (upstream !== null) {
+      upstream.completion.hold();
+      void stored.then(() => upstream.completion.release());
+    }
+    return { ok: true, duplicate: false, durable: stored };
   }
 
   /**

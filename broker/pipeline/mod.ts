@@ -6,6 +6,7 @@
  * link has acked. Imports broker/telemetry/ and below, schemas/, routing/.
  */
 export { Completion, type Upstream } from './completion.js';
+export type { DurabilityGate } from './durability.js';
 export type { EgressFormat, Subscriber } from './egress.js';
 export { IngressValidator, type SchemaReason } from './ingress-validation.js';
 export { type IngestResult, MeshNode, type Refusal } from './mesh-node.js';

@@ -1,15 +1,26 @@
 /**
  * broker/streams/: events kept on disk per stream, with offsets, an epoch
- * and retention (issue 14, storage layer). Owns the StreamStore seam and
- * its engines (memory, lmdb); the node's wiring (which events go where,
- * consumers, resume) is not here.
+ * and retention (issue 14). Owns the StreamStore seam and its engines
+ * (memory, lmdb), and the StreamManager that wires streams into a node:
+ * stream filters as subscriptions, appends in wire form, the durability
+ * gate acks wait on. Consumers and resume are not here (yet).
  *
- * May import: ../errors.js of ours, node built-ins, lmdb and nats. Nothing
- * else of broker/, so the engines stay testable on their own.
+ * May import: broker/base/, node built-ins, lmdb and nats (the engines);
+ * broker/event/ and broker/pipeline/ (stream-manager.ts only, so the
+ * engines stay testable on their own).
  */
 
 export { LOCK_FILE } from './dir-lock.js';
 export { LMDB_STORE_DEFAULTS, LmdbStreamStore, type LmdbStreamStoreOptions } from './lmdb-stream-store.js';
 export { MemoryStreamStore, type MemoryStreamStoreOptions } from './memory-stream-store.js';
-export { resolveStreamConfig, STREAM_DEFAULTS } from './stream-config.js';
+export { resolveStreamConfig, STREAM_DEFAULTS, streamConfigFromEntry } from './stream-config.js';
+export {
+  type AppendedListener,
+  decodeStoredEvent,
+  STORED_FORMAT_V1,
+  STREAM_ENTRY_FORMAT,
+  StreamManager,
+  type StreamManagerOptions,
+  storedPeerEntry,
+} from './stream-manager.js';
 export type { AppendMeta, Durability, NotRecoverable, ReadResult, StreamConfig, StreamEntry, StreamInfo, StreamStore } from './stream-store.js';

@@ -41,3 +41,51 @@ export function sameConfig(a: Required<StreamConfig>, b: Required<StreamConfig>)
     a.filters.every((f, i) => f === b.filters[i])
   );
 }
+
+const DURATION = /^([0-9]+)(ms|s|m|h|d)$/;
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * A stream as a config file or the HTTP API gives it, `maxAge` in ms or as
+ * a duration ('90s', '15m', '24h', '7d'), to a StreamConfig. Throws
+ * MG_ERR_STREAM_INVALID naming `${key}.<field>` and the fix.
+ * @example
+ * streamConfigFromEntry({ name: 'orders', filters: ['orders.>'], maxAge: '24h' }) // maxAgeMs 86_400_000
+ */
+export function streamConfigFromEntry(entry: unknown, key = 'stream'): StreamConfig {
+  if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
+    throw new MeshError('MG_ERR_STREAM_INVALID', `${key}: expected an object {name, filters, maxAge?, maxBytes?, maxEvents?}`);
+  }
+  const e = entry as Record<string, unknown>;
+  const known = ['name', 'filters', 'maxAge', 'maxBytes', 'maxEvents'];
+  const extra = Object.keys(e).find((k) => !known.includes(k));
+  if (extra !== undefined) throw new MeshError('MG_ERR_STREAM_INVALID', `${key}.${extra}: unknown key; fix: remove it or use one of: ${known.join(', ')}`);
+  const age = e.maxAge;
+  let maxAgeMs: number;
+  if (age === undefined) maxAgeMs = 0;
+  else if (typeof age === 'number' && Number.isSafeInteger(age) && age >= 0) maxAgeMs = age;
+  else {
+    const m = typeof age === 'string' ? DURATION.exec(age) : null;
+    maxAgeMs = m === null ? Number.NaN : Number(m[1]) * UNIT_MS[m[2]!]!;
+    if (!Number.isSafeInteger(maxAgeMs)) {
+      throw new MeshError(
+        'MG_ERR_STREAM_INVALID',
+        `${key}.maxAge: expected milliseconds or a duration like '90s', '15m', '24h', '7d', got ${JSON.stringify(age)}`,
+      );
+    }
+  }
+  try {
+    return resolveStreamConfig({
+      name: e.name as string,
+      filters: e.filters as string[],
+      maxAgeMs,
+      maxBytes: e.maxBytes as number,
+      maxEvents: e.maxEvents as number,
+    });
+  } catch (err) {
+    if (err instanceof MeshError && err.message.startsWith('stream.')) {
+      throw new MeshError(err.code, `${key}.${err.message.slice('stream.'.length)}`, { cause: err });
+    }
+    throw err;
+  }
+}
