@@ -134,7 +134,7 @@ function apiCode(err: unknown): number | undefined {
 function storeError(stream: string, err: unknown): MeshError {
   if (err instanceof MeshError) return err;
   const code = apiCode(err);
-  const why = (err as Error)?.message ?? String(err);
+  const why = (err as NatsError)?.api_error?.description ?? (err as Error)?.message ?? String(err);
   if (code === JS_STREAM_LIMITS || code === JS_INSUFFICIENT_RESOURCES || /insufficient (storage )?resources|maximum bytes/i.test(why)) {
     return new MeshError('MG_ERR_STREAM_FULL', `stream ${stream}: JetStream is out of space (${why}); append refused, retry after retention frees space`, {
       cause: err,
@@ -413,7 +413,10 @@ export class JetStreamStreamStore implements StreamStore {
   async #reload(s: JsStream): Promise<void> {
     try {
       const si = await this.#jsm.streams.info(s.jsName);
-      if (!s.removed) await this.#load(si);
+      if (s.removed) return;
+      const fresh = await this.#load(si);
+      // Keep the bytes of what was stored; drop those of refused offsets.
+      for (const [o, rec] of s.cache) if (o >= fresh.first && o <= fresh.last) fresh.cache.set(o, rec);
     } catch (err) {
       this.#failure ??= storeError(s.config.name, err);
     }

@@ -155,6 +155,24 @@ test('JetStreamStreamStore fails loudly with MG_ERR_STREAM_IO when another clien
   assert.equal(store.info('s')!.last, 1); // the refused offset was never visible
 });
 
+test('JetStreamStreamStore reports a JetStream out of space as MG_ERR_STREAM_FULL from flushed(), hands the refused offsets out again, and shows only stored ones', async (t) => {
+  const small = await startNatsServer({ jetstream: true, config: ['jetstream {', '  max_file_store: 20000', '}'] });
+  t.after(() => small.stop());
+  const store = await JetStreamStreamStore.open({ servers: small.url, storeId: 'full' });
+  t.after(() => store.close());
+  await store.create({ name: 's' });
+  for (let i = 0; i < 40; i++) store.append('s', new Uint8Array(1000), { time: i, topic: 't' });
+  await assert.rejects(store.flushed(), (e: unknown) => isCode('MG_ERR_STREAM_FULL')(e) && /insufficient resources/.test((e as Error).message));
+  const { last } = store.info('s')!;
+  assert.ok(last > 0 && last < 40, `last ${last}`);
+  const r = store.read('s', 0, 40);
+  assert.ok(r.ok);
+  assert.equal(r.entries.length, last);
+  assert.equal(store.append('s', new Uint8Array(1000), { time: 50, topic: 't' }), last + 1);
+  await assert.rejects(store.flushed(), isCode('MG_ERR_STREAM_FULL'));
+  assert.equal(store.info('s')!.last, last);
+});
+
 test('JetStreamStreamStore refuses a storeId that could reach other stores', async () => {
   await assert.rejects(
     JetStreamStreamStore.open({ servers: nats.url, storeId: 'a.>' }),
