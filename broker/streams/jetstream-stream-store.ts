@@ -86,6 +86,7 @@ const JS_STORE_FAILED = 10077;
 const JS_STREAM_LIMITS = 10047; // "insufficient storage resources available"
 const JS_WRONG_LAST_SEQUENCE = 10071;
 const JS_STREAM_NOT_FOUND = 10059;
+const JS_NO_MESSAGE = 10037;
 /** JetStream refuses longer stream descriptions. */
 const MAX_DESCRIPTION = 4096;
 
@@ -145,6 +146,20 @@ function storeError(stream: string, err: unknown): MeshError {
   });
 }
 
+/** JetStream API calls whose client may retry without end (ordered consumers) get this long. */
+const SCAN_TIMEOUT_MS = 10_000;
+
+function bounded<T>(stream: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new MeshError('MG_ERR_STREAM_IO', `stream ${stream}: JetStream did not answer a read within ${SCAN_TIMEOUT_MS} ms; retry open()`)),
+      SCAN_TIMEOUT_MS,
+    );
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
 export class JetStreamStreamStore implements StreamStore {
   #nc: NatsConnection;
   #js: JetStreamClient;
@@ -159,6 +174,9 @@ export class JetStreamStreamStore implements StreamStore {
   /** A broken single-writer rule: the store refuses everything from then on. */
   #fatal: MeshError | null = null;
   #closed = false;
+  /** Index scans in flight (open(), reloads), stopped by close(). */
+  #fetches = new Set<{ close(): Promise<unknown> }>();
+  #fills = new Set<Promise<void>>();
 
   private constructor(nc: NatsConnection, jsm: JetStreamManager, o: Required<JetStreamStreamStoreOptions>) {
     this.#nc = nc;
@@ -318,10 +336,12 @@ export class JetStreamStreamStore implements StreamStore {
     const busy = s.fills.get(from);
     if (busy) return busy;
     const to = Math.min(s.acked, after + Math.min(limit, this.#cacheEntries));
-    const fill = this.#scan(s, from, to, false, (seq, time, topic, data) => {
-      if (seq >= s.first) this.#cachePut(s, seq, encodeRecord(time, topic, data));
-    }).finally(() => s.fills.delete(from));
+    const fill = this.#getRange(s, from, to).finally(() => {
+      s.fills.delete(from);
+      this.#fills.delete(fill);
+    });
     s.fills.set(from, fill);
+    this.#fills.add(fill);
     return fill;
   }
 
@@ -365,6 +385,9 @@ export class JetStreamStreamStore implements StreamStore {
     } catch {
       // Reported to whoever awaited flushed(); close() still releases.
     }
+    // A fetch left running would keep its expiry timer (and the process) alive.
+    await Promise.all([...this.#fetches].map((f) => f.close()));
+    await Promise.allSettled([...this.#fills]);
     await this.#nc.close();
   }
 
@@ -480,7 +503,33 @@ export class JetStreamStreamStore implements StreamStore {
     return s;
   }
 
-  /** Reads sequences from..to (inclusive) of `s` through an ordered consumer. */
+  /**
+   * Caches sequences from..to by message get requests, pipelined. No
+   * consumer: creating one can fail (and an ordered one retry without end)
+   * when JetStream is out of resources, and a read must not hang on that.
+   */
+  async #getRange(s: JsStream, from: number, to: number): Promise<void> {
+    const PIPELINE = 64;
+    for (let lo = from; lo <= to && !this.#closed; lo += PIPELINE) {
+      const seqs = Array.from({ length: Math.min(PIPELINE, to - lo + 1) }, (_, i) => lo + i);
+      const msgs = await Promise.all(
+        seqs.map((seq) =>
+          this.#jsm.streams.getMessage(s.jsName, { seq }).catch((err) => {
+            if (apiCode(err) === JS_NO_MESSAGE) return null; // purged meanwhile
+            throw storeError(s.config.name, err);
+          }),
+        ),
+      );
+      for (const m of msgs) {
+        if (!m || m.seq < s.first) continue;
+        const time = Number(m.header?.get(TIME_HDR) ?? m.time.getTime());
+        const topic = decodeURIComponent(m.header?.get(TOPIC_HDR) ?? '');
+        this.#cachePut(s, m.seq, encodeRecord(time, topic, m.data));
+      }
+    }
+  }
+
+  /** Reads sequences from..to (inclusive) of `s` through an ordered consumer (headers only: the index). */
   async #scan(
     s: JsStream,
     from: number,
@@ -489,29 +538,33 @@ export class JetStreamStreamStore implements StreamStore {
     each: (seq: number, time: number, topic: string, data: Uint8Array, size: number) => void,
   ): Promise<void> {
     if (from > to) return;
-    const consumer = await this.#js.consumers.get(s.jsName, {
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: from,
-      headers_only: headersOnly,
-    });
+    const consumer = await bounded(
+      s.config.name,
+      this.#js.consumers.get(s.jsName, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from, headers_only: headersOnly }),
+    );
     const batch = Math.min(1000, to - from + 1);
-    for (;;) {
+    while (!this.#closed) {
       let got = 0;
       let done = false;
       const msgs = await consumer.fetch({ max_messages: batch, expires: 2000 });
-      for await (const m of msgs as AsyncIterable<JsMsg>) {
-        got++;
-        const seq = m.seq;
-        if (seq > to) {
-          done = true;
-          break;
+      this.#fetches.add(msgs);
+      try {
+        for await (const m of msgs as AsyncIterable<JsMsg>) {
+          got++;
+          const seq = m.seq;
+          if (seq > to) {
+            done = true;
+            break;
+          }
+          const h = m.headers;
+          const time = Number(h?.get(TIME_HDR) ?? m.info.timestampNanos / 1e6);
+          const topic = decodeURIComponent(h?.get(TOPIC_HDR) ?? '');
+          const size = headersOnly ? Number(h?.get('Nats-Msg-Size') ?? 0) : m.data.length;
+          each(seq, time, topic, m.data, size);
+          if (seq >= to) done = true;
         }
-        const h = m.headers;
-        const time = Number(h?.get(TIME_HDR) ?? m.info.timestampNanos / 1e6);
-        const topic = decodeURIComponent(h?.get(TOPIC_HDR) ?? '');
-        const size = headersOnly ? Number(h?.get('Nats-Msg-Size') ?? 0) : m.data.length;
-        each(seq, time, topic, m.data, size);
-        if (seq >= to) done = true;
+      } finally {
+        this.#fetches.delete(msgs);
       }
       if (done || got === 0) break;
     }

@@ -171,6 +171,15 @@ test('JetStreamStreamStore reports a JetStream out of space as MG_ERR_STREAM_FUL
   assert.equal(store.append('s', new Uint8Array(1000), { time: 50, topic: 't' }), last + 1);
   await assert.rejects(store.flushed(), isCode('MG_ERR_STREAM_FULL'));
   assert.equal(store.info('s')!.last, last);
+  // A full JetStream still opens: the index scan needs no stored resources.
+  await store.close();
+  const again = await JetStreamStreamStore.open({ servers: small.url, storeId: 'full' });
+  t.after(() => again.close());
+  assert.equal(again.info('s')!.last, last);
+  await again.readable('s', 0, 40);
+  const back = again.read('s', 0, 40);
+  assert.ok(back.ok);
+  assert.equal(back.entries.length, last);
 });
 
 test('JetStreamStreamStore refuses a storeId that could reach other stores', async () => {
