@@ -28,7 +28,8 @@
  * acked entries, and flushed() resolves once every earlier publish is acked.
  * A refused publish (out of space: MG_ERR_STREAM_FULL, or any other error:
  * MG_ERR_STREAM_IO) rejects flushed(); the stream's index is then reloaded
- * from the server, so its unacked offsets are handed out again.
+ * from the server, so its unacked offsets are handed out again (a publish
+ * whose ack only timed out may have been stored: the reload then shows it).
  *
  * Retention: maxEvents is JetStream's max_msgs. maxBytes (counted as the
  * other engines do: payload + topic + 10 bytes) and maxAgeMs (by the append
@@ -141,9 +142,13 @@ function storeError(stream: string, err: unknown): MeshError {
       cause: err,
     });
   }
-  return new MeshError('MG_ERR_STREAM_IO', `stream ${stream}: JetStream did not store the append (${why}${code === JS_STORE_FAILED ? ', store failed' : ''})`, {
-    cause: err,
-  });
+  return new MeshError(
+    'MG_ERR_STREAM_IO',
+    `stream ${stream}: JetStream did not confirm the append (${why}${code === JS_STORE_FAILED ? ', store failed' : ''})`,
+    {
+      cause: err,
+    },
+  );
 }
 
 /** JetStream API calls whose client may retry without end (ordered consumers) get this long. */
