@@ -292,7 +292,11 @@ export class JetStreamStreamStore implements StreamStore {
     h.set(TOPIC_HDR, encodeURIComponent(meta.topic));
     // The server stores it only if the stream's last sequence is the one we
     // predicted: a second writer is refused instead of shifting offsets.
-    const published = this.#js.publish(s.subject, entry, { headers: h, expect: { lastSequence: offset - 1, streamName: s.jsName } });
+    // The record's tail is our copy of the bytes: the caller may reuse `entry`.
+    const published = this.#js.publish(s.subject, rec.subarray(rec.length - entry.length), {
+      headers: h,
+      expect: { lastSequence: offset - 1, streamName: s.jsName },
+    });
     s.inflight++;
     this.#track(
       published.then(
