@@ -3,12 +3,17 @@
  *   node dist/bench/stream-append-bench.js [events]
  * Prints JSON: CPU µs per appended event (user+system, including the
  * commits) for lmdb 'group' and 'sync' and memory, and entries/s read back
- * in pages of 500.
+ * in pages of 500. The jetstream row runs on a nats-server -js started here
+ * (at most 20k events; its replay fetches from the server once the cache of
+ * 10k recent entries is passed), beside its anchor: a plain JetStream
+ * publisher awaiting every PubAck in the same batches of 500.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LmdbStreamStore, MemoryStreamStore, type StreamStore } from '../broker/streams/mod.js';
+import { connect } from 'nats';
+import { JetStreamStreamStore, LmdbStreamStore, MemoryStreamStore, type StreamStore } from '../broker/streams/mod.js';
+import { startNatsServer } from '../test/helpers/brokers.js';
 
 const events = Number(process.argv[2] ?? 50_000);
 const payload = new Uint8Array(256).fill(7);
@@ -28,7 +33,11 @@ async function run(name: string, store: StreamStore, n: number) {
   let after = 0;
   let read = 0;
   for (;;) {
-    const r = store.read('s', after, 500);
+    let r = store.read('s', after, 500);
+    if (r.ok && r.entries.length === 0 && after < r.last) {
+      await store.readable('s', after, 500); // a caching engine (jetstream) fetches the page
+      r = store.read('s', after, 500);
+    }
     if (!r.ok || r.entries.length === 0) break;
     read += r.entries.length;
     after = r.entries.at(-1)!.offset;
@@ -45,13 +54,49 @@ async function run(name: string, store: StreamStore, n: number) {
   };
 }
 
+/** The anchor: what JetStream itself costs a publisher that waits for every ack. */
+async function jetStreamAnchor(url: string, n: number) {
+  const nc = await connect({ servers: url });
+  const jsm = await nc.jetstreamManager();
+  await jsm.streams.add({ name: 'anchor', subjects: ['anchor'] });
+  const js = nc.jetstream();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  let acks: Promise<unknown>[] = [];
+  for (let i = 0; i < n; i++) {
+    acks.push(js.publish('anchor', payload));
+    if (i % 500 === 499) {
+      await Promise.all(acks);
+      acks = [];
+    }
+  }
+  await Promise.all(acks);
+  const cpu = process.cpuUsage(cpu0);
+  const wallMs = performance.now() - t0;
+  await nc.close();
+  return {
+    engine: 'jetstream anchor (js.publish + PubAck)',
+    events: n,
+    appendCpuUsPerEvent: +((cpu.user + cpu.system) / n).toFixed(2),
+    appendWallMs: Math.round(wallMs),
+  };
+}
+
 const base = fs.mkdtempSync(path.join(os.tmpdir(), 'mg-stream-bench-'));
 try {
-  const results = [
+  const results: Record<string, unknown>[] = [
     await run('memory', new MemoryStreamStore(), events),
     await run("lmdb 'group'", LmdbStreamStore.open({ dir: path.join(base, 'group') }), events),
     await run("lmdb 'sync'", LmdbStreamStore.open({ dir: path.join(base, 'sync'), durability: 'sync' }), Math.min(events, 2_000)),
   ];
+  const nats = await startNatsServer({ jetstream: true });
+  try {
+    const n = Math.min(events, 20_000);
+    results.push(await run('jetstream', await JetStreamStreamStore.open({ servers: nats.url, storeId: 'bench' }), n));
+    results.push(await jetStreamAnchor(nats.url, n));
+  } finally {
+    await nats.stop();
+  }
   process.stdout.write(JSON.stringify({ payloadBytes: payload.length, results }, null, 2) + '\n');
 } finally {
   fs.rmSync(base, { recursive: true, force: true });

@@ -350,6 +350,10 @@ export class LmdbStreamStore implements StreamStore {
     return { ok: true, entries, last: d.last, epoch: s.epoch };
   }
 
+  readable(): Promise<void> {
+    return Promise.resolve(); // read() answers from the store itself
+  }
+
   seekTime(stream: string, time: number): number | undefined {
     const s = this.#live(stream);
     if (!s) return undefined;

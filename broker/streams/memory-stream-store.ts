@@ -121,6 +121,10 @@ export class MemoryStreamStore implements StreamStore {
     return { ok: true, entries, last: s.last, epoch: s.epoch };
   }
 
+  readable(): Promise<void> {
+    return Promise.resolve(); // read() answers from the store itself
+  }
+
   seekTime(stream: string, time: number): number | undefined {
     const s = this.#streams.get(stream);
     if (!s) return undefined;

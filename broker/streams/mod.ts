@@ -1,9 +1,9 @@
 /**
  * broker/streams/: events kept on disk per stream, with offsets, an epoch
  * and retention (issue 14). Owns the StreamStore seam and its engines
- * (memory, lmdb), and the StreamManager that wires streams into a node:
- * stream filters as subscriptions, appends in wire form, the durability
- * gate acks wait on. Consumers and resume are not here (yet).
+ * (memory, lmdb, JetStream), and the StreamManager that wires streams into
+ * a node: stream filters as subscriptions, appends in wire form, the
+ * durability gate acks wait on. Consumers and resume are not here (yet).
  *
  * May import: broker/base/, node built-ins, lmdb and nats (the engines);
  * broker/event/ and broker/pipeline/ (stream-manager.ts only, so the
@@ -11,6 +11,7 @@
  */
 
 export { LOCK_FILE } from './dir-lock.js';
+export { JETSTREAM_STORE_DEFAULTS, JetStreamStreamStore, type JetStreamStreamStoreOptions, jetStreamEpoch } from './jetstream-stream-store.js';
 export { LMDB_STORE_DEFAULTS, LmdbStreamStore, type LmdbStreamStoreOptions } from './lmdb-stream-store.js';
 export { MemoryStreamStore, type MemoryStreamStoreOptions } from './memory-stream-store.js';
 export { resolveStreamConfig, STREAM_DEFAULTS, streamConfigFromEntry } from './stream-config.js';

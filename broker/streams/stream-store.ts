@@ -1,6 +1,6 @@
 /**
  * The StreamStore seam: one interface, several engines (memory for tests,
- * lmdb embedded, later NATS JetStream), one contract suite run against each
+ * lmdb embedded, NATS JetStream), one contract suite run against each
  * (test/broker/streams/contract.ts).
  *
  * Shape (DESIGN.md, streams): writes are appended synchronously and
@@ -107,6 +107,13 @@ export interface StreamStore {
    * given, must be the stream's current one.
    */
   read(stream: string, after: number, limit: number, epoch?: string): ReadResult;
+  /**
+   * Resolves once read(stream, after, limit) can answer from memory. An
+   * engine that caches (JetStream) may return fewer entries than exist,
+   * even none while `after` < last; a caller pages on after awaiting this.
+   * Engines that read locally (memory, lmdb) resolve at once.
+   */
+  readable(stream: string, after: number, limit: number): Promise<void>;
   /** First offset whose time is >= `time`; last + 1 if none. undefined for an unknown stream. */
   seekTime(stream: string, time: number): number | undefined;
   /** topic -> offset of the newest retained entry on it (optionally only topics `match` accepts). */

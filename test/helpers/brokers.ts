@@ -105,6 +105,8 @@ export interface NatsServerOptions {
   cluster?: { name: string; routes?: string[] };
   /** Extra nats-server arguments, appended as-is. */
   args?: string[];
+  /** Enable JetStream (`-js`), storing in `jetstream/` of the broker's directory, so restart() keeps streams. @default false */
+  jetstream?: boolean;
   /**
    * nats-server.conf lines (e.g. `max_payload: 65536`, which has no
    * command-line flag), written to the broker's directory and given with
@@ -549,6 +551,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
       args.push('--cluster', `nats://127.0.0.1:${clusterPort}`, '--cluster_name', opts.cluster.name);
       if (opts.cluster.routes?.length) args.push('--routes', opts.cluster.routes.join(','));
     }
+    if (opts.jetstream) args.push('-js', '-sd', path.join(dir, 'jetstream'));
     args.push(...(opts.args ?? []));
     const proc = new LoggedProcess(bin, args, { env: cleanEnv(), cwd: dir, logFile });
     await waitReady(async () => /Server is ready/.test(readFrom(logFile, proc.logOffset)) && (await tcpProbe(port)), {

@@ -61,6 +61,22 @@ export function streamStoreContract(engine: string, factory: StoreFactory): void
     );
   });
 
+  test(`${engine}: readable() resolves once read() can answer that page`, async (t) => {
+    const store = await open(t);
+    await store.create({ name: 's' });
+    for (let i = 1; i <= 5; i++) store.append('s', bytes(String(i)), { time: i, topic: 't' });
+    await store.flushed();
+    await store.readable('s', 1, 3);
+    const r = store.read('s', 1, 3);
+    assert.ok(r.ok);
+    assert.deepEqual(
+      r.entries.map((e) => e.offset),
+      [2, 3, 4],
+    );
+    await store.readable('nope', 0, 1); // nothing to wait for
+    await store.readable('s', 5, 10);
+  });
+
   test(`${engine}: read() answers not recoverable for an unknown stream, a position beyond the end, and another epoch`, async (t) => {
     const store = await open(t);
     const { epoch } = await store.create({ name: 's' });
