@@ -62,7 +62,7 @@ import {
 import { MeshError } from '../base/mod.js';
 import { decodeRecord, encodeRecord, RECORD_HEADER_BYTES } from './entry-record.js';
 import { checkPosition, unknownStream } from './read-position.js';
-import { resolveStreamConfig, sameConfig } from './stream-config.js';
+import { refuseOtherConfig, resolveStreamConfig } from './stream-config.js';
 import type { AppendMeta, ReadResult, StreamConfig, StreamEntry, StreamInfo, StreamStore } from './stream-store.js';
 
 export interface JetStreamStreamStoreOptions {
@@ -224,8 +224,7 @@ export class JetStreamStreamStore implements StreamStore {
     const c = resolveStreamConfig(config);
     const had = this.#streams.get(c.name);
     if (had) {
-      if (!sameConfig(had.config, c))
-        throw new MeshError('MG_ERR_STREAM_EXISTS', `stream ${c.name} exists with another configuration; remove it first or use the same one`);
+      refuseOtherConfig(had.config, c);
       return this.#info(had);
     }
     const description = JSON.stringify({ meshgate: 1, config: { filters: c.filters, maxAgeMs: c.maxAgeMs, maxBytes: c.maxBytes, maxEvents: c.maxEvents } });

@@ -31,7 +31,7 @@ import { decodeRecord, encodeRecord, recordTime } from './entry-record.js';
 import { mintEpoch } from './epoch.js';
 import { keyOffset, offsetKey } from './offset-key.js';
 import { checkPosition, unknownStream } from './read-position.js';
-import { resolveStreamConfig, sameConfig } from './stream-config.js';
+import { refuseOtherConfig, resolveStreamConfig } from './stream-config.js';
 import type { AppendMeta, Durability, ReadResult, StreamConfig, StreamEntry, StreamInfo, StreamStore } from './stream-store.js';
 
 export interface LmdbStreamStoreOptions {
@@ -253,8 +253,7 @@ export class LmdbStreamStore implements StreamStore {
     const c = resolveStreamConfig(config);
     const had = this.#streams.get(c.name);
     if (had) {
-      if (!sameConfig(had.config, c))
-        throw new MeshError('MG_ERR_STREAM_EXISTS', `stream ${c.name} exists with another configuration; remove it first or use the same one`);
+      refuseOtherConfig(had.config, c);
       return this.#info(had);
     }
     if (this.#streams.size >= this.#maxStreams) {

@@ -9,7 +9,7 @@ import { MeshError } from '../base/mod.js';
 import { decodeRecord, encodeRecord } from './entry-record.js';
 import { mintEpoch } from './epoch.js';
 import { checkPosition, unknownStream } from './read-position.js';
-import { resolveStreamConfig, sameConfig } from './stream-config.js';
+import { refuseOtherConfig, resolveStreamConfig } from './stream-config.js';
 import type { AppendMeta, ReadResult, StreamConfig, StreamEntry, StreamInfo, StreamStore } from './stream-store.js';
 
 interface MemStream {
@@ -46,8 +46,7 @@ export class MemoryStreamStore implements StreamStore {
     const c = resolveStreamConfig(config);
     const had = this.#streams.get(c.name);
     if (had) {
-      if (!sameConfig(had.config, c))
-        throw new MeshError('MG_ERR_STREAM_EXISTS', `stream ${c.name} exists with another configuration; remove it first or use the same one`);
+      refuseOtherConfig(had.config, c);
       return this.#info(had);
     }
     const s: MemStream = {

@@ -42,6 +42,13 @@ export function sameConfig(a: Required<StreamConfig>, b: Required<StreamConfig>)
   );
 }
 
+/** A create() of a stream that exists: the same configuration is a no-op, another is refused (MG_ERR_STREAM_EXISTS). */
+export function refuseOtherConfig(had: Required<StreamConfig>, wanted: Required<StreamConfig>): void {
+  if (!sameConfig(had, wanted)) {
+    throw new MeshError('MG_ERR_STREAM_EXISTS', `stream ${wanted.name} exists with another configuration; remove it first or use the same one`);
+  }
+}
+
 const DURATION = /^([0-9]+)(ms|s|m|h|d)$/;
 const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
