@@ -5,7 +5,7 @@
  * they become MeshErrors with the body's `code`, so the CLI prints and
  * exits exactly as it does for the WebSocket client.
  */
-import { type ErrorCode, ERROR_CODES, MeshError } from '../base/mod.js';
+import { ERROR_CODES, type ErrorCode, MeshError } from '../base/mod.js';
 import { percentEncode } from '../event/mod.js';
 import { CLIENT_PATH } from '../ws/mod.js';
 import { fetchNode } from './cli-fetch.js';
@@ -28,7 +28,10 @@ export function httpBaseUrl(url: string): URL {
   if (u.protocol === 'ws:') u.protocol = 'http:';
   else if (u.protocol === 'wss:') u.protocol = 'https:';
   else if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    throw new MeshError('MG_ERR_CLIENT_URL', `'${url.split('?')[0]}': expected an http(s):// or ws(s):// URL; fix: http://HOST:PORT, e.g. http://127.0.0.1:8080`);
+    throw new MeshError(
+      'MG_ERR_CLIENT_URL',
+      `'${url.split('?')[0]}': expected an http(s):// or ws(s):// URL; fix: http://HOST:PORT, e.g. http://127.0.0.1:8080`,
+    );
   }
   u.search = '';
   u.hash = '';
@@ -60,7 +63,7 @@ export async function httpPublish(base: URL, topic: string, event: OutgoingEvent
     if (name === 'data') {
       const ct = typeof ce.datacontenttype === 'string' ? ce.datacontenttype : 'application/json';
       body = /json/i.test(ct) ? JSON.stringify(value) : String(value);
-    } else if (name === 'data_base64') body = new Blob([Buffer.from(String(value), "base64")]);
+    } else if (name === 'data_base64') body = new Blob([Buffer.from(String(value), 'base64')]);
     else if (name === 'datacontenttype') headers['content-type'] = String(value);
     else headers[`ce-${name}`] = percentEncode(String(value));
   }
