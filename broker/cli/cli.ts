@@ -7,6 +7,7 @@ import { MeshError } from '../base/mod.js';
 import { type ConfigLayer, envLayer, readConfigFile, redactUrl, resolveConfig } from '../config/mod.js';
 import { type NodeExtensions, startNode, VERSION } from '../node/mod.js';
 import { fetchNode } from './cli-fetch.js';
+import { httpBaseUrl, httpPublish, type SseSubscription, sseSubscribe } from './http-client.js';
 import { MeshClient, type OutgoingEvent } from './mesh-client.js';
 import { SCHEMA_COMMAND } from './schema-cli.js';
 import { STREAM_COMMAND } from './stream-cli.js';
@@ -112,7 +113,7 @@ SIGINT/SIGTERM stop accepting, flush, close clients with 1001 and exit 0.`,
   pub: {
     summary: 'publish CloudEvents to a topic',
     usage: `meshgate pub TOPIC [DATA] [--url ws://H:P] [--token T] [--id ID] [--source S] [--type T] [--count N] [--rate PER_SEC]
-                    [--content-type CT] [--quiet]
+                    [--content-type CT] [--quiet] [--http]
 
   DATA            event data; read from stdin when absent. JSON data is sent as a JSON
                   value (datacontenttype application/json), anything else as text/plain.
@@ -129,6 +130,8 @@ SIGINT/SIGTERM stop accepting, flush, close clients with 1001 and exit 0.`,
   --content-type CT  datacontenttype of DATA; a JSON type (application/json, ...+json)
                   must be valid JSON, any other is sent as text
   --quiet         print nothing on success
+  --http          publish with POST /v1/events/TOPIC (CloudEvents HTTP binary mode)
+                  instead of the WebSocket; --url may be http://H:P or ws://H:P
 
 Every event is acked; prints each event's id (followed by ' duplicate' when the
 node already had it), one per line; the first refusal prints its code and exits 1.`,
@@ -142,6 +145,7 @@ node already had it), one per line; the first refusal prints its code and exits 
       rate: { type: 'string' },
       'content-type': { type: 'string' },
       quiet: { type: 'boolean' },
+      http: { type: 'boolean' },
     },
     async run(v, positionals) {
       const [topic, dataArg] = positionals;
@@ -151,7 +155,7 @@ node already had it), one per line; the first refusal prints its code and exits 
       const text = dataArg ?? (process.stdin.isTTY ? '' : readFileSync(0, 'utf8'));
       // Checked before connecting: a typo in JSON data is refused, never sent as text.
       const data = dataOf(text, v['content-type'] as string | undefined);
-      const client = await MeshClient.connect(urlOf(v), tokenOf(v));
+      const client = v.http ? httpPublisher(urlOf(v), tokenOf(v).token) : await MeshClient.connect(urlOf(v), tokenOf(v));
       try {
         const started = Date.now();
         for (let i = 0; i < count; i++) {
@@ -173,22 +177,25 @@ node already had it), one per line; the first refusal prints its code and exits 
   },
   sub: {
     summary: 'subscribe to a topic filter and print events as JSON lines',
-    usage: `meshgate sub FILTER [--url ws://H:P] [--token T] [--count N]
+    usage: `meshgate sub FILTER [--url ws://H:P] [--token T] [--count N] [--sse]
 
   FILTER          topic filter: '*' matches one token, '>' one or more trailing tokens
   --url URL       node to subscribe at: ws://H:P means its /v1/ws endpoint
                   (default ${DEFAULT_URL}; env MESHGATE_URL)
   --token T       bearer token (env MESHGATE_TOKEN)
   --count N       exit after N events (default: run until interrupted)
+  --sse           read GET /v1/sse/FILTER (Server-Sent Events) instead of the
+                  WebSocket; --url may be http://H:P or ws://H:P
 
 Prints {"topic":...,"event":<structured CloudEvent>} per line on stdout, and
 'subscribed to FILTER' on stderr once the node has acknowledged. A refused
-filter prints its code and exits 1.`,
-    options: { url: { type: 'string' }, token: { type: 'string' }, count: { type: 'string' } },
+filter prints its code and exits 1; so does a stream the node ends.`,
+    options: { url: { type: 'string' }, token: { type: 'string' }, count: { type: 'string' }, sse: { type: 'boolean' } },
     async run(v, positionals) {
       const [filter] = positionals;
       if (filter === undefined) throw usageError('sub needs a FILTER');
       const count = v.count === undefined ? Infinity : positiveInt(v.count as string, 'count', 1);
+      if (v.sse) return subscribeSse(urlOf(v), tokenOf(v).token, filter, count);
       const client = await MeshClient.connect(urlOf(v), tokenOf(v));
       let seen = 0;
       const done = new Promise<number>((resolve) => {
@@ -331,6 +338,34 @@ function dataOf(text: string, contentType: string | undefined): OutgoingEvent {
       `data: not valid JSON (${(err as Error).message}); nothing was sent; fix: correct the JSON, or pass --content-type text/plain to send it as text`,
     );
   }
+}
+
+/** pub --http: the one method pub uses of MeshClient, over POST /v1/events/. */
+function httpPublisher(url: string, token: string | undefined): Pick<MeshClient, 'publish' | 'close'> {
+  const base = httpBaseUrl(url);
+  return { publish: (topic, event = {}) => httpPublish(base, topic, event, token), close: async () => undefined };
+}
+
+/** sub --sse: the same lines as sub over the WebSocket; exit 1 when the node ends the stream before --count. */
+async function subscribeSse(url: string, token: string | undefined, filter: string, count: number): Promise<number> {
+  let seen = 0;
+  // Events may be read before sseSubscribe's promise settles: close once it has.
+  let subscription: SseSubscription | undefined;
+  subscription = await sseSubscribe(httpBaseUrl(url), filter, token, (e) => {
+    if (seen >= count) return;
+    seen++;
+    process.stdout.write(`${JSON.stringify({ topic: e.topic, event: e.event })}\n`);
+    if (seen >= count) subscription?.close();
+  });
+  if (seen >= count) subscription.close();
+  process.stderr.write(`subscribed to ${filter}\n`);
+  const stop = () => subscription.close();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const how = await subscription.done;
+  if (how === 'closed' || seen >= count) return 0;
+  process.stderr.write('stream ended by the node\n');
+  return 1;
 }
 
 function urlOf(v: Record<string, unknown>): string {

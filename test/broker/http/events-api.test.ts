@@ -9,6 +9,7 @@ import { CloudEvent, emitterFor, httpTransport, Mode } from 'cloudevents';
 import { signHs256 } from '../../../broker/auth/mod.js';
 import type { RunningNode } from '../../../broker/node/internal.js';
 import { type FrameClient, openClient, startTestNode } from '../../helpers/node.js';
+import { INVALID, INVALID_REASONS, ORDER } from '../../helpers/order-schema.js';
 
 const run = promisify(execFile);
 const SECRET = 'http-events-test-secret-0123456789';
@@ -228,4 +229,54 @@ test('curl publishes in binary mode and gets 202; curl with a missing attribute 
   const lines = bad.stdout.trim().split('\n');
   assert.equal(lines.pop(), '400');
   assert.equal(JSON.parse(lines.join('\n')).code, 'MG_ERR_EVENT_INVALID');
+});
+
+test('an event failing the schema bound to its topic is refused with 422 MG_ERR_EVENT_SCHEMA and its reasons, and dead-lettered to _mg.deadletter.<topic>', async (t) => {
+  const node = await startTestNode(t);
+  const registered = await fetch(`${node.httpUrl}/v1/schemas/subjects/orders/versions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+    body: JSON.stringify({ schema: ORDER, topics: ['orders.>'] }),
+  });
+  assert.equal(registered.status, 200);
+  const letters = await subscriber(t, node, '_mg.deadletter.>');
+  const res = await fetch(url(node, 'orders.eu'), {
+    method: 'POST',
+    headers: { ...BINARY_HEADERS, 'ce-id': 'bad-order', 'content-type': 'application/json' },
+    body: JSON.stringify(INVALID),
+  });
+  assert.equal(res.status, 422);
+  const body = await problem(res);
+  assert.equal(body.code, 'MG_ERR_EVENT_SCHEMA');
+  assert.deepEqual(body.reasons, INVALID_REASONS);
+  const letter = await letters.waitFor((f) => f.op === 'event');
+  assert.equal(letter.topic, '_mg.deadletter.orders.eu');
+  const data = (letter.event as { data: { event: Record<string, unknown>; reasons: unknown } }).data;
+  assert.equal(data.event.id, 'bad-order');
+  assert.deepEqual(data.reasons, INVALID_REASONS);
+  assert.equal((node.node.metrics.snapshot().meshgate_events_rejected_total as Record<string, number>)['code=MG_ERR_EVENT_SCHEMA'], 1);
+});
+
+test('an open SSE stream holds one of limits.maxConnectionsPerIp: past it a POST is refused with 429 MG_ERR_CONN_LIMIT, counted', async (t) => {
+  const node = await startTestNode(t, { limits: { maxConnectionsPerIp: 1 } });
+  const stream = new AbortController();
+  t.after(() => stream.abort());
+  const sse = await fetch(`${node.httpUrl}/v1/sse/${encodeURIComponent('orders.>')}`, { signal: stream.signal });
+  assert.equal(sse.status, 200);
+  const res = await fetch(url(node, 'orders.eu'), { method: 'POST', headers: BINARY_HEADERS, body: 'x' });
+  assert.equal(res.status, 429);
+  assert.equal((await problem(res)).code, 'MG_ERR_CONN_LIMIT');
+  assert.equal((node.node.metrics.snapshot().meshgate_events_rejected_total as Record<string, number>)['code=MG_ERR_CONN_LIMIT'], 1);
+});
+
+test('each request takes a limits.connectionRatePerIp token: past the burst a POST is refused with 429 MG_ERR_CONN_RATE, counted', async (t) => {
+  const node = await startTestNode(t, { limits: { connectionRatePerIp: 0.001, connectionBurstPerIp: 2 } });
+  for (const id of ['r1', 'r2']) {
+    const ok = await fetch(url(node, 'orders.eu'), { method: 'POST', headers: { ...BINARY_HEADERS, 'ce-id': id }, body: 'x' });
+    assert.equal(ok.status, 202, id);
+  }
+  const res = await fetch(url(node, 'orders.eu'), { method: 'POST', headers: { ...BINARY_HEADERS, 'ce-id': 'r3' }, body: 'x' });
+  assert.equal(res.status, 429);
+  assert.equal((await problem(res)).code, 'MG_ERR_CONN_RATE');
+  assert.equal((node.node.metrics.snapshot().meshgate_events_rejected_total as Record<string, number>)['code=MG_ERR_CONN_RATE'], 1);
 });
