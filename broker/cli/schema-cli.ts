@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { ParseArgsConfig, parseArgs } from 'node:util';
-import { fetchNode } from './cli-fetch.js';
+import { apiBase, callJson, DEFAULT_API_URL, printRefusal } from './cli-fetch.js';
 
 /**
  * `meshgate schema add|list|check`: the registry API (broker/schema-api.ts)
  * from the command line. Exit codes: 0 done / compatible, 1 refused /
  * not compatible / node error, 2 usage.
  */
-const DEFAULT_URL = 'http://127.0.0.1:8080';
+const DEFAULT_URL = DEFAULT_API_URL;
 
 const USAGE = `meshgate schema add SUBJECT FILE [--topic FILTER]... [--type TYPE]... [--compat MODE] [--url U]
        meshgate schema list [--url U] [--json]
@@ -45,7 +45,7 @@ export const SCHEMA_COMMAND = {
   } satisfies NonNullable<ParseArgsConfig['options']>,
   async run(v: ParsedValues, positionals: string[]): Promise<number> {
     const [sub, subject, file] = positionals;
-    const base = apiBase(v.url as string | undefined);
+    const base = apiBase(v.url as string | undefined, '/v1/schemas');
     switch (sub) {
       case 'add': {
         if (subject === undefined || file === undefined) return usage('add needs SUBJECT and FILE');
@@ -53,17 +53,17 @@ export const SCHEMA_COMMAND = {
         if (v.topic !== undefined) body.topics = v.topic;
         if (v.type !== undefined) body.types = v.type;
         if (v.compat !== undefined) body.compatibility = (v.compat as string).toUpperCase();
-        const [status, answer] = await call('POST', `${base}/subjects/${encodeURIComponent(subject)}/versions`, body);
-        if (status !== 200) return refused(answer);
+        const [status, answer] = await callJson('POST', `${base}/subjects/${encodeURIComponent(subject)}/versions`, body);
+        if (status !== 200) return printRefusal(answer);
         process.stdout.write(`registered ${subject} version ${String(answer.version)} (id ${String(answer.id)})\n`);
         return 0;
       }
       case 'check': {
         if (subject === undefined || file === undefined) return usage('check needs SUBJECT and FILE');
-        const [status, answer] = await call('POST', `${base}/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest`, {
+        const [status, answer] = await callJson('POST', `${base}/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest`, {
           schema: readSchema(file),
         });
-        if (status !== 200) return refused(answer);
+        if (status !== 200) return printRefusal(answer);
         const messages = (answer.messages as string[] | undefined) ?? [];
         if (answer.is_compatible === true) {
           process.stdout.write(`compatible with ${subject}\n`);
@@ -73,12 +73,12 @@ export const SCHEMA_COMMAND = {
         return 1;
       }
       case 'list': {
-        const [status, names] = await call('GET', `${base}/subjects`);
-        if (status !== 200) return refused(names);
+        const [status, names] = await callJson('GET', `${base}/subjects`);
+        if (status !== 200) return printRefusal(names);
         const rows: Array<Record<string, unknown>> = [];
         for (const name of names as unknown as string[]) {
-          const [, info] = await call('GET', `${base}/subjects/${encodeURIComponent(name)}`);
-          const [, latest] = await call('GET', `${base}/subjects/${encodeURIComponent(name)}/versions/latest`);
+          const [, info] = await callJson('GET', `${base}/subjects/${encodeURIComponent(name)}`);
+          const [, latest] = await callJson('GET', `${base}/subjects/${encodeURIComponent(name)}/versions/latest`);
           rows.push({ ...info, latestVersion: latest.version ?? null, latestId: latest.id ?? null });
         }
         if (v.json) {
@@ -110,13 +110,6 @@ export const SCHEMA_COMMAND = {
   },
 };
 
-/** http(s)://host:port/v1/schemas from a node URL of any scheme. */
-function apiBase(url: string | undefined): string {
-  const u = new URL(url ?? process.env.MESHGATE_URL ?? DEFAULT_URL);
-  u.protocol = u.protocol === 'wss:' || u.protocol === 'https:' ? 'https:' : 'http:';
-  return `${u.origin}/v1/schemas`;
-}
-
 function readSchema(file: string): unknown {
   const text = readFileSync(file === '-' ? 0 : file, 'utf8');
   try {
@@ -124,27 +117,6 @@ function readSchema(file: string): unknown {
   } catch (err) {
     throw new Error(`${file}: not JSON (${(err as Error).message})`, { cause: err });
   }
-}
-
-async function call(method: string, url: string, body?: unknown): Promise<[number, Record<string, unknown>]> {
-  const res = await fetchNode(url, {
-    method,
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  try {
-    return [res.status, JSON.parse(text) as Record<string, unknown>];
-  } catch {
-    return [res.status, { error: `HTTP ${res.status}`, message: text }];
-  }
-}
-
-/** Prints a node error with its reasons; exit 1. */
-function refused(answer: Record<string, unknown>): number {
-  const reasons = Array.isArray(answer.messages) ? (answer.messages as string[]) : [];
-  process.stderr.write(`${String(answer.error)}: ${String(answer.message)}\n${reasons.map((m) => `  ${m}\n`).join('')}`);
-  return 1;
 }
 
 function usage(message: string): number {

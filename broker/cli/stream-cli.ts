@@ -1,11 +1,11 @@
 import type { ParseArgsConfig, parseArgs } from 'node:util';
-import { fetchNode } from './cli-fetch.js';
+import { apiBase, callJson, DEFAULT_API_URL, printRefusal } from './cli-fetch.js';
 
 /**
  * `meshgate stream add|ls|info|rm`: the streams API (broker/http/stream-api.ts)
  * from the command line. Exit codes: 0 done, 1 refused / node error, 2 usage.
  */
-const DEFAULT_URL = 'http://127.0.0.1:8080';
+const DEFAULT_URL = DEFAULT_API_URL;
 
 const USAGE = `meshgate stream add NAME --filter F [--filter F]... [--max-age 24h] [--max-bytes N] [--max-events N] [--url U]
        meshgate stream ls [--url U] [--json]
@@ -42,7 +42,7 @@ export const STREAM_COMMAND = {
   } satisfies NonNullable<ParseArgsConfig['options']>,
   async run(v: ParsedValues, positionals: string[]): Promise<number> {
     const [sub, name] = positionals;
-    const base = apiBase(v.url as string | undefined);
+    const base = apiBase(v.url as string | undefined, '/v1/streams');
     switch (sub) {
       case 'add': {
         if (name === undefined) return usage('add needs NAME');
@@ -60,14 +60,14 @@ export const STREAM_COMMAND = {
           if (!/^[0-9]+$/.test(raw)) return usage(`--${flag}: expected a whole number >= 0, got '${raw}'`);
           body[key] = Number(raw);
         }
-        const [status, answer] = await call('POST', base, body);
-        if (status !== 200 && status !== 201) return refused(answer);
+        const [status, answer] = await callJson('POST', base, body);
+        if (status !== 200 && status !== 201) return printRefusal(answer);
         process.stdout.write(`${status === 201 ? 'created' : 'exists'} stream ${name} (epoch ${String(answer.epoch)})\n`);
         return 0;
       }
       case 'ls': {
-        const [status, answer] = await call('GET', base);
-        if (status !== 200) return refused(answer);
+        const [status, answer] = await callJson('GET', base);
+        if (status !== 200) return printRefusal(answer);
         const rows = answer.streams as Array<Record<string, unknown>>;
         if (v.json) {
           process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
@@ -93,8 +93,8 @@ export const STREAM_COMMAND = {
       }
       case 'info': {
         if (name === undefined) return usage('info needs NAME');
-        const [status, answer] = await call('GET', `${base}/${encodeURIComponent(name)}`);
-        if (status !== 200) return refused(answer);
+        const [status, answer] = await callJson('GET', `${base}/${encodeURIComponent(name)}`);
+        if (status !== 200) return printRefusal(answer);
         if (v.json) {
           process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
           return 0;
@@ -114,8 +114,8 @@ export const STREAM_COMMAND = {
       }
       case 'rm': {
         if (name === undefined) return usage('rm needs NAME');
-        const [status, answer] = await call('DELETE', `${base}/${encodeURIComponent(name)}`);
-        if (status !== 204) return refused(answer);
+        const [status, answer] = await callJson('DELETE', `${base}/${encodeURIComponent(name)}`);
+        if (status !== 204) return printRefusal(answer);
         process.stdout.write(`removed stream ${name}\n`);
         return 0;
       }
@@ -124,33 +124,6 @@ export const STREAM_COMMAND = {
     }
   },
 };
-
-/** http(s)://host:port/v1/streams from a node URL of any scheme. */
-function apiBase(url: string | undefined): string {
-  const u = new URL(url ?? process.env.MESHGATE_URL ?? DEFAULT_URL);
-  u.protocol = u.protocol === 'wss:' || u.protocol === 'https:' ? 'https:' : 'http:';
-  return `${u.origin}/v1/streams`;
-}
-
-async function call(method: string, url: string, body?: unknown): Promise<[number, Record<string, unknown>]> {
-  const res = await fetchNode(url, {
-    method,
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (text === '') return [res.status, {}];
-  try {
-    return [res.status, JSON.parse(text) as Record<string, unknown>];
-  } catch {
-    return [res.status, { error: `HTTP ${res.status}`, message: text }];
-  }
-}
-
-function refused(answer: Record<string, unknown>): number {
-  process.stderr.write(`${String(answer.error)}: ${String(answer.message)}\n`);
-  return 1;
-}
 
 function usage(message: string): number {
   process.stderr.write(`meshgate stream: ${message}\n\nUsage: ${USAGE}\n`);
