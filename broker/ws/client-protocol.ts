@@ -146,6 +146,10 @@ export const JSON_CODEC: ClientCodec = {
 /** CBOR head of {"op":"events","events":[...]}: map(2), the two keys, then the array header. */
 const CBOR_BATCH_HEAD = Buffer.from([0xa2, 0x62, 0x6f, 0x70, 0x66, ...Buffer.from('events'), 0x66, ...Buffer.from('events')]);
 
+/** The text-string keys a stream item adds. */
+const STREAM_KEY = Buffer.from([0x66, ...Buffer.from('stream')]);
+const OFFSET_KEY = Buffer.from([0x66, ...Buffer.from('offset')]);
+
 export const CBOR_CODEC: ClientCodec = {
   subprotocol: SUBPROTOCOL_CBOR,
   binary: true,
@@ -196,11 +200,11 @@ export const CBOR_CODEC: ClientCodec = {
     // The plain item is map(2) {topic, event}: widen its head to map(4) and
     // append the two keys, so the event map is written once, by the same writer.
     const item = encodeClientItem(event);
-    const tail = cbor.encode({ stream, offset });
-    const out = Buffer.allocUnsafe(item.length + tail.length - 1);
+    const tail = Buffer.concat([STREAM_KEY, cbor.encode(stream), OFFSET_KEY, cbor.encode(offset)]);
+    const out = Buffer.allocUnsafe(item.length + tail.length);
     out.set(item, 0);
     out[0] = 0xa4;
-    out.set(tail.subarray(1), item.length);
+    out.set(tail, item.length);
     return out;
   },
 };
