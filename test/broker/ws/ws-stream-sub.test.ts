@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
 import { type TestContext, test } from 'node:test';
 import type { RunningNode } from '../../../broker/node/internal.js';
 import { ce, type FrameClient, openClient, startTestNode } from '../../helpers/node.js';
@@ -169,26 +170,47 @@ test('unsub with stream stops the stream subscription', async (t) => {
   assert.equal(sub.events().length, 0);
 });
 
-test('a replay far behind pages under the socket backpressure and still delivers everything', async (t) => {
+test('a replay far behind a subscriber that does not read waits for it instead of buffering the backlog, then delivers everything', async (t) => {
+  const LIMIT = 256 * 1024;
   const node = await startTestNode(t, {
     storage: { dir: testTmpDir(t, 'wsstream') },
     streams: [{ name: 'orders', filters: ['orders.>'] }],
-    limits: { maxBufferedBytes: 65_536 },
+    limits: { maxBufferedBytes: LIMIT },
   });
+  const metrics = () => node.node.metrics.snapshot();
   const pub = await openClient(t, node.wsUrl);
-  const big = 'x'.repeat(2000);
-  for (let b = 0; b < 10; b++) {
-    const items = Array.from({ length: 100 }, (_, k) => ({ topic: 'orders.a', event: ce(`e${b * 100 + k}`, { data: big }) }));
+  const big = 'x'.repeat(4096);
+  const TOTAL = 6000;
+  // 24 MB in the stream: more than loopback buffers absorb, 90 times the socket limit.
+  for (let b = 0; b < TOTAL / 100; b++) {
+    const items = Array.from({ length: 100 }, (_, k) => ({ topic: 'orders.a', event: ce(`e${b * 100 + k}`, { datacontenttype: 'text/plain', data: big }) }));
     assert.equal((await pub.request({ op: 'pubs', items })).op, 'ok');
   }
-  // 1,000 events of 2 kB: 30 times the socket limit; a replay that ignored backpressure would be closed as slow (1008).
   const sub = await openClient(t, node.wsUrl);
   let n = 0;
-  sub.onEvent = () => n++;
-  await sub.request({ op: 'sub', filter: 'orders.>', stream: 'orders', from: 'first' });
-  while (n < 1000) {
-    const r = await Promise.race([sub.request({ op: 'ping' }), sub.closed.then((c) => ({ closed: c }))]);
-    if ('closed' in r) assert.fail(`closed after ${n} events: ${JSON.stringify(r.closed)}`);
+  let all: (() => void) | null = null;
+  sub.onEvent = () => {
+    if (++n === TOTAL) all?.();
+  };
+  const tcp = (sub.socket as unknown as { _socket: Socket })._socket;
+  tcp.pause();
+  sub.send({ op: 'sub', filter: 'orders.>', stream: 'orders', from: 'first', ref: 's' });
+  // Until uWS holds bytes for it, then until that amount stays put: the replay waits for a drain (bounded polling).
+  const buffered = () => metrics().meshgate_buffered_bytes as number;
+  let stable = 0;
+  let before = -1;
+  for (let i = 0; i < 500 && stable < 5; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    const now = buffered();
+    stable = now > 0 && now === before ? stable + 1 : 0;
+    before = now;
   }
-  assert.equal(n, 1000);
+  assert.ok(stable >= 5, `the replay did not settle (buffered ${before})`);
+  assert.ok(before <= LIMIT, `buffered ${before} bytes, over the socket limit`);
+  assert.equal((metrics().meshgate_slow_consumer_closes_total as Record<string, number>)['limit=socket'], 0, 'not closed as slow');
+  tcp.resume();
+  const done = new Promise<void>((resolve) => (all = resolve));
+  const outcome = await Promise.race([n >= TOTAL ? Promise.resolve() : done, sub.closed]);
+  assert.equal(outcome, undefined, `closed after ${n} events: ${JSON.stringify(outcome)}`);
+  assert.equal(n, TOTAL);
 });
