@@ -30,12 +30,12 @@ import { type EventHandler, type RecoveredInfo, type StreamSubscribeOptions, typ
 import { type Frame, loadWebSocket, Transport, type WebSocketConstructor } from './transport.js';
 
 export { type BackoffOptions, nextDelay } from './backoff.js';
+export type { StreamPosition } from './errors.js';
 export { CLIENT_ERROR_CODES, isFatalCode, MeshgateError } from './errors.js';
 export { type Hop, type MeshEvent, type OutgoingEvent, parseHops, toCloudEvent, toMeshEvent } from './event.js';
 export type { MeshgateClientOptions } from './options.js';
 export type { ConnectionState } from './reconnect.js';
 export type { EventHandler, RecoveredInfo, StreamFrom, StreamSubscribeOptions, Subscription } from './subscriptions.js';
-export type { StreamPosition } from './errors.js';
 export { filterMatches } from './topic-filter.js';
 export type { WebSocketConstructor, WebSocketLike } from './transport.js';
 

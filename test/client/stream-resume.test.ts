@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
 import WebSocket from 'ws';
-import { type MeshEvent, MeshgateClient, MeshgateError, type RecoveredInfo, type WebSocketConstructor } from '../../client/mod.js';
 import type { RunningNode } from '../../broker/node/internal.js';
+import { type MeshEvent, MeshgateClient, MeshgateError, type RecoveredInfo, type WebSocketConstructor } from '../../client/mod.js';
 import { ce, openClient, startTestNode } from '../helpers/node.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { testTmpDir } from '../helpers/tmp.js';
