@@ -212,10 +212,10 @@ export function mountWsEndpoints(
       dispatch(ops, decoded.request);
     },
     drain(ws: WebSocket<ClientData>) {
-      // Nothing is held back on our side: frames go to uWS at once and the
-      // slow-consumer limits are checked after every flush. A drain only
-      // lowers this socket's share of the node-wide sum, and lets stream
-      // replays waiting for the socket read their next page.
+      // Live frames go to uWS at once and the slow-consumer limits are
+      // checked after every flush; only stream replays hold back (they
+      // page from the store). A drain lowers this socket's share of the
+      // node-wide sum and lets a waiting replay read its next page.
       const data = ws.getUserData();
       data.session?.reportBuffered();
       if (data.ops !== undefined) for (const sub of data.ops.streamSubs.values()) sub.wake();
