@@ -3,6 +3,16 @@
  * (docs/protocol.md: MG_ERR_TOPIC_INVALID, MG_ERR_EVENT_INVALID, ...);
  * errors the client raises itself use MG_ERR_CLIENT_*.
  */
+/** A stream's state as a node reports it with a stream error: why the position cannot be read, and the stream's range now. */
+export interface StreamPosition {
+  readonly name: string;
+  /** pruned, epoch, beyond-end or unknown-stream. */
+  readonly reason: string;
+  readonly first: number;
+  readonly last: number;
+  readonly epoch: string;
+}
+
 export class MeshgateError extends Error {
   /** Stable code: `MG_ERR_<AREA>_<WHAT>`. */
   readonly code: string;
@@ -10,12 +20,19 @@ export class MeshgateError extends Error {
   readonly index?: number;
   /** For MG_ERR_EVENT_SCHEMA: each violation, a JSON pointer into the event's data and ajv's message. */
   readonly reasons?: ReadonlyArray<{ readonly path: string; readonly message: string }>;
-  constructor(code: string, message: string, options?: ErrorOptions & { index?: number; reasons?: ReadonlyArray<{ path: string; message: string }> }) {
+  /** For MG_ERR_STREAM_* refusals of a stream subscription: where the stream stands now. */
+  readonly stream?: StreamPosition;
+  constructor(
+    code: string,
+    message: string,
+    options?: ErrorOptions & { index?: number; reasons?: ReadonlyArray<{ path: string; message: string }>; stream?: StreamPosition },
+  ) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
     if (options?.index !== undefined) this.index = options.index;
     if (options?.reasons !== undefined) this.reasons = options.reasons;
+    if (options?.stream !== undefined) this.stream = options.stream;
   }
 }
 

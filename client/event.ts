@@ -39,6 +39,10 @@ export interface MeshEvent {
   text(): string;
   /** The structured CloudEvent exactly as received. */
   readonly raw: Readonly<Record<string, unknown>>;
+  /** For a stream subscription's delivery: the entry's offset in the stream (undefined otherwise). */
+  readonly offset?: number;
+  /** For a stream subscription's delivery: the stream's name. */
+  readonly stream?: string;
 }
 
 /** What a publisher gives: `id`, `source`, `type` get defaults; `data` may be bytes (sent as `data_base64`) or any JSON value. */
@@ -117,9 +121,16 @@ class ReceivedEvent implements MeshEvent {
   #hops: Hop[] | undefined;
   #ext: Record<string, unknown> | undefined;
 
-  constructor(topic: string, raw: Record<string, unknown>) {
+  readonly offset?: number;
+  readonly stream?: string;
+
+  constructor(topic: string, raw: Record<string, unknown>, stream?: string, offset?: number) {
     this.topic = topic;
     this.raw = raw;
+    if (offset !== undefined) {
+      this.offset = offset;
+      this.stream = stream;
+    }
   }
   get specversion(): string {
     return str(this.raw.specversion) ?? '1.0';
@@ -185,13 +196,15 @@ class ReceivedEvent implements MeshEvent {
     return fromUtf8.decode(this.data);
   }
   toJSON(): Record<string, unknown> {
-    return { topic: this.topic, event: this.raw };
+    return this.offset === undefined
+      ? { topic: this.topic, event: this.raw }
+      : { topic: this.topic, stream: this.stream, offset: this.offset, event: this.raw };
   }
 }
 
-/** Wraps one delivered `{topic, event}` item. */
-export function toMeshEvent(topic: string, raw: Record<string, unknown>): MeshEvent {
-  return new ReceivedEvent(topic, raw);
+/** Wraps one delivered `{topic, event}` item (`{topic, stream, offset, event}` from a stream subscription). */
+export function toMeshEvent(topic: string, raw: Record<string, unknown>, stream?: string, offset?: number): MeshEvent {
+  return new ReceivedEvent(topic, raw, stream, offset);
 }
 
 /** A UUID v4: crypto.randomUUID where the context allows it (browsers only in secure contexts), else from getRandomValues. */

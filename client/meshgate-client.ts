@@ -26,15 +26,16 @@ import { type OutgoingEvent, toCloudEvent } from './event.js';
 import { type MeshgateClientOptions, type ResolvedOptions, resolveOptions, withToken } from './options.js';
 import { afterClose, type ConnectionState, Reconnect } from './reconnect.js';
 import { RequestTable } from './requests.js';
-import { type EventHandler, type Subscription, SubscriptionTable } from './subscriptions.js';
+import { type EventHandler, type RecoveredInfo, type StreamSubscribeOptions, type Subscription, SubscriptionTable } from './subscriptions.js';
 import { type Frame, loadWebSocket, Transport, type WebSocketConstructor } from './transport.js';
 
 export { type BackoffOptions, nextDelay } from './backoff.js';
+export type { StreamPosition } from './errors.js';
 export { CLIENT_ERROR_CODES, isFatalCode, MeshgateError } from './errors.js';
 export { type Hop, type MeshEvent, type OutgoingEvent, parseHops, toCloudEvent, toMeshEvent } from './event.js';
 export type { MeshgateClientOptions } from './options.js';
 export type { ConnectionState } from './reconnect.js';
-export type { EventHandler, Subscription } from './subscriptions.js';
+export type { EventHandler, RecoveredInfo, StreamFrom, StreamSubscribeOptions, Subscription } from './subscriptions.js';
 export { filterMatches } from './topic-filter.js';
 export type { WebSocketConstructor, WebSocketLike } from './transport.js';
 
@@ -54,10 +55,27 @@ export interface ClientEvents {
   open: (hello: Hello) => void;
   /** Subscriptions were restored after a reconnect (the filters re-sent). */
   restored: (filters: string[]) => void;
+  /**
+   * A stream subscription after a reconnect: `recovered: true` when it
+   * resumed right after the last offset handled (nothing lost, nothing
+   * repeated); `recovered: false` with the reason (pruned, epoch, ...) when
+   * it could not (then it is dropped: reload state and subscribe again).
+   * Also sent, not recovered, when the node ends one (retention overtook it).
+   */
+  recovered: (info: RecoveredInfo) => void;
   /** A connection closed. `retryInMs` is null when the client will not reconnect. */
   close: (info: { code: number; reason: string; retryInMs: number | null }) => void;
   /** Errors no promise carries: refused fire-and-forget publishes, failed restores, close reasons with a code, handler throws. */
   error: (error: MeshgateError) => void;
+}
+
+/** A handle on a stream subscription. */
+export interface StreamSubscription extends Subscription {
+  readonly stream: string;
+  /** The stream's epoch when subscribed. */
+  readonly epoch: string;
+  /** The first offset the node could deliver (entries matching the filter at or after it come). */
+  readonly next: number;
 }
 
 /** Reply of an acked publish. */
@@ -185,7 +203,20 @@ export class MeshgateClient {
    * the filter; rejects with the node's code (`MG_ERR_TOPIC_INVALID`, ...).
    * The subscription is restored after every reconnect.
    */
-  async subscribe(filter: string, handler: EventHandler): Promise<Subscription> {
+  async subscribe(filter: string, handler: EventHandler): Promise<Subscription>;
+  /**
+   * With `{ stream, from }`: the stream's entries matching `filter` from
+   * `from` on, then live, each event with its `offset`. The client keeps
+   * the last offset and the epoch, and on reconnect resumes after it
+   * (`recovered` event). Resolves with the stream's epoch and the first
+   * offset that can be delivered (`next`).
+   */
+  async subscribe(filter: string, handler: EventHandler, options: StreamSubscribeOptions): Promise<StreamSubscription>;
+  async subscribe(filter: string, handler: EventHandler, options?: StreamSubscribeOptions): Promise<Subscription | StreamSubscription> {
+    if (options !== undefined) {
+      const s = await this.#subs.addStream(filter, handler, options);
+      return { filter, stream: options.stream, epoch: s.epoch, next: s.next, unsubscribe: s.remove };
+    }
     await this.#subs.add(filter, handler);
     return { filter, unsubscribe: () => this.unsubscribe(filter, handler) };
   }
@@ -301,7 +332,10 @@ export class MeshgateClient {
     let restored: string[] = [];
     this.#requests.resend(
       (frame) => transport.send(frame),
-      () => (restored = this.#subs.restore((err) => this.#events.emit('error', err))),
+      () => {
+        restored = this.#subs.restore((err) => this.#events.emit('error', err));
+        this.#subs.restoreStreams((info) => this.#events.emit('recovered', info));
+      },
     );
     this.#setState('open');
     this.#events.emit('open', hello);
@@ -314,8 +348,14 @@ export class MeshgateClient {
     this.stats.frames++;
     switch (frame.op) {
       case 'events': {
-        const items = frame.events as Array<{ topic: string; event: Record<string, unknown> }>;
-        for (let i = 0; i < items.length; i++) this.#dispatch(items[i].topic, items[i].event);
+        const items = frame.events as Array<{ topic: string; event: Record<string, unknown>; stream?: string; offset?: number }>;
+        for (let i = 0; i < items.length; i++) {
+          const item = items[i];
+          if (typeof item.offset === 'number') {
+            this.stats.events++;
+            this.#subs.dispatchStream(item.topic, String(item.stream), item.offset, item.event);
+          } else this.#dispatch(item.topic, item.event);
+        }
         return;
       }
       case 'event': // the single-event frame of protocol versions before batching
@@ -329,7 +369,11 @@ export class MeshgateClient {
       case 'err': {
         // An error without a request (a fire-and-forget publish): the connection stays open.
         const unmatched = this.#requests.answer(frame);
-        if (unmatched !== null) this.#events.emit('error', unmatched);
+        if (unmatched === null) return;
+        // A stream subscription the node ended (retention overtook it, the stream was removed).
+        if (unmatched.stream !== undefined && typeof frame.filter === 'string')
+          this.#subs.streamEnded(unmatched, frame.filter, (info) => this.#events.emit('recovered', info));
+        this.#events.emit('error', unmatched);
         return;
       }
       default:

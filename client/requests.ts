@@ -5,7 +5,7 @@
  * written on a socket that then closed is marked unsent, so the next
  * connection can write it again.
  */
-import { MeshgateError } from './errors.js';
+import { MeshgateError, type StreamPosition } from './errors.js';
 import type { Frame } from './transport.js';
 
 /** Writes a frame on the current connection. */
@@ -80,6 +80,7 @@ export class RequestTable {
         ? new MeshgateError(String(frame.code), String(frame.message ?? ''), {
             ...(typeof frame.index === 'number' ? { index: frame.index } : {}),
             ...(Array.isArray(frame.reasons) ? { reasons: frame.reasons as Array<{ path: string; message: string }> } : {}),
+            ...(typeof frame.stream === 'string' ? { stream: streamPosition(frame) } : {}),
           })
         : null;
     const p = typeof ref === 'number' ? this.#pending.get(ref) : undefined;
@@ -126,4 +127,15 @@ export class RequestTable {
     }
     this.#pending.clear();
   }
+}
+
+/** The stream state an `err` of a stream subscription carries. */
+export function streamPosition(frame: Frame): StreamPosition {
+  return {
+    name: String(frame.stream),
+    reason: String(frame.reason ?? ''),
+    first: Number(frame.first ?? 0),
+    last: Number(frame.last ?? 0),
+    epoch: String(frame.epoch ?? ''),
+  };
 }

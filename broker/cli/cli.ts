@@ -177,7 +177,7 @@ node already had it), one per line; the first refusal prints its code and exits 
   },
   sub: {
     summary: 'subscribe to a topic filter and print events as JSON lines',
-    usage: `meshgate sub FILTER [--url ws://H:P] [--token T] [--count N] [--sse]
+    usage: `meshgate sub FILTER [--url ws://H:P] [--token T] [--count N] [--sse] [--stream NAME [--from first|last|new|OFFSET|TIME]]
 
   FILTER          topic filter: '*' matches one token, '>' one or more trailing tokens
   --url URL       node to subscribe at: ws://H:P means its /v1/ws endpoint
@@ -186,16 +186,34 @@ node already had it), one per line; the first refusal prints its code and exits 
   --count N       exit after N events (default: run until interrupted)
   --sse           read GET /v1/sse/FILTER (Server-Sent Events) instead of the
                   WebSocket; --url may be http://H:P or ws://H:P
+  --stream NAME   read the stream NAME's entries matching FILTER, then follow it
+  --from F        where to start in the stream: first (oldest kept), last (newest
+                  matching FILTER), new (default: only new ones), OFFSET (start
+                  at that offset) or an RFC 3339 TIME (first entry at or after it)
 
-Prints {"topic":...,"event":<structured CloudEvent>} per line on stdout, and
-'subscribed to FILTER' on stderr once the node has acknowledged. A refused
-filter prints its code and exits 1; so does a stream the node ends.`,
-    options: { url: { type: 'string' }, token: { type: 'string' }, count: { type: 'string' }, sse: { type: 'boolean' } },
+Prints {"topic":...,"event":<structured CloudEvent>} per line on stdout (with
+--stream: {"topic":...,"offset":N,"event":...}), and 'subscribed to FILTER'
+on stderr once the node has acknowledged. A refused filter, a position the
+stream cannot serve (MG_ERR_STREAM_PRUNED, ...) or a stream the node ends
+prints its code and exits 1.`,
+    options: {
+      url: { type: 'string' },
+      token: { type: 'string' },
+      count: { type: 'string' },
+      sse: { type: 'boolean' },
+      stream: { type: 'string' },
+      from: { type: 'string' },
+    },
     async run(v, positionals) {
       const [filter] = positionals;
       if (filter === undefined) throw usageError('sub needs a FILTER');
       const count = v.count === undefined ? Infinity : positiveInt(v.count as string, 'count', 1);
+      if (v.from !== undefined && v.stream === undefined) throw usageError('--from needs --stream NAME');
+      if (v.sse && v.stream !== undefined) throw usageError('--sse and --stream do not go together yet: SSE resume comes with stream-backed SSE');
       if (v.sse) return subscribeSse(urlOf(v), tokenOf(v).token, filter, count);
+      const from = v.from as string | undefined;
+      const stream =
+        v.stream === undefined ? undefined : { name: v.stream as string, from: from !== undefined && /^\d+$/.test(from) ? Number(from) : (from ?? 'new') };
       const client = await MeshClient.connect(urlOf(v), tokenOf(v));
       let seen = 0;
       const done = new Promise<number>((resolve) => {
@@ -208,12 +226,17 @@ filter prints its code and exits 1; so does a stream the node ends.`,
         process.once('SIGTERM', stop);
       });
       try {
-        await client.subscribe(filter, (e) => {
-          if (seen >= count) return;
-          seen++;
-          process.stdout.write(`${JSON.stringify({ topic: e.topic, event: e.event })}\n`);
-          if (seen >= count) void client.close();
-        });
+        await client.subscribe(
+          filter,
+          (e) => {
+            if (seen >= count) return;
+            seen++;
+            const line = stream === undefined ? { topic: e.topic, event: e.event } : { topic: e.topic, offset: e.offset, event: e.event };
+            process.stdout.write(`${JSON.stringify(line)}\n`);
+            if (seen >= count) void client.close();
+          },
+          stream,
+        );
       } catch (err) {
         // A refused filter leaves the socket open, and an open socket keeps
         // the process alive: close it, then report the refusal (exit 1).

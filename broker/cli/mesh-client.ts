@@ -8,6 +8,9 @@ import { CLIENT_PATH } from '../ws/mod.js';
 export interface ReceivedEvent {
   readonly topic: string;
   readonly event: Record<string, unknown>;
+  /** A stream subscription's deliveries: the stream and the entry's offset. */
+  readonly stream?: string;
+  readonly offset?: number;
 }
 
 /** What a publisher sets; `id` and `source` get defaults, everything else is a CloudEvents attribute. */
@@ -145,9 +148,15 @@ export class MeshClient {
   }
 
   /** Subscribes; events of every filter go to every handler registered, keyed by filter. */
-  async subscribe(filter: string, handler: (e: ReceivedEvent) => void): Promise<void> {
-    await this.#request({ op: 'sub', filter });
+  async subscribe(filter: string, handler: (e: ReceivedEvent) => void, stream?: { name: string; from: string | number }): Promise<Record<string, unknown>> {
+    // Registered first: a stream sub's replay may follow its ok in the same read.
     this.#handlers.set(filter, handler);
+    try {
+      return await this.#request(stream === undefined ? { op: 'sub', filter } : { op: 'sub', filter, stream: stream.name, from: stream.from });
+    } catch (err) {
+      this.#handlers.delete(filter);
+      throw err;
+    }
   }
 
   async unsubscribe(filter: string): Promise<void> {

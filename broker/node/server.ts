@@ -162,6 +162,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     version: VERSION,
     gate,
     publishLimit: { rate: config.limits.publishRate, burst: config.limits.publishBurst },
+    streams,
   });
   const events = mountEventsApi(app, node, {
     maxBodyBytes: config.limits.maxFrameBytes,

@@ -3,7 +3,9 @@
  * and retention (issue 14). Owns the StreamStore seam and its engines
  * (memory, lmdb, JetStream), and the StreamManager that wires streams into
  * a node: stream filters as subscriptions, appends in wire form, the
- * durability gate acks wait on. Consumers and resume are not here (yet).
+ * durability gate acks wait on. Reading a stream as a client subscription
+ * (replay, resume) is broker/ws/stream-subscription.ts, on read() and
+ * onAppended().
  *
  * May import: broker/base/, node built-ins, lmdb and nats (the engines);
  * broker/event/ and broker/pipeline/ (stream-manager.ts only, so the

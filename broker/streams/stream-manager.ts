@@ -212,6 +212,20 @@ export class StreamManager implements DurabilityGate {
     return this.#store.read(name, after, limit, epoch);
   }
 
+  /** First offset whose append time is >= `time` (ms); last + 1 if none; undefined for an unknown stream. */
+  seekTime(name: string, time: number): number | undefined {
+    return this.#store?.seekTime(name, time);
+  }
+
+  /** Offset of the newest retained entry whose topic `match` accepts; 0 if none; undefined for an unknown stream. */
+  lastMatching(name: string, match: (topic: string) => boolean): number | undefined {
+    const perTopic = this.#store?.lastPerTopic(name, match);
+    if (perTopic === undefined) return undefined;
+    let last = 0;
+    for (const offset of perTopic.values()) if (offset > last) last = offset;
+    return last;
+  }
+
   /**
    * Calls `listener` after each commit that stored entries in stream
    * `name` (once per commit group, not per entry), for live tailing:

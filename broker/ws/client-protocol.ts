@@ -20,8 +20,8 @@ import type { EgressFormat } from '../pipeline/mod.js';
  *   meshgate.v1.cbor  binary frames, each one CBOR map; event `data` is a byte string
  *
  * client -> node                                   node -> client
- *   {op:"sub",   filter, ref?}                        {op:"hello", node, region, version, limits}
- *   {op:"unsub", filter, ref?}                        {op:"events", events:[{topic, event}, ...]}
+ *   {op:"sub",   filter, stream?, from?, epoch?, ref?} {op:"hello", node, region, version, limits}
+ *   {op:"unsub", filter, stream?, ref?}               {op:"events", events:[{topic, stream?, offset?, event}, ...]}
  *   {op:"pub",   topic, event, ref?}                  {op:"ok", ref, duplicate?}
  *   {op:"pubs",  items:[{topic, event}, ...], ref?}   {op:"err", ref?, index?, code, message, reasons?}
  *   {op:"ping",  ref?}                                {op:"pong", ref?}
@@ -41,9 +41,26 @@ export type Ref = string | number;
 /** One item of a `pubs` batch, decoded or refused on its own. */
 export type PubItem = { readonly ok: true; readonly event: MeshEvent } | { readonly ok: false; readonly code: ErrorCode; readonly message: string };
 
+/**
+ * Where a stream subscription starts: `first` (the oldest retained entry),
+ * `last` (the newest entry matching the filter, then live), `new` (only
+ * entries appended from now on), an offset (start AT that offset: the entry
+ * with that offset is the first delivered) or a time (ms since the epoch,
+ * given as an RFC 3339 string: the first entry appended at or after it).
+ */
+export type StreamStart = 'first' | 'last' | 'new' | { readonly offset: number } | { readonly time: number };
+
+/** The stream part of a `sub`: replay from the stream `name`, then follow it. */
+export interface StreamSubRequest {
+  readonly name: string;
+  readonly from: StreamStart;
+  /** The epoch the client read its offsets in; another one answers MG_ERR_STREAM_EPOCH. */
+  readonly epoch?: string;
+}
+
 export type ClientRequest =
-  | { readonly op: 'sub'; readonly filter: string; readonly ref?: Ref }
-  | { readonly op: 'unsub'; readonly filter: string; readonly ref?: Ref }
+  | { readonly op: 'sub'; readonly filter: string; readonly stream?: StreamSubRequest; readonly ref?: Ref }
+  | { readonly op: 'unsub'; readonly filter: string; readonly stream?: string; readonly ref?: Ref }
   | { readonly op: 'pub'; readonly topic: string; readonly event: MeshEvent; readonly ref?: Ref }
   | { readonly op: 'pubs'; readonly items: readonly PubItem[]; readonly ref?: Ref }
   | { readonly op: 'ping'; readonly ref?: Ref };
@@ -63,6 +80,8 @@ export interface ClientCodec {
   /** Decodes one received message. `message` is only valid during the call. */
   decode(message: ArrayBuffer): DecodedRequest;
   encode(reply: Record<string, unknown>): Uint8Array;
+  /** An `events` item of a stream subscription: the plain item plus top-level `stream` and `offset`. */
+  streamItem(event: MeshEvent, stream: string, offset: number): Uint8Array;
 }
 
 const JSON_BATCH_HEAD = Buffer.from('{"op":"events","events":[');
@@ -120,10 +139,16 @@ export const JSON_CODEC: ClientCodec = {
     });
   },
   encode: (reply) => Buffer.from(JSON.stringify(reply)),
+  streamItem: (event, stream, offset) =>
+    Buffer.from(`{"topic":${JSON.stringify(event.topic)},"stream":${JSON.stringify(stream)},"offset":${offset},"event":${encodeStructuredJson(event)}}`),
 };
 
 /** CBOR head of {"op":"events","events":[...]}: map(2), the two keys, then the array header. */
 const CBOR_BATCH_HEAD = Buffer.from([0xa2, 0x62, 0x6f, 0x70, 0x66, ...Buffer.from('events'), 0x66, ...Buffer.from('events')]);
+
+/** The text-string keys a stream item adds. */
+const STREAM_KEY = Buffer.from([0x66, ...Buffer.from('stream')]);
+const OFFSET_KEY = Buffer.from([0x66, ...Buffer.from('offset')]);
 
 export const CBOR_CODEC: ClientCodec = {
   subprotocol: SUBPROTOCOL_CBOR,
@@ -171,6 +196,17 @@ export const CBOR_CODEC: ClientCodec = {
     });
   },
   encode: (reply) => cbor.encode(reply),
+  streamItem(event, stream, offset) {
+    // The plain item is map(2) {topic, event}: widen its head to map(4) and
+    // append the two keys, so the event map is written once, by the same writer.
+    const item = encodeClientItem(event);
+    const tail = Buffer.concat([STREAM_KEY, cbor.encode(stream), OFFSET_KEY, cbor.encode(offset)]);
+    const out = Buffer.allocUnsafe(item.length + tail.length);
+    out.set(item, 0);
+    out[0] = 0xa4;
+    out.set(tail, item.length);
+    return out;
+  },
 };
 
 /** Picks the codec for the client's offered subprotocols, in the client's order of preference. */
@@ -202,10 +238,27 @@ function toRequest(frame: unknown, decoders: EventDecoders): DecodedRequest {
   if (ref !== undefined && typeof ref !== 'string' && typeof ref !== 'number') return malformed('ref must be a string or a number');
   const r = ref as Ref | undefined;
   switch (f.op) {
-    case 'sub':
+    case 'sub': {
+      if (typeof f.filter !== 'string') return malformed('sub needs a string filter', r);
+      if (f.stream === undefined) {
+        if (f.from !== undefined || f.epoch !== undefined) return malformed('from and epoch need a stream', r);
+        return { ok: true, request: { op: 'sub', filter: f.filter, ref: r } };
+      }
+      if (typeof f.stream !== 'string' || f.stream === '') return malformed('stream must be a stream name', r);
+      if (f.epoch !== undefined && typeof f.epoch !== 'string') return malformed('epoch must be a string', r);
+      const from = streamStart(f.from);
+      if (from === null)
+        return malformed(`from must be "first", "last", "new", an offset >= 1 or an RFC 3339 time, got ${JSON.stringify(f.from) ?? 'undefined'}`, r);
+      const stream: StreamSubRequest = f.epoch === undefined ? { name: f.stream, from } : { name: f.stream, from, epoch: f.epoch };
+      return { ok: true, request: { op: 'sub', filter: f.filter, stream, ref: r } };
+    }
     case 'unsub':
-      if (typeof f.filter !== 'string') return malformed(`${f.op} needs a string filter`, r);
-      return { ok: true, request: f.op === 'sub' ? { op: 'sub', filter: f.filter, ref: r } : { op: 'unsub', filter: f.filter, ref: r } };
+      if (typeof f.filter !== 'string') return malformed('unsub needs a string filter', r);
+      if (f.stream !== undefined && typeof f.stream !== 'string') return malformed('stream must be a stream name', r);
+      return {
+        ok: true,
+        request: f.stream === undefined ? { op: 'unsub', filter: f.filter, ref: r } : { op: 'unsub', filter: f.filter, stream: f.stream, ref: r },
+      };
     case 'pub': {
       if (typeof f.topic !== 'string') return malformed('pub needs a string topic', r);
       if (typeof f.event !== 'object' || f.event === null || Array.isArray(f.event)) return malformed('pub needs an event object', r);
@@ -243,6 +296,21 @@ function toRequest(frame: unknown, decoders: EventDecoders): DecodedRequest {
     default:
       return { ok: false, code: 'MG_ERR_FRAME_UNKNOWN_OP', message: `unknown op ${JSON.stringify(f.op)}; use sub, unsub, pub, pubs or ping`, ref: r };
   }
+}
+
+/** RFC 3339 date-time: a full date, a time and a zone (Z or ±hh:mm). */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** `from` of a stream sub; absent means `new`. null when it is none of the accepted forms. */
+function streamStart(from: unknown): StreamStart | null {
+  if (from === undefined || from === 'new') return 'new';
+  if (from === 'first' || from === 'last') return from;
+  if (typeof from === 'number') return Number.isSafeInteger(from) && from >= 1 ? { offset: from } : null;
+  if (typeof from === 'string' && RFC3339.test(from)) {
+    const time = Date.parse(from);
+    return Number.isNaN(time) ? null : { time };
+  }
+  return null;
 }
 
 function malformed(message: string, ref?: Ref): DecodedRequest {

@@ -1,7 +1,9 @@
 import type { SessionGuard } from '../auth/mod.js';
 import type { Metric } from '../base/mod.js';
 import type { MeshNode } from '../pipeline/mod.js';
+import type { StreamManager } from '../streams/mod.js';
 import type { ClientCodec } from './client-protocol.js';
+import type { StreamSubscription } from './stream-subscription.js';
 import type { WsSession } from './ws-session.js';
 
 /** What uWS keeps per /v1/ws connection (its user data). */
@@ -39,4 +41,13 @@ export interface OpContext {
   readonly maxSubscriptions: number;
   /** meshgate_auth_filtered_deliveries_total, for partly authorized subscriptions. */
   readonly filtered: Metric;
+  /** The node's streams, for `sub` with `stream`; null on an endpoint mounted without them. */
+  readonly streams: StreamManager | null;
+  /** This connection's stream subscriptions, by streamSubKey(stream, filter); they count against maxSubscriptions too. */
+  readonly streamSubs: Map<string, StreamSubscription>;
+}
+
+/** The key of a stream subscription: one per (stream, filter) on a connection. */
+export function streamSubKey(stream: string, filter: string): string {
+  return `${stream}\u0000${filter}`;
 }

@@ -3,6 +3,7 @@ import { type Principal, type PublishLimit, SessionGuard, statusOf, type Upgrade
 import { closeReason, codedReason, type ErrorCode, type Metric } from '../base/mod.js';
 import { decodeStructuredJson, encodeStructuredJson } from '../event/mod.js';
 import type { EgressFormat, MeshNode } from '../pipeline/mod.js';
+import type { StreamManager } from '../streams/mod.js';
 import { BufferBudget } from './buffer-budget.js';
 import { negotiateCodec } from './client-protocol.js';
 import { CLOSE } from './close-codes.js';
@@ -25,6 +26,8 @@ export interface WsEndpointOptions {
   readonly gate?: UpgradeGate;
   /** Publish rate per connection; none or rate 0: unlimited. */
   readonly publishLimit?: PublishLimit | null;
+  /** The node's streams, for stream subscriptions (`sub` with `stream`); none: such a sub answers MG_ERR_STREAM_UNKNOWN. */
+  readonly streams?: StreamManager | null;
 }
 
 /** Path of the meshgate client protocol. */
@@ -119,6 +122,10 @@ export function mountWsEndpoints(
       else if (why === 'Received invalid UTF-8') node.reject('MG_ERR_FRAME_MALFORMED', 'text frame is not UTF-8');
     }
     session.markClosed();
+    if ('ops' in data && data.ops !== undefined) {
+      for (const sub of data.ops.streamSubs.values()) sub.stop();
+      data.ops.streamSubs.clear();
+    }
     for (const filter of session.subscriptions.clear()) node.unsubscribe(filter, session);
     sessions.delete(session);
   };
@@ -162,7 +169,16 @@ export function mountWsEndpoints(
       const data = ws.getUserData();
       const session = new WsSession(ws, data.codec.events, sessionOptions);
       data.session = session;
-      data.ops = { node, session, codec: data.codec, guard: data.guard, maxSubscriptions: options.maxSubscriptionsPerConnection, filtered };
+      data.ops = {
+        node,
+        session,
+        codec: data.codec,
+        guard: data.guard,
+        maxSubscriptions: options.maxSubscriptionsPerConnection,
+        filtered,
+        streams: options.streams ?? null,
+        streamSubs: new Map(),
+      };
       sessions.add(session);
       opened.inc();
       watchExpiry(data.guard, session);
@@ -196,10 +212,13 @@ export function mountWsEndpoints(
       dispatch(ops, decoded.request);
     },
     drain(ws: WebSocket<ClientData>) {
-      // Nothing is held back on our side: frames go to uWS at once and the
-      // slow-consumer limits are checked after every flush. A drain only
-      // lowers this socket's share of the node-wide sum.
-      ws.getUserData().session?.reportBuffered();
+      // Live frames go to uWS at once and the slow-consumer limits are
+      // checked after every flush; only stream replays hold back (they
+      // page from the store). A drain lowers this socket's share of the
+      // node-wide sum and lets a waiting replay read its next page.
+      const data = ws.getUserData();
+      data.session?.reportBuffered();
+      if (data.ops !== undefined) for (const sub of data.ops.streamSubs.values()) sub.wake();
     },
     close: (ws: WebSocket<ClientData>, code: number, reason: ArrayBuffer) => release(ws.getUserData(), code, reason),
   });

@@ -140,6 +140,16 @@ export class WsSession<U = unknown> implements Subscriber {
     else this.#options.budget.report(this, buffered);
   }
 
+  /** Bytes uWS holds unsent for this socket now (0 once closed). */
+  get bufferedBytes(): number {
+    return this.#closed ? 0 : this.#ws.getBufferedAmount();
+  }
+
+  /** The per-socket limit (options.maxBufferedBytes): stream replays page only while far below it. */
+  get maxBufferedBytes(): number {
+    return this.#options.maxBufferedBytes;
+  }
+
   /** Re-reads what uWS buffers for this socket into the node-wide sum (after a drain, or when the node is over its limit). */
   reportBuffered(): void {
     if (this.#closed) return;

@@ -44,9 +44,10 @@ export class FrameClient {
       const frame = (isBinary ? cbor.decode(raw) : JSON.parse(raw.toString('utf8'))) as Record<string, unknown>;
       if (frame.op !== 'events') return this.#record(frame);
       this.batches++;
-      for (const item of frame.events as Array<{ topic: string; event: Record<string, unknown> }>) {
+      for (const item of frame.events as Array<{ topic: string; event: Record<string, unknown>; stream?: string; offset?: number }>) {
         if (this.onEvent) this.onEvent(item.topic, item.event);
-        else this.#record({ op: 'event', topic: item.topic, event: item.event });
+        else if (item.offset === undefined) this.#record({ op: 'event', topic: item.topic, event: item.event });
+        else this.#record({ op: 'event', topic: item.topic, stream: item.stream, offset: item.offset, event: item.event });
       }
     });
     socket.on('error', () => undefined);
