@@ -15,6 +15,7 @@ import { after, before, type TestContext, test } from 'node:test';
 import type { BridgeEntry } from '../../bridges/core/mod.js';
 import type { IngestResult } from '../../broker/mod.js';
 import { type MosquittoHandle, type RabbitMQHandle, startMosquitto, startRabbitMQ } from '../helpers/brokers.js';
+import { freePort, NodeProcess } from '../helpers/mesh.js';
 import { testTmpDir } from '../helpers/tmp.js';
 import { amqpChannel, type BridgedNode, bridgesSettled, firstBridgeRow, mqttClient, startBridgedNode, until } from './bridge-harness.js';
 
@@ -154,3 +155,73 @@ for (const protocolVersion of [4, 5] as const) {
     assert.deepEqual(pubacksFrom(clientId), [0]);
   });
 }
+
+interface Entries {
+  entries: Array<{ offset: number; id: string }>;
+}
+
+test('kill -9 of a meshgate node during an MQTT import loop: after restart every event the broker took is in the stream', { timeout: 120_000 }, async (t) => {
+  // 3.1.1: the bridge resumes its session on every start, so what it had not PUBACKed is delivered again after the restart.
+  const bridge = {
+    type: 'mqtt',
+    name: 'crash',
+    url: mq.url,
+    clientId: 'mg-durable-crash',
+    protocolVersion: 4,
+    import: [{ broker: 'd/#', mesh: 'd.>', always: true }],
+  };
+  const spec = {
+    id: 'crash',
+    port: await freePort(),
+    config: { storage: { dir: testTmpDir(t, 'bridge-crash') }, streams: [{ name: 's', filters: ['d.>'] }], bridges: [bridge] },
+  };
+  const imported = async (node: NodeProcess) => {
+    const rows = (await node.json<{ bridges: Array<{ state: string; subscriptions: string[]; imported: number }> }>('/v1/bridges')).bridges;
+    return rows[0]?.state === 'up' && rows[0].subscriptions.length === 1 ? rows[0].imported : -1;
+  };
+  const node = new NodeProcess(t, spec);
+  await node.start();
+  await until('bridge up and subscribed', async () => (await imported(node)) >= 0, 20_000);
+
+  // A producer of structured CloudEvents (ids kept) with 50 QoS 1 publishes in flight (bounded at 1,000); the node is killed once 200 are imported.
+  const producer = await mqttClient(t, mq.url, 4);
+  const taken: string[] = [];
+  let sent = 0;
+  let stop = false;
+  const pump = (async () => {
+    const window = new Set<Promise<void>>();
+    while (!stop && sent < 1000) {
+      const id = `e${sent++}`;
+      const p: Promise<void> = producer
+        .publishAsync(`d/${id}`, JSON.stringify({ specversion: '1.0', id, source: '/crash', type: 't' }), { qos: 1 })
+        .then(() => {
+          taken.push(id);
+          window.delete(p);
+        });
+      window.add(p);
+      if (window.size >= 50) await Promise.race(window);
+    }
+    await Promise.all(window);
+  })();
+  await until('200 imported', async () => (await imported(node)) >= 200, 60_000);
+  await node.kill9();
+  stop = true;
+  await pump;
+
+  const again = new NodeProcess(t, spec);
+  await again.start();
+  const stored = new Set<string>();
+  const missing = async () => {
+    for (let after = 0; after >= 0; ) {
+      const page = await again.json<Entries>(`/v1/streams/s/entries?after=${after}&limit=1000`);
+      for (const e of page.entries) stored.add(e.id);
+      after = page.entries.length === 0 ? -1 : page.entries.at(-1)!.offset;
+    }
+    return taken.filter((id) => !stored.has(id));
+  };
+  await until('every event mosquitto took is stored', async () => (await missing()).length === 0, 60_000).catch(async () => {
+    const lost = await missing();
+    assert.fail(`${lost.length} of ${taken.length} events mosquitto took are not in the stream, e.g. ${lost.slice(0, 5).join(', ')}`);
+  });
+  await again.stop();
+});
