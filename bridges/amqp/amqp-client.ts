@@ -1,7 +1,7 @@
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import type { MeshEvent } from '../../broker/mod.js';
 import type { BridgeContext, BrokerClient } from '../core/mod.js';
-import { exportSizeRefusal } from '../core/mod.js';
+import { exportSizeRefusal, retryableRefusal } from '../core/mod.js';
 import { decodeAmqp, encodeAmqp } from './binding.js';
 import { PublishChannel } from './publish-channel.js';
 
@@ -18,9 +18,16 @@ const QUEUE_EXPIRES_MS = 3_600_000;
  * filter: interest-driven import binds and unbinds. Messages wait in the
  * queue while the bridge is away.
  *
- * No loss: manual acks, each sent after node.ingest returned (refused
- * messages are nacked without requeue, so a dead-letter exchange on the
- * queue catches them); exports go through a confirm channel and count as
+ * No loss: manual acks, each sent after node.ingest returned, and for an
+ * event that went into a local stream only once its commit is durable
+ * (acks go by delivery tag, multiple=false, so a later tag may be acked
+ * first). At most `prefetch` deliveries are unacked, so at most that
+ * many imports wait for durability. A refusal that may pass
+ * (retryableRefusal: a full stream store, a failed write) is nacked with
+ * requeue after a pause of backoffMinMs (RabbitMQ redelivers at once; the
+ * pause keeps a lasting refusal from spinning); other refused messages
+ * are nacked without requeue, so a dead-letter exchange on the queue
+ * catches them. Exports go through a confirm channel and count as
  * exported on the broker's confirm; unconfirmed ones are retried after a
  * reconnect (a retry may duplicate: same CloudEvent id, the mesh dedups).
  *
@@ -121,9 +128,20 @@ export class AmqpBrokerClient implements BrokerClient {
       { brokerTopic: msg.fields.routingKey, payload: body, contentType, stableKey: messageId === undefined ? undefined : `message-id:${messageId}` },
       (meshTopic) => decodeAmqp(body, contentType, props.headers, meshTopic),
     );
+    if (!outcome.ok) this.#refuse(ch, msg, outcome.code);
+    else if (outcome.durable === undefined) this.#settle(ch, msg, true, false);
+    else void outcome.durable.then((refusal) => (refusal === null ? this.#settle(ch, msg, true, false) : this.#refuse(ch, msg, refusal.code)));
+  }
+
+  #refuse(ch: Channel, msg: ConsumeMessage, code: string): void {
+    if (!retryableRefusal(code)) return this.#settle(ch, msg, false, false);
+    setTimeout(() => this.#settle(ch, msg, false, true), this.#ctx.spec.backoffMinMs).unref();
+  }
+
+  #settle(ch: Channel, msg: ConsumeMessage, ack: boolean, requeue: boolean): void {
     try {
-      if (outcome.ok) ch.ack(msg);
-      else ch.nack(msg, false, false);
+      if (ack) ch.ack(msg);
+      else ch.nack(msg, false, requeue);
     } catch {
       // The channel is gone: the broker redelivers, the mesh dedups.
     }

@@ -337,8 +337,24 @@ export class Bridge implements Subscriber {
       this.#c.duplicates.inc();
       return DUPLICATE;
     }
-    this.#c.imported.inc();
-    return ACCEPTED;
+    const durable = result.durable;
+    if (durable === undefined) {
+      this.#c.imported.inc();
+      return ACCEPTED;
+    }
+    // In a local stream: counted imported once stored, refused if its commit failed; the client acks on this.
+    return {
+      ok: true,
+      duplicate: false,
+      durable: durable.then((refusal) => {
+        if (refusal === null) this.#c.imported.inc();
+        else {
+          this.#lastRefusal = `${refusal.code}: ${refusal.message}`;
+          this.#countRefused(refusal.code);
+        }
+        return refusal;
+      }),
+    };
   }
 
   #refuse(code: string, message: string): ImportOutcome {

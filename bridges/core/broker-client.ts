@@ -1,9 +1,22 @@
-import type { MeshEvent } from '../../broker/mod.js';
+import { ERROR_CODES, type ErrorCode, type MeshEvent, type Refusal } from '../../broker/mod.js';
 import type { BridgeSpec } from './config.js';
 import type { TopicDialect } from './topic-dialect.js';
 
-/** What became of one imported message; the client turns it into the protocol's ack, nack or reason code. */
-export type ImportOutcome = { readonly ok: true; readonly duplicate: boolean } | { readonly ok: false; readonly code: string; readonly message: string };
+/**
+ * What became of one imported message; the client turns it into the
+ * protocol's ack, nack or reason code. `durable` is there when the event
+ * went into a local stream: the client acks upstream only once it
+ * resolves, with null (stored) or the refusal to send instead (never
+ * rejects). Absent, the ack goes at once (no promise per event then).
+ */
+export type ImportOutcome =
+  | { readonly ok: true; readonly duplicate: boolean; readonly durable?: Promise<Refusal | null> }
+  | { readonly ok: false; readonly code: string; readonly message: string };
+
+/** Whether a refusal under `code` may pass if the broker delivers the message again (MG_ERR_STREAM_FULL, _IO): then the client leaves it upstream. */
+export function retryableRefusal(code: string): boolean {
+  return ERROR_CODES[code as ErrorCode]?.retry === true;
+}
 
 /** How a received message becomes an event; returned by each binding's decoder. */
 export interface ReceivedMessage {
@@ -24,8 +37,9 @@ export interface BridgeContext {
    * Runs one received message through mapping, decoding and `node.ingest`.
    * `decode` is the binding's decoder for this message; it returns null
    * when the message is not a CloudEvent at all (a plain payload).
-   * Synchronous: when it returns, the mesh has the event (or refused it),
-   * so the client may acknowledge upstream.
+   * When it returns, the mesh has the event (or refused it), so the client
+   * may acknowledge upstream, unless the outcome carries `durable`: then
+   * the ack waits for it (durable before acknowledged, README "Streams").
    */
   importMessage(message: ReceivedMessage, decode: (meshTopic: string) => import('../../broker/mod.js').EventDecodeResult | null): ImportOutcome;
   /** Counts exported events known to be lost (NATS core during an outage). */

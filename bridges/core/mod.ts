@@ -8,7 +8,7 @@
 export { percentDecode, percentEncode } from '../../broker/mod.js';
 export { canonicalString, eventFromAttributes, flattenEvent } from './attributes.js';
 export { Bridge, type BridgeState } from './bridge.js';
-export type { BridgeContext, BrokerClient, ImportOutcome } from './broker-client.js';
+export { type BridgeContext, type BrokerClient, type ImportOutcome, retryableRefusal } from './broker-client.js';
 export { BRIDGE_DEFAULTS, type BridgeEntry, type BridgeSpec, type BridgeType, type ContentMode, resolveBridge } from './config.js';
 export { exportSizeRefusal } from './export-size.js';
 export { looksStructured } from './plain-event.js';

@@ -1,11 +1,11 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { MeshError, type MeshEvent } from '../../broker/mod.js';
 import type { BridgeContext, BrokerClient, ImportOutcome } from '../core/mod.js';
-import { exportSizeRefusal } from '../core/mod.js';
+import { exportSizeRefusal, retryableRefusal } from '../core/mod.js';
 import { decodeMqtt, encodeMqtt } from './binding.js';
 import { publishPacketBytes } from './packet-size.js';
 import { acceptPacketTooLargeAcks } from './packet-too-large-ack.js';
-import { exportRefusal, pubackReasonCode } from './reason-codes.js';
+import { exportRefusal, pubackReasonCode, refusalReasonCode } from './reason-codes.js';
 
 /** How long a connect attempt may take, ms. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -27,9 +27,21 @@ const RECEIVE_MAXIMUM = 1000;
  * resuming the same session.
  *
  * No loss on import: a QoS 1 PUBLISH is acknowledged after
- * `importMessage` (node.ingest) returned: MQTT 5 in `customHandleAcks`,
- * with a PUBACK reason code for refusals; MQTT 3.1.1 in the synchronous
- * 'message' handler that MQTT.js runs before it writes the PUBACK.
+ * `importMessage` (node.ingest) returned, and when the event went into a
+ * local stream, only once its commit is durable: MQTT 5 in
+ * `customHandleAcks`, with a PUBACK reason code for refusals (0x97 Quota
+ * exceeded for MG_ERR_STREAM_FULL); MQTT 3.1.1 in `handleMessage`, the
+ * hook MQTT.js calls after the 'message' handler and before it writes the
+ * PUBACK (it honours customHandleAcks for MQTT 5 only). A 3.1.1 PUBACK
+ * has no reason code: a refusal that may pass (retryableRefusal: a full
+ * store, a failed write) gets none, and the connection is ended, so the
+ * broker delivers the message again on the resumed session after the
+ * reconnect backoff; other refusals are acknowledged (dropped, counted).
+ *
+ * MQTT.js handles a connection's packets one at a time and takes the next
+ * only once the PUBACK is written, so at most one import per connection
+ * waits for durability (tighter than Receive Maximum); imports into
+ * streams go at one commit per message, others are not slowed.
  *
  * No loss on export: QoS 1; a publish not PUBACKed when its connection
  * drops is failed back to the core, which holds it and sends it again on
@@ -133,15 +145,28 @@ export class MqttBrokerClient implements BrokerClient {
       clean: false,
       customHandleAcks: (topic, message, packet, done) => {
         const outcome = this.#receive(topic, message, packet);
-        done(spec.protocolVersion === 5 ? pubackReasonCode(outcome) : 0);
+        if (!outcome.ok || outcome.durable === undefined) return done(pubackReasonCode(outcome));
+        void outcome.durable.then((refusal) => done(refusal === null ? 0 : refusalReasonCode(refusal.code)));
       },
     };
     const client = (this.#client = mqtt.connect(spec.url, options));
     // MQTT.js honours customHandleAcks for MQTT 5 only. For 3.1.1 (and QoS 0) the 'message' handler runs
-    // synchronously before MQTT.js queues the PUBACK, so the ack still follows node.ingest.
+    // synchronously, then handleMessage, whose callback writes the PUBACK: the ack follows node.ingest, and
+    // waits there for a stream commit.
+    let held: ImportOutcome | null = null;
     client.on('message', (topic, message, packet) => {
-      if (packet.qos === 0 || spec.protocolVersion === 4) this.#receive(topic, message, packet);
+      if (packet.qos === 0) this.#receive(topic, message, packet);
+      else if (spec.protocolVersion === 4) held = this.#receive(topic, message, packet);
     });
+    if (spec.protocolVersion === 4) {
+      client.handleMessage = (_packet, callback) => {
+        const outcome = held;
+        held = null;
+        if (outcome === null || (outcome.ok && outcome.durable === undefined)) return callback();
+        if (!outcome.ok) return this.#ack311(client, outcome.code, callback);
+        void outcome.durable!.then((refusal) => (refusal === null ? callback() : this.#ack311(client, refusal.code, callback)));
+      };
+    }
     let lastError: Error | null = null;
     let up = false;
     client.on('error', (err) => {
@@ -177,6 +202,14 @@ export class MqttBrokerClient implements BrokerClient {
         else reject(err);
       });
     });
+  }
+
+  /** MQTT 3.1.1 refusal: acknowledged (dropped) unless it may pass; then no PUBACK, and the broker delivers it again after a reconnect. */
+  #ack311(client: MqttClient, code: string, callback: () => void): void {
+    if (!retryableRefusal(code)) return callback();
+    this.#ctx.log(`bridge ${this.#ctx.spec.name}: import refused with ${code}; no PUBACK, reconnecting so the broker delivers it again`);
+    // MQTT.js waits for the callback before the next packet: never called, the connection is dropped with what it held.
+    client.end(true);
   }
 
   #receive(

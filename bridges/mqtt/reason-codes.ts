@@ -9,11 +9,16 @@ import { type ErrorCode, MeshError } from '../../broker/mod.js';
 import type { ImportOutcome } from '../core/mod.js';
 import { PACKET_TOO_LARGE } from './packet-too-large-ack.js';
 
-/** The PUBACK reason code for an imported message the mesh took (0) or refused. */
+/** The PUBACK reason code for an imported message the mesh took (0) or refused (`durable` is the client's to wait for first). */
 export function pubackReasonCode(outcome: ImportOutcome): number {
-  if (outcome.ok) return 0;
-  if (outcome.code === 'MG_ERR_EVENT_INVALID' || outcome.code === 'MG_ERR_EVENT_SCHEMA' || outcome.code === 'MG_ERR_EVENT_TOO_LARGE') return 0x99; // Payload format invalid
-  if (outcome.code.startsWith('MG_ERR_TOPIC')) return 0x90; // Topic Name invalid
+  return outcome.ok ? 0 : refusalReasonCode(outcome.code);
+}
+
+/** The PUBACK reason code for an import the mesh refused under `code`: 0x97 Quota exceeded for a full stream store. */
+export function refusalReasonCode(code: string): number {
+  if (code === 'MG_ERR_STREAM_FULL') return 0x97; // Quota exceeded
+  if (code === 'MG_ERR_EVENT_INVALID' || code === 'MG_ERR_EVENT_SCHEMA' || code === 'MG_ERR_EVENT_TOO_LARGE') return 0x99; // Payload format invalid
+  if (code.startsWith('MG_ERR_TOPIC')) return 0x90; // Topic Name invalid
   return 0x83; // Implementation specific error
 }
 

@@ -37,6 +37,11 @@ function publishRefusal(err: NatsError, nc: NatsConnection, payload: Uint8Array)
  *
  * A fresh connection per reconnect (library reconnect off, `noEcho` so the
  * bridge never hears its own exports); subscriptions are re-made by the core.
+ *
+ * Imports have no upstream ack to hold (core NATS, no JetStream here): an
+ * import into a local stream is stored when its commit lands, and a
+ * refusal of it (MG_ERR_STREAM_FULL) is counted refused; the publisher
+ * hears of neither, as with every core NATS subscriber.
  */
 export class NatsBrokerClient implements BrokerClient {
   readonly holdsWhileDown = false;
