@@ -86,12 +86,15 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
       ? await startTelemetry({ nodeId: config.node.id, region: config.node.region })
       : {
           provider: extensions.tracerProvider,
+          sampling: null,
           summary: extensions.tracerProvider === null ? 'off' : 'on (provider given by the embedding code)',
           shutdown: async () => {},
         };
   const node = new MeshNode({
     tracing:
-      telemetry.provider === null ? null : new EventTracing(telemetry.provider, { nodeId: config.node.id, region: config.node.region, version: VERSION }),
+      telemetry.provider === null
+        ? null
+        : new EventTracing(telemetry.provider, { nodeId: config.node.id, region: config.node.region, version: VERSION }, telemetry.sampling),
     nodeId: config.node.id,
     region: config.node.region,
     topicLimits: config.limits.topic,

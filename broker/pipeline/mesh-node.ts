@@ -321,7 +321,7 @@ export class MeshNode {
         if (onward === 0) this.#undelivered['no-interest'].inc();
       } else if (upstream.dests.includes(this.nodeId)) this.#undelivered[upstream.inDoubt === true ? 'restart' : 'no-subscriber'].inc();
     }
-    receive?.span.end();
+    receive?.span?.end();
     if (stored === null) return duplicate ? DUPLICATE : ACCEPTED;
     if (!(stored instanceof Promise)) {
       // Refused by a stream: the producer is told so and may retry, so the

@@ -19,9 +19,14 @@
  * in order, and a consumer on any protocol can still link to the
  * creation context alone.
  *
- * Sampling is the SDK's (OTEL_TRACES_SAMPLER, parent-based by default): an
- * event whose creation context is not sampled gets non-recording spans,
- * and nothing per hop is sent along.
+ * Sampling follows OTEL_TRACES_SAMPLER (parent-based by default). Given the
+ * node's `Sampling` (sampling.ts), the decision is taken before any span:
+ * an event that is not sampled gets no span object at all, keeps its
+ * traceparent as it came (or, as a root, gets one with the sampled flag
+ * clear from pooled random ids), and nothing per hop is sent along.
+ * Without one (a provider given by embedding code, whose sampler the node
+ * does not know), the SDK decides per span and unsampled events get
+ * non-recording spans.
  *
  * Attribute names are copied from semantic conventions 1.38 (messaging
  * and cloudevents registries), as opentelemetry-js advises for incubating
@@ -30,6 +35,7 @@
 import { type Attributes, type Link, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, type Tracer, type TracerProvider, trace } from '@opentelemetry/api';
 import type { HopTrace, IngressProtocol, MeshEvent } from '../event/mod.js';
 import { formatTraceparent, spanContextOf } from '../event/mod.js';
+import type { Sampling } from './sampling.js';
 
 /** `messaging.system` of spans the mesh itself records. */
 export const MESSAGING_SYSTEM = 'meshgate';
@@ -55,8 +61,8 @@ const ATTR = {
 } as const;
 
 export interface ReceiveTrace {
-  /** Ended by the caller once the node has routed the event. */
-  readonly span: Span;
+  /** Ended by the caller once the node has routed the event; absent when the event was decided unsampled before any span. */
+  readonly span: Span | undefined;
   /** The creation context the event carries from here on: the producer's, or the receive span's when there was none. */
   readonly traceparent: string;
   /** Set only while the span records: parents for process and send spans. */
@@ -78,11 +84,22 @@ export class EventTracing {
   readonly #tracer: Tracer;
   readonly #nodeId: string;
   readonly #region: string;
+  readonly #sampling: Sampling | null;
 
-  constructor(provider: TracerProvider, identity: { readonly nodeId: string; readonly region: string; readonly version?: string }) {
+  /**
+   * `sampling` must be the policy and id generator `provider` was built
+   * with (startTelemetry returns them together); null: the provider's
+   * sampler decides per span, as for a provider whose sampler is unknown.
+   */
+  constructor(
+    provider: TracerProvider,
+    identity: { readonly nodeId: string; readonly region: string; readonly version?: string },
+    sampling: Sampling | null = null,
+  ) {
     this.#tracer = provider.getTracer('meshgate', identity.version);
     this.#nodeId = identity.nodeId;
     this.#region = identity.region;
+    this.#sampling = sampling;
   }
 
   /**
@@ -92,6 +109,24 @@ export class EventTracing {
    * peer frame, and is ignored when malformed.
    */
   receive(event: MeshEvent, protocol: IngressProtocol, hopParent: string | undefined): ReceiveTrace {
+    const sampling = this.#sampling;
+    // A previous node's send span is passed on only when it recorded: rare,
+    // and then the SDK's sampler decides as before.
+    if (sampling !== null && hopParent === undefined) {
+      const traceparent = event.traceparent;
+      if (traceparent !== undefined) {
+        if (!sampling.sampledChild(traceparent)) return { span: undefined, traceparent, hop: undefined };
+      } else {
+        const root = sampling.ids.root();
+        if (!sampling.sampledRoot(sampling.ids.fold)) return { span: undefined, traceparent: root, hop: undefined };
+        // The SDK's sampler sees the same trace id and so decides the same.
+        sampling.ids.claimRoot(root);
+      }
+    }
+    return this.#receiveSpan(event, protocol, hopParent);
+  }
+
+  #receiveSpan(event: MeshEvent, protocol: IngressProtocol, hopParent: string | undefined): ReceiveTrace {
     const creation = event.traceparent === undefined ? null : spanContextOf(event.traceparent);
     const previous = hopParent === undefined ? null : spanContextOf(hopParent);
     const parent = previous ?? creation;
@@ -101,6 +136,8 @@ export class EventTracing {
       { kind: SpanKind.CONSUMER, links },
       parent === null ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent),
     );
+    // Unused when the provider did not take its trace id from our generator.
+    this.#sampling?.ids.clearClaim();
     // Name and attributes only for spans that record: most events on a
     // sampled deployment do not, and building them for each would be most
     // of what tracing costs. (The standard samplers read neither.)

@@ -15,19 +15,32 @@
  *
  * Only traces are exported: the node's metrics stay at /metrics
  * (Prometheus), so the SDK gets no metric readers or log processors.
+ *
+ * The sampler is built from OTEL_TRACES_SAMPLER(_ARG) here (sampling.ts,
+ * read as the SDK reads them) and handed to the SDK together with the
+ * pooled id generator, so the node can decide sampling before it makes a
+ * span and agree with the SDK on every event.
  */
-import { type TracerProvider, trace } from '@opentelemetry/api';
+import { type ContextManager, type TracerProvider, trace } from '@opentelemetry/api';
+import { Sampling, samplingPolicyFromEnv, sdkSamplerOf } from './sampling.js';
 
 export interface Telemetry {
   /** The provider spans go to; null when tracing is off. */
   readonly provider: TracerProvider | null;
+  /** The sampler and id generator `provider` was built with; null when tracing is off or the provider came from elsewhere. */
+  readonly sampling: Sampling | null;
   /** One line for the start-up banner, e.g. `otlp (http/json) -> http://127.0.0.1:4318`. */
   readonly summary: string;
   /** Flushes pending spans and stops the SDK. Idempotent. */
   shutdown(): Promise<void>;
 }
 
-const OFF: Telemetry = Object.freeze({ provider: null, summary: 'off (set OTEL_TRACES_EXPORTER or OTEL_EXPORTER_OTLP_ENDPOINT)', shutdown: async () => {} });
+const OFF: Telemetry = Object.freeze({
+  provider: null,
+  sampling: null,
+  summary: 'off (set OTEL_TRACES_EXPORTER or OTEL_EXPORTER_OTLP_ENDPOINT)',
+  shutdown: async () => {},
+});
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -53,8 +66,17 @@ export function tracingRequested(env: Env): boolean {
  */
 export async function startTelemetry(identity: { readonly nodeId: string; readonly region: string }, env: Env = process.env): Promise<Telemetry> {
   if (!tracingRequested(env)) return OFF;
-  const { NodeSDK, resources } = await import('@opentelemetry/sdk-node');
+  const { NodeSDK, resources, tracing } = await import('@opentelemetry/sdk-node');
+  const sampling = new Sampling(samplingPolicyFromEnv(env));
   const sdk = new NodeSDK({
+    sampler: sdkSamplerOf(sampling.policy, tracing),
+    // No global context manager: the node passes every span's parent
+    // explicitly, and the default one (AsyncLocalStorage) once entered, as
+    // the span processor does on each export, puts a hook on every promise
+    // in the process: at 1% sampling that was most of what tracing cost.
+    // sdk-node reads null as "register none" (its types do not say so).
+    contextManager: null as unknown as ContextManager,
+    idGenerator: sampling.ids,
     serviceName: env.OTEL_SERVICE_NAME ?? 'meshgate',
     resource: resources.resourceFromAttributes({ 'service.instance.id': identity.nodeId, 'cloud.region': identity.region }),
     instrumentations: [],
@@ -68,10 +90,12 @@ export async function startTelemetry(identity: { readonly nodeId: string; readon
     `${exporters.length === 0 ? 'otlp' : exporters.join(',')}` +
     (env.OTEL_EXPORTER_OTLP_PROTOCOL ? ` (${env.OTEL_EXPORTER_OTLP_PROTOCOL})` : '') +
     (endpoint ? ` -> ${endpoint}` : '') +
-    `, sampler ${env.OTEL_TRACES_SAMPLER ?? 'parentbased_always_on'}${env.OTEL_TRACES_SAMPLER_ARG ? ` ${env.OTEL_TRACES_SAMPLER_ARG}` : ''}`;
+    // The policy in effect, not the variable: an unknown name or a bad ratio falls back as the SDK's would.
+    `, sampler ${sampling.policy.name}${sampling.policy.name.endsWith('traceidratio') ? ` ${sampling.policy.ratio}` : ''}`;
   let stopping: Promise<void> | undefined;
   return {
     provider: trace.getTracerProvider(),
+    sampling,
     summary,
     shutdown: () => (stopping ??= sdk.shutdown().catch(() => {})),
   };
