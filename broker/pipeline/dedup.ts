@@ -107,6 +107,8 @@ export class DedupWindow {
   /** Where the entry's key starts in the arena, and how many bytes it takes. */
   #keyAt: Int32Array;
   #keyBytes: Int32Array;
+  /** 1 where forget() already took the entry out of the table: it leaves the ring in order, with nothing to unlink. */
+  #forgotten: Uint8Array;
   #head = 0;
   #count = 0;
 
@@ -147,6 +149,7 @@ export class DedupWindow {
     const capacity = maxEntries;
     this.#times = new Float64Array(capacity);
     this.#hashes = new Int32Array(capacity);
+    this.#forgotten = new Uint8Array(capacity);
     this.#keyAt = new Int32Array(capacity);
     this.#keyBytes = new Int32Array(capacity);
     this.#table = new Int32Array(2 * tableSlotsFor(capacity));
@@ -213,10 +216,32 @@ export class DedupWindow {
     if (this.#count === 0) return;
     let entry = this.#head + this.#count - 1;
     if (entry >= this.#times.length) entry -= this.#times.length;
-    this.#unlink(this.#hashes[entry], entry + 1);
+    if (this.#forgotten[entry] === 1) this.#forgotten[entry] = 0;
+    else this.#unlink(this.#hashes[entry], entry + 1);
     this.#count--;
     // Its key was the last written: the arena's end goes back to its start.
     this.#arenaEnd = this.#count === 0 ? 0 : this.#keyAt[entry];
+  }
+
+  /**
+   * Forgets one key, wherever it stands in the window: an event whose
+   * store commit failed after isDuplicate recorded it must count as new
+   * when it is sent again. Its ring entry stays (the ring is in time
+   * order) but no longer matches; it leaves when it becomes the oldest.
+   * Returns whether the key was held.
+   */
+  forget(topic: string, source: string, id: string): boolean {
+    const hash = mix(hashChars(prefixHash(topic, source), id));
+    const table = this.#table;
+    const mask = this.#mask;
+    for (let slot = hash & mask, entry = table[2 * slot + 1]; entry !== 0; slot = (slot + 1) & mask, entry = table[2 * slot + 1]) {
+      if (table[2 * slot] === hash && this.#keyEquals(entry - 1, topic, source, id)) {
+        this.#unlink(hash, entry);
+        this.#forgotten[entry - 1] = 1;
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Keys held now; expired keys leave on the next isDuplicate call. */
@@ -262,7 +287,8 @@ export class DedupWindow {
 
   #dropOldest(): void {
     const entry = this.#head;
-    this.#unlink(this.#hashes[entry], entry + 1);
+    if (this.#forgotten[entry] === 1) this.#forgotten[entry] = 0;
+    else this.#unlink(this.#hashes[entry], entry + 1);
     this.#head = entry + 1 === this.#times.length ? 0 : entry + 1;
     this.#count--;
     if (this.#count === 0) this.#arenaEnd = 0; // nothing held: start the arena over

@@ -329,12 +329,20 @@ export class MeshNode {
       this.#dedup.forgetNewest();
       return this.reject(stored.code, stored.message);
     }
+    // A commit that fails refuses the event after all: its key is forgotten
+    // so the producer's retry is stored, not dropped as a duplicate.
+    const { topic } = stamped;
+    const { source, id } = event;
+    const durable = stored.then((refusal) => {
+      if (refusal !== null) this.#dedup.forget(topic, source, id);
+      return refusal;
+    });
     // A peer's ack (its completion) waits for the commit as it waits for the links.
     if (upstream !== null) {
       upstream.completion.hold();
-      void stored.then(() => upstream.completion.release());
+      void durable.then(() => upstream.completion.release());
     }
-    return { ok: true, duplicate: false, durable: stored };
+    return { ok: true, duplicate: false, durable };
   }
 
   /**

@@ -202,7 +202,8 @@ test('one id from several sources: each pair is its own entry, and they expire o
 
 /** The window's contract, written the obvious way: a list in time order, searched end to end. */
 class ModelWindow {
-  readonly held: { topic: string; source: string; id: string; t: number }[] = [];
+  /** In time order; a forgotten entry keeps its place (and its count) until it leaves, but matches nothing. */
+  readonly held: { topic: string; source: string; id: string; t: number; gone?: boolean }[] = [];
   last = -Infinity;
   duplicates = 0;
   evictedByAge = 0;
@@ -218,7 +219,7 @@ class ModelWindow {
       this.held.shift();
       this.evictedByAge++;
     }
-    if (this.held.some((e) => e.topic === topic && e.source === source && e.id === id)) {
+    if (this.held.some((e) => !e.gone && e.topic === topic && e.source === source && e.id === id)) {
       this.duplicates++;
       return true;
     }
@@ -229,9 +230,14 @@ class ModelWindow {
     this.held.push({ topic, source, id, t });
     return false;
   }
+  forget(topic: string, source: string, id: string): boolean {
+    const e = this.held.find((e) => !e.gone && e.topic === topic && e.source === source && e.id === id);
+    if (e !== undefined) e.gone = true;
+    return e !== undefined;
+  }
 }
 
-test('the window answers exactly as the obvious model does: random checks across topics, clock steps, bounds, odd and long keys', () => {
+test('the window answers exactly as the obvious model does: random checks across topics, forgets, clock steps, bounds, odd and long keys', () => {
   // Few distinct keys, so duplicates, evictions and re-sightings are common;
   // non-ASCII and long keys exercise the arena's wide chars, wrap and growth;
   // small windows make table collisions and backward shifts frequent.
@@ -246,17 +252,27 @@ test('the window answers exactly as the obvious model does: random checks across
   const step = fc.oneof(
     { weight: 8, arbitrary: fc.record({ topic, source: text, id: text }) },
     { weight: 2, arbitrary: fc.record({ advance: fc.integer({ min: -5, max: 40 }) }) },
+    // A refused commit forgets a key anywhere in the window (MeshNode on a failed durable store):
+    // the k-th most recently checked key, so forgets mostly hit held keys.
+    { weight: 2, arbitrary: fc.record({ forgetBack: fc.nat({ max: 70 }) }) },
   );
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 100 }), fc.array(step, { maxLength: 400 }), (maxEntries, ttlMs, steps) => {
       const clock = { t: 0 };
       const dedup = new DedupWindow({ ttlMs, maxEntries, now: () => clock.t });
       const model = new ModelWindow(ttlMs, maxEntries);
+      const checked: { topic: string; source: string; id: string }[] = [];
       for (const s of steps) {
         if ('advance' in s) {
           clock.t += s.advance;
           continue;
         }
+        if ('forgetBack' in s) {
+          const f = checked[checked.length - 1 - s.forgetBack];
+          if (f !== undefined) assert.equal(dedup.forget(f.topic, f.source, f.id), model.forget(f.topic, f.source, f.id), 'forget');
+          continue;
+        }
+        checked.push(s);
         const expected = model.isDuplicate(s.topic, s.source, s.id, clock.t);
         assert.equal(dedup.isDuplicate(s.topic, s.source, s.id), expected, JSON.stringify([s.topic.slice(0, 20), s.source.slice(0, 20), s.id.slice(0, 20)]));
       }
@@ -303,4 +319,20 @@ test('keys of mixed lengths churning through a small window: the arena wraps and
     }
     keys[oldest - 1] = ''; // let the strings go: only the window's copies remain
   }
+});
+
+test('forget() takes one key out from anywhere in the window; the rest stay exact as the forgotten entry ages out', () => {
+  const { dedup } = clocked({ maxEntries: 4 });
+  for (const id of ['a', 'b', 'c']) assert.equal(dedup.isDuplicate(T, '/s', id), false);
+  assert.equal(dedup.forget(T, '/s', 'b'), true, 'b was held');
+  assert.equal(dedup.forget(T, '/s', 'b'), false, 'and is held no more');
+  assert.equal(dedup.forget('other.topic', '/s', 'a'), false, 'the key is scoped by topic');
+  assert.equal(dedup.isDuplicate(T, '/s', 'a'), true);
+  assert.equal(dedup.isDuplicate(T, '/s', 'c'), true);
+  assert.equal(dedup.isDuplicate(T, '/s', 'b'), false, 'a forgotten key counts as new');
+  // Churn past the bound: the forgotten entry (and every other) leaves in time order.
+  for (let i = 0; i < 20; i++) assert.equal(dedup.isDuplicate(T, '/s', `n${i}`), false);
+  for (let i = 16; i < 20; i++) assert.equal(dedup.isDuplicate(T, '/s', `n${i}`), true, `n${i} is among the newest 4`);
+  assert.equal(dedup.isDuplicate(T, '/s', 'b'), false, 'long gone');
+  assert.equal(dedup.stats().entries, 4);
 });
