@@ -14,6 +14,7 @@ import { dedupBench } from './dedup-bench.js';
 import { meshgateLineLoad, meshgateLoad } from './meshgate-load.js';
 import { type AnchorOptions, natsAnchor, natsClusterAnchor } from './nats-anchor.js';
 import { pipelineBench } from './pipeline-bench.js';
+import { streamStoreBench } from './stream-append-bench.js';
 import { tracingBench } from './tracing-bench.js';
 import { trieBench } from './trie-bench.js';
 import { validationBench } from './validation-bench.js';
@@ -182,6 +183,23 @@ export const scenarios: Scenario[] = [
         p50Ms: NaN,
         p99Ms: NaN,
         serverCpuUsPerEvent: NaN,
+        details: r,
+      })),
+  },
+
+  // ---- stream stores (bench/stream-append-bench.ts): appends/s and CPU µs per append, replay rate in the notes;
+  // JetStream's own acked publisher on the same nats-server -js in the same run is the anchor row.
+  {
+    name: 'streams',
+    target: 'broker/streams',
+    note: 'in-process store, 256 B, commits per 500',
+    run: async () =>
+      streamStoreBench().map((r) => ({
+        name: `${r.engine}${r.replayPerSec === undefined ? '' : ` (replay ${r.replayPerSec.toLocaleString('en-US')}/s)`}`,
+        eventsPerSec: Math.round(r.events / (r.appendWallMs / 1000)),
+        p50Ms: NaN,
+        p99Ms: NaN,
+        serverCpuUsPerEvent: r.appendCpuUsPerEvent,
         details: r,
       })),
   },

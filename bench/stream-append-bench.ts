@@ -1,5 +1,6 @@
 /**
- * Stream store append cost and replay rate (not run by tests).
+ * Stream store append cost and replay rate (not run by tests; `npm run
+ * bench` runs it as the 'streams' scenario through streamStoreBench()).
  *   node dist/bench/stream-append-bench.js [events]
  * Prints JSON: CPU µs per appended event (user+system, including the
  * commits) for lmdb 'group' and 'sync' and memory, and entries/s read back
@@ -8,14 +9,16 @@
  * 10k recent entries is passed), beside its anchor: a plain JetStream
  * publisher awaiting every PubAck in the same batches of 500.
  */
+
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { connect } from 'nats';
 import { JetStreamStreamStore, LmdbStreamStore, MemoryStreamStore, type StreamStore } from '../broker/streams/mod.js';
 import { startNatsServer } from '../test/helpers/brokers.js';
 
-const events = Number(process.argv[2] ?? 50_000);
 const payload = new Uint8Array(256).fill(7);
 
 async function run(name: string, store: StreamStore, n: number) {
@@ -82,22 +85,41 @@ async function jetStreamAnchor(url: string, n: number) {
   };
 }
 
-const base = fs.mkdtempSync(path.join(os.tmpdir(), 'mg-stream-bench-'));
-try {
-  const results: Record<string, unknown>[] = [
-    await run('memory', new MemoryStreamStore(), events),
-    await run("lmdb 'group'", LmdbStreamStore.open({ dir: path.join(base, 'group') }), events),
-    await run("lmdb 'sync'", LmdbStreamStore.open({ dir: path.join(base, 'sync'), durability: 'sync' }), Math.min(events, 2_000)),
-  ];
-  const nats = await startNatsServer({ jetstream: true });
-  try {
-    const n = Math.min(events, 20_000);
-    results.push(await run('jetstream', await JetStreamStreamStore.open({ servers: nats.url, storeId: 'bench' }), n));
-    results.push(await jetStreamAnchor(nats.url, n));
-  } finally {
-    await nats.stop();
-  }
-  process.stdout.write(JSON.stringify({ payloadBytes: payload.length, results }, null, 2) + '\n');
-} finally {
-  fs.rmSync(base, { recursive: true, force: true });
+/** One row per engine, from a child process (its own heap and CPU readings). */
+export interface StreamStoreRow {
+  engine: string;
+  events: number;
+  appendCpuUsPerEvent: number;
+  appendWallMs: number;
+  replayed?: number;
+  replayPerSec?: number;
 }
+
+export function streamStoreBench(events = 50_000): StreamStoreRow[] {
+  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), String(events)], { encoding: 'utf8', timeout: 180_000 });
+  return (JSON.parse(out) as { results: StreamStoreRow[] }).results;
+}
+
+async function main(events: number): Promise<void> {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'mg-stream-bench-'));
+  try {
+    const results: Record<string, unknown>[] = [
+      await run('memory', new MemoryStreamStore(), events),
+      await run("lmdb 'group'", LmdbStreamStore.open({ dir: path.join(base, 'group') }), events),
+      await run("lmdb 'sync'", LmdbStreamStore.open({ dir: path.join(base, 'sync'), durability: 'sync' }), Math.min(events, 2_000)),
+    ];
+    const nats = await startNatsServer({ jetstream: true });
+    try {
+      const n = Math.min(events, 20_000);
+      results.push(await run('jetstream', await JetStreamStreamStore.open({ servers: nats.url, storeId: 'bench' }), n));
+      results.push(await jetStreamAnchor(nats.url, n));
+    } finally {
+      await nats.stop();
+    }
+    process.stdout.write(JSON.stringify({ payloadBytes: payload.length, results }, null, 2) + '\n');
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main(Number(process.argv[2] ?? 50_000));
