@@ -1,12 +1,12 @@
 import type { Readable } from 'node:stream';
-import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
+import { LogicalReplicationService, type Pgoutput, PgoutputPlugin } from 'pg-logical-replication';
 import { ERROR_CODES, type ErrorCode, type IngestResult, type MeshNode, type Metric } from '../../broker/mod.js';
-import { changeEvent, type ChangeOp, type RowChange } from './change-event.js';
+import { type ChangeOp, changeEvent, type RowChange } from './change-event.js';
 import { type Checkpoint, CheckpointFile } from './checkpoint.js';
 import { invalid, type PgSourceSpec } from './config.js';
 import { formatLsn, type Lsn, parseLsn } from './lsn.js';
-import { readSnapshot } from './snapshot.js';
 import { checkServer, connectChecked, ensurePublication, readSlot, type TableInfo } from './setup.js';
+import { readSnapshot } from './snapshot.js';
 import { TxTracker } from './tx-tracker.js';
 
 export type PgSourceState = 'connecting' | 'snapshot' | 'up' | 'down' | 'closed';

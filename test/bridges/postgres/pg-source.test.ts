@@ -53,7 +53,7 @@ async function startSourceNode(t: TestContext, dir: string, source: Record<strin
     storage: { dir, engine: 'memory' },
     bridges: [{ type: 'postgres-source', heartbeatMs: 100, ...source }],
   } as ConfigLayer);
-  const running = await startNode(config, { bridges: createBridges, log: () => undefined });
+  const running = await startNode(config, { bridges: createBridges, log: process.env.PG_TEST_LOG ? (l) => console.error(l) : () => undefined });
   t.after(() => running.close());
   return running;
 }
@@ -176,7 +176,9 @@ test('a node restart mid-stream loses nothing, replays carry the same ids, and t
   node = await startSourceNode(t, dir, source);
   node.node.subscribe('db.>', sub);
   await writer;
-  await until('every change', () => seen.size === total, 20_000);
+  await until('every change', () => seen.size === total, 20_000).catch((err) => {
+    throw new Error(`${(err as Error).message}: ${seen.size}/${total} seen, source ${JSON.stringify(sourceOf(node).status())}`);
+  });
   clearInterval(watch);
   assert.equal(seen.size, total, '0 lost');
   assert.equal(violations, 0, 'confirmed_flush_lsn never passed the checkpoint');
