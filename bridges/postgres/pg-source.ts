@@ -75,7 +75,10 @@ export class PgSource {
     this.#log = log;
     this.#delay = spec.backoffMinMs;
     this.#file = new CheckpointFile(storageDir, spec.slot);
-    this.#tracker = new TxTracker((lsn) => this.#advance(lsn));
+    this.#tracker = new TxTracker(
+      (lsn) => this.#advance(lsn),
+      () => this.#maybeResume(),
+    );
     const m = node.metrics;
     const l = { bridge: spec.name };
     this.#c = {
@@ -226,7 +229,6 @@ export class PgSource {
     this.#c.captured.inc();
     if (result.durable === undefined) return null;
     return result.durable.then((refusal) => {
-      this.#maybeResume();
       if (refusal === null) return;
       this.#countRefused(refusal.code);
       this.#lost(new Error(`${refusal.code}: ${refusal.message}`));

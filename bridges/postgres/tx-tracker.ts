@@ -26,9 +26,12 @@ export class TxTracker {
   /** Bumped by reset(): a write resolving after it belongs to a stream that is gone. */
   #generation = 0;
   readonly #onAdvance: (position: Lsn) => void;
+  /** After each stored change, once `inFlight` counts it out (flow control resumes here). */
+  readonly #onStored: () => void;
 
-  constructor(onAdvance: (position: Lsn) => void) {
+  constructor(onAdvance: (position: Lsn) => void, onStored: () => void = () => undefined) {
     this.#onAdvance = onAdvance;
+    this.#onStored = onStored;
   }
 
   /** Nothing received is unfinished: a keepalive's position may be confirmed. */
@@ -52,6 +55,7 @@ export class TxTracker {
       if (generation !== this.#generation) return;
       tx.pending--;
       this.inFlight--;
+      this.#onStored();
       this.#advance();
     });
   }

@@ -324,3 +324,27 @@ test('a meshgate child killed with -9 mid-stream and restarted stores every chan
   second.child.kill('SIGTERM');
   await second.exited;
 });
+
+test('a large transaction pauses the replication stream at maxInFlight unstored changes and still arrives whole', async (t) => {
+  const db = await freshDb('CREATE TABLE public.big (id int PRIMARY KEY, v text);');
+  const dir = testTmpDir(t, 'pgsrc-big');
+  const config = resolveConfig({ node: { id: 'pg-big', region: 'test' }, listen: { host: '127.0.0.1', port: 0 } }, {
+    storage: { dir, engine: 'lmdb' },
+    streams: [{ name: 'big', filters: ['db.>'] }],
+    bridges: [{ type: 'postgres-source', url: pgh.url(db), tables: ['public.big'], slot: 'slot_big', snapshot: false, maxInFlight: 50, heartbeatMs: 100 }],
+  } as ConfigLayer);
+  const running = await startNode(config, { bridges: createBridges, log: () => undefined });
+  t.after(() => running.close());
+  const sub = new Collector();
+  running.node.subscribe('db.>', sub);
+  await pgh.sql("INSERT INTO big SELECT g, repeat('v', 200) FROM generate_series(1, 5000) g", [], db);
+  await until('the whole transaction', () => sub.all.length === 5000, 30_000);
+  const source = sourceOf(running);
+  assert.ok(running.node.metrics.render().match(/meshgate_pg_stream_pauses_total\{bridge="postgres-source-0"\} ([1-9]\d*)/), 'the stream was paused');
+  assert.deepEqual(
+    sub.all.map((e) => Number(e.attrs.pgtxpos)),
+    Array.from({ length: 5000 }, (_, i) => i + 1),
+  );
+  // Confirmed only once all 5000 were stored: at the commit, not before.
+  await until('checkpoint at the commit', () => source.committedLsn >= parseLsn(String(sub.all[0].attrs.pgcommitlsn)));
+});
