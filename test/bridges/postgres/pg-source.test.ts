@@ -348,3 +348,21 @@ test('a large transaction pauses the replication stream at maxInFlight unstored 
   // Confirmed only once all 5000 were stored: at the commit, not before.
   await until('checkpoint at the commit', () => source.committedLsn >= parseLsn(String(sub.all[0].attrs.pgcommitlsn)));
 });
+
+test('a snapshot interrupted before it finished is read again from a new slot at the next start', async (t) => {
+  const db = await freshDb('CREATE TABLE public.again (id int PRIMARY KEY); INSERT INTO again SELECT generate_series(1, 20);');
+  const dir = testTmpDir(t, 'pgsrc-again');
+  const source = { url: pgh.url(db), tables: ['public.again'], slot: 'slot_again' };
+  const first = await startSourceNode(t, dir, source);
+  await first.close();
+  // As a crash inside the snapshot leaves it: the slot exists, the checkpoint still says pending.
+  const file = join(dir, 'postgres', 'slot_again.json');
+  const before = JSON.parse(readFileSync(file, 'utf8')) as { snapshot: string; consistentPoint: string };
+  writeFileSync(file, JSON.stringify({ ...before, snapshot: 'pending' }));
+  await pgh.sql('INSERT INTO again VALUES (21)', [], db);
+  const second = await startSourceNode(t, dir, source);
+  assert.equal(sourceOf(second).status().captured, 21, 'every row read again, the new one included');
+  const after = JSON.parse(readFileSync(file, 'utf8')) as { snapshot: string; consistentPoint: string };
+  assert.equal(after.snapshot, 'done');
+  assert.ok(parseLsn(after.consistentPoint) > parseLsn(before.consistentPoint), 'a new slot, with a new consistent point');
+});
