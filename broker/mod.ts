@@ -31,6 +31,6 @@ export {
   percentDecode,
   percentEncode,
 } from './event/mod.js';
-export type { BridgeFactory, BridgeSet } from './node/mod.js';
+export type { BridgeFactory, BridgeHost, BridgeSet } from './node/mod.js';
 export type { EgressFormat, IngestResult, MeshNode, Refusal, Subscriber } from './pipeline/mod.js';
 export { EventTracing, endSpan, type SendDestination } from './telemetry/mod.js';

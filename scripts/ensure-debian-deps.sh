@@ -23,7 +23,7 @@ CHECK_ONLY=0
 [[ "${1:-}" == "--check" ]] && CHECK_ONLY=1
 
 # binary -> Debian package
-BINARIES=(nats-server mosquitto mosquitto_pub mosquitto_sub rabbitmq-server rabbitmqctl epmd chromium openssl)
+BINARIES=(nats-server mosquitto mosquitto_pub mosquitto_sub rabbitmq-server rabbitmqctl epmd chromium openssl initdb)
 declare -A PACKAGE_OF=(
   [nats-server]=nats-server
   [mosquitto]=mosquitto
@@ -34,9 +34,10 @@ declare -A PACKAGE_OF=(
   [epmd]=erlang-base
   [chromium]=chromium
   [openssl]=openssl
+  [initdb]=postgresql
 )
 # Services those packages may start on install.
-SERVICES=(rabbitmq-server mosquitto nats-server)
+SERVICES=(rabbitmq-server mosquitto nats-server postgresql)
 
 log() { printf '[ensure-debian-deps] %s\n' "$*" >&2; }
 
@@ -46,6 +47,11 @@ have() {
   command -v "$1" >/dev/null 2>&1 && return 0
   local d
   for d in /usr/local/sbin /usr/sbin /sbin; do
+    [[ -x "$d/$1" ]] && return 0
+  done
+  # Debian keeps PostgreSQL's server binaries (initdb, pg_ctl) per version,
+  # off PATH: test/helpers/postgres.ts runs them from there.
+  for d in /usr/lib/postgresql/*/bin; do
     [[ -x "$d/$1" ]] && return 0
   done
   return 1

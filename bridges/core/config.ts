@@ -130,6 +130,10 @@ export function resolveBridge(entry: BridgeEntry, index: number, nodeId: string,
   for (const key of ['protocolVersion', 'clientId'] as const) {
     if (entry[key] !== undefined && entry.type !== 'mqtt') throw invalid(`${at}.${key}`, `applies to MQTT bridges only; fix: remove it`);
   }
+  for (const key of ['tables', 'slot', 'publication', 'topic', 'snapshot', 'snapshotChunkRows', 'heartbeatMs', 'maxInFlight']) {
+    if ((entry as unknown as Record<string, unknown>)[key] !== undefined)
+      throw invalid(`${at}.${key}`, `applies to postgres-source bridges only; fix: remove it`);
+  }
   for (const key of ['exchange', 'queue', 'prefetch'] as const) {
     if (entry[key] !== undefined && entry.type !== 'amqp') throw invalid(`${at}.${key}`, `applies to AMQP bridges only; fix: remove it`);
   }

@@ -137,7 +137,7 @@ const JSON_MEDIA_TYPE = /^[^/;]+\/(?:[^;]*\+)?json[ \t]*(?:;|$)/i;
 const INT32_MIN = -2_147_483_648;
 const INT32_MAX = 2_147_483_647;
 
-const INGRESS_PROTOCOLS: ReadonlySet<string> = new Set<IngressProtocol>(['ws', 'http', 'mqtt', 'amqp', 'nats', 'peer', 'system']);
+const INGRESS_PROTOCOLS: ReadonlySet<string> = new Set<IngressProtocol>(['ws', 'http', 'mqtt', 'amqp', 'nats', 'postgres', 'peer', 'system']);
 
 // Problems are constants: no allocation on the refusal path, and stable text for clients.
 function p(attribute: string, reason: string): EventProblem {

@@ -10,7 +10,7 @@
 import type { Context, Span } from '@opentelemetry/api';
 
 /** How an event entered the mesh; 'system' for events a node publishes itself (mesh views). */
-export type IngressProtocol = 'ws' | 'http' | 'mqtt' | 'amqp' | 'nats' | 'peer' | 'system';
+export type IngressProtocol = 'ws' | 'http' | 'mqtt' | 'amqp' | 'nats' | 'postgres' | 'peer' | 'system';
 
 /** One node an event passed through, in order, appended by the mesh only. */
 export interface Hop {

@@ -36,8 +36,14 @@ export interface BridgeSet {
   close(): Promise<void>;
 }
 
+/** What a bridge may use of the node beyond its pipeline. */
+export interface BridgeHost {
+  /** The node's storage directory (`storage.dir`): where a bridge keeps its position (bridges/postgres checkpoints). */
+  readonly storageDir: string;
+}
+
 /** Builds bridges from the config's `bridges` entries, against the node's public surface. */
-export type BridgeFactory = (node: MeshNode, entries: NodeConfig['bridges'], log: (line: string) => void) => Promise<BridgeSet>;
+export type BridgeFactory = (node: MeshNode, entries: NodeConfig['bridges'], log: (line: string) => void, host: BridgeHost) => Promise<BridgeSet>;
 
 /** Parts that live above broker/ in the dependency order, plugged in by the entry point. */
 export interface NodeExtensions {
@@ -253,7 +259,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     try {
       if (extensions.bridges === undefined)
         throw new MeshError('MG_ERR_CONFIG_INVALID', 'bridges: this build has no bridge support; fix: start the node with the meshgate command');
-      bridges = await extensions.bridges(node, config.bridges, log);
+      bridges = await extensions.bridges(node, config.bridges, log, { storageDir: config.storage.dir });
     } catch (err) {
       // A wrong bridge entry stops start-up; what is already listening must
       // not keep the process alive behind the error message.

@@ -143,6 +143,7 @@ export class MeshNode {
       'mqtt',
       'amqp',
       'nats',
+      'postgres',
       'peer',
       'system',
     ]);
@@ -150,7 +151,7 @@ export class MeshNode {
       m,
       'meshgate_events_invalid_total',
       'Events refused at ingress because their data does not match the schema bound to them, by ingress protocol (each also sent to _mg.deadletter.<topic>)',
-      ['ws', 'http', 'mqtt', 'amqp', 'nats'],
+      ['ws', 'http', 'mqtt', 'amqp', 'nats', 'postgres'],
     );
     this.#deliveries = m.counter('meshgate_deliveries_total', 'Events handed to local subscribers (one per subscriber)');
     this.#badTraceparent = m.counter(
