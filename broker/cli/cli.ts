@@ -91,6 +91,8 @@ SIGINT/SIGTERM stop accepting, flush, close clients with 1001 and exit 0.`,
         `meshgate ${VERSION} node '${config.node.id}' (region '${config.node.region}') ready\n` +
           `  WebSocket (meshgate protocol)  ${running.wsUrl}\n` +
           `  WebSocket (CloudEvents)        ${running.wsUrl.replace(/\/v1\/ws$/, '')}/v1/ce/<topic-filter>\n` +
+          `  HTTP publish (CloudEvents)     POST ${running.httpUrl}/v1/events/<topic>\n` +
+          `  Server-Sent Events             ${running.httpUrl}/v1/sse/<topic-filter>\n` +
           `  health                         ${running.httpUrl}/healthz\n` +
           `  metrics                        ${running.httpUrl}/metrics\n` +
           `  stats                          ${running.httpUrl}/v1/stats\n` +
