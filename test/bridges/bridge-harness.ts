@@ -174,6 +174,11 @@ export async function wsProducer(t: TestContext, node: RunningNode, topic: strin
 }
 
 /** An in-process mesh subscriber (counts what the node delivers to it). */
+/** A plain event as a client ingress would hand it to the node: no trace context, no provenance yet. */
+export function clientEvent(id: string, source: string, type: string, topic: string, data: string): MeshEvent {
+  return { id, source, type, topic, data: Buffer.from(data), attrs: {}, traceparent: undefined, tracestate: undefined, origin: undefined, hops: [] };
+}
+
 export function meshSubscriber(node: RunningNode, filter: string): Inbox<MeshEvent> & Subscriber {
   const inbox = new Inbox<MeshEvent>() as Inbox<MeshEvent> & Subscriber;
   (inbox as { format: Subscriber['format'] }).format = { name: 'test', binary: true, encode: () => new Uint8Array(0), batch: null };

@@ -28,6 +28,7 @@ import {
   amqpConsumer,
   type BridgedNode,
   bridgesSettled,
+  clientEvent,
   type Inbox,
   meshSubscriber,
   mqttBinaryProps,
@@ -478,42 +479,13 @@ describe('topic translation through real brokers', () => {
       ['fw.v1%2E2.x', 'fw.a%20b.%zz', 'fw.%00.empty', 'fw.%2A.%3E'],
     );
     // mesh -> MQTT: '/' inside a token becomes %2F, so the level count survives.
-    for (const topic of ['out.files.v1/2', 'out.a%2Eb'])
-      n.running.node.ingest(
-        {
-          id: topic,
-          source: '/tr',
-          type: 't',
-          topic,
-          data: Buffer.from('1'),
-          attrs: {},
-          traceparent: undefined,
-          tracestate: undefined,
-          origin: undefined,
-          hops: [],
-        },
-        'ws',
-      );
+    for (const topic of ['out.files.v1/2', 'out.a%2Eb']) n.running.node.ingest(clientEvent(topic, '/tr', 't', topic, '1'), 'ws');
     await back.waitFor(2);
     const c = await mqttClient(t, mq.url, 5);
     const seen: string[] = [];
     c.on('message', (topic) => seen.push(topic));
     await c.subscribeAsync('back/#');
-    n.running.node.ingest(
-      {
-        id: 'tr-z',
-        source: '/tr',
-        type: 't',
-        topic: 'out.files.v1/2',
-        data: Buffer.from('1'),
-        attrs: {},
-        traceparent: undefined,
-        tracestate: undefined,
-        origin: undefined,
-        hops: [],
-      },
-      'ws',
-    );
+    n.running.node.ingest(clientEvent('tr-z', '/tr', 't', 'out.files.v1/2', '1'), 'ws');
     await until('MQTT consumer saw the export', () => seen.length === 1);
     assert.deepEqual(seen, ['back/files/v1%2F2']);
   });
@@ -552,21 +524,7 @@ describe('topic translation through real brokers', () => {
     await sub.waitFor(1);
     assert.equal(sub.items[0].topic, 'kt.v1%2E2.a%20b');
     await until('refusal counted', () => ((n.bridges.bridges[0].status().refused as Record<string, number>).MG_ERR_TOPIC_INVALID ?? 0) === 1);
-    n.running.node.ingest(
-      {
-        id: 'ko-1',
-        source: '/tr',
-        type: 't',
-        topic: 'ko.%2A.a%20b',
-        data: Buffer.from('1'),
-        attrs: {},
-        traceparent: undefined,
-        tracestate: undefined,
-        origin: undefined,
-        hops: [],
-      },
-      'ws',
-    );
+    n.running.node.ingest(clientEvent('ko-1', '/tr', 't', 'ko.%2A.a%20b', '1'), 'ws');
     await back.waitFor(1);
     assert.equal(back.items[0].attrs.id, 'ko-1');
   });

@@ -12,7 +12,7 @@ import { connect as natsConnect } from 'nats';
 import type { MeshEvent } from '../../broker/mod.js';
 import { type BrokerHandle, startMosquitto, startNatsServer, startRabbitMQ } from '../helpers/brokers.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
-import { bridgesSettled, meshSubscriber, mqttBinaryProps, startBridgedNode, until } from './bridge-harness.js';
+import { bridgesSettled, clientEvent, meshSubscriber, mqttBinaryProps, startBridgedNode, until } from './bridge-harness.js';
 
 const TOTAL = 10_000;
 /** Reconnect quickly: the test measures loss, not patience. */
@@ -220,21 +220,7 @@ test('NATS: after a nats-server restart under 10,000 exported events the bridge 
   const node = n.running.node;
   const deadline = Date.now() + 60_000;
   for (let i = 0; i < TOTAL && Date.now() < deadline; i++) {
-    const r = node.ingest(
-      {
-        id: `seq-${i}`,
-        source: '/restart-test',
-        type: 'com.example.seq',
-        topic: `seq.${i % 10}`,
-        data: Buffer.from(`event ${i}`),
-        attrs: {},
-        traceparent: undefined,
-        tracestate: undefined,
-        origin: undefined,
-        hops: [],
-      },
-      'ws',
-    );
+    const r = node.ingest(clientEvent(`seq-${i}`, '/restart-test', 'com.example.seq', `seq.${i % 10}`, `event ${i}`), 'ws');
     assert.ok(r.ok);
     // ~5,000 events/s, so the restart lands mid-stream.
     if (i % 50 === 49) await new Promise((r) => setTimeout(r, 10));
@@ -266,21 +252,7 @@ async function produceIntoMesh(n: Awaited<ReturnType<typeof startBridgedNode>>, 
   let restarted: Promise<void> | null = null;
   const deadline = Date.now() + 60_000;
   for (let i = 0; i < TOTAL && Date.now() < deadline; i++) {
-    const r = n.running.node.ingest(
-      {
-        id: `seq-${i}`,
-        source: '/restart-export',
-        type: 'com.example.seq',
-        topic: `${prefix}.${i % 10}`,
-        data: Buffer.from(`event ${i}`),
-        attrs: {},
-        traceparent: undefined,
-        tracestate: undefined,
-        origin: undefined,
-        hops: [],
-      },
-      'ws',
-    );
+    const r = n.running.node.ingest(clientEvent(`seq-${i}`, '/restart-export', 'com.example.seq', `${prefix}.${i % 10}`, `event ${i}`), 'ws');
     assert.ok(r.ok);
     if (i % 50 === 49) await new Promise((res) => setTimeout(res, 10));
     if (i === 3000) restarted = atRestart();
