@@ -133,7 +133,11 @@ export class NodeProcess {
     return (await this.json<{ peers: Array<Record<string, unknown>> }>('/v1/peers')).peers;
   }
 
-  async routes(): Promise<{ local: string[]; self: { filters: string[] }; origins: Array<{ origin: string; filters: string[]; via: string | null }> }> {
+  async routes(): Promise<{
+    local: string[];
+    self: { version: number; filters: string[] };
+    origins: Array<{ origin: string; version: number; filters: string[]; via: string | null }>;
+  }> {
     return this.json('/v1/routes');
   }
 
