@@ -90,8 +90,16 @@ export interface NodeConfig {
   readonly storage: {
     /** The stream store's directory, created on demand; one node per directory. @default './data/<node id>' */
     readonly dir: string;
-    /** 'lmdb' on disk; 'memory' is lost at exit (tests). Open for more engines (JetStream). @default 'lmdb' */
+    /** 'lmdb' on disk; 'jetstream' on the nats-servers of `jetstream`; 'memory' is lost at exit (tests). @default 'lmdb' */
     readonly engine: StorageEngine;
+    /** The JetStream engine's servers and naming; required with engine 'jetstream'. */
+    readonly jetstream?: {
+      readonly servers: readonly string[];
+      /** @default the node id, other characters than A-Z a-z 0-9 - as '-', at most 32 */
+      readonly storeId?: string;
+      readonly replicas?: number;
+      readonly cacheEntries?: number;
+    };
     /** 'group': one commit + fsync per event-loop turn; 'sync': one per append. Acks wait for either. @default 'group' */
     readonly durability: 'group' | 'sync';
     /** Appends are refused with MG_ERR_STREAM_FULL past this many stored bytes; 0: no limit. @default 0 */
@@ -102,7 +110,7 @@ export interface NodeConfig {
 }
 
 /** Stream store engines a node can open. */
-export type StorageEngine = 'lmdb' | 'memory';
+export type StorageEngine = 'lmdb' | 'memory' | 'jetstream';
 
 /** PEM files of a TLS endpoint. */
 export interface TlsFiles {
@@ -233,7 +241,7 @@ export function resolveConfig(...layers: ConfigLayer[]): NodeConfig {
     throw new MeshError('MG_ERR_CONFIG_INVALID', `invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const config = mergeDeep(structuredClone(DEFAULTS) as unknown as Record<string, unknown>, merged) as unknown as NodeConfig;
-  resolveStorage(config as unknown as { node: NodeConfig['node']; storage: { dir: string }; streams: unknown[] });
+  resolveStorage(config as unknown as Parameters<typeof resolveStorage>[0]);
   if (config.mesh.peers.length > 0 && config.mesh.key === undefined) {
     throw new MeshError(
       'MG_ERR_CONFIG_INVALID',
@@ -251,8 +259,21 @@ export function resolveConfig(...layers: ConfigLayer[]): NodeConfig {
 }
 
 /** The default data directory, and stream entries as StreamConfig (maxAge '24h' -> maxAgeMs). The schema checked their shape. */
-function resolveStorage(config: { node: NodeConfig['node']; storage: { dir: string }; streams: unknown[] }): void {
+function resolveStorage(config: {
+  node: NodeConfig['node'];
+  storage: { dir: string; engine: StorageEngine; jetstream?: { storeId?: string } };
+  streams: unknown[];
+}): void {
   if (config.storage.dir === '') config.storage.dir = join('data', config.node.id);
+  if (config.storage.engine === 'jetstream') {
+    if (config.storage.jetstream === undefined) {
+      throw new MeshError(
+        'MG_ERR_CONFIG_INVALID',
+        "invalid configuration:\n  storage.jetstream: required when storage.engine is 'jetstream'; fix: set storage.jetstream.servers to the nats-server URLs, e.g. [nats://127.0.0.1:4222]",
+      );
+    }
+    config.storage.jetstream.storeId ??= config.node.id.replace(/[^A-Za-z0-9-]/g, '-').slice(0, 32);
+  }
   const seen = new Map<string, number>();
   config.streams = config.streams.map((entry, i) => {
     let c: StreamConfig;

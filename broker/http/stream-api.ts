@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { type ErrorCode, MeshError } from '../base/mod.js';
 import { decodeStoredEvent, type StreamInfo, type StreamManager, streamConfigFromEntry } from '../streams/mod.js';
 import type { WriteRefusal } from './schema-api.js';
+import { sendJson } from './send-json.js';
 
 /**
  * Streams over HTTP (operations; reading events is a later step):
@@ -56,7 +57,7 @@ export function mountStreamApi(app: TemplatedApp, streams: StreamManager, option
     problem(res, r.status, r.code, r.message);
     return true;
   };
-  app.get('/v1/streams', (res) => json(res, '200 OK', { streams: streams.list().map(streamJson) }));
+  app.get('/v1/streams', (res) => sendJson(res, '200 OK', { streams: streams.list().map(streamJson) }));
   app.get('/v1/streams/:name', (res, req) => {
     const name = param(req, 0);
     const info = streams.info(name);
@@ -67,7 +68,7 @@ export function mountStreamApi(app: TemplatedApp, streams: StreamManager, option
         'MG_ERR_STREAM_UNKNOWN',
         `no stream '${name}'; fix: create it (POST /v1/streams) or check the name (GET /v1/streams)`,
       );
-    json(res, '200 OK', streamJson(info));
+    sendJson(res, '200 OK', streamJson(info));
   });
   app.get('/v1/streams/:name/entries', (res, req) => {
     const name = param(req, 0);
@@ -76,16 +77,27 @@ export function mountStreamApi(app: TemplatedApp, streams: StreamManager, option
     if (!Number.isSafeInteger(after) || after < 0 || !Number.isSafeInteger(limit) || limit < 1) {
       return problem(res, '400 Bad Request', 'MG_ERR_STREAM_REQUEST_INVALID', 'after: a whole number >= 0, limit: 1-1000');
     }
-    const r = streams.read(name, after, limit);
-    if (!r.ok) {
-      const status = r.code === 'MG_ERR_STREAM_UNKNOWN' ? '404 Not Found' : '409 Conflict';
-      return problem(res, status, r.code, `stream '${name}': cannot read after ${after} (${r.reason}; first ${r.first}, last ${r.last})`);
-    }
-    const entries = r.entries.map((e) => {
-      const ev = decodeStoredEvent(e.bytes);
-      return { offset: e.offset, time: e.time, topic: e.topic, id: ev?.id ?? null, source: ev?.source ?? null, type: ev?.type ?? null };
-    });
-    json(res, '200 OK', { entries, last: r.last, epoch: r.epoch });
+    let aborted = false;
+    res.onAborted(() => (aborted = true));
+    // An engine that caches (JetStream) fetches first, so a page is never short only for want of a fetch.
+    void streams.readable(name, after, limit).then(
+      () => {
+        if (aborted) return;
+        const r = streams.read(name, after, limit);
+        if (!r.ok) {
+          const status = r.code === 'MG_ERR_STREAM_UNKNOWN' ? '404 Not Found' : '409 Conflict';
+          return problem(res, status, r.code, `stream '${name}': cannot read after ${after} (${r.reason}; first ${r.first}, last ${r.last})`);
+        }
+        const entries = r.entries.map((e) => {
+          const ev = decodeStoredEvent(e.bytes);
+          return { offset: e.offset, time: e.time, topic: e.topic, id: ev?.id ?? null, source: ev?.source ?? null, type: ev?.type ?? null };
+        });
+        sendJson(res, '200 OK', { entries, last: r.last, epoch: r.epoch });
+      },
+      (err: unknown) => {
+        if (!aborted) problem(res, '503 Service Unavailable', 'MG_ERR_STREAM_IO', `stream '${name}': cannot read after ${after} (${(err as Error).message})`);
+      },
+    );
   });
   app.post('/v1/streams', (res, req) => {
     // The name is in the body: read it first, authorize, then create.
@@ -141,12 +153,6 @@ function param(req: HttpRequest, index: number): string {
   }
 }
 
-function json(res: HttpResponse, status: string, body: unknown): void {
-  res.cork(() => {
-    res.writeStatus(status).writeHeader('Content-Type', 'application/json').end(JSON.stringify(body));
-  });
-}
-
 /** RFC 9457 problem details, with the node's code. */
 function problem(res: HttpResponse, status: string, code: ErrorCode | string, detail: string, close = false): void {
   const n = Number.parseInt(status, 10);
@@ -199,7 +205,7 @@ function withJsonBody(res: HttpResponse, req: HttpRequest, limit: number, handle
     }
     handle(body).then(
       ([status, out]) => {
-        if (!aborted) json(res, status, out);
+        if (!aborted) sendJson(res, status, out);
       },
       (err: unknown) => {
         if (!aborted) replyError(res, err);

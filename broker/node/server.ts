@@ -21,7 +21,7 @@ import {
   startPeerTlsEndpoint,
 } from '../peering/mod.js';
 import { IngressValidator, MeshNode } from '../pipeline/mod.js';
-import { LmdbStreamStore, MemoryStreamStore, StreamManager, type StreamStore } from '../streams/mod.js';
+import { JetStreamStreamStore, LmdbStreamStore, MemoryStreamStore, StreamManager, type StreamStore } from '../streams/mod.js';
 import { EventTracing, startTelemetry, type Telemetry } from '../telemetry/mod.js';
 import { CE_PATH_PREFIX, CLIENT_PATH, mountWsEndpoints } from '../ws/mod.js';
 
@@ -372,11 +372,13 @@ export { CE_PATH_PREFIX, CLIENT_PATH };
  */
 async function startStreams(config: NodeConfig, node: MeshNode): Promise<StreamManager> {
   const { storage } = config;
+  const jetstream = storage.engine === 'jetstream' ? await openJetStream(storage) : null;
   const open = (): StreamStore =>
-    storage.engine === 'memory'
+    jetstream ??
+    (storage.engine === 'memory'
       ? new MemoryStreamStore({ maxStoreBytes: storage.maxBytes })
-      : LmdbStreamStore.open({ dir: storage.dir, durability: storage.durability, maxStoreBytes: storage.maxBytes });
-  const eager = storage.engine === 'memory' || config.streams.length > 0 || existsSync(join(storage.dir, 'data.mdb'));
+      : LmdbStreamStore.open({ dir: storage.dir, durability: storage.durability, maxStoreBytes: storage.maxBytes }));
+  const eager = storage.engine !== 'lmdb' || config.streams.length > 0 || existsSync(join(storage.dir, 'data.mdb'));
   let store: StreamStore | null = null;
   try {
     store = eager ? open() : null;
@@ -396,6 +398,26 @@ async function startStreams(config: NodeConfig, node: MeshNode): Promise<StreamM
   }
   node.setDurability(streams);
   return streams;
+}
+
+/** The JetStream engine, connected at start: a node whose streams live on nats-servers it cannot reach does not start. */
+async function openJetStream(storage: NodeConfig['storage']): Promise<StreamStore> {
+  const js = storage.jetstream!;
+  try {
+    return await JetStreamStreamStore.open({
+      servers: [...js.servers],
+      storeId: js.storeId,
+      ...(js.replicas === undefined ? {} : { replicas: js.replicas }),
+      ...(js.cacheEntries === undefined ? {} : { cacheEntries: js.cacheEntries }),
+    });
+  } catch (err) {
+    if (err instanceof MeshError) throw err;
+    throw new MeshError(
+      'MG_ERR_STREAM_IO',
+      `storage.jetstream.servers: cannot open the JetStream engine on ${js.servers.join(', ')} (${(err as Error).message}); fix: start nats-server with -js there, or correct the URLs`,
+      { cause: err },
+    );
+  }
 }
 
 /** As schemaWriteAuthorizer: creating or removing stream N needs publish rights on `_mg.streams.N`. */

@@ -212,6 +212,15 @@ export class StreamManager implements DurabilityGate {
     return this.#store.read(name, after, limit, epoch);
   }
 
+  /**
+   * Resolves once read(name, after, limit) can answer from memory. The
+   * JetStream engine fetches what its cache lacks, and its read() may
+   * return fewer entries (even none) before; lmdb and memory resolve at once.
+   */
+  readable(name: string, after: number, limit: number): Promise<void> {
+    return this.#store?.readable(name, after, limit) ?? Promise.resolve();
+  }
+
   /** First offset whose append time is >= `time` (ms); last + 1 if none; undefined for an unknown stream. */
   seekTime(name: string, time: number): number | undefined {
     return this.#store?.seekTime(name, time);

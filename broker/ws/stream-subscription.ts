@@ -28,6 +28,8 @@ import type { WsSession } from './ws-session.js';
 
 /** Most entries read per page: one batch frame's worth. */
 const PAGE = 256;
+/** Wait before fetching again after a caching engine's fetch failed (its server is away). */
+const REFETCH_MS = 1000;
 
 /** Why a stream subscription ended on its own: a read refused (retention overtook it, the stream was removed or re-created). */
 export type StreamSubEnd = (frame: Record<string, unknown>) => void;
@@ -101,6 +103,14 @@ export class StreamSubscription {
     if (!r.ok) {
       this.stop();
       this.#onEnd({ code: r.code, reason: r.reason, first: r.first, last: r.last, epoch: r.epoch, position: this.#position });
+      return;
+    }
+    if (r.entries.length === 0 && this.#position < r.last) {
+      // A caching engine (JetStream) answers from memory only: fetch, then read again.
+      this.#streams.readable(this.stream, this.#position, PAGE).then(
+        () => this.wake(),
+        () => setTimeout(() => this.wake(), REFETCH_MS).unref(),
+      );
       return;
     }
     let queued = 0;
