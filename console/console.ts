@@ -11,6 +11,8 @@
  *                             once at load, so the picture is there at once)
  *       `>`                   topic rates (optional, see the checkbox)
  *       `_mg.deadletter.>`    dead letters (the dead-letter topic of issue 5)
+ *   - each node's streams (offsets, events, bytes, consumers and their
+ *     lag), from the same mesh view
  *       the user's filter     live tail
  *
  * Test hooks: window.meshConsole exposes the client and the last mesh view.
@@ -25,6 +27,18 @@ interface MeshNodeView {
   self: boolean;
   local: string[];
   bridges: Array<Record<string, unknown>>;
+  /** /v1/streams rows of that node (older nodes: absent). */
+  streams?: MeshStreamView[];
+}
+interface MeshStreamView {
+  name: string;
+  first: number;
+  last: number;
+  events: number;
+  bytes: number;
+  config?: { filters?: string[] };
+  /** Durable consumers, where the node reports them. */
+  consumers?: Array<{ name: string; lag?: number; active?: boolean }>;
 }
 interface MeshLinkView {
   a: string;
@@ -118,6 +132,18 @@ function render(view: MeshView): void {
     }),
   );
   $('#bridges tbody').innerHTML = bridgeRows.join('') || '<tr><td colspan="4" class="empty">no bridges configured</td></tr>';
+  const streamRows = view.nodes.flatMap((n) =>
+    (n.streams ?? []).map((st) => {
+      const consumers = (st.consumers ?? []).map((c) => `${esc(c.name)} (lag ${esc(c.lag ?? '?')}${c.active === false ? ', idle' : ''})`);
+      return (
+        `<tr data-stream="${esc(n.id)}/${esc(st.name)}"><td>${esc(n.id)}</td><td>${esc(st.name)}</td>` +
+        `<td class="mono">${(st.config?.filters ?? []).map(esc).join('<br>')}</td><td class="num">${esc(st.events)}</td>` +
+        `<td class="num">${esc(st.first)}–${esc(st.last)}</td><td class="num">${esc(st.bytes)}</td>` +
+        `<td>${consumers.join('<br>') || '<span class="empty">none</span>'}</td></tr>`
+      );
+    }),
+  );
+  $('#streams tbody').innerHTML = streamRows.join('') || '<tr><td colspan="7" class="empty">no streams</td></tr>';
 }
 
 function nodeState(n: MeshNodeView, view: MeshView): 'up' | 'down' {

@@ -1,5 +1,7 @@
 import type { PeerMesh } from '../peering/mod.js';
 import type { MeshNode } from '../pipeline/mod.js';
+import type { StreamManager } from '../streams/mod.js';
+import { streamJson } from './stream-api.js';
 
 /** What the mesh view reads of the local node. */
 export interface MeshViewSources {
@@ -7,6 +9,8 @@ export interface MeshViewSources {
   readonly mesh: PeerMesh;
   /** /v1/bridges rows. */
   readonly bridges: () => Array<Record<string, unknown>>;
+  /** The node's streams (their /v1/streams rows go in the view); none: no streams. */
+  readonly streams?: StreamManager;
 }
 
 /**
@@ -17,7 +21,7 @@ export interface MeshViewSources {
  * (it dials us, nobody dials it) appears without its own links; a link it
  * has is inferred from a 2-hop route through a neighbour.
  *
- * {node, region, at, nodes: [{id, region, url, reachable, self, local, bridges}],
+ * {node, region, at, nodes: [{id, region, url, reachable, self, local, bridges, streams}],
  *  links: [{a, b, state, rttMs, events, reportedBy, inferred?}]}
  */
 interface NodeReport {
@@ -27,6 +31,8 @@ interface NodeReport {
   readonly peers: Array<Record<string, unknown>>;
   readonly bridges: Array<Record<string, unknown>>;
   readonly local: string[];
+  /** /v1/streams rows. */
+  readonly streams: Array<Record<string, unknown>>;
 }
 
 const MESH_MAX_NODES = 32;
@@ -73,6 +79,7 @@ async function crawlMesh(sources: MeshViewSources): Promise<Record<string, unkno
     peers: mesh.peers(),
     bridges: sources.bridges(),
     local: node.localFilters().sort(),
+    streams: sources.streams?.list().map(streamJson) ?? [],
   });
   const tried = new Set<string>();
   let frontier = [...reports.values()];
@@ -87,7 +94,9 @@ async function crawlMesh(sources: MeshViewSources): Promise<Record<string, unkno
     for (const u of urls) tried.add(u);
     const fetched = await Promise.all(
       [...urls].map(async (url) => {
-        const [peers, bridges, nodeRoutes] = await Promise.all([fetchJson(`${url}/v1/peers`), fetchJson(`${url}/v1/bridges`), fetchJson(`${url}/v1/routes`)]);
+        const [peers, bridges, nodeRoutes, streams] = await Promise.all(
+          ['/v1/peers', '/v1/bridges', '/v1/routes', '/v1/streams'].map((path) => fetchJson(`${url}${path}`)),
+        );
         if (peers === null || typeof peers.node !== 'string') return null;
         return {
           id: peers.node,
@@ -96,6 +105,7 @@ async function crawlMesh(sources: MeshViewSources): Promise<Record<string, unkno
           peers: Array.isArray(peers.peers) ? (peers.peers as Array<Record<string, unknown>>) : [],
           bridges: Array.isArray(bridges?.bridges) ? (bridges!.bridges as Array<Record<string, unknown>>) : [],
           local: Array.isArray(nodeRoutes?.local) ? (nodeRoutes!.local as string[]) : [],
+          streams: Array.isArray(streams?.streams) ? (streams!.streams as Array<Record<string, unknown>>) : [],
         } satisfies NodeReport;
       }),
     );
@@ -109,13 +119,22 @@ async function crawlMesh(sources: MeshViewSources): Promise<Record<string, unkno
 
   const nodes = new Map<string, Record<string, unknown>>();
   for (const r of reports.values())
-    nodes.set(r.id, { id: r.id, region: r.region, url: r.url, reachable: true, self: r.id === node.nodeId, local: r.local, bridges: r.bridges });
+    nodes.set(r.id, {
+      id: r.id,
+      region: r.region,
+      url: r.url,
+      reachable: true,
+      self: r.id === node.nodeId,
+      local: r.local,
+      bridges: r.bridges,
+      streams: r.streams,
+    });
   const links = new Map<string, Record<string, unknown> & { reportedBy: string[] }>();
   for (const r of reports.values()) {
     for (const p of r.peers) {
       if (typeof p.node !== 'string') continue;
       if (!nodes.has(p.node))
-        nodes.set(p.node, { id: p.node, region: p.region ?? null, url: httpOf(p.url), reachable: false, self: false, local: [], bridges: [] });
+        nodes.set(p.node, { id: p.node, region: p.region ?? null, url: httpOf(p.url), reachable: false, self: false, local: [], bridges: [], streams: [] });
       const [a, b] = r.id < p.node ? [r.id, p.node] : [p.node, r.id];
       const key = `${a}\u0000${b}`;
       const events = Number(p.sentEvents ?? 0) + Number(p.receivedEvents ?? 0);
@@ -132,7 +151,8 @@ async function crawlMesh(sources: MeshViewSources): Promise<Record<string, unkno
     }
   }
   for (const o of routes.origins) {
-    if (!nodes.has(o.origin)) nodes.set(o.origin, { id: o.origin, region: null, url: null, reachable: false, self: false, local: [], bridges: [] });
+    if (!nodes.has(o.origin))
+      nodes.set(o.origin, { id: o.origin, region: null, url: null, reachable: false, self: false, local: [], bridges: [], streams: [] });
     if (o.hops === 2 && o.via !== null) {
       const [a, b] = o.via < o.origin ? [o.via, o.origin] : [o.origin, o.via];
       const key = `${a}\u0000${b}`;

@@ -199,7 +199,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
   // Mesh-wide registry: states travel over the peer links (registry-sync.ts).
   const registrySync = new RegistrySync(schemas, mesh, node.metrics, { log });
   node.setValidator(new IngressValidator(schemas));
-  const stopMeshViews = startMeshViewPublisher(node, { node, mesh, bridges: () => bridges?.status() ?? [] });
+  const stopMeshViews = startMeshViewPublisher(node, { node, mesh, bridges: () => bridges?.status() ?? [], streams });
   mountHttpApi(app, {
     schemas,
     authorizeSchemaWrite: gate.authenticator.enabled ? schemaWriteAuthorizer(gate.authenticator) : undefined,

@@ -258,3 +258,21 @@ test('stopping a node turns its links to down in the picture', async () => {
   await screenshot(page, 'node-down');
   assert.deepEqual(consolePage.pageErrors, []);
 });
+
+test('a stream created on another node shows in the console with its events and offsets', async (t) => {
+  const { page } = consolePage;
+  const us = node('us');
+  const created = await fetch(`${us.httpUrl}/v1/streams`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'orders', filters: ['kept.orders.>'] }),
+  });
+  assert.equal(created.status, 201);
+  const producer = nodeClient(t, 'us');
+  for (let i = 0; i < 3; i++) await producer.publish('kept.orders.insert', { type: 'order', data: { i } });
+  const row = page.locator('#streams tr[data-stream="us/orders"]');
+  await page.waitForFunction(() => document.querySelector('#streams tr[data-stream="us/orders"] td:nth-child(4)')?.textContent === '3');
+  const cells = await row.locator('td').allInnerTexts();
+  assert.deepEqual(cells.slice(0, 5), ['us', 'orders', 'kept.orders.>', '3', '1–3']);
+  assert.deepEqual(consolePage.pageErrors, []);
+});

@@ -47,6 +47,8 @@ export class NodeProcess {
     const config = {
       node: { id: spec.id, region: spec.region ?? 'r1' },
       listen: { host: '127.0.0.1', port: spec.port },
+      // A stream created over HTTP lands in the test's directory, not ./data of the checkout.
+      storage: { dir: join(dir, 'data') },
       mesh: {
         key: spec.meshKey ?? TEST_MESH_KEY,
         peers: spec.peers ?? [],
