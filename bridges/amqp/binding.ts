@@ -83,6 +83,7 @@ export function encodeAmqp(event: MeshEvent, mode: ContentMode): { body: Buffer;
     headers.cloudEvents_mgtopic = origin.topic;
   }
   if (event.hops.length > 0) headers.cloudEvents_mghops = formatHops(event.hops);
+  if (event.hlc !== undefined) headers.cloudEvents_mghlc = event.hlc;
   const ct = attrs.datacontenttype;
   const data = event.data;
   return {
@@ -143,7 +144,7 @@ const TEXT_ATTRIBUTES: ReadonlySet<string> = new Set([
   'tracestate',
 ]);
 /** Attributes whose bad value is dropped rather than refused (STYLE: trace context; provenance is never read from a broker). */
-const FORGIVEN: ReadonlySet<string> = new Set(['traceparent', 'tracestate', 'mgorigin', 'mgprotocol', 'mgtopic', 'mghops']);
+const FORGIVEN: ReadonlySet<string> = new Set(['traceparent', 'tracestate', 'mgorigin', 'mgprotocol', 'mgtopic', 'mghops', 'mghlc']);
 /** 9999-12-31T23:59:59Z in seconds: the last instant RFC 3339 can write. */
 const MAX_TIMESTAMP_SECONDS = 253_402_300_799;
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });

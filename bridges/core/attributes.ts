@@ -29,6 +29,7 @@ export function flattenEvent(event: MeshEvent, contentTypeApart: boolean): Array
   const origin = event.origin;
   if (origin !== undefined) out.push(['mgorigin', origin.node], ['mgprotocol', origin.protocol], ['mgtopic', origin.topic]);
   if (event.hops.length > 0) out.push(['mghops', formatHops(event.hops)]);
+  if (event.hlc !== undefined) out.push(['mghlc', event.hlc]);
   return out;
 }
 
@@ -48,6 +49,7 @@ const NOT_EXTENSION: ReadonlySet<string> = new Set([
   'mgprotocol',
   'mgtopic',
   'mghops',
+  'mghlc',
 ]);
 const NO_HOPS = Object.freeze([]);
 
@@ -76,6 +78,7 @@ export function eventFromAttributes(map: Record<string, AttrValue>, topic: strin
       traceparent: typeof tp === 'string' && tp !== '' ? tp : undefined,
       tracestate: typeof ts === 'string' && ts !== '' ? ts : undefined,
       origin: undefined,
+      hlc: undefined,
       hops: NO_HOPS,
     },
   };

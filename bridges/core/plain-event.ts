@@ -50,6 +50,7 @@ export function plainEvent(
     traceparent: undefined,
     tracestate: undefined,
     origin: undefined,
+    hlc: undefined,
     hops: [],
   };
 }

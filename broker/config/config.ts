@@ -66,6 +66,8 @@ export interface NodeConfig {
     readonly handshakeTimeoutMs: number;
     /** Peer sockets open without a completed hello, node-wide; past it peer upgrades get HTTP 503 MG_ERR_PEER_BUSY. @default 64 */
     readonly maxPendingHandshakes: number;
+    /** A peer's hybrid logical clock stamp further ahead of this node's wall clock than this is followed only this far (and counted), ms. @default 60000 */
+    readonly hlcMaxAheadMs: number;
     readonly link: PeerLinkOptions;
     /** Mutual TLS between peers (a separate wss listener); none: plain ws peering on the client port. */
     readonly tls?: TlsFiles & { readonly caFile: string; readonly port?: number; readonly host?: string };
@@ -156,6 +158,7 @@ export const DEFAULTS: NodeConfig = Object.freeze({
     maxParked: 100_000,
     handshakeTimeoutMs: 5000,
     maxPendingHandshakes: 64,
+    hlcMaxAheadMs: 60_000,
     link: { ...PEER_LINK_DEFAULTS },
   },
 });

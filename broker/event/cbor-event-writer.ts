@@ -165,6 +165,7 @@ const KEY_MGORIGIN = encoded(() => text('mgorigin'));
 const KEY_MGPROTOCOL = encoded(() => text('mgprotocol'));
 const KEY_MGTOPIC = encoded(() => text('mgtopic'));
 const KEY_MGHOPS = encoded(() => text('mghops'));
+const KEY_MGHLC = encoded(() => text('mghlc'));
 const KEY_DATA = encoded(() => text('data'));
 const PEER_ENTRY_START = encoded(() => head(4, 2));
 
@@ -206,6 +207,7 @@ function eventMap(event: MeshEvent): void {
   if (event.tracestate !== undefined) count++;
   if (event.origin !== undefined) count += 3;
   if (event.hops.length > 0) count++;
+  if (event.hlc !== undefined) count++;
   if (event.data !== undefined) count++;
   head(5, count);
   raw(SPECVERSION_ID);
@@ -246,6 +248,10 @@ function eventMap(event: MeshEvent): void {
       text(hop.region);
       number(hop.time);
     }
+  }
+  if (event.hlc !== undefined) {
+    raw(KEY_MGHLC);
+    text(event.hlc);
   }
   if (event.data !== undefined) {
     raw(KEY_DATA);

@@ -12,6 +12,7 @@
  *     ? "traceparent": tstr, ? "tracestate": tstr,
  *     ? "mgorigin": tstr, ? "mgprotocol": tstr, ? "mgtopic": tstr,
  *     ? "mghops": [* [node: tstr, region: tstr, timeMs: uint]],
+ *     ? "mghlc": tstr,             ; hlc.ts: 17 hex digits
  *     ? "data": bstr }            ; on ingest a tstr is accepted too (UTF-8)
  * ```
  *
@@ -111,6 +112,7 @@ export function encodeEventMap(event: MeshEvent): Record<string, unknown> {
     for (let i = 0; i < hops.length; i++) list[i] = [hops[i].node, hops[i].region, hops[i].time];
     map.mghops = list;
   }
+  if (event.hlc !== undefined) map.mghlc = event.hlc;
   const data = event.data;
   if (data !== undefined) {
     // A Buffer view: cbor-x tags a plain Uint8Array with tag 64 unless tagUint8Array is false, never a Buffer.

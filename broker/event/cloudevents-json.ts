@@ -162,6 +162,7 @@ export function encodeStructuredJson(event: MeshEvent): string {
     out += ',"mgorigin":' + JSON.stringify(origin.node) + ',"mgprotocol":' + JSON.stringify(origin.protocol) + ',"mgtopic":' + JSON.stringify(origin.topic);
   }
   if (event.hops.length > 0) out += ',"mghops":' + JSON.stringify(formatHops(event.hops));
+  if (event.hlc !== undefined) out += ',"mghlc":"' + event.hlc + '"'; // hex digits only: no escaping
   const data = event.data;
   if (data !== undefined) out += dataMember(data, attrs.datacontenttype);
   return out + '}';

@@ -21,7 +21,8 @@
  *                    Integer (-2^31 .. 2^31-1); objects and arrays refused
  *   traceparent,     kept when a String, silently dropped otherwise: bad
  *   tracestate       trace context never refuses an event (STYLE, Trace context)
- *   mgorigin, ...    provenance: collected only when trusted, else dropped
+ *   mgorigin, ...    provenance (mgorigin, mgprotocol, mgtopic, mghops, mghlc):
+ *                    collected only when trusted, else dropped
  *
  * A `null` value means "unset" (JSON format §2.2: "When decoding attributes
  * and a null value is encountered, it MUST be treated as the equivalent of
@@ -33,6 +34,7 @@
  * properties, NATS headers) safe from injected line breaks.
  */
 import type { AttrValue, Hop, IngressProtocol, MeshEvent, Origin } from './event.js';
+import { isHlc } from './hlc.js';
 
 /** Why an event is not a valid CloudEvent. */
 export interface EventProblem {
@@ -73,6 +75,7 @@ export interface AttributeParts {
   mgprotocol: unknown;
   mgtopic: unknown;
   mghops: unknown;
+  mghlc: unknown;
 }
 
 /** A fresh, empty AttributeParts. */
@@ -88,6 +91,7 @@ export function newAttributeParts(): AttributeParts {
     mgprotocol: undefined,
     mgtopic: undefined,
     mghops: undefined,
+    mghlc: undefined,
   };
 }
 
@@ -184,6 +188,7 @@ const NOT_IN_ATTRS: ReadonlySet<string> = new Set([
   'mgprotocol',
   'mgtopic',
   'mghops',
+  'mghlc',
 ]);
 
 /**
@@ -472,6 +477,9 @@ export function readAttributes(map: Readonly<Record<string, unknown>>, into: Att
       case 'mghops':
         if (trustProvenance && into !== null) into.mghops = value;
         continue;
+      case 'mghlc':
+        if (trustProvenance && into !== null) into.mghlc = value;
+        continue;
       default: {
         const problem = checkAttribute(name, value);
         if (problem !== null) return problem;
@@ -517,6 +525,7 @@ export function isProblem(value: unknown): value is EventProblem {
 }
 
 const NO_HOPS: readonly Hop[] = Object.freeze([]);
+const BAD_HLC: EventProblem = Object.freeze({ attribute: 'mghlc', reason: 'must be a hybrid logical clock stamp: 17 lower-case hex digits' });
 
 /**
  * Builds the MeshEvent from validated parts. Every decoder goes through
@@ -529,6 +538,7 @@ export function eventFromParts(
   data: Uint8Array | undefined,
   origin: Origin | undefined,
   hops: readonly Hop[] | undefined,
+  hlc?: string,
 ): MeshEvent {
   return {
     id: parts.id,
@@ -540,6 +550,7 @@ export function eventFromParts(
     traceparent: parts.traceparent,
     tracestate: parts.tracestate,
     origin,
+    hlc,
     hops: hops === undefined || hops.length === 0 ? NO_HOPS : hops,
   };
 }
@@ -566,5 +577,7 @@ export function finishDecode(
     if (h === null) return { ok: false, problem: badHops };
     hops = h;
   }
-  return { ok: true, event: eventFromParts(parts, topic, data, origin, hops) };
+  const hlc = parts.mghlc;
+  if (hlc !== undefined && !isHlc(hlc)) return { ok: false, problem: BAD_HLC };
+  return { ok: true, event: eventFromParts(parts, topic, data, origin, hops, hlc) };
 }

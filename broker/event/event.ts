@@ -54,6 +54,12 @@ export interface MeshEvent {
   readonly traceparent?: string;
   readonly tracestate?: string;
   readonly origin?: Origin;
+  /**
+   * Hybrid logical clock stamp (hlc.ts), written by the node that admits
+   * the event and never changed after: 17 hex digits, sortable as text.
+   * Provenance like `origin`: a producer's value is discarded.
+   */
+  readonly hlc?: string;
   readonly hops: readonly Hop[];
   /**
    * This node's span for the event while it routes it (set only when
@@ -69,6 +75,7 @@ export const PROVENANCE_ATTRS = {
   originProtocol: 'mgprotocol',
   originTopic: 'mgtopic',
   hops: 'mghops',
+  hlc: 'mghlc',
 } as const;
 
 const RESERVED_PROVENANCE = new Set<string>(Object.values(PROVENANCE_ATTRS));

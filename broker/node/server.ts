@@ -106,6 +106,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     topicLimits: config.limits.topic,
     maxEventBytes: config.limits.maxEventBytes,
     dedup: config.dedup,
+    hlcMaxAheadMs: config.mesh.hlcMaxAheadMs,
   });
   const mesh = new PeerMesh(node, {
     maxHops: config.mesh.maxHops,

@@ -2,7 +2,7 @@ import { checkFilter, checkTopic, type TopicLimits } from '../../routing/mod.js'
 import type { ErrorCode } from '../base/mod.js';
 import { type Histogram, type Metric, MetricsRegistry } from '../base/mod.js';
 import type { Hop, IngressProtocol, MeshEvent } from '../event/mod.js';
-import { isValidTraceparent } from '../event/mod.js';
+import { HybridClock, isValidTraceparent } from '../event/mod.js';
 import type { EventTracing } from '../telemetry/mod.js';
 import type { Upstream } from './completion.js';
 import { deadLetter, deadLetterTopic } from './dead-letter.js';
@@ -79,6 +79,12 @@ export interface MeshNodeOptions {
   readonly validator?: EventValidator | null;
   /** Records OpenTelemetry spans per event; null or absent: tracing off, at the cost of one branch per event. */
   readonly tracing?: EventTracing | null;
+  /**
+   * How far (ms) a peer's hybrid logical clock may run ahead of this
+   * node's wall clock before the node's clock stops following it (counted
+   * in meshgate_hlc_clamped_total). @default 60_000
+   */
+  readonly hlcMaxAheadMs?: number;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -118,6 +124,8 @@ export class MeshNode {
   #validator: EventValidator | null;
   readonly #badTraceparent: Metric;
   readonly #tracing: EventTracing | null;
+  /** Stamps `mghlc` on events this node admits; merges its peers' stamps. */
+  readonly #clock: HybridClock;
   /** Per previous node: seconds from its hop stamp to ours. */
   readonly #hopLatency = new Map<string, Histogram>();
   /** Per origin node: seconds from the first hop stamp to ours. */
@@ -167,6 +175,11 @@ export class MeshNode {
       withdrawn: m.counter('meshgate_events_undelivered_total', undeliveredHelp, { reason: 'withdrawn' }),
       restart: m.counter('meshgate_events_undelivered_total', undeliveredHelp, { reason: 'restart' }),
     };
+    const clamped = m.counter(
+      'meshgate_hlc_clamped_total',
+      "Peer events whose hybrid logical clock stamp ran further ahead of this node's wall clock than hlcMaxAheadMs: the node's clock followed only up to the bound",
+    );
+    this.#clock = new HybridClock({ now: this.#now, maxAheadMs: options.hlcMaxAheadMs, onClamp: () => clamped.inc() });
     m.gaugeFn('meshgate_subscriptions', 'Local (filter, subscriber) pairs', () => this.#router.size);
     m.gaugeFn('meshgate_dedup_entries', 'Entries held in the dedup window', () => this.#dedup.size);
   }
@@ -247,9 +260,14 @@ export class MeshNode {
     return checkFilter(filter, this.#limits);
   }
 
+  /** The node's hybrid logical clock (read by tests and the stats). */
+  get clock(): HybridClock {
+    return this.#clock;
+  }
+
   /**
-   * Runs one event through the pipeline. `event.hops` and `event.origin`
-   * must already be cleared by the ingress decoder unless the event comes
+   * Runs one event through the pipeline. `event.hops`, `event.origin` and
+   * `event.hlc` must already be cleared by the ingress decoder unless the event comes
    * from a peer (provenance is written by the mesh only).
    */
   ingest(event: MeshEvent, protocol: IngressProtocol, originalTopic: string = event.topic, upstream: Upstream | null = null): IngestResult {
@@ -294,8 +312,14 @@ export class MeshNode {
     const receive =
       tracing === null || duplicate || (protocol === 'system' && event.traceparent === undefined) ? null : tracing.receive(event, protocol, upstream?.parent);
     const hop = { node: this.nodeId, region: this.region, time: this.#now() };
-    const stamped: Mutable<MeshEvent> =
-      protocol === 'peer' ? { ...event, hops: [...event.hops, hop] } : { ...event, origin: { node: this.nodeId, protocol, topic: originalTopic }, hops: [hop] };
+    // The first node stamps origin and clock (a producer's values were dropped
+    // by its decoder); a later node merges the stamp into its own clock, so the
+    // events it admits next order after everything it has seen.
+    let stamped: Mutable<MeshEvent>;
+    if (protocol === 'peer') {
+      stamped = { ...event, hops: [...event.hops, hop] };
+      if (event.hlc !== undefined) this.#clock.merge(event.hlc);
+    } else stamped = { ...event, origin: { node: this.nodeId, protocol, topic: originalTopic }, hlc: this.#clock.tick(), hops: [hop] };
     if (receive !== null) {
       // Set on the fresh copy rather than spread again: this runs per event.
       stamped.traceparent = receive.traceparent;

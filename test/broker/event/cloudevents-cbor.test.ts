@@ -34,6 +34,7 @@ function full(overrides: Partial<MeshEvent> = {}): MeshEvent {
     traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
     tracestate: 'congo=t61rcWkgMzE',
     origin: { node: 'eu-1', protocol: 'amqp', topic: 'sensors.#' },
+    hlc: '0018f33a5d0000001',
     hops: [
       { node: 'eu-1', region: 'eu-west', time: 1714557600000 },
       { node: 'us@1,%', region: '', time: 0 },

@@ -266,6 +266,7 @@ test('encodeStructuredJson() writes spec-conformant JSON with every attribute, t
     traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
     tracestate: 'a=b',
     origin: { node: 'eu-1', protocol: 'mqtt', topic: 'sensors/1' },
+    hlc: '0018f33a5d0000001',
     hops: [
       { node: 'eu-1', region: 'eu-west', time: 1714557600000 },
       { node: 'us@1', region: 'us,east', time: 1714557600042 },
@@ -292,6 +293,7 @@ test('encodeStructuredJson() writes spec-conformant JSON with every attribute, t
     mgprotocol: 'mqtt',
     mgtopic: 'sensors/1',
     mghops: 'eu-1@eu-west@1714557600000,us%401@us%2Ceast@1714557600042',
+    mghlc: '0018f33a5d0000001',
     data: { v: 1 },
   });
   assert.deepEqual(decodeOk(text, true), { ...e, topic: 'orders.eu', data: Buffer.from('{"v":1}') });
