@@ -3,9 +3,9 @@
  * and retention (issue 14). Owns the StreamStore seam and its engines
  * (memory, lmdb, JetStream), and the StreamManager that wires streams into
  * a node: stream filters as subscriptions, appends in wire form, the
- * durability gate acks wait on. Reading a stream as a client subscription
- * (replay, resume) is broker/ws/stream-subscription.ts, on read() and
- * onAppended().
+ * durability gate acks wait on, and the StreamReader every transport
+ * reads a stream through (replay, resume: /v1/ws stream subscriptions,
+ * resuming SSE streams), on read() and onAppended().
  *
  * May import: broker/base/, node built-ins, lmdb and nats (the engines);
  * broker/event/ and broker/pipeline/ (stream-manager.ts only, so the
@@ -16,6 +16,7 @@ export { LOCK_FILE } from './dir-lock.js';
 export { JETSTREAM_STORE_DEFAULTS, JetStreamStreamStore, type JetStreamStreamStoreOptions, jetStreamEpoch } from './jetstream-stream-store.js';
 export { LMDB_STORE_DEFAULTS, LmdbStreamStore, type LmdbStreamStoreOptions } from './lmdb-stream-store.js';
 export { MemoryStreamStore, type MemoryStreamStoreOptions } from './memory-stream-store.js';
+export { type StreamReaderSink, StreamReader, type StreamReadEnd, type StreamStart, startAfter } from './stream-reader.js';
 export { resolveStreamConfig, STREAM_DEFAULTS, streamConfigFromEntry } from './stream-config.js';
 export {
   type AppendedListener,
