@@ -3,9 +3,9 @@
  * and retention (issue 14). Owns the StreamStore seam and its engines
  * (memory, lmdb, JetStream), and the StreamManager that wires streams into
  * a node: stream filters as subscriptions, appends in wire form, the
- * durability gate acks wait on. Reading a stream as a client subscription
- * (replay, resume) is broker/ws/stream-subscription.ts, on read() and
- * onAppended().
+ * durability gate acks wait on, and the StreamReader every transport
+ * reads a stream through (replay, resume: /v1/ws stream subscriptions,
+ * resuming SSE streams), on read() and onAppended().
  *
  * May import: broker/base/, node built-ins, lmdb and nats (the engines);
  * broker/event/ and broker/pipeline/ (stream-manager.ts only, so the
@@ -26,4 +26,5 @@ export {
   type StreamManagerOptions,
   storedPeerEntry,
 } from './stream-manager.js';
+export { type StreamReadEnd, StreamReader, type StreamReaderSink, type StreamStart, startAfter } from './stream-reader.js';
 export type { AppendMeta, Durability, NotRecoverable, ReadResult, StreamConfig, StreamEntry, StreamInfo, StreamStore } from './stream-store.js';
