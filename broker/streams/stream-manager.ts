@@ -131,6 +131,7 @@ export class StreamManager implements DurabilityGate {
   readonly #sinks = new Map<string, StreamSink>();
   readonly #listeners = new Map<string, Set<AppendedListener>>();
   readonly #appends = new Map<string, Metric>();
+  readonly #reads = new Map<string, Metric>();
   readonly #refusedByCode = new Map<string, Metric>();
   /** Streams appended to since the last take(); usually one. */
   #touched: string[] = [];
@@ -335,6 +336,18 @@ export class StreamManager implements DurabilityGate {
       const last = this.#store?.info(name)?.last ?? 0;
       for (const l of set) l(last);
     }
+  }
+
+  /** Counts entries a reader (a stream subscription, a resuming SSE stream) handed to its subscriber from the store. */
+  countRead(name: string, entries: number): void {
+    let m = this.#reads.get(name);
+    if (m === undefined) {
+      m = this.#metrics.counter('meshgate_stream_reads_total', 'Entries read from a stream and delivered to a stream subscriber (replay and following)', {
+        stream: name,
+      });
+      this.#reads.set(name, m);
+    }
+    m.inc(entries);
   }
 
   #appendsOf(name: string): Metric {

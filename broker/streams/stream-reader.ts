@@ -126,6 +126,7 @@ export class StreamReader {
       return;
     }
     let queued = 0;
+    let delivered = 0;
     let i = 0;
     for (; i < r.entries.length && queued < low; i++) {
       const entry = r.entries[i]!;
@@ -134,7 +135,9 @@ export class StreamReader {
       const event = decodeStoredEvent(entry.bytes);
       if (event === null) continue; // a format this build cannot read: skipped, as a filter miss
       queued += sink.deliverEntry(event, entry.offset);
+      delivered++;
     }
+    if (delivered > 0) this.#streams.countRead(this.stream, delivered);
     if (this.#position < r.last) this.wake();
   }
 }

@@ -39,6 +39,7 @@ test('sub with stream and from first replays every entry with its offset, then f
     got.map((e) => [e.offset, (e.event as { id: string }).id, e.stream]),
     [1, 2, 3, 4, 5, 6, 7].map((i) => [i, `e${i}`, 'orders']),
   );
+  assert.match(node.node.metrics.render(), /^meshgate_stream_reads_total\{stream="orders"\} 7$/m, 'each entry read from the store counted once');
 });
 
 test('from an offset starts at that offset; the sub filter skips entries it does not match', async (t) => {
