@@ -63,6 +63,6 @@ test('GET /v1/mesh on a lone node shows the node itself, its local filters and n
     links: unknown[];
   };
   assert.equal(view.node, 'test-node');
-  assert.deepEqual(view.nodes, [{ id: 'test-node', region: 'test', url: null, reachable: true, self: true, local: [], bridges: [] }]);
+  assert.deepEqual(view.nodes, [{ id: 'test-node', region: 'test', url: null, reachable: true, self: true, local: [], bridges: [], streams: [] }]);
   assert.deepEqual(view.links, []);
 });
