@@ -9,5 +9,5 @@ export { Completion, type Upstream } from './completion.js';
 export type { DurabilityGate } from './durability.js';
 export type { EgressFormat, Subscriber } from './egress.js';
 export { IngressValidator, type SchemaReason } from './ingress-validation.js';
-export { type IngestResult, MeshNode, type Refusal } from './mesh-node.js';
+export { type IngestResult, MeshNode, type MeshNodeOptions, type Refusal } from './mesh-node.js';
 export { SYSTEM_TOPIC_PREFIX } from './reserved-topics.js';

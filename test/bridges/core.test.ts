@@ -9,7 +9,7 @@ import { MQTT_DIALECT } from '../../bridges/mqtt/mod.js';
 import { NATS_DIALECT } from '../../bridges/nats/mod.js';
 import { resolveConfig } from '../../broker/config/mod.js';
 import { MeshError } from '../../broker/mod.js';
-import { MeshNode } from '../../broker/pipeline/mod.js';
+import { testMeshNode } from '../helpers/mesh-node.js';
 
 const mqtt = (extra: Partial<BridgeEntry> = {}): BridgeEntry => ({ type: 'mqtt', url: 'mqtt://127.0.0.1:1883', ...extra });
 
@@ -95,13 +95,7 @@ test('maxExportBytes: absent is no limit; a positive integer is kept; 0, negativ
   assert.equal(resolveBridge(mqtt({ maxExportBytes: 1 }), 0, 'n', MQTT_DIALECT).maxExportBytes, 1);
   assert.equal(resolveBridge({ type: 'nats', url: 'nats://h', maxExportBytes: 65_536 }, 0, 'n', NATS_DIALECT).maxExportBytes, 65_536);
   assert.equal(resolveConfig({ bridges: [{ type: 'amqp', url: 'amqp://h', maxExportBytes: 134_217_728 }] }).bridges[0].maxExportBytes, 134_217_728);
-  const node = new MeshNode({
-    nodeId: 'n',
-    region: 'r',
-    topicLimits: { maxLength: 256, maxTokens: 16, maxWildcards: 8 },
-    maxEventBytes: 1 << 20,
-    dedup: { windowMs: 1000, maxEntries: 10 },
-  });
+  const node = testMeshNode({ dedup: { windowMs: 1000, maxEntries: 10 } });
   for (const bad of BAD_MAX_EXPORT_BYTES) {
     const shown = JSON.stringify(bad);
     // A config file: the schema, with every other key.
@@ -146,13 +140,7 @@ test('exportSizeRefusal() lets a payload of exactly maxExportBytes through and r
 });
 
 test('startBridges() checks every entry before connecting and refuses duplicate names', async () => {
-  const node = new MeshNode({
-    nodeId: 'n',
-    region: 'r',
-    topicLimits: { maxLength: 256, maxTokens: 16, maxWildcards: 8 },
-    maxEventBytes: 1 << 20,
-    dedup: { windowMs: 1000, maxEntries: 10 },
-  });
+  const node = testMeshNode({ dedup: { windowMs: 1000, maxEntries: 10 } });
   await assert.rejects(
     startBridges(node, [mqtt({ name: 'x' }), { type: 'nats', url: 'nats://127.0.0.1:1', name: 'x' }], () => undefined),
     (err: MeshError) => err.code === 'MG_ERR_CONFIG_INVALID' && /bridges\[1\]\.name/.test(err.message),

@@ -11,7 +11,8 @@ import type { BrokerClient } from '../../bridges/core/mod.js';
 import { Bridge, resolveBridge } from '../../bridges/core/mod.js';
 import { NATS_DIALECT } from '../../bridges/nats/mod.js';
 import { MeshError, type MeshEvent } from '../../broker/mod.js';
-import { MeshNode } from '../../broker/pipeline/mod.js';
+import type { MeshNode } from '../../broker/pipeline/mod.js';
+import { testMeshNode } from '../helpers/mesh-node.js';
 
 /** What the client answers to one publish attempt: undefined = the broker has it. */
 type Outcome = Error | undefined;
@@ -60,13 +61,7 @@ async function startScripted(
   t: TestContext,
   script: Record<string, Outcome[]>,
 ): Promise<{ node: MeshNode; bridge: Bridge; client: ScriptedClient; log: string[] }> {
-  const node = new MeshNode({
-    nodeId: 'n',
-    region: 'r',
-    topicLimits: { maxLength: 256, maxTokens: 16, maxWildcards: 8 },
-    maxEventBytes: 1 << 20,
-    dedup: { windowMs: 60_000, maxEntries: 1000 },
-  });
+  const node = testMeshNode();
   const spec = resolveBridge(
     { type: 'nats', url: 'nats://127.0.0.1:1', import: [], export: [{ mesh: 'x.>', broker: 'x' }], backoffMinMs: 20, backoffMaxMs: 10_000 },
     0,

@@ -1,61 +1,12 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type TestContext, test } from 'node:test';
-import WebSocket from 'ws';
+import { test } from 'node:test';
 import { startNatsServer } from '../../helpers/brokers.js';
 import { freePort, NodeProcess } from '../../helpers/mesh.js';
-import { ce, runCli } from '../../helpers/node.js';
+import { runCli } from '../../helpers/node.js';
+import { openJsonSocket, publishUntilAcked, storedIds } from '../../helpers/stream-io.js';
 import { testTmpDir } from '../../helpers/tmp.js';
-
-interface Entries {
-  entries: Array<{ offset: number; id: string }>;
-  last: number;
-}
-
-/** Publishes with at most 20 unacked until `stopAt` are acked; resolves with the acked refs. */
-function publishUntilAcked(ws: WebSocket, stopAt: number): Promise<Set<string>> {
-  const acked = new Set<string>();
-  let sent = 0;
-  return new Promise((resolve) => {
-    const pump = () => {
-      while (sent - acked.size < 20 && sent < 5000) {
-        ws.send(JSON.stringify({ op: 'pub', ref: `e${sent}`, topic: 'orders.x', event: ce(`e${sent}`) }));
-        sent++;
-      }
-    };
-    ws.on('message', (raw: Buffer) => {
-      const f = JSON.parse(raw.toString()) as { op: string; ref?: string };
-      if (f.op === 'ok' && f.ref !== undefined) acked.add(f.ref);
-      if (acked.size >= stopAt) {
-        ws.removeAllListeners('message');
-        resolve(new Set(acked));
-      } else pump();
-    });
-    pump();
-  });
-}
-
-async function storedIds(node: NodeProcess): Promise<{ ids: Set<string>; offsets: number[] }> {
-  const ids = new Set<string>();
-  const offsets: number[] = [];
-  for (let after = 0; ; ) {
-    const page = await node.json<Entries>(`/v1/streams/orders/entries?after=${after}&limit=1000`);
-    for (const e of page.entries) {
-      ids.add(e.id);
-      offsets.push(e.offset);
-    }
-    if (page.entries.length === 0) return { ids, offsets };
-    after = page.entries.at(-1)!.offset;
-  }
-}
-
-async function openWs(t: TestContext, url: string): Promise<WebSocket> {
-  const ws = new WebSocket(url, 'meshgate.v1.json');
-  t.after(() => ws.terminate());
-  await new Promise((r) => ws.once('open', r));
-  return ws;
-}
 
 test('storage.engine jetstream: kill -9 of the node during a publish loop, every acked event is in the JetStream stream after restart, offsets unchanged', async (t) => {
   const nats = await startNatsServer({ jetstream: true });
@@ -68,12 +19,12 @@ test('storage.engine jetstream: kill -9 of the node during a publish loop, every
   const node = new NodeProcess(t, spec);
   await node.start();
   const epoch = (await node.json<{ epoch: string }>('/v1/streams/orders')).epoch;
-  const acked = await publishUntilAcked(await openWs(t, node.wsUrl), 300);
+  const acked = await publishUntilAcked(await openJsonSocket(t, node.wsUrl), 300);
   await node.kill9();
 
   const again = new NodeProcess(t, spec);
   await again.start();
-  const { ids, offsets } = await storedIds(again);
+  const { ids, offsets } = await storedIds(again, 'orders');
   const lost = [...acked].filter((id) => !ids.has(id));
   assert.deepEqual(lost, [], `acked but not stored (${acked.size} acked, ${ids.size} stored)`);
   assert.deepEqual(
@@ -117,9 +68,9 @@ test('storage.engine jetstream: a stream subscriber from first reads past the no
   };
   const node = new NodeProcess(t, { id: 'js-reader', port: await freePort(), config });
   await node.start();
-  const pub = await openWs(t, node.wsUrl);
+  const pub = await openJsonSocket(t, node.wsUrl);
   await publishUntilAcked(pub, 3000);
-  const sub = await openWs(t, node.wsUrl);
+  const sub = await openJsonSocket(t, node.wsUrl);
   const offsets: number[] = [];
   const all = new Promise<void>((resolve) => {
     sub.on('message', (raw: Buffer) => {

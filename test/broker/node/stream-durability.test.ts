@@ -1,57 +1,22 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import WebSocket from 'ws';
 import { freePort, NodeProcess } from '../../helpers/mesh.js';
-import { ce, runCli } from '../../helpers/node.js';
+import { runCli } from '../../helpers/node.js';
+import { openJsonSocket, publishUntilAcked, storedIds } from '../../helpers/stream-io.js';
 import { testTmpDir } from '../../helpers/tmp.js';
-
-interface Entries {
-  entries: Array<{ offset: number; id: string }>;
-  last: number;
-}
 
 test('kill -9 during a publish loop: after restart every acked event is in the stream', async (t) => {
   const dir = testTmpDir(t, 'crash');
   const spec = { id: 'keeper', port: await freePort(), config: { storage: { dir }, streams: [{ name: 'orders', filters: ['orders.>'] }] } };
   const node = new NodeProcess(t, spec);
   await node.start();
-  const ws = new WebSocket(node.wsUrl, 'meshgate.v1.json');
-  t.after(() => ws.terminate());
-  await new Promise((r) => ws.once('open', r));
-  const acked = new Set<string>();
-  let sent = 0;
-  // Publish in windows of 20 unacked; kill once 300 are acked (bounded at 5000 sent).
-  const killed = new Promise<void>((resolve) => {
-    const pump = () => {
-      while (sent - acked.size < 20 && sent < 5000) {
-        ws.send(JSON.stringify({ op: 'pub', ref: `e${sent}`, topic: 'orders.x', event: ce(`e${sent}`) }));
-        sent++;
-      }
-    };
-    ws.on('message', (raw: Buffer) => {
-      const f = JSON.parse(raw.toString()) as { op: string; ref?: string };
-      if (f.op === 'ok' && f.ref !== undefined) acked.add(f.ref);
-      if (acked.size >= 300) {
-        ws.removeAllListeners('message');
-        resolve();
-      } else pump();
-    });
-    pump();
-  });
-  await killed;
+  const ackedAtKill = await publishUntilAcked(await openJsonSocket(t, node.wsUrl), 300);
   await node.kill9();
-  const ackedAtKill = new Set(acked);
   assert.ok(ackedAtKill.size >= 300);
 
   const again = new NodeProcess(t, spec);
   await again.start();
-  const stored = new Set<string>();
-  for (let after = 0; ; ) {
-    const page = await again.json<Entries>(`/v1/streams/orders/entries?after=${after}&limit=1000`);
-    for (const e of page.entries) stored.add(e.id);
-    if (page.entries.length === 0) break;
-    after = page.entries.at(-1)!.offset;
-  }
+  const { ids: stored } = await storedIds(again, 'orders');
   const lost = [...ackedAtKill].filter((id) => !stored.has(id));
   assert.deepEqual(lost, [], `acked but not stored (${ackedAtKill.size} acked, ${stored.size} stored)`);
   await again.stop();

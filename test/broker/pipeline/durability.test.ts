@@ -1,16 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { MeshEvent } from '../../../broker/event/mod.js';
-import { type DurabilityGate, MeshNode, type Subscriber } from '../../../broker/pipeline/mod.js';
+import type { DurabilityGate, MeshNode, Subscriber } from '../../../broker/pipeline/mod.js';
+import { testMeshNode } from '../../helpers/mesh-node.js';
 
 function node(): MeshNode {
-  return new MeshNode({
-    nodeId: 'n',
-    region: 'r',
-    topicLimits: { maxLength: 256, maxTokens: 16, maxWildcards: 8 },
-    maxEventBytes: 1 << 20,
-    dedup: { windowMs: 60_000, maxEntries: 1000 },
-  });
+  return testMeshNode();
 }
 
 const subscriber: Subscriber = { format: { name: 'test', binary: true, encode: () => new Uint8Array(0), batch: null }, deliver: () => undefined };

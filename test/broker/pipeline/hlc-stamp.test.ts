@@ -14,19 +14,11 @@ import {
   type MeshEvent,
   parseHlc,
 } from '../../../broker/event/mod.js';
-import type { Subscriber } from '../../../broker/pipeline/mod.js';
-import { MeshNode } from '../../../broker/pipeline/mod.js';
+import type { MeshNode, Subscriber } from '../../../broker/pipeline/mod.js';
+import { testMeshNode } from '../../helpers/mesh-node.js';
 
 function node(now: () => number = Date.now, hlcMaxAheadMs?: number): MeshNode {
-  return new MeshNode({
-    nodeId: 'n',
-    region: 'r',
-    topicLimits: { maxLength: 256, maxTokens: 16, maxWildcards: 8 },
-    maxEventBytes: 1 << 20,
-    dedup: { windowMs: 60_000, maxEntries: 1000 },
-    now,
-    hlcMaxAheadMs,
-  });
+  return testMeshNode({ now, hlcMaxAheadMs });
 }
 
 function collector(): Subscriber & { got: MeshEvent[] } {

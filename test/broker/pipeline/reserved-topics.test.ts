@@ -2,17 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { IngressProtocol, MeshEvent } from '../../../broker/event/mod.js';
 import { isNodeWritten } from '../../../broker/pipeline/internal.js';
-import type { Subscriber } from '../../../broker/pipeline/mod.js';
-import { MeshNode } from '../../../broker/pipeline/mod.js';
+import type { MeshNode, Subscriber } from '../../../broker/pipeline/mod.js';
+import { testMeshNode } from '../../helpers/mesh-node.js';
 
 function node(): MeshNode {
-  return new MeshNode({
-    nodeId: 'n',
-    region: 'r',
-    topicLimits: { maxLength: 256, maxTokens: 16, maxWildcards: 8 },
-    maxEventBytes: 1 << 20,
-    dedup: { windowMs: 60_000, maxEntries: 1000 },
-  });
+  return testMeshNode();
 }
 
 function collector(): Subscriber & { got: MeshEvent[] } {

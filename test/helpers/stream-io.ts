@@ -1,0 +1,59 @@
+import type { TestContext } from 'node:test';
+import WebSocket from 'ws';
+import type { NodeProcess } from './mesh.js';
+import { ce } from './node.js';
+
+/** Opens a JSON-protocol client socket, closed after the test. */
+export async function openJsonSocket(t: TestContext, url: string): Promise<WebSocket> {
+  const ws = new WebSocket(url, 'meshgate.v1.json');
+  t.after(() => ws.terminate());
+  await new Promise((r) => ws.once('open', r));
+  return ws;
+}
+
+/**
+ * Publishes `e0, e1, ...` to `topic` keeping at most 20 unacked (at most
+ * 5,000 sent), until `stopAt` are acked; resolves with the acked refs at
+ * that moment, so a test can kill the node right after and know exactly
+ * which events the node promised to keep.
+ */
+export function publishUntilAcked(ws: WebSocket, stopAt: number, topic = 'orders.x'): Promise<Set<string>> {
+  const acked = new Set<string>();
+  let sent = 0;
+  return new Promise((resolve) => {
+    const pump = () => {
+      while (sent - acked.size < 20 && sent < 5000) {
+        ws.send(JSON.stringify({ op: 'pub', ref: `e${sent}`, topic, event: ce(`e${sent}`) }));
+        sent++;
+      }
+    };
+    ws.on('message', (raw: Buffer) => {
+      const f = JSON.parse(raw.toString()) as { op: string; ref?: string };
+      if (f.op === 'ok' && f.ref !== undefined) acked.add(f.ref);
+      if (acked.size >= stopAt) {
+        ws.removeAllListeners('message');
+        resolve(new Set(acked));
+      } else pump();
+    });
+    pump();
+  });
+}
+
+interface EntriesPage {
+  entries: Array<{ offset: number; id: string }>;
+}
+
+/** Every stored event id of `stream` on `node` and the offsets in store order, read page by page over HTTP. */
+export async function storedIds(node: NodeProcess, stream: string): Promise<{ ids: Set<string>; offsets: number[] }> {
+  const ids = new Set<string>();
+  const offsets: number[] = [];
+  for (let after = 0; ; ) {
+    const page = await node.json<EntriesPage>(`/v1/streams/${stream}/entries?after=${after}&limit=1000`);
+    for (const e of page.entries) {
+      ids.add(e.id);
+      offsets.push(e.offset);
+    }
+    if (page.entries.length === 0) return { ids, offsets };
+    after = page.entries.at(-1)!.offset;
+  }
+}
