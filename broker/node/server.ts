@@ -214,6 +214,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     accepting: () => accepting,
     streams,
     authorizeStreamWrite: gate.authenticator.enabled ? streamWriteAuthorizer(gate.authenticator) : undefined,
+    authorizeStreamRead: gate.authenticator.enabled ? streamReadAuthorizer(gate.authenticator) : undefined,
   });
 
   const { host } = config.listen;
@@ -429,6 +430,16 @@ function streamWriteAuthorizer(authenticator: Authenticator): (req: uWS.HttpRequ
     const topic = `_mg.streams.${name}`;
     if (result.principal.permissions.canPublish(topic)) return null;
     return { status: '403 Forbidden', code: 'MG_ERR_AUTH_FORBIDDEN', message: `changing stream '${name}' needs publish rights on ${topic}` };
+  };
+}
+
+/** With auth on, a stream's entries are listed only to a valid credential, and only those on topics it may read. */
+function streamReadAuthorizer(authenticator: Authenticator): (req: uWS.HttpRequest) => WriteRefusalOf | ((topic: string) => boolean) {
+  return (req) => {
+    const result = authenticator.authenticate(credentialOf(req.getHeader('authorization'), req.getQuery('token')));
+    if (!result.ok) return { status: statusOf(result.code), code: result.code, message: result.message };
+    const permissions = result.principal.permissions;
+    return (topic) => permissions.canRead(topic);
   };
 }
 
