@@ -27,4 +27,4 @@ export {
   storedPeerEntry,
 } from './stream-manager.js';
 export { type StreamReadEnd, StreamReader, type StreamReaderSink, type StreamStart, startAfter } from './stream-reader.js';
-export type { AppendMeta, Durability, NotRecoverable, ReadResult, StreamConfig, StreamEntry, StreamInfo, StreamStore } from './stream-store.js';
+export type { AppendMeta, CreateOptions, Durability, NotRecoverable, ReadResult, StreamConfig, StreamEntry, StreamInfo, StreamStore } from './stream-store.js';
