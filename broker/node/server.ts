@@ -17,6 +17,7 @@ import {
   PeerMesh,
   type PeerTlsEndpoint,
   RegistrySync,
+  RemoteStreams,
   readPeerTls,
   startPeerTlsEndpoint,
 } from '../peering/mod.js';
@@ -119,6 +120,8 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
   // The store is opened (and locked) before anything listens, so a locked
   // or corrupt data directory stops start-up with its code and the fix.
   const streams = await startStreams(config, node);
+  // Streams read across the mesh: this node's served to peers, peers' read for subscribers here (remote-streams.ts).
+  const remoteStreams = new RemoteStreams(mesh, { streams, metrics: node.metrics });
   // Credentials and key files are checked before anything listens.
   const gate = new UpgradeGate({
     auth: config.auth,
@@ -173,6 +176,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     gate,
     publishLimit: { rate: config.limits.publishRate, burst: config.limits.publishBurst },
     streams,
+    remoteStreams,
   });
   const events = mountEventsApi(app, node, {
     maxBodyBytes: config.limits.maxFrameBytes,
@@ -306,6 +310,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
         uWS.us_listen_socket_close(listenSocket);
         for (const d of dialers) d.stop();
         registrySync.close();
+        remoteStreams.close();
         await peerEndpoint?.close();
         await bridges?.close();
         mesh.close();

@@ -25,7 +25,7 @@
 import { filterMatches } from '../../routing/mod.js';
 import type { MeshEvent } from '../event/mod.js';
 import { decodeStoredEvent, type StreamManager } from './stream-manager.js';
-import type { ReadResult } from './stream-store.js';
+import type { ReadResult, StreamEntry } from './stream-store.js';
 
 /** Most entries read per page: one batch frame's worth. */
 const PAGE = 256;
@@ -42,6 +42,13 @@ export interface StreamReaderSink {
   readonly maxBufferedBytes: number;
   /** Hands over one matching entry; returns the bytes it queued. */
   deliverEntry(event: MeshEvent, offset: number): number;
+  /**
+   * When given, matching entries are handed over as stored, undecoded,
+   * instead of to deliverEntry (a peer that reads the stream for a
+   * subscriber on its node sends the bytes as they are). Returns the
+   * bytes it queued; at least a quarter of maxBufferedBytes ends the page.
+   */
+  readonly deliverStored?: (entry: StreamEntry) => number;
 }
 
 /** A read the store refused (retention overtook the reader, the stream was removed or re-created), and where the reader stood. */
@@ -132,6 +139,11 @@ export class StreamReader {
       const entry = r.entries[i]!;
       this.#position = entry.offset;
       if (!filterMatches(this.filter, entry.topic)) continue;
+      if (sink.deliverStored !== undefined) {
+        queued += sink.deliverStored(entry);
+        delivered++;
+        continue;
+      }
       const event = decodeStoredEvent(entry.bytes);
       if (event === null) continue; // a format this build cannot read: skipped, as a filter miss
       queued += sink.deliverEntry(event, entry.offset);
