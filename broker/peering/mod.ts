@@ -22,3 +22,4 @@ export {
   type RemoteReadSink,
   RemoteStreams,
 } from './remote-streams.js';
+export { StreamMirror } from './stream-mirror.js';

@@ -299,6 +299,7 @@ export class RemoteStreams {
   readonly #reads = new Map<number, RemoteRead>();
   #nextId = 1;
   readonly #advertWaiters = new Set<() => void>();
+  readonly #holderListeners = new Set<() => void>();
   #advertScheduled = false;
   #closed = false;
   readonly #stopListening: () => void;
@@ -347,9 +348,15 @@ export class RemoteStreams {
     this.#stopListening = this.#streams.onListChanged(() => this.#advertiseSoon());
   }
 
-  /** The peer to read stream `name` from: a live link first; a holder whose link is down is unreachable. */
-  holder(name: string): HolderLookup {
-    const holders = [...this.#held].filter(([, s]) => s.has(name)).map(([peer]) => peer);
+  /** Calls `listener` after each peer stream list received (a link came up, a peer created or removed a stream). Returns the unsubscribe. */
+  onHoldersChanged(listener: () => void): () => void {
+    this.#holderListeners.add(listener);
+    return () => this.#holderListeners.delete(listener);
+  }
+
+  /** The peer to read stream `name` from (only `node`, when given): a live link first; a holder whose link is down is unreachable. */
+  holder(name: string, node?: string): HolderLookup {
+    const holders = [...this.#held].filter(([peer, s]) => s.has(name) && (node === undefined || peer === node)).map(([peer]) => peer);
     holders.sort();
     for (const peer of holders) {
       const link = this.#mesh.upLink(peer);
@@ -401,6 +408,7 @@ export class RemoteStreams {
   close(): void {
     this.#closed = true;
     this.#stopListening();
+    this.#holderListeners.clear();
     for (const done of [...this.#advertWaiters]) done();
     for (const reads of this.#served.values()) for (const r of reads.values()) r.stop();
     this.#served.clear();
@@ -453,6 +461,7 @@ export class RemoteStreams {
     for (const s of f.s) if (typeof s?.n === 'string' && typeof s.e === 'string') held.set(s.n, s.e);
     this.#held.set(link.peerId, held);
     for (const done of [...this.#advertWaiters]) done();
+    for (const l of [...this.#holderListeners]) l();
   }
 
   #onRead(link: PeerLink, f: Extract<ControlFrame, { t: 'sread' }>): void {
