@@ -116,7 +116,12 @@ export type StreamEntryConfig = StreamConfig & { readonly mirror?: MirrorSource 
 export function streamEntryFromConfig(entry: unknown, key: string): StreamEntryConfig {
   const mirror = (entry as { mirror?: unknown } | null)?.mirror;
   const c = streamConfigFromEntry(entry, key, { mirror: true });
-  if (mirror === undefined) return c;
+  if (mirror === undefined) {
+    if ((c.filters ?? []).length === 0) {
+      throw new MeshError('MG_ERR_STREAM_INVALID', `${key}.filters: expected at least one topic filter, e.g. ["orders.>"] (or mirror: {stream} for a mirror)`);
+    }
+    return c;
+  }
   const m = mirror as Record<string, unknown> | null;
   if (m === null || typeof m !== 'object' || typeof m.stream !== 'string' || !NAME.test(m.stream) || (m.node !== undefined && (typeof m.node !== 'string' || m.node === ''))) {
     throw new MeshError('MG_ERR_STREAM_INVALID', `${key}.mirror: expected {stream: the peer's stream name, node?: a node id}, got ${JSON.stringify(mirror)}`);
