@@ -22,9 +22,10 @@
  * Reads go to direct peers only: a stream is readable from every node
  * linked to its holder (see docs/protocol.md for what a longer path needs).
  *
- * Flow control: a read carries credit, in entries. The holder hands over
- * one entry per credit (plus at most the rest of one store page) and reads
- * on only after a `scredit`; the reader grants credit as its sink lets
+ * Flow control: a read carries credit, in entries and in bytes of stored
+ * entries. The holder hands over entries while it has both (the entry
+ * that crosses the byte credit still goes, so one large entry never
+ * stalls a read) and reads on only after a `scredit`; the reader grants credit as its sink lets
  * entries go (a WebSocket session drained, a mirror committed). Neither
  * side holds more than the window and one page per read.
  *
@@ -45,6 +46,8 @@ import type { PeerMesh } from './peer-mesh.js';
 
 /** Entries a read may have in flight or unreleased on the reader's side. */
 export const REMOTE_READ_WINDOW = 1024;
+/** Bytes of stored entries a read may have in flight or unreleased, unless the reader gives its own window. */
+export const REMOTE_READ_WINDOW_BYTES = 8 * 1024 * 1024;
 /** Bytes of entries the holder puts in one `sent` frame before sending it. */
 const FRAME_BYTES = 1024 * 1024;
 /** What the holder's reader sees as its sink's buffer limit: pages stop at a quarter (= FRAME_BYTES). */
@@ -108,15 +111,22 @@ export class RemoteRead {
   #epoch: string | undefined;
   /** The current request id (a new one per (re)start, so late frames of an old one are ignored). */
   id = 0;
-  /** Entries handed to the sink and not yet released. */
+  readonly #windowBytes: number;
+  /** Entries (and their stored bytes) handed to the sink and not yet released. */
   #held = 0;
-  /** Released entries not yet granted back to the holder. */
+  #heldBytes = 0;
+  /** Released entries (and bytes) not yet granted back to the holder. */
   #owed = 0;
+  #owedBytes = 0;
   #creditScheduled = false;
   #stopped = false;
 
-  constructor(owner: RemoteStreams, o: { stream: string; filter: string; holder: string; from: StreamStart; epoch?: string; sink: RemoteReadSink }) {
+  constructor(
+    owner: RemoteStreams,
+    o: { stream: string; filter: string; holder: string; from: StreamStart; epoch?: string; windowBytes?: number; sink: RemoteReadSink },
+  ) {
     this.#owner = owner;
+    this.#windowBytes = o.windowBytes ?? REMOTE_READ_WINDOW_BYTES;
     this.stream = o.stream;
     this.filter = o.filter;
     this.holder = o.holder;
@@ -134,18 +144,21 @@ export class RemoteRead {
     return this.#stopped;
   }
 
-  /** The sink is done with `n` entries: the holder may send `n` more. */
-  release(n: number): void {
+  /** The sink is done with `n` entries of `bytes` stored bytes: the holder may send as much more. */
+  release(n: number, bytes: number): void {
     this.#held -= n;
     this.#owed += n;
+    this.#heldBytes -= bytes;
+    this.#owedBytes += bytes;
     if (this.#creditScheduled) return;
     this.#creditScheduled = true;
     setImmediate(() => {
       this.#creditScheduled = false;
       if (this.#stopped || this.#owed === 0) return;
       const link = this.#owner.linkOf(this);
-      if (link !== null) link.control({ t: 'scredit', id: this.id, c: this.#owed });
+      if (link !== null) link.control({ t: 'scredit', id: this.id, c: this.#owed, b: this.#owedBytes });
       this.#owed = 0;
+      this.#owedBytes = 0;
     });
   }
 
@@ -162,8 +175,17 @@ export class RemoteRead {
     this.id = id;
     // Owed credit is folded into the new request's window.
     this.#owed = 0;
+    this.#owedBytes = 0;
     const from: StreamFromWire = this.#position === null ? wireFrom(this.#from) : { offset: this.#position + 1 };
-    const frame: ControlFrame = { t: 'sread', id, n: this.stream, f: this.filter, from, c: Math.max(0, REMOTE_READ_WINDOW - this.#held) };
+    const frame: ControlFrame = {
+      t: 'sread',
+      id,
+      n: this.stream,
+      f: this.filter,
+      from,
+      c: Math.max(0, REMOTE_READ_WINDOW - this.#held),
+      b: Math.max(0, this.#windowBytes - this.#heldBytes),
+    };
     if (this.#epoch !== undefined) frame.e = this.#epoch;
     link.control(frame);
   }
@@ -185,6 +207,7 @@ export class RemoteRead {
     if (list.length === 0) return;
     this.#position = list.at(-1)!.offset;
     this.#held += list.length;
+    for (const e of list) this.#heldBytes += e.bytes.byteLength;
     this.#sink.entries(list);
   }
 
@@ -199,6 +222,7 @@ export class RemoteRead {
 class ServedRead {
   readonly reader: StreamReader;
   credit: number;
+  byteCredit: number;
   #pending: Array<[number, number, string, Uint8Array]> = [];
   #pendingBytes = 0;
   #flushScheduled = false;
@@ -216,11 +240,13 @@ class ServedRead {
       epoch: string;
       after: number;
       credit: number;
+      byteCredit: number;
       onSent: (entries: number) => void;
       onEnd: (r: ServedRead, end: Record<string, unknown>) => void;
     },
   ) {
     this.credit = o.credit;
+    this.byteCredit = o.byteCredit;
     this.#onSent = o.onSent;
     const self = this;
     this.reader = new StreamReader({
@@ -234,7 +260,7 @@ class ServedRead {
           return self.stopped || link.session !== session || !link.up;
         },
         get bufferedBytes() {
-          return self.credit <= 0 ? Number.POSITIVE_INFINITY : link.socketBufferedBytes + self.#pendingBytes;
+          return self.#out ? Number.POSITIVE_INFINITY : link.socketBufferedBytes + self.#pendingBytes;
         },
         maxBufferedBytes: HOLDER_BUFFER_BYTES,
         deliverEntry: () => 0, // not used: deliverStored takes every entry
@@ -260,6 +286,8 @@ class ServedRead {
     this.#pending.push([entry.offset, entry.time, entry.topic, Buffer.from(entry.bytes)]);
     this.#pendingBytes += size;
     this.credit--;
+    // An entry bigger than what is left still goes: a window never stalls on one large entry.
+    this.byteCredit -= entry.bytes.byteLength;
     if (this.#pendingBytes >= FRAME_BYTES) this.#flush();
     else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -269,7 +297,12 @@ class ServedRead {
       });
     }
     // Out of credit: report a full buffer, which ends the page here.
-    return this.credit <= 0 ? HOLDER_BUFFER_BYTES : size;
+    return this.#out ? HOLDER_BUFFER_BYTES : size;
+  }
+
+  /** Out of credit, in entries or bytes. */
+  get #out(): boolean {
+    return this.credit <= 0 || this.byteCredit <= 0;
   }
 
   #flush(): void {
@@ -282,8 +315,9 @@ class ServedRead {
     this.#onSent(x.length);
   }
 
-  grant(c: number): void {
+  grant(c: number, b: number): void {
     this.credit += c;
+    this.byteCredit += b;
     this.reader.wake();
   }
 
@@ -336,8 +370,8 @@ export class RemoteStreams {
     mesh.onControl('streams', (link, f) => this.#onStreams(link, f as Extract<ControlFrame, { t: 'streams' }>));
     mesh.onControl('sread', (link, f) => this.#onRead(link, f as Extract<ControlFrame, { t: 'sread' }>));
     mesh.onControl('scredit', (link, f) => {
-      const { id, c } = f as Extract<ControlFrame, { t: 'scredit' }>;
-      if (typeof c === 'number' && c > 0) this.#served.get(link)?.get(id)?.grant(c);
+      const { id, c, b } = f as Extract<ControlFrame, { t: 'scredit' }>;
+      if (typeof c === 'number' && c >= 0 && typeof b === 'number' && b >= 0) this.#served.get(link)?.get(id)?.grant(c, b);
     });
     mesh.onControl('sstop', (link, f) => this.#stopServed(link, (f as { id: number }).id));
     mesh.onControl('sok', (link, f) => this.#readOf(link, f)?.onStarted(f as Extract<ControlFrame, { t: 'sok' }>));
@@ -399,7 +433,7 @@ export class RemoteStreams {
   }
 
   /** Opens a read of `stream` on `link` (from lookup()). */
-  open(link: PeerLink, o: { stream: string; filter: string; from: StreamStart; epoch?: string; sink: RemoteReadSink }): RemoteRead {
+  open(link: PeerLink, o: { stream: string; filter: string; from: StreamStart; epoch?: string; windowBytes?: number; sink: RemoteReadSink }): RemoteRead {
     const read = new RemoteRead(this, { ...o, holder: link.peerId });
     this.#start(read, link);
     return read;
@@ -499,6 +533,7 @@ export class RemoteStreams {
       epoch: info.epoch,
       after: start.after,
       credit: typeof f.c === 'number' && f.c >= 0 ? f.c : 0,
+      byteCredit: typeof f.b === 'number' && f.b >= 0 ? f.b : 0,
       onSent: (n) => this.#m.entriesSent.inc(n),
       onEnd: (r, end) => {
         if (this.#served.get(link)?.get(r.id) === r) this.#served.get(link)!.delete(r.id);

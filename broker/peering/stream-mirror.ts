@@ -108,7 +108,9 @@ export class StreamMirror {
     if (read !== this.#read) return;
     for (const e of list) this.#streams.appendAt(this.name, e.offset, e.bytes, { time: e.time, topic: e.topic });
     await this.#streams.mirrorFlushed(this.name);
-    read.release(list.length);
+    let bytes = 0;
+    for (const e of list) bytes += e.bytes.byteLength;
+    read.release(list.length, bytes);
   }
 
   async #ended(read: RemoteRead, end: RemoteReadEnd): Promise<void> {
