@@ -221,3 +221,32 @@ test('a stream no node holds is refused with MG_ERR_STREAM_UNKNOWN, one whose ho
   assert.match(metrics, /meshgate_events_rejected_total\{[^}]*code="MG_ERR_STREAM_UNKNOWN"[^}]*\} 1\b/);
   assert.match(metrics, /meshgate_events_rejected_total\{[^}]*code="MG_ERR_STREAM_UNREACHABLE"[^}]*\} 1\b/);
 });
+
+test('a remote subscriber that stops reading holds the holder back by credit, is not closed as slow, and then gets every entry', async (t) => {
+  // Window: a quarter of B's 1 MiB per-socket limit; without credit, 30 MB of entries would pile up on B and close the subscriber (1008).
+  const { a, b } = await holderAndReader(t, { bConfig: { limits: { maxBufferedBytes: 1_048_576 } } });
+  const total = 150;
+  const sub = await openClient(t, b.wsUrl, 'cbor');
+  const ok = await sub.request({ op: 'sub', filter: 'orders.>', stream: 'orders', from: 'first' });
+  assert.equal(ok.op, 'ok', JSON.stringify(ok));
+  sub.socket.pause(); // reads nothing until resume()
+  const pub = await openClient(t, a.wsUrl);
+  const big = 'x'.repeat(200 * 1024);
+  for (let i = 0; i < total; i++) assert.equal((await pub.request({ op: 'pub', topic: 'orders.n', event: ce(`big${i}`, { data: { i, big } }) })).op, 'ok');
+  const sent = () => a.metric('meshgate_remote_stream_entries_sent_total');
+  const received = () => b.metric('meshgate_remote_stream_entries_received_total');
+  await until('B has taken what its credit allowed', async () => {
+    const s = await sent();
+    return s > 0 && s === (await received());
+  });
+  const held = await sent();
+  t.diagnostic(`sent while the subscriber did not read: ${held} of ${total}`);
+  assert.ok(held < total, `the holder stopped at the reader's credit (${held} of ${total} sent)`);
+  sub.socket.resume();
+  await until(`the subscriber got all ${total}`, () => sub.events().length >= total, 60_000);
+  assert.deepEqual(
+    sub.events().map((e) => e.offset),
+    Array.from({ length: total }, (_, i) => i + 1),
+  );
+  assert.equal(sub.socket.readyState, WebSocket.OPEN, 'not closed as a slow consumer');
+});
