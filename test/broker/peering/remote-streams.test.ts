@@ -146,6 +146,30 @@ test('kill -9 of B for 2 s while A takes a publish stream: the client resumes on
   assert.ok(sub.stats.reconnects >= 1);
 });
 
+test('kill -9 of the holder A mid-stream: the subscriber on B goes on from its last offset once A is back, none lost, none repeated', async (t) => {
+  const { a, b } = await holderAndReader(t);
+  const pub = await openClient(t, a.wsUrl);
+  const tally = new Tally(2000);
+  const sub = client(t, b.wsUrl);
+  const errors: string[] = [];
+  sub.on('error', (e) => errors.push(e.code));
+  await sub.subscribe('orders.>', tally.handle, { stream: 'orders', from: 'first' });
+  await publish(pub, 0, 1000);
+  await a.kill9();
+  await a.start();
+  await publish(await openClient(t, a.wsUrl), 1000, 2000);
+  await tally.all();
+  await sub.ping();
+  const { idAt } = await storedIds(a, 'orders');
+  assert.deepEqual(
+    { lost: tally.lost(), duplicates: tally.duplicates, reordered: tally.reordered, offsetGaps: tally.offsetGaps, mismatched: tally.offsetMismatches(idAt) },
+    { lost: 0, duplicates: 0, reordered: 0, offsetGaps: 0, mismatched: 0 },
+  );
+  assert.equal(sub.stats.reconnects, 0, "the subscriber's own connection never dropped");
+  assert.deepEqual(errors, []);
+  assert.ok((await a.metric('meshgate_remote_stream_reads_served_total')) >= 1, 'the restarted holder served the resumed read');
+});
+
 interface StreamRow {
   first: number;
   last: number;
