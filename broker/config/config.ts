@@ -296,6 +296,13 @@ function resolveStorage(config: {
       );
     }
     seen.set(c.name, i);
+    if (c.mirror !== undefined && config.storage.engine === 'jetstream') {
+      // JetStream numbers entries and mints epochs itself: a mirror could keep neither the source's offsets nor its epoch.
+      throw new MeshError(
+        'MG_ERR_CONFIG_INVALID',
+        `invalid configuration:\n  streams[${i}].mirror: a mirror needs storage.engine lmdb or memory (JetStream numbers entries itself); fix: another engine, or no mirror`,
+      );
+    }
     return c;
   });
 }
