@@ -124,7 +124,12 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
   // Streams read across the mesh: this node's served to peers, peers' read for subscribers here (remote-streams.ts).
   // Without a mesh key there is no peering: no stream is remote, and nothing is waited for.
   const peering = config.mesh.key !== undefined;
-  const remoteStreams = new RemoteStreams(mesh, { streams, metrics: node.metrics, lookupGraceMs: peering ? config.mesh.streamLookupMs : 0 });
+  const remoteStreams = new RemoteStreams(mesh, {
+    nodeId: config.node.id,
+    streams,
+    metrics: node.metrics,
+    lookupGraceMs: peering ? config.mesh.streamLookupMs : 0,
+  });
   const mirrorResets = node.metrics.counter(
     'meshgate_stream_mirror_resets_total',
     "Mirrors that started over: the source's epoch changed, or it trimmed past the mirror's end",

@@ -84,10 +84,12 @@ export interface RemoteReadSink {
 
 /** Where to read a stream, or why not. */
 export type HolderLookup =
-  | { readonly ok: true; readonly link: PeerLink }
+  | { readonly ok: true; readonly link: PeerLink; readonly origin: string }
   | { readonly ok: false; readonly code: 'MG_ERR_STREAM_UNKNOWN' | 'MG_ERR_STREAM_UNREACHABLE'; readonly message: string };
 
 export interface RemoteStreamsOptions {
+  /** This node's id: its own stream list is advertised under it. */
+  readonly nodeId: string;
   /** The node's own streams: served to peers, and the names no remote read is needed for. */
   readonly streams: StreamManager;
   readonly metrics: MetricsRegistry;
@@ -111,6 +113,10 @@ export class RemoteRead {
   #epoch: string | undefined;
   /** The current request id (a new one per (re)start, so late frames of an old one are ignored). */
   id = 0;
+  /** The peer the current request went to (the holder, or the next node toward it), and that link's session then. */
+  via = '';
+  viaSession = 0;
+  readonly #window: number;
   readonly #windowBytes: number;
   /** Entries (and their stored bytes) handed to the sink and not yet released. */
   #held = 0;
@@ -123,9 +129,10 @@ export class RemoteRead {
 
   constructor(
     owner: RemoteStreams,
-    o: { stream: string; filter: string; holder: string; from: StreamStart; epoch?: string; windowBytes?: number; sink: RemoteReadSink },
+    o: { stream: string; filter: string; holder: string; from: StreamStart; epoch?: string; window?: number; windowBytes?: number; sink: RemoteReadSink },
   ) {
     this.#owner = owner;
+    this.#window = o.window ?? REMOTE_READ_WINDOW;
     this.#windowBytes = o.windowBytes ?? REMOTE_READ_WINDOW_BYTES;
     this.stream = o.stream;
     this.filter = o.filter;
@@ -173,6 +180,8 @@ export class RemoteRead {
   /** (Re)sends the request on `link`, from the position when there is one. */
   request(link: PeerLink, id: number): void {
     this.id = id;
+    this.via = link.peerId;
+    this.viaSession = link.session;
     // Owed credit is folded into the new request's window.
     this.#owed = 0;
     this.#owedBytes = 0;
@@ -182,8 +191,9 @@ export class RemoteRead {
       id,
       n: this.stream,
       f: this.filter,
+      o: this.holder,
       from,
-      c: Math.max(0, REMOTE_READ_WINDOW - this.#held),
+      c: Math.max(0, this.#window - this.#held),
       b: Math.max(0, this.#windowBytes - this.#heldBytes),
     };
     if (this.#epoch !== undefined) frame.e = this.#epoch;
@@ -218,8 +228,15 @@ export class RemoteRead {
   }
 }
 
+/** A read a peer asked this node for: served from the store here, or relayed toward its holder. */
+interface Served {
+  readonly id: number;
+  grant(c: number, b: number): void;
+  stop(): void;
+}
+
 /** One read a peer asked this node, as the holder. */
-class ServedRead {
+class ServedRead implements Served {
   readonly reader: StreamReader;
   credit: number;
   byteCredit: number;
@@ -335,10 +352,13 @@ export class RemoteStreams {
   readonly #mesh: PeerMesh;
   readonly #streams: StreamManager;
   readonly #graceUntil: number;
-  /** peer id -> the streams it holds (name -> epoch), kept while its link is down. */
-  readonly #held = new Map<string, Map<string, string>>();
+  readonly #nodeId: string;
+  /** Version of this node's own list: from the clock, so a restarted node's list replaces its old one everywhere. */
+  #ownVersion = Date.now();
+  /** node id -> the streams it holds (name -> epoch) at version v; kept while it is away (then "unreachable"). */
+  readonly #held = new Map<string, { v: number; s: Map<string, string> }>();
   /** Reads served, per link: id -> read. */
-  readonly #served = new Map<PeerLink, Map<number, ServedRead>>();
+  readonly #served = new Map<PeerLink, Map<number, Served>>();
   /** Reads opened here, by request id. */
   readonly #reads = new Map<number, RemoteRead>();
   #nextId = 1;
@@ -352,6 +372,7 @@ export class RemoteStreams {
   constructor(mesh: PeerMesh, options: RemoteStreamsOptions) {
     this.#mesh = mesh;
     this.#streams = options.streams;
+    this.#nodeId = options.nodeId;
     this.#graceUntil = Date.now() + (options.lookupGraceMs ?? 5000);
     const m = options.metrics;
     this.#m = {
@@ -365,7 +386,7 @@ export class RemoteStreams {
     mesh.onLinkUp((link) => this.#linkUp(link));
     mesh.onLinkDown((link) => this.#linkDown(link));
     mesh.onDrained((link) => {
-      for (const r of this.#served.get(link)?.values() ?? []) r.reader.wake();
+      for (const r of this.#served.get(link)?.values() ?? []) if (r instanceof ServedRead) r.reader.wake();
     });
     mesh.onControl('streams', (link, f) => this.#onStreams(link, f as Extract<ControlFrame, { t: 'streams' }>));
     mesh.onControl('sread', (link, f) => this.#onRead(link, f as Extract<ControlFrame, { t: 'sread' }>));
@@ -398,16 +419,22 @@ export class RemoteStreams {
     return () => this.#holderListeners.delete(listener);
   }
 
-  /** The peer to read stream `name` from (only `node`, when given): a live link first; a holder whose link is down is unreachable. */
+  /**
+   * The node to read stream `name` from (only `node`, when given) and the
+   * live link toward it: the nearest holder, ties to the smaller node id.
+   * A holder no live link leads to is unreachable.
+   */
   holder(name: string, node?: string): HolderLookup {
-    const holders = [...this.#held].filter(([peer, s]) => s.has(name) && (node === undefined || peer === node)).map(([peer]) => peer);
+    const holders = [...this.#held].filter(([origin, h]) => h.s.has(name) && (node === undefined || origin === node)).map(([origin]) => origin);
     holders.sort();
-    for (const peer of holders) {
-      const link = this.#mesh.upLink(peer);
-      if (link !== null) return { ok: true, link };
+    let best: { link: PeerLink; hops: number; origin: string } | null = null;
+    for (const origin of holders) {
+      const route = this.#mesh.routeTo(origin);
+      if (route !== null && (best === null || route.hops < best.hops)) best = { ...route, origin };
     }
+    if (best !== null) return { ok: true, link: best.link, origin: best.origin };
     if (holders.length > 0)
-      return { ok: false, code: 'MG_ERR_STREAM_UNREACHABLE', message: `stream '${name}' is held by ${holders.join(', ')}, and no link to it is up` };
+      return { ok: false, code: 'MG_ERR_STREAM_UNREACHABLE', message: `stream '${name}' is held by ${holders.join(', ')}, and no live link leads there` };
     return { ok: false, code: 'MG_ERR_STREAM_UNKNOWN', message: `no stream '${name}' on this node or on any peer` };
   }
 
@@ -432,16 +459,20 @@ export class RemoteStreams {
     }
   }
 
-  /** Opens a read of `stream` on `link` (from lookup()). */
-  open(link: PeerLink, o: { stream: string; filter: string; from: StreamStart; epoch?: string; windowBytes?: number; sink: RemoteReadSink }): RemoteRead {
-    const read = new RemoteRead(this, { ...o, holder: link.peerId });
-    this.#start(read, link);
+  /** Opens a read of `stream` held by `found.origin`, on the link toward it (both from holder() or lookup()). */
+  open(
+    found: { link: PeerLink; origin: string },
+    o: { stream: string; filter: string; from: StreamStart; epoch?: string; window?: number; windowBytes?: number; sink: RemoteReadSink },
+  ): RemoteRead {
+    const read = new RemoteRead(this, { ...o, holder: found.origin });
+    this.#start(read, found.link);
     return read;
   }
 
-  /** The link a read's requests go on, when it is up. */
+  /** The link a read's current request went on, while that session is up. */
   linkOf(read: RemoteRead): PeerLink | null {
-    return this.#mesh.upLink(read.holder);
+    const link = this.#mesh.upLink(read.via);
+    return link !== null && link.session === read.viaSession ? link : null;
   }
 
   /** A read that stopped: its id is no longer answered. */
@@ -468,24 +499,36 @@ export class RemoteStreams {
 
   #readOf(link: PeerLink, f: ControlFrame): RemoteRead | undefined {
     const read = this.#reads.get((f as { id?: number }).id ?? -1);
-    return read !== undefined && read.holder === link.peerId ? read : undefined;
+    return read !== undefined && read.via === link.peerId ? read : undefined;
   }
 
   #linkUp(link: PeerLink): void {
-    link.control({ t: 'streams', s: this.#advert() });
-    // Reads waiting for this holder go on from where they stood.
-    for (const read of [...this.#reads.values()]) if (read.holder === link.peerId && !read.stopped) this.#start(read, link);
+    // Our list and every list we know: a node that joins late, or restarted, learns them all here.
+    link.control(this.#ownList());
+    for (const [o, h] of this.#held) link.control({ t: 'streams', o, v: h.v, s: [...h.s].map(([n, e]) => ({ n, e })) });
+    this.#resumeWaiting();
   }
 
   #linkDown(link: PeerLink): void {
     const reads = this.#served.get(link);
-    if (reads === undefined) return;
-    for (const r of reads.values()) r.stop();
-    this.#served.delete(link);
+    if (reads !== undefined) {
+      for (const r of reads.values()) r.stop();
+      this.#served.delete(link);
+    }
+    this.#resumeWaiting(); // another live link may lead to the holder
   }
 
-  #advert(): Array<{ n: string; e: string }> {
-    return this.#streams.list().map((s) => ({ n: s.name, e: s.epoch }));
+  /** Reads whose request went on a session that is gone go on, from where they stood, on the route to their holder now. */
+  #resumeWaiting(): void {
+    for (const read of [...this.#reads.values()]) {
+      if (read.stopped || this.linkOf(read) !== null) continue;
+      const route = this.#mesh.routeTo(read.holder);
+      if (route !== null) this.#start(read, route.link);
+    }
+  }
+
+  #ownList(): Extract<ControlFrame, { t: 'streams' }> {
+    return { t: 'streams', o: this.#nodeId, v: this.#ownVersion, s: this.#streams.list().map((s) => ({ n: s.name, e: s.epoch })) };
   }
 
   #advertiseSoon(): void {
@@ -494,16 +537,24 @@ export class RemoteStreams {
     setImmediate(() => {
       this.#advertScheduled = false;
       if (this.#closed) return;
-      const s = this.#advert();
-      for (const link of this.#mesh.upLinks()) link.control({ t: 'streams', s });
+      this.#ownVersion = Math.max(this.#ownVersion + 1, Date.now());
+      const list = this.#ownList();
+      for (const link of this.#mesh.upLinks()) link.control(list);
     });
   }
 
+  /** A node's stream list: kept when newer than what we had, and passed on to every other live link (so every node learns every list once). */
   #onStreams(link: PeerLink, f: Extract<ControlFrame, { t: 'streams' }>): void {
-    if (!Array.isArray(f.s)) return;
-    const held = new Map<string, string>();
-    for (const s of f.s) if (typeof s?.n === 'string' && typeof s.e === 'string') held.set(s.n, s.e);
-    this.#held.set(link.peerId, held);
+    if (!Array.isArray(f.s) || typeof f.o !== 'string' || typeof f.v !== 'number' || f.o === this.#nodeId) return;
+    const had = this.#held.get(f.o);
+    if (had === undefined || f.v > had.v) {
+      const held = new Map<string, string>();
+      for (const s of f.s) if (typeof s?.n === 'string' && typeof s.e === 'string') held.set(s.n, s.e);
+      this.#held.set(f.o, { v: f.v, s: held });
+      for (const other of this.#mesh.upLinks()) if (other !== link) other.control(f);
+    }
+    // The sender's interest states came before this frame on its link: routes through it are known now.
+    this.#resumeWaiting();
     for (const done of [...this.#advertWaiters]) done();
     for (const l of [...this.#holderListeners]) l();
   }
@@ -516,6 +567,7 @@ export class RemoteStreams {
     if (typeof f.id !== 'number' || typeof f.n !== 'string' || typeof f.f !== 'string')
       return refuse('MG_ERR_PEER_MALFORMED', 'malformed', 'sread needs id, n and f');
     this.#m.served.inc();
+    if (typeof f.o === 'string' && f.o !== this.#nodeId) return this.#relay(link, f, refuse);
     const info = this.#streams.info(f.n);
     if (info === undefined) return refuse('MG_ERR_STREAM_UNKNOWN', 'unknown-stream', `no stream '${f.n}' on node holding it`);
     if (f.e !== undefined && f.e !== info.epoch)
@@ -542,6 +594,67 @@ export class RemoteStreams {
       },
     });
     reads.set(f.id, served);
+  }
+
+  /**
+   * A read of a stream another node holds, asked by a peer for which this
+   * node is on the way: read it toward the holder with the peer's credit,
+   * hand on what comes back, and pass the peer's credit upstream. An
+   * outage upstream resumes here, unseen by the peer.
+   */
+  #relay(link: PeerLink, f: Extract<ControlFrame, { t: 'sread' }>, refuse: (code: string, reason: string, m: string) => void): void {
+    const holder = f.o!;
+    const route = this.#mesh.routeTo(holder);
+    // Never back where it came from: the two nodes disagree on the route for now.
+    if (route === null || route.link === link)
+      return refuse('MG_ERR_STREAM_UNREACHABLE', 'unreachable', `stream '${f.n}' is held by ${holder}, and no live link leads there from ${this.#nodeId}`);
+    this.#stopServed(link, f.id);
+    let reads = this.#served.get(link);
+    if (reads === undefined) this.#served.set(link, (reads = new Map()));
+    const served = reads;
+    const session = link.session;
+    const down = () => !link.up || link.session !== session;
+    let started = false;
+    const read: RemoteRead = this.open(
+      { link: route.link, origin: holder },
+      {
+        stream: f.n,
+        filter: f.f,
+        from: streamStart(f.from),
+        ...(typeof f.e === 'string' ? { epoch: f.e } : {}),
+        window: typeof f.c === 'number' && f.c >= 0 ? f.c : 0,
+        windowBytes: typeof f.b === 'number' && f.b >= 0 ? f.b : 0,
+        sink: {
+          started: (s) => {
+            if (started || down()) return;
+            started = true;
+            link.control({ t: 'sok', id: f.id, e: s.epoch, next: s.next, first: s.first, last: s.last });
+          },
+          entries: (list) => {
+            if (down()) return read.stop();
+            link.control({ t: 'sent', id: f.id, x: list.map((e): [number, number, string, Uint8Array] => [e.offset, e.time, e.topic, e.bytes]) });
+            this.#m.entriesSent.inc(list.length);
+          },
+          ended: (end) => {
+            if (served.get(f.id) === relayed) served.delete(f.id);
+            if (down()) return;
+            link.control({
+              t: 'serr',
+              id: f.id,
+              code: end.code,
+              reason: end.reason,
+              first: end.first,
+              last: end.last,
+              e: end.epoch,
+              m: end.message,
+              p: read.position,
+            });
+          },
+        },
+      },
+    );
+    const relayed: Served = { id: f.id, grant: (c, b) => read.release(c, b), stop: () => read.stop() };
+    served.set(f.id, relayed);
   }
 
   #stopServed(link: PeerLink, id: number): void {

@@ -68,7 +68,7 @@ export class StreamMirror {
     const info = this.#streams.info(this.name);
     if (info === undefined) return;
     const empty = info.last === 0 || info.first > info.last;
-    const read = this.#remote.open(found.link, {
+    const read = this.#remote.open(found, {
       stream: this.source.stream,
       filter: '>',
       from: empty ? 'first' : { offset: info.last + 1 },

@@ -29,7 +29,8 @@ export class RemoteStreamSubscription implements StreamSub {
 
   constructor(o: {
     remote: RemoteStreams;
-    link: PeerLink;
+    /** The holder and the link toward it (RemoteStreams.lookup()). */
+    holder: { link: PeerLink; origin: string };
     session: WsSession;
     codec: ClientCodec;
     stream: string;
@@ -47,7 +48,7 @@ export class RemoteStreamSubscription implements StreamSub {
     this.stream = stream;
     this.filter = o.filter;
     this.#session = session;
-    this.#read = o.remote.open(o.link, {
+    this.#read = o.remote.open(o.holder, {
       stream,
       filter: o.filter,
       from: o.from,

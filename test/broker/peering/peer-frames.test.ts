@@ -36,8 +36,8 @@ test('a control frame round-trips through decodePeerFrame()', () => {
 test('the remote stream read frames round-trip, stored bytes as bytes', () => {
   const bytes = new Uint8Array([1, 0x82, 0x61, 0x74, 0xa0]);
   const frames: ControlFrame[] = [
-    { t: 'streams', s: [{ n: 'orders', e: '0123456789abcdef' }] },
-    { t: 'sread', id: 7, n: 'orders', f: 'orders.>', from: { offset: 42 }, e: '0123456789abcdef', c: 1024, b: 262_144 },
+    { t: 'streams', o: 'a', v: 1_700_000_000_000, s: [{ n: 'orders', e: '0123456789abcdef' }] },
+    { t: 'sread', id: 7, n: 'orders', f: 'orders.>', o: 'a', from: { offset: 42 }, e: '0123456789abcdef', c: 1024, b: 262_144 },
     { t: 'sok', id: 7, e: '0123456789abcdef', next: 42, first: 1, last: 99 },
     { t: 'sent', id: 7, x: [[42, 1_700_000_000_000, 'orders.n', bytes]] },
     { t: 'scredit', id: 7, c: 1, b: 5 },

@@ -274,3 +274,36 @@ test('a remote subscriber that stops reading holds the holder back by credit, is
   );
   assert.equal(sub.socket.readyState, WebSocket.OPEN, 'not closed as a slow consumer');
 });
+
+test("two hops away: a subscriber on B reads A's stream through C (A - C - B), and a cut of the A-C link mid-stream loses and repeats nothing", async (t) => {
+  const a = new NodeProcess(t, { id: 'a', port: await freePort(), config: { streams: [ORDERS] } });
+  await a.start();
+  const proxy = await startTcpProxy(a.spec.port);
+  t.after(() => proxy.close());
+  const c = new NodeProcess(t, { id: 'c', port: await freePort(), peers: [`ws://127.0.0.1:${proxy.port}`] });
+  await c.start();
+  const b = new NodeProcess(t, { id: 'b', port: await freePort(), peers: [c.peerUrl] });
+  await b.start();
+  t.after(() => b.stop());
+  t.after(() => c.stop());
+  t.after(() => a.stop());
+  await until('b has its link to c up', async () => (await b.peers()).some((p) => p.node === 'c' && p.state === 'up'));
+  const pub = await openClient(t, a.wsUrl);
+  await publish(pub, 0, 1000);
+  const tally = new Tally(2000);
+  const sub = client(t, b.wsUrl);
+  const handle = await sub.subscribe('orders.>', tally.handle, { stream: 'orders', from: 'first' });
+  assert.equal(handle.epoch, (await a.json<{ epoch: string }>('/v1/streams/orders')).epoch);
+  assert.ok(proxy.cut() >= 1);
+  await publish(pub, 1000, 2000);
+  await tally.all();
+  await sub.ping();
+  const { idAt } = await storedIds(a, 'orders');
+  t.diagnostic(`received ${tally.received}, lost ${tally.lost()}, dup ${tally.duplicates}`);
+  assert.deepEqual(
+    { lost: tally.lost(), duplicates: tally.duplicates, reordered: tally.reordered, offsetGaps: tally.offsetGaps, mismatched: tally.offsetMismatches(idAt) },
+    { lost: 0, duplicates: 0, reordered: 0, offsetGaps: 0, mismatched: 0 },
+  );
+  assert.ok((await c.metric('meshgate_remote_stream_entries_sent_total')) >= 2000, 'c relayed the entries');
+  assert.equal(sub.stats.reconnects, 0);
+});
