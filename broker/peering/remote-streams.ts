@@ -15,12 +15,13 @@
  *      <── serr (pruned, stream removed, re-created) ended
  *      ── sstop ──>        the subscriber left
  *
- * Who holds what: each node sends its peers a `streams` frame with every
- * stream it holds (name, epoch) when a link comes up and after each
- * create or remove; the list of a peer is kept while its link is down,
- * so a stream held by a peer that is away is "unreachable", not unknown.
- * Reads go to direct peers only: a stream is readable from every node
- * linked to its holder (see docs/protocol.md for what a longer path needs).
+ * Who holds what: each node's `streams` list (name, epoch of every stream
+ * it holds, versioned from the clock) is flooded to every node, and kept
+ * while that node is away, so a stream whose holder is away is
+ * "unreachable", not unknown. A read goes along the interest route to its
+ * holder (PeerMesh.routeTo); a node on the way relays it: it reads toward
+ * the holder itself with the reader's credit and hands back what comes,
+ * resuming outages upstream of it on its own.
  *
  * Flow control: a read carries credit, in entries and in bytes of stored
  * entries. The holder hands over entries while it has both (the entry
