@@ -24,10 +24,12 @@ import { type GuardRefusal, type Principal, type PublishLimit, SessionGuard, Tok
 import type { ErrorCode, Metric } from '../base/mod.js';
 import type { EventDecodeResult } from '../event/mod.js';
 import type { IngestResult, MeshNode } from '../pipeline/mod.js';
+import type { StreamManager } from '../streams/mod.js';
 import type { BufferBudget } from '../ws/mod.js';
 import { decodeHttpEvents } from './cloudevents-http.js';
 import { problemOf, sendProblem, statusLine } from './problem.js';
 import { readBody } from './request-body.js';
+import { readStreamIntoSession, resolveSseStart } from './sse-resume.js';
 import { SseSession } from './sse-session.js';
 
 /** Prefix of the publish endpoint: POST /v1/events/<url-encoded topic>. */
@@ -48,6 +50,8 @@ export interface EventsApiOptions {
   readonly gate?: UpgradeGate;
   /** limits.publishRate / publishBurst, per client address; none or rate 0: unlimited. */
   readonly publishLimit?: PublishLimit | null;
+  /** The node's streams: an SSE filter a stream covers is read from it, with ids to resume by (sse-resume.ts). */
+  readonly streams?: StreamManager;
 }
 
 /** Client addresses whose publish buckets are kept; past it the map starts over (a bucket refills anyway). */
@@ -86,6 +90,14 @@ export function mountEventsApi(app: TemplatedApp, node: MeshNode, options: Event
     'meshgate_auth_filtered_deliveries_total',
     'Deliveries withheld from a partly authorized wildcard subscription (topic not readable by its token)',
   );
+  const resumes = {
+    resumed: m.counter('meshgate_sse_resumes_total', 'SSE streams opened with a Last-Event-ID, by outcome (reset: the position was gone, mg-reset sent)', {
+      outcome: 'resumed',
+    }),
+    reset: m.counter('meshgate_sse_resumes_total', 'SSE streams opened with a Last-Event-ID, by outcome (reset: the position was gone, mg-reset sent)', {
+      outcome: 'reset',
+    }),
+  };
   const buckets = new Map<string, TokenBucket>();
   const publishLimit = options.publishLimit ?? null;
   const rateLimited = publishLimit !== null && publishLimit.rate > 0;
@@ -226,7 +238,20 @@ export function mountEventsApi(app: TemplatedApp, node: MeshNode, options: Event
       gate?.release(admitted.ip);
       return refuse(res, denied.code, denied.message);
     }
+    // Rights first (above), so a token without them learns nothing of the streams.
+    const headerId = req.getHeader('last-event-id');
+    const start = resolveSseStart(options.streams, filter!, {
+      stream: req.getQuery('stream'),
+      lastEventId: headerId !== '' ? headerId : req.getQuery('lastEventId'),
+      from: req.getQuery('from'),
+    });
+    if (start.kind === 'refused') {
+      gate?.release(admitted.ip);
+      return refuse(res, start.code, start.message);
+    }
+    let stopReader: (() => void) | null = null;
     const session: SseSession = new SseSession(res, sessionOptions, () => {
+      stopReader?.();
       guard.stop();
       gate?.release(admitted.ip);
       for (const f of session.routerFilters) node.unsubscribe(f, session);
@@ -240,6 +265,7 @@ export function mountEventsApi(app: TemplatedApp, node: MeshNode, options: Event
         .writeHeader('Cache-Control', 'no-store')
         // nginx and others buffer responses unless told; a stream must not be held back.
         .writeHeader('X-Accel-Buffering', 'no');
+      if (start.kind === 'stream') res.writeHeader('Meshgate-Stream', start.stream).writeHeader('Meshgate-Stream-Epoch', start.epoch);
       // uWS sends the status and headers with the first write: a client sees the stream open at once.
       res.write(': meshgate sse\n\n');
     });
@@ -251,10 +277,15 @@ export function mountEventsApi(app: TemplatedApp, node: MeshNode, options: Event
         return false;
       };
     }
-    for (const f of guard.routerFilters(filter!, (x) => node.checkFilter(x) === null)) {
-      if (session.routerFilters.includes(f)) continue;
-      session.routerFilters.push(f);
-      node.subscribe(f, session);
+    if (start.kind === 'stream') {
+      if (start.resumed && start.reset === null) resumes.resumed.inc();
+      stopReader = readStreamIntoSession(options.streams!, session, filter!, start, () => resumes.reset.inc());
+    } else {
+      for (const f of guard.routerFilters(filter!, (x) => node.checkFilter(x) === null)) {
+        if (session.routerFilters.includes(f)) continue;
+        session.routerFilters.push(f);
+        node.subscribe(f, session);
+      }
     }
     guard.watchExpiry(() => {
       node.reject('MG_ERR_AUTH_EXPIRED', 'token expired during the SSE stream');

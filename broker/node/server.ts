@@ -181,6 +181,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     sseHeartbeatMs: config.http.sseHeartbeatMs,
     gate,
     publishLimit: { rate: config.limits.publishRate, burst: config.limits.publishBurst },
+    streams,
   });
   let accepting = true;
   const dialers = config.mesh.peers.map(
