@@ -2,7 +2,9 @@
  * The CloudEvents HTTP binding on the node's port:
  *
  *   POST /v1/events/<topic>   publish, binary, structured or batched mode (cloudevents-http.ts)
- *   GET  /v1/sse/<filter>     subscribe, Server-Sent Events of structured JSON (sse-session.ts)
+ *   GET  /v1/sse/<filter>     subscribe, Server-Sent Events of structured JSON (sse-session.ts),
+ *                             resumable when a stream covers the filter (sse-resume.ts)
+ *   OPTIONS /v1/events/<topic>  the CloudEvents Web Hook validation handshake: this node as a webhook target
  *
  * Both go through the same checks as the WebSocket endpoints: the
  * UpgradeGate (Origin, per-address limits, credential from the
@@ -52,6 +54,8 @@ export interface EventsApiOptions {
   readonly publishLimit?: PublishLimit | null;
   /** The node's streams: an SSE filter a stream covers is read from it, with ids to resume by (sse-resume.ts). */
   readonly streams?: StreamManager;
+  /** WebHook-Request-Origin values OPTIONS /v1/events/ allows (http.webhookOrigins); empty or none: any that passes auth. */
+  readonly webhookOrigins?: readonly string[];
 }
 
 /** Client addresses whose publish buckets are kept; past it the map starts over (a bucket refills anyway). */
@@ -217,6 +221,51 @@ export function mountEventsApi(app: TemplatedApp, node: MeshNode, options: Event
       });
       requests.accepted.inc();
       sendJsonStatus(res, refusedItems === 0 ? 202 : 207, { results });
+    });
+  });
+
+  /**
+   * The CloudEvents Web Hook abuse-protection handshake, this node as the
+   * delivery target. A WebHook-Request-Origin is allowed when the request
+   * passes the same checks a POST to the topic does (the gate: Origin,
+   * per-address limits, credential from the Authorization header or
+   * `token`; the topic; the token's publish right on it) and, when
+   * http.webhookOrigins is set, the origin is in it (or it holds `*`).
+   * Allowed: 200 with WebHook-Allowed-Origin echoing the origin and
+   * WebHook-Allowed-Rate (limits.publishRate a minute, `*` unlimited).
+   * Not: the refusal as a problem body, no WebHook-Allowed-* headers.
+   * Without WebHook-Request-Origin it is a plain OPTIONS: 204 with Allow.
+   */
+  const allowedOrigins = options.webhookOrigins ?? [];
+  const allowedRate = rateLimited ? String(publishLimit.rate * 60) : '*';
+  app.options(`${EVENTS_PATH_PREFIX}*`, (res, req) => {
+    const origin = req.getHeader('webhook-request-origin');
+    const topic = decodePath(req.getUrl().slice(EVENTS_PATH_PREFIX.length));
+    if (origin === '') {
+      res.cork(() => {
+        res.writeStatus('204 No Content').writeHeader('Allow', 'POST, OPTIONS').endWithoutBody();
+      });
+      return;
+    }
+    const admitted = admit(res, req);
+    if (admitted === null) return;
+    gate?.release(admitted.ip);
+    const topicProblem =
+      topic === null ? { code: 'MG_ERR_TOPIC_INVALID' as const, message: 'the topic in the path is not valid percent-encoded UTF-8' } : node.checkTopic(topic);
+    if (topicProblem !== null) return refuse(res, topicProblem.code, topicProblem.message);
+    const guard = new SessionGuard(admitted.principal, null);
+    const denied = guard.checkPublish(topic!);
+    guard.stop();
+    if (denied !== null) return refuse(res, denied.code, denied.message);
+    if (allowedOrigins.length > 0 && !allowedOrigins.includes('*') && !allowedOrigins.includes(origin))
+      return refuse(res, 'MG_ERR_ORIGIN_FORBIDDEN', `WebHook-Request-Origin '${origin.slice(0, 100)}' is not in http.webhookOrigins`);
+    res.cork(() => {
+      res
+        .writeStatus('200 OK')
+        .writeHeader('Allow', 'POST, OPTIONS')
+        .writeHeader('WebHook-Allowed-Origin', origin)
+        .writeHeader('WebHook-Allowed-Rate', allowedRate)
+        .end();
     });
   });
 

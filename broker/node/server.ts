@@ -23,6 +23,7 @@ import {
 import { IngressValidator, MeshNode } from '../pipeline/mod.js';
 import { JetStreamStreamStore, LmdbStreamStore, MemoryStreamStore, StreamManager, type StreamStore } from '../streams/mod.js';
 import { EventTracing, startTelemetry, type Telemetry } from '../telemetry/mod.js';
+import { startWebhooks, type WebhookSet } from '../webhooks/mod.js';
 import { CE_PATH_PREFIX, CLIENT_PATH, mountWsEndpoints } from '../ws/mod.js';
 
 const require = createRequire(import.meta.url);
@@ -182,6 +183,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     gate,
     publishLimit: { rate: config.limits.publishRate, burst: config.limits.publishBurst },
     streams,
+    webhookOrigins: config.http.webhookOrigins,
   });
   let accepting = true;
   const dialers = config.mesh.peers.map(
@@ -197,6 +199,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
       }),
   );
   let bridges: BridgeSet | null = null;
+  let webhooks: WebhookSet | null = null;
   const schemas = new SchemaRegistry({ nodeId: config.node.id });
   // Mesh-wide registry: states travel over the peer links (registry-sync.ts).
   const registrySync = new RegistrySync(schemas, mesh, node.metrics, { log });
@@ -214,6 +217,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     connections: ws.connections,
     accepting: () => accepting,
     streams,
+    webhooks: () => webhooks?.status() ?? [],
     authorizeStreamWrite: gate.authenticator.enabled ? streamWriteAuthorizer(gate.authenticator) : undefined,
   });
 
@@ -274,6 +278,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     }
   }
   for (const d of dialers) d.start();
+  webhooks = startWebhooks(config.webhooks, { node, streams, storageDir: config.storage.dir, log });
   const hostForUrl = host.includes(':') ? `[${host}]` : host;
   const secure = config.tls !== undefined;
   const peerHost = meshTls?.host ?? host;
@@ -308,6 +313,8 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
         registrySync.close();
         await peerEndpoint?.close();
         await bridges?.close();
+        // Before the store closes: their positions are written on close.
+        await webhooks?.close();
         mesh.close();
         ws.closeAll();
         events.closeAll();
