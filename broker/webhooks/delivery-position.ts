@@ -34,8 +34,11 @@ export class FileDeliveryPosition implements DeliveryPosition {
   #pending: StoredPosition | null = null;
   #timer: NodeJS.Timeout | null = null;
 
-  constructor(dir: string, name: string) {
+  readonly #log: (line: string) => void;
+
+  constructor(dir: string, name: string, log: (line: string) => void = () => {}) {
     this.file = join(dir, 'webhooks', `${name}.json`);
+    this.#log = log;
   }
 
   load(): StoredPosition | null {
@@ -61,10 +64,15 @@ export class FileDeliveryPosition implements DeliveryPosition {
     this.#timer = null;
     const p = this.#pending;
     if (p === null) return;
-    this.#pending = null;
-    mkdirSync(join(this.file, '..'), { recursive: true });
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(p));
-    renameSync(tmp, this.file);
+    try {
+      mkdirSync(join(this.file, '..'), { recursive: true });
+      const tmp = `${this.file}.tmp`;
+      writeFileSync(tmp, JSON.stringify(p));
+      renameSync(tmp, this.file);
+      this.#pending = null;
+    } catch (err) {
+      // Runs in a timer: a full or read-only disk must not take the node down. Kept, tried again on the next advance.
+      this.#log(`webhook position ${this.file}: not stored (${(err as Error).message})`);
+    }
   }
 }

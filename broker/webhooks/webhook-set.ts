@@ -26,7 +26,7 @@ export function startWebhooks(
       config,
       node: o.node,
       streams: o.streams,
-      position: config.stream === undefined ? null : new FileDeliveryPosition(o.storageDir, config.name),
+      position: config.stream === undefined ? null : new FileDeliveryPosition(o.storageDir, config.name, o.log),
       origin: config.origin ?? o.node.nodeId,
       log: o.log,
       metrics: {

@@ -41,6 +41,8 @@ interface Queued {
   readonly event: MeshEvent;
   /** Stream offset; -1 for a live event. */
   readonly offset: number;
+  /** The stream epoch the offset belongs to. */
+  readonly epoch: string;
   readonly bytes: number;
 }
 
@@ -162,7 +164,7 @@ export class Webhook implements Subscriber {
   }
 
   #enqueue(event: MeshEvent, offset: number, bytes: number): number {
-    this.#queue.push({ event, offset, bytes });
+    this.#queue.push({ event, offset, bytes, epoch: this.#epoch });
     this.#queuedBytes += bytes;
     this.#wake?.();
     return bytes;
@@ -227,7 +229,8 @@ export class Webhook implements Subscriber {
   #done(head: Queued): void {
     this.#queue.shift();
     this.#queuedBytes -= head.bytes;
-    if (head.offset >= 0) {
+    // An entry read before the stream was re-created is delivered, but its offset is no position in the new epoch.
+    if (head.offset >= 0 && head.epoch === this.#epoch) {
       this.#doneOffset = head.offset;
       this.#o.position?.advance({ epoch: this.#epoch, offset: head.offset });
       if (this.#queuedBytes < STREAM_QUEUE_BYTES / 4) this.#reader?.wake();

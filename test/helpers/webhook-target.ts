@@ -34,7 +34,7 @@ export function allowOrigin(req: { headers: http.IncomingHttpHeaders }): TargetA
  * request and answers as `answer` says (OPTIONS included). Closed, held
  * requests and all, after the test.
  */
-export async function startWebhookTarget(t: TestContext, answer: (req: TargetRequest, index: number) => TargetAnswer): Promise<WebhookTarget> {
+export async function startWebhookTarget(t: TestContext, answer: (req: TargetRequest, index: number) => TargetAnswer, port = 0): Promise<WebhookTarget> {
   const requests: TargetRequest[] = [];
   const waiters: Array<{ pred: (r: TargetRequest[]) => boolean; done: () => void }> = [];
   const check = () => {
@@ -56,18 +56,28 @@ export async function startWebhookTarget(t: TestContext, answer: (req: TargetReq
       check();
     });
   });
-  server.listen(0, '127.0.0.1');
+  server.listen(port, '127.0.0.1');
   await once(server, 'listening');
   t.after(async () => {
     server.closeAllConnections();
     server.close();
     await once(server, 'close');
   });
-  const port = (server.address() as { port: number }).port;
+  const bound = (server.address() as { port: number }).port;
   return {
-    url: `http://127.0.0.1:${port}/hook`,
+    url: `http://127.0.0.1:${bound}/hook`,
     requests,
     waitFor: (pred) => (pred(requests) ? Promise.resolve() : new Promise((done) => waiters.push({ pred, done }))),
     delivered: () => requests.filter((r) => r.method === 'POST' && r.status !== null && r.status >= 200 && r.status < 300),
   };
+}
+
+/** A port nothing listens on (bound and closed again), for a target that is not up yet. */
+export async function unusedPort(): Promise<number> {
+  const server = http.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  server.close();
+  await once(server, 'close');
+  return port;
 }

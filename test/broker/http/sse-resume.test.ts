@@ -125,6 +125,33 @@ test('a pruned or other-epoch Last-Event-ID gets event: mg-reset with its code, 
   assert.equal((node.node.metrics.snapshot().meshgate_sse_resumes_total as Record<string, number>)['outcome=reset'], 2);
 });
 
+test('a stream re-created under a reader (new epoch) sends mg-reset MG_ERR_STREAM_EPOCH mid-stream, then the new epoch from its first entry', async (t) => {
+  const node = await startTestNode(t, STREAMS);
+  const before = node.streams.info('seq')!.epoch;
+  const pub = await openClient(t, node.wsUrl);
+  await publishRange(pub, 0, 3);
+  const s = await openSse(t, url(node, 'seq.>', '?from=first'));
+  await s.waitFor((m) => events(m).length >= 3);
+  await node.streams.create({ name: 'seq', filters: ['seq.>'], maxEvents: 1000 }, { replace: true });
+  const after = node.streams.info('seq')!.epoch;
+  assert.notEqual(after, before);
+  await publishRange(pub, 3, 5);
+  await s.waitFor((m) => events(m).length >= 5);
+  const reset = s.messages.find((m) => m.event === 'mg-reset');
+  assert.ok(reset !== undefined);
+  const body = JSON.parse(reset.data) as Record<string, unknown>;
+  assert.equal(body.code, 'MG_ERR_STREAM_EPOCH');
+  assert.equal(body.position, `${before}:3`);
+  assert.equal(reset.id, `${after}:0`);
+  assert.deepEqual(ns(s.messages), range(0, 5));
+  assert.deepEqual(
+    events(s.messages)
+      .slice(3)
+      .map((m) => m.id),
+    [`${after}:1`, `${after}:2`],
+  );
+});
+
 test('stream selection: ?stream= names one, two covering streams or ?stream= (empty) stay live-only, bad positions are 400 and unknown streams 404', async (t) => {
   const node = await startTestNode(t, {
     storage: { engine: 'memory' },

@@ -6,9 +6,10 @@ import { test } from 'node:test';
 import { signHs256 } from '../../../broker/auth/mod.js';
 import { type ConfigLayer, resolveConfig } from '../../../broker/config/mod.js';
 import { type RunningNode, startNode } from '../../../broker/node/internal.js';
+import { retryDelay } from '../../../broker/webhooks/mod.js';
 import { ce, type FrameClient, openClient, startTestNode } from '../../helpers/node.js';
 import { testTmpDir } from '../../helpers/tmp.js';
-import { allowOrigin, startWebhookTarget, type TargetRequest } from '../../helpers/webhook-target.js';
+import { allowOrigin, startWebhookTarget, type TargetRequest, unusedPort } from '../../helpers/webhook-target.js';
 
 const FAST_RETRY = { initialDelayMs: 10, maxDelayMs: 40 };
 
@@ -22,9 +23,9 @@ const posts = (rs: TargetRequest[]) => rs.filter((r) => r.method === 'POST');
 const ceId = (r: TargetRequest) => String(r.headers['ce-id'] ?? (JSON.parse(r.body.toString()) as { id: string }).id);
 
 /** Resolves once `pred` holds, checked every loop turn for at most `ms` (for state the node changes in this process). */
-async function until(pred: () => boolean, what: string, ms = 10_000): Promise<void> {
+async function until(pred: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
-  while (!pred()) {
+  while (!(await pred())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
@@ -87,6 +88,82 @@ test('a target that hangs past timeoutMs is retried: the event is delivered by t
   assert.match(String(target.delivered()[0]!.headers['content-type']), /^application\/cloudevents\+json/);
   assert.equal(metric(node, 'meshgate_webhook_retries_total', 'slow'), 1);
   assert.equal((await webhookRow(node, 'slow')).lastError, 'timeout');
+});
+
+test('connection errors during the handshake are retried until the target is up; then the event arrives once', async (t) => {
+  const port = await unusedPort();
+  const node = await startTestNode(t, { webhooks: [{ name: 'down', url: `http://127.0.0.1:${port}/hook`, filter: 'hook.>', retry: FAST_RETRY }] });
+  const pub = await openClient(t, node.wsUrl);
+  await publish(pub, ['late']);
+  await until(async () => (await webhookRow(node, 'down')).lastError !== null, 'a failed handshake');
+  const row = await webhookRow(node, 'down');
+  assert.equal(row.state, 'validating');
+  assert.match(String(row.lastError), /ECONNREFUSED/);
+  const target = await startWebhookTarget(t, (r) => (r.method === 'OPTIONS' ? allowOrigin(r) : { status: 200 }), port);
+  await target.waitFor(() => target.delivered().length >= 1);
+  assert.deepEqual(posts(target.requests).map(ceId), ['late']);
+});
+
+test('webhooks config: defaults filled in; a non-http URL, an unknown key or a repeated name stops start-up with the key', () => {
+  const c = resolveConfig({ webhooks: [{ url: 'http://127.0.0.1:1/x', filter: 'a.>' }] });
+  assert.deepEqual(c.webhooks[0], {
+    name: 'webhook-0',
+    url: 'http://127.0.0.1:1/x',
+    filter: 'a.>',
+    mode: 'binary',
+    timeoutMs: 10_000,
+    retry: { initialDelayMs: 500, maxDelayMs: 30_000, maxAttempts: 0 },
+    handshake: true,
+    maxQueue: 10_000,
+  });
+  const bad = (layer: ConfigLayer, re: RegExp) =>
+    assert.throws(
+      () => resolveConfig(layer),
+      (e: Error & { code?: string }) => e.code === 'MG_ERR_CONFIG_INVALID' && re.test(e.message),
+    );
+  bad({ webhooks: [{ url: 'ftp://x/y', filter: 'a' }] }, /webhooks\[0\]\.url/);
+  bad({ webhooks: [{ url: 'http://x/y', filter: 'a', retries: 3 }] }, /webhooks\[0\]\.retries: unknown key/);
+  bad(
+    {
+      webhooks: [
+        { name: 'w', url: 'http://x/y', filter: 'a' },
+        { name: 'w', url: 'http://x/z', filter: 'b' },
+      ],
+    },
+    /webhooks\[1\]\.name: 'w' is already webhooks\[0\]/,
+  );
+});
+
+test('retry delays double from initialDelayMs within +/-20%, never pass maxDelayMs, and take Retry-After within the cap', () => {
+  const retry = { initialDelayMs: 100, maxDelayMs: 1000, maxAttempts: 0 };
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 20].map((a) => retryDelay(retry, a, null, () => 0.5)),
+    [100, 200, 400, 800, 1000, 1000],
+  );
+  assert.equal(
+    retryDelay(retry, 1, null, () => 0),
+    80,
+  );
+  assert.equal(
+    retryDelay(retry, 1, null, () => 1),
+    120,
+  );
+  assert.equal(
+    retryDelay(retry, 10, null, () => 1),
+    1000,
+  );
+  assert.equal(
+    retryDelay(retry, 1, '0', () => 0.5),
+    0,
+  );
+  assert.equal(
+    retryDelay(retry, 1, '3600', () => 0.5),
+    1000,
+  );
+  assert.equal(
+    retryDelay(retry, 1, 'Wed, 21 Oct 2015 07:28:00 GMT', () => 0.5),
+    100,
+  );
 });
 
 test('410 Gone disables the webhook: counted, listed with the reason, nothing more is sent', async (t) => {
