@@ -33,11 +33,23 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts `meshgate start` as a child process; `env` adds to this process's environment (e.g. OTEL_* variables). */
-export async function startBenchNode(id: string, port: number, peers: string[], env: Readonly<Record<string, string>> = {}): Promise<BenchNode> {
+/**
+ * Starts `meshgate start` as a child process; `env` adds to this process's
+ * environment (e.g. OTEL_* variables), `config` to its config file (top-level keys).
+ */
+export async function startBenchNode(
+  id: string,
+  port: number,
+  peers: string[],
+  env: Readonly<Record<string, string>> = {},
+  config: Readonly<Record<string, unknown>> = {},
+): Promise<BenchNode> {
   const dir = mkdtempSync(join(tmpdir(), `mg-bench-${id}-`));
   const file = join(dir, 'node.json');
-  writeFileSync(file, JSON.stringify({ node: { id, region: `bench-${id}` }, listen: { host: '127.0.0.1', port }, mesh: { key: 'bench-mesh-key', peers } }));
+  writeFileSync(
+    file,
+    JSON.stringify({ node: { id, region: `bench-${id}` }, listen: { host: '127.0.0.1', port }, mesh: { key: 'bench-mesh-key', peers }, ...config }),
+  );
   const child = spawn(process.execPath, [CLI, 'start', '--config', file], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   let out = '';
   await new Promise<void>((resolve, reject) => {
