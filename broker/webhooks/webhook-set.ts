@@ -17,7 +17,13 @@ export interface WebhookSet {
 
 export function startWebhooks(
   configs: readonly WebhookConfig[],
-  o: { node: MeshNode; streams: StreamManager; storageDir: string; log: (line: string) => void },
+  o: {
+    node: MeshNode;
+    streams: StreamManager;
+    /** Where positions are stored; null: not stored (the memory engine, whose streams do not outlive the process). */
+    storageDir: string | null;
+    log: (line: string) => void;
+  },
 ): WebhookSet {
   const m = o.node.metrics;
   const webhooks = configs.map((config) => {
@@ -26,7 +32,7 @@ export function startWebhooks(
       config,
       node: o.node,
       streams: o.streams,
-      position: config.stream === undefined ? null : new FileDeliveryPosition(o.storageDir, config.name, o.log),
+      position: config.stream === undefined || o.storageDir === null ? null : new FileDeliveryPosition(o.storageDir, config.name, o.log),
       origin: config.origin ?? o.node.nodeId,
       log: o.log,
       metrics: {

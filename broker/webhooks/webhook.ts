@@ -176,7 +176,7 @@ export class Webhook implements Subscriber {
     if (c.handshake) {
       for (;;) {
         if (this.#stopped()) return;
-        const r = await validateTarget(c.url, this.#o.origin, c.timeoutMs, this.#stop.signal);
+        const r = await validateTarget(c.url, this.#o.origin, c.timeoutMs, this.#stop.signal, c.headers);
         if (r.ok) {
           this.#ratePerMinute = r.ratePerMinute;
           break;
@@ -245,7 +245,7 @@ export class Webhook implements Subscriber {
     try {
       res = await fetch(this.config.url, {
         method: 'POST',
-        headers: { ...headers, origin: this.#o.origin },
+        headers: { ...this.config.headers, ...headers, origin: this.#o.origin },
         body: body as unknown as BodyInit,
         signal: AbortSignal.any([this.#stop.signal, AbortSignal.timeout(this.config.timeoutMs)]),
       });
@@ -316,7 +316,7 @@ export class Webhook implements Subscriber {
     const c = this.config;
     return {
       name: c.name,
-      url: c.url,
+      url: withoutPassword(c.url),
       filter: c.filter,
       mode: c.mode,
       stream: c.stream ?? null,
@@ -331,4 +331,9 @@ export class Webhook implements Subscriber {
       allowedRatePerMinute: this.#ratePerMinute,
     };
   }
+}
+
+/** The URL as /v1/webhooks shows it: a password in it replaced. */
+function withoutPassword(url: string): string {
+  return url.replace(/(\/\/[^/:@\s]*):[^@/\s]*@/, '$1:***@');
 }

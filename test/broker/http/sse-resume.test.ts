@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { type TestContext, test } from 'node:test';
+import { signHs256 } from '../../../broker/auth/mod.js';
 import type { RunningNode } from '../../../broker/node/internal.js';
 import { launchChromium, openPage } from '../../console/browser.js';
 import { ce, type FrameClient, openClient, startTestNode } from '../../helpers/node.js';
@@ -150,6 +151,32 @@ test('a stream re-created under a reader (new epoch) sends mg-reset MG_ERR_STREA
       .map((m) => m.id),
     [`${after}:1`, `${after}:2`],
   );
+});
+
+test('a stream-fed SSE stream withholds what the token may not read (partly authorized filter), and its ids still resume', async (t) => {
+  const secret = 'sse-resume-secret-0123456789abcdef';
+  const node = await startTestNode(t, { ...STREAMS, auth: { jwt: { secret } } });
+  const exp = Math.floor(Date.now() / 1000) + 600;
+  const writer = signHs256({ sub: 'w', exp, perms: { pub: ['seq.>'], sub: [] } }, secret);
+  const reader = signHs256({ sub: 'r', exp, perms: { pub: [], sub: ['seq.a.>'] } }, secret);
+  const pub = await openClient(t, `${node.wsUrl}?token=${writer}`);
+  for (const topic of ['seq.a.1', 'seq.b.1', 'seq.a.2']) {
+    const ack = await pub.request({ op: 'pub', topic, event: ce(topic, { data: { n: 0 } }) });
+    assert.equal(ack.op, 'ok');
+  }
+  const s = await openSse(t, url(node, 'seq.>', `?from=first&token=${reader}`));
+  assert.equal(s.res.statusCode, 200);
+  assert.equal(s.res.headers['meshgate-stream'], 'seq');
+  await s.waitFor((m) => events(m).length >= 2);
+  const epoch = node.streams.info('seq')!.epoch;
+  assert.deepEqual(
+    events(s.messages).map((m) => [m.id, (JSON.parse(m.data) as { id: string }).id]),
+    [
+      [`${epoch}:1`, 'seq.a.1'],
+      [`${epoch}:3`, 'seq.a.2'],
+    ],
+  );
+  assert.ok((node.node.metrics.snapshot().meshgate_auth_filtered_deliveries_total as number) >= 1);
 });
 
 test('stream selection: ?stream= names one, two covering streams or ?stream= (empty) stay live-only, bad positions are 400 and unknown streams 404', async (t) => {

@@ -115,6 +115,7 @@ test('webhooks config: defaults filled in; a non-http URL, an unknown key or a r
     retry: { initialDelayMs: 500, maxDelayMs: 30_000, maxAttempts: 0 },
     handshake: true,
     maxQueue: 10_000,
+    headers: {},
   });
   const bad = (layer: ConfigLayer, re: RegExp) =>
     assert.throws(
@@ -250,13 +251,27 @@ test('OPTIONS /v1/events/<topic>: the node as a webhook target allows an origin 
   assert.equal(plain.headers.get('webhook-allowed-origin'), null);
 });
 
-test('one node delivers to another: the handshake against /v1/events/ passes and the events arrive there with their ids', async (t) => {
-  const receiver = await startTestNode(t, { node: { id: 'receiver' } });
-  const sink = await openClient(t, receiver.wsUrl);
+test('one node delivers to another with auth: the handshake against /v1/events/ passes with the configured Authorization header and the events arrive there with their ids', async (t) => {
+  const secret = 'webhook-node-secret-0123456789abcdef';
+  const exp = Math.floor(Date.now() / 1000) + 600;
+  const receiver = await startTestNode(t, { node: { id: 'receiver' }, auth: { jwt: { secret } }, http: { webhookOrigins: ['sender.example'] } });
+  const reader = signHs256({ sub: 'reader', exp, perms: { pub: [], sub: ['in.>'] } }, secret);
+  const writer = signHs256({ sub: 'sender', exp, perms: { pub: ['in.>'], sub: [] } }, secret);
+  const sink = await openClient(t, `${receiver.wsUrl}?token=${reader}`);
   assert.equal((await sink.request({ op: 'sub', filter: 'in.>' })).op, 'ok');
   const sender = await startTestNode(t, {
     node: { id: 'sender' },
-    webhooks: [{ name: 'fwd', url: `${receiver.httpUrl}/v1/events/in.orders`, filter: 'out.>', mode: 'binary', retry: FAST_RETRY }],
+    webhooks: [
+      {
+        name: 'fwd',
+        url: `${receiver.httpUrl}/v1/events/in.orders`,
+        filter: 'out.>',
+        mode: 'binary',
+        origin: 'sender.example',
+        headers: { Authorization: `Bearer ${writer}` },
+        retry: FAST_RETRY,
+      },
+    ],
   });
   const pub = await openClient(t, sender.wsUrl);
   await publish(pub, ['m0', 'm1', 'm2'], 'out.orders');
