@@ -107,7 +107,10 @@ export function mountEventsApi(app: TemplatedApp, node: MeshNode, options: Event
   const rateLimited = publishLimit !== null && publishLimit.rate > 0;
 
   const heartbeat = setInterval(() => {
-    for (const s of streams) s.comment('heartbeat');
+    for (const s of streams) {
+      s.comment('heartbeat');
+      s.onHeartbeat?.();
+    }
   }, heartbeatMs);
   heartbeat.unref();
 

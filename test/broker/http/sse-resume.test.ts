@@ -153,6 +153,22 @@ test('a stream re-created under a reader (new epoch) sends mg-reset MG_ERR_STREA
   );
 });
 
+test('a stream removed under a reader: mg-reset MG_ERR_STREAM_UNKNOWN at the next heartbeat, then the response ends', async (t) => {
+  const node = await startTestNode(t, { ...STREAMS, http: { sseHeartbeatMs: 1000 } });
+  const pub = await openClient(t, node.wsUrl);
+  await publishRange(pub, 0, 2);
+  const s = await openSse(t, url(node, 'seq.>', '?from=first'));
+  await s.waitFor((m) => events(m).length >= 2);
+  const ended = new Promise<void>((resolve) => s.res.once('close', () => resolve()));
+  assert.equal(await node.streams.remove('seq'), true);
+  await s.waitFor((m) => m.some((x) => x.event === 'mg-reset'));
+  const body = JSON.parse(s.messages.find((m) => m.event === 'mg-reset')!.data) as Record<string, unknown>;
+  assert.equal(body.code, 'MG_ERR_STREAM_UNKNOWN');
+  assert.equal(body.stream, 'seq');
+  await ended;
+  assert.equal(node.node.metrics.snapshot().meshgate_sse_streams, 0);
+});
+
 test('a stream-fed SSE stream withholds what the token may not read (partly authorized filter), and its ids still resume', async (t) => {
   const secret = 'sse-resume-secret-0123456789abcdef';
   const node = await startTestNode(t, { ...STREAMS, auth: { jwt: { secret } } });
