@@ -167,6 +167,38 @@ test('retry delays double from initialDelayMs within +/-20%, never pass maxDelay
   );
 });
 
+test('429 and 408 are retried (Retry-After honoured), not dead-lettered', async (t) => {
+  const answers = [{ status: 429, headers: { 'Retry-After': '0' } }, { status: 408 }];
+  const target = await startWebhookTarget(t, (r) => (r.method === 'OPTIONS' ? allowOrigin(r) : (answers.shift() ?? { status: 200 })));
+  const node = await startTestNode(t, { webhooks: [{ name: 'busy', url: target.url, filter: 'hook.>', retry: FAST_RETRY }] });
+  const pub = await openClient(t, node.wsUrl);
+  await publish(pub, ['r0', 'r1']);
+  await target.waitFor(() => target.delivered().length >= 2);
+  assert.deepEqual(
+    posts(target.requests).map((r) => [ceId(r), r.status]),
+    [
+      ['r0', 429],
+      ['r0', 408],
+      ['r0', 200],
+      ['r1', 200],
+    ],
+  );
+  assert.equal(metric(node, 'meshgate_webhook_retries_total', 'busy'), 2);
+  assert.equal(metric(node, 'meshgate_webhook_failed_total', 'busy'), 0);
+});
+
+test('a live webhook holds at most maxQueue events while its target is not ready; the rest are counted failed', async (t) => {
+  const target = await startWebhookTarget(t, () => 'hang');
+  const node = await startTestNode(t, { webhooks: [{ name: 'full', url: target.url, filter: 'hook.>', maxQueue: 2, timeoutMs: 60_000 }] });
+  await target.waitFor((rs) => rs.length >= 1);
+  const pub = await openClient(t, node.wsUrl);
+  await publish(pub, ids('q', 5));
+  assert.equal(metric(node, 'meshgate_webhook_failed_total', 'full'), 3);
+  const row = await webhookRow(node, 'full');
+  assert.equal(row.state, 'validating');
+  assert.equal(row.queued, 2);
+});
+
 test('410 Gone disables the webhook: counted, listed with the reason, nothing more is sent', async (t) => {
   const target = await startWebhookTarget(t, (r) => (r.method === 'OPTIONS' ? allowOrigin(r) : { status: 410 }));
   const node = await startTestNode(t, { webhooks: [{ name: 'gone', url: target.url, filter: 'hook.>', retry: FAST_RETRY }] });
