@@ -229,11 +229,14 @@ export class StreamManager implements DurabilityGate {
 
   /** Offset of the newest retained entry whose topic `match` accepts; 0 if none; undefined for an unknown stream. */
   lastMatching(name: string, match: (topic: string) => boolean): number | undefined {
+    const perTopic = this.latestPerTopic(name, match);
+    return perTopic === undefined ? undefined : (perTopic.at(-1) ?? 0);
+  }
+
+  /** The offset of the newest retained entry of each topic `match` accepts, ascending; undefined for an unknown stream. */
+  latestPerTopic(name: string, match: (topic: string) => boolean): number[] | undefined {
     const perTopic = this.#store?.lastPerTopic(name, match);
-    if (perTopic === undefined) return undefined;
-    let last = 0;
-    for (const offset of perTopic.values()) if (offset > last) last = offset;
-    return last;
+    return perTopic === undefined ? undefined : [...perTopic.values()].sort((a, b) => a - b);
   }
 
   /**

@@ -11,6 +11,7 @@ import {
   topLevelMemberSpan,
 } from '../event/mod.js';
 import type { EgressFormat } from '../pipeline/mod.js';
+import type { StreamStart } from '../streams/mod.js';
 
 /**
  * The meshgate client protocol over WebSocket (docs/protocol.md).
@@ -41,14 +42,8 @@ export type Ref = string | number;
 /** One item of a `pubs` batch, decoded or refused on its own. */
 export type PubItem = { readonly ok: true; readonly event: MeshEvent } | { readonly ok: false; readonly code: ErrorCode; readonly message: string };
 
-/**
- * Where a stream subscription starts: `first` (the oldest retained entry),
- * `last` (the newest entry matching the filter, then live), `new` (only
- * entries appended from now on), an offset (start AT that offset: the entry
- * with that offset is the first delivered) or a time (ms since the epoch,
- * given as an RFC 3339 string: the first entry appended at or after it).
- */
-export type StreamStart = 'first' | 'last' | 'new' | { readonly offset: number } | { readonly time: number };
+/** Where a stream subscription starts: see StreamStart in broker/streams/stream-reader.ts (docs/protocol.md). */
+export type { StreamStart };
 
 /** The stream part of a `sub`: replay from the stream `name`, then follow it. */
 export interface StreamSubRequest {
@@ -304,7 +299,7 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}
 /** `from` of a stream sub; absent means `new`. null when it is none of the accepted forms. */
 function streamStart(from: unknown): StreamStart | null {
   if (from === undefined || from === 'new') return 'new';
-  if (from === 'first' || from === 'last') return from;
+  if (from === 'first' || from === 'last' || from === 'last-per-topic') return from;
   if (typeof from === 'number') return Number.isSafeInteger(from) && from >= 1 ? { offset: from } : null;
   if (typeof from === 'string' && RFC3339.test(from)) {
     const time = Date.parse(from);

@@ -32,6 +32,8 @@ export class StreamSubscription {
     epoch: string;
     /** Deliver entries with offsets > after. */
     after: number;
+    /** Entries to deliver first (`last-per-topic`), see StreamReader. */
+    picks?: readonly number[];
     onEnd: StreamSubEnd;
   }) {
     const { session, codec, stream } = o;
@@ -43,6 +45,7 @@ export class StreamSubscription {
       filter: o.filter,
       epoch: o.epoch,
       after: o.after,
+      picks: o.picks,
       sink: {
         get closed() {
           return session.closed;
