@@ -243,7 +243,7 @@ function toRequest(frame: unknown, decoders: EventDecoders): DecodedRequest {
       if (f.epoch !== undefined && typeof f.epoch !== 'string') return malformed('epoch must be a string', r);
       const from = streamStart(f.from);
       if (from === null)
-        return malformed(`from must be "first", "last", "new", an offset >= 1 or an RFC 3339 time, got ${JSON.stringify(f.from) ?? 'undefined'}`, r);
+        return malformed(`from must be "first", "last", "last-per-topic", "new", an offset >= 1 or an RFC 3339 time, got ${JSON.stringify(f.from) ?? 'undefined'}`, r);
       const stream: StreamSubRequest = f.epoch === undefined ? { name: f.stream, from } : { name: f.stream, from, epoch: f.epoch };
       return { ok: true, request: { op: 'sub', filter: f.filter, stream, ref: r } };
     }
