@@ -122,7 +122,8 @@ class StreamClient {
   /** One acked batch of `n` events on `topic`: answered once every one is stored. */
   async publish(topic: string, n = BATCH): Promise<void> {
     const items = [];
-    for (let i = 0; i < n; i++) items.push({ topic, event: { specversion: '1.0', id: String(++this.#seq), source: this.#source, type: 'bench', data: PAYLOAD } });
+    for (let i = 0; i < n; i++)
+      items.push({ topic, event: { specversion: '1.0', id: String(++this.#seq), source: this.#source, type: 'bench', data: PAYLOAD } });
     await this.request({ op: 'pubs', items });
   }
 
@@ -146,10 +147,16 @@ class StreamClient {
 async function meshgateRows(): Promise<NamedBenchResult[]> {
   const rows: NamedBenchResult[] = [];
   for (const durability of ['group', 'sync'] as const) {
-    const node = await startBenchNode(`stream-${durability}`, await freePort(), [], {}, {
-      storage: { durability },
-      streams: [{ name: 'bench', filters: ['bench.>'] }],
-    });
+    const node = await startBenchNode(
+      `stream-${durability}`,
+      await freePort(),
+      [],
+      {},
+      {
+        storage: { durability },
+        streams: [{ name: 'bench', filters: ['bench.>'] }],
+      },
+    );
     const pid = node.child.pid!;
     try {
       const pub = await StreamClient.open(node.wsUrl);
@@ -237,7 +244,9 @@ async function jetStreamRows(): Promise<NamedBenchResult[]> {
     const cpu0 = processCpu(nats.pid);
     const t0 = performance.now();
     await orderedRead(js, 1, total);
-    rows.push(row('jetstream ordered consumer from first', { events: total, ms: performance.now() - t0, serverCpuUs: cpuDelta(cpu0, processCpu(nats.pid)).totalUs }));
+    rows.push(
+      row('jetstream ordered consumer from first', { events: total, ms: performance.now() - t0, serverCpuUs: cpuDelta(cpu0, processCpu(nats.pid)).totalUs }),
+    );
 
     // Resume: live from the end, away 2 s, then from the last sequence seen + 1.
     const startSeq = (await jsm.streams.info('bench')).state.last_seq + 1;

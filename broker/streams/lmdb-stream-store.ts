@@ -448,15 +448,20 @@ export class LmdbStreamStore implements StreamStore {
       if (!p) batch.states.set(s, (p = { ...s.durable }));
       return p;
     };
+    // The topic index keeps only each topic's newest offset: one put per topic per commit, not per entry.
+    const newest = new Map<LmdbStream, Map<string, number>>();
     for (const op of batch.ops) {
       if (op.s.removed) continue;
       const p = pos(op.s);
       op.s.entries.putSync(offsetKey(op.offset), op.rec);
-      op.s.topics.putSync(op.topic, op.offset);
+      let topics = newest.get(op.s);
+      if (topics === undefined) newest.set(op.s, (topics = new Map()));
+      topics.set(op.topic, op.offset);
       p.last = op.offset;
       p.bytes += op.rec.length;
       p.lastTime = recordTime(op.rec);
     }
+    for (const [s, topics] of newest) for (const [topic, offset] of topics) s.topics.putSync(topic, offset);
     if (batch.trimAt !== undefined) for (const s of this.#streams.values()) if (!s.removed) pos(s);
     for (const [s, p] of batch.states) {
       this.#retain(s, p, Math.max(batch.trimAt ?? -Infinity, p.lastTime));

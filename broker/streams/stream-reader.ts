@@ -25,7 +25,7 @@
 import { filterMatches } from '../../routing/mod.js';
 import type { MeshEvent } from '../event/mod.js';
 import { decodeStoredEvent, type StreamManager } from './stream-manager.js';
-import type { ReadResult } from './stream-store.js';
+import type { ReadResult, StreamEntry } from './stream-store.js';
 
 /** Most entries read per page: one batch frame's worth. */
 const PAGE = 256;
@@ -42,6 +42,13 @@ export interface StreamReaderSink {
   readonly maxBufferedBytes: number;
   /** Hands over one matching entry; returns the bytes it queued. */
   deliverEntry(event: MeshEvent, offset: number): number;
+  /**
+   * Hands over one matching entry as stored (StreamEntry.bytes), for a
+   * transport that can send it without decoding it; returns the bytes it
+   * queued, or -1 when it cannot (the reader then decodes and calls
+   * deliverEntry). Absent: always deliverEntry.
+   */
+  deliverStored?(stored: Uint8Array, topic: string, offset: number): number;
 }
 
 /** A read the store refused (retention overtook the reader, the stream was removed or re-created), and where the reader stood. */
@@ -127,9 +134,9 @@ export class StreamReader {
       const entry = r.entries[i]!;
       this.#position = entry.offset;
       if (!filterMatches(this.filter, entry.topic)) continue;
-      const event = decodeStoredEvent(entry.bytes);
-      if (event === null) continue; // a format this build cannot read: skipped, as a filter miss
-      queued += sink.deliverEntry(event, entry.offset);
+      const n = this.#deliver(entry);
+      if (n < 0) continue; // a format this build cannot read: skipped, as a filter miss
+      queued += n;
       delivered++;
     }
     if (delivered > 0) this.#streams.countRead(this.stream, delivered);
@@ -153,13 +160,21 @@ export class StreamReader {
       this.#pick++;
       const entry = r.entries[0];
       if (entry?.offset !== offset || !filterMatches(this.filter, entry.topic)) continue;
-      const event = decodeStoredEvent(entry.bytes);
-      if (event === null) continue;
-      queued += this.#sink.deliverEntry(event, entry.offset);
+      const n = this.#deliver(entry);
+      if (n < 0) continue;
+      queued += n;
       delivered++;
     }
     if (delivered > 0) this.#streams.countRead(this.stream, delivered);
     this.wake();
+  }
+
+  /** Hands `entry` to the sink, as stored when it can take that; the bytes queued, or -1 for a format this build cannot read. */
+  #deliver(entry: StreamEntry): number {
+    const spliced = this.#sink.deliverStored?.(entry.bytes, entry.topic, entry.offset) ?? -1;
+    if (spliced >= 0) return spliced;
+    const event = decodeStoredEvent(entry.bytes);
+    return event === null ? -1 : this.#sink.deliverEntry(event, entry.offset);
   }
 
   /**

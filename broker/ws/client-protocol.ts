@@ -4,6 +4,7 @@ import type { MeshEvent } from '../event/mod.js';
 import {
   arrayElementSpans,
   CBOR_OPTIONS,
+  clientItemFromPeerEntry,
   decodeStructuredJson,
   encodeClientItem,
   encodeStructuredJson,
@@ -77,6 +78,12 @@ export interface ClientCodec {
   encode(reply: Record<string, unknown>): Uint8Array;
   /** An `events` item of a stream subscription: the plain item plus top-level `stream` and `offset`. */
   streamItem(event: MeshEvent, stream: string, offset: number): Uint8Array;
+  /**
+   * streamItem() straight from a stored peer entry, without decoding it,
+   * where the flavour's item embeds the entry's event map as it is (CBOR);
+   * absent, or null for an entry it cannot splice: decode and streamItem().
+   */
+  readonly storedStreamItem?: (peerEntry: Uint8Array, stream: string, offset: number) => Uint8Array | null;
 }
 
 const JSON_BATCH_HEAD = Buffer.from('{"op":"events","events":[');
@@ -191,18 +198,26 @@ export const CBOR_CODEC: ClientCodec = {
     });
   },
   encode: (reply) => cbor.encode(reply),
-  streamItem(event, stream, offset) {
-    // The plain item is map(2) {topic, event}: widen its head to map(4) and
-    // append the two keys, so the event map is written once, by the same writer.
-    const item = encodeClientItem(event);
-    const tail = Buffer.concat([STREAM_KEY, cbor.encode(stream), OFFSET_KEY, cbor.encode(offset)]);
-    const out = Buffer.allocUnsafe(item.length + tail.length);
-    out.set(item, 0);
-    out[0] = 0xa4;
-    out.set(tail, item.length);
-    return out;
+  streamItem: (event, stream, offset) => widenToStreamItem(encodeClientItem(event), stream, offset),
+  storedStreamItem(peerEntry, stream, offset) {
+    const item = clientItemFromPeerEntry(peerEntry);
+    return item === null ? null : widenToStreamItem(item, stream, offset);
   },
 };
+
+/**
+ * A plain CBOR item is map(2) {topic, event}: widen its head to map(4) and
+ * append the two keys, so the event map is written once (or, replayed from
+ * a store, never).
+ */
+function widenToStreamItem(item: Uint8Array, stream: string, offset: number): Buffer {
+  const tail = Buffer.concat([STREAM_KEY, cbor.encode(stream), OFFSET_KEY, cbor.encode(offset)]);
+  const out = Buffer.allocUnsafe(item.length + tail.length);
+  out.set(item, 0);
+  out[0] = 0xa4;
+  out.set(tail, item.length);
+  return out;
+}
 
 /** Picks the codec for the client's offered subprotocols, in the client's order of preference. */
 export function negotiateCodec(offered: string): ClientCodec | null {
@@ -243,7 +258,10 @@ function toRequest(frame: unknown, decoders: EventDecoders): DecodedRequest {
       if (f.epoch !== undefined && typeof f.epoch !== 'string') return malformed('epoch must be a string', r);
       const from = streamStart(f.from);
       if (from === null)
-        return malformed(`from must be "first", "last", "last-per-topic", "new", an offset >= 1 or an RFC 3339 time, got ${JSON.stringify(f.from) ?? 'undefined'}`, r);
+        return malformed(
+          `from must be "first", "last", "last-per-topic", "new", an offset >= 1 or an RFC 3339 time, got ${JSON.stringify(f.from) ?? 'undefined'}`,
+          r,
+        );
       const stream: StreamSubRequest = f.epoch === undefined ? { name: f.stream, from } : { name: f.stream, from, epoch: f.epoch };
       return { ok: true, request: { op: 'sub', filter: f.filter, stream, ref: r } };
     }

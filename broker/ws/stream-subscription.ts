@@ -11,7 +11,7 @@
  */
 
 import type { StreamManager } from '../streams/mod.js';
-import { type StreamReadEnd, StreamReader } from '../streams/mod.js';
+import { type StreamReadEnd, StreamReader, storedPeerEntry } from '../streams/mod.js';
 import type { ClientCodec, Ref } from './client-protocol.js';
 import type { WsSession } from './ws-session.js';
 
@@ -59,6 +59,13 @@ export class StreamSubscription {
         deliverEntry: (event, offset) => {
           const item = codec.streamItem(event, stream, offset);
           session.deliver(item, event);
+          return item.byteLength;
+        },
+        deliverStored: (stored, topic, offset) => {
+          const entry = codec.storedStreamItem === undefined ? null : storedPeerEntry(stored);
+          const item = entry === null ? null : codec.storedStreamItem!(entry, stream, offset);
+          if (item === null) return -1;
+          session.deliverItem(item, topic);
           return item.byteLength;
         },
       },
