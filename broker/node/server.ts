@@ -21,7 +21,7 @@ import {
   startPeerTlsEndpoint,
 } from '../peering/mod.js';
 import { IngressValidator, MeshNode } from '../pipeline/mod.js';
-import { JetStreamStreamStore, LmdbStreamStore, MemoryStreamStore, StreamManager, type StreamStore } from '../streams/mod.js';
+import { consumersOf, JetStreamStreamStore, LmdbStreamStore, MemoryStreamStore, StreamManager, type StreamStore } from '../streams/mod.js';
 import { EventTracing, startTelemetry, type Telemetry } from '../telemetry/mod.js';
 import { CE_PATH_PREFIX, CLIENT_PATH, mountWsEndpoints } from '../ws/mod.js';
 
@@ -394,6 +394,8 @@ async function startStreams(config: NodeConfig, node: MeshNode): Promise<StreamM
   try {
     streams.start();
     for (const c of config.streams) await streams.create(c, { replace: true });
+    // Durable consumers' positions, loaded once their streams are known (lag in /metrics from the start).
+    await consumersOf(streams).ready();
   } catch (err) {
     await streams.close();
     throw err;

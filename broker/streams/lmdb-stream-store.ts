@@ -6,6 +6,7 @@
  *   meta        "stream:<name>" -> { config, epoch, first, last, bytes, lastTime }
  *   e:<name>    8-byte big-endian offset -> entry record (entry-record.ts)
  *   t:<name>    topic -> offset of its newest entry (for `from: last-per-topic`)
+ *   consumers   "<stream>.<name>" -> durable consumer position (lmdb-consumer-positions.ts)
  * A stream's state record is written in the same transaction as its
  * entries, so after a crash the two agree. The epoch lives in that record:
  * it stays until the stream is removed or the directory is wiped.
@@ -26,9 +27,11 @@
 import fs from 'node:fs';
 import { type Database, open, type RootDatabase } from 'lmdb';
 import { MeshError } from '../base/mod.js';
+import type { ConsumerPositionStore } from './consumer-position.js';
 import { lockDirectory } from './dir-lock.js';
 import { decodeRecord, encodeRecord, recordTime } from './entry-record.js';
 import { mintEpoch } from './epoch.js';
+import { LmdbConsumerPositions } from './lmdb-consumer-positions.js';
 import { keyOffset, offsetKey } from './offset-key.js';
 import { checkPosition, unknownStream } from './read-position.js';
 import { refuseOtherConfig, resolveStreamConfig } from './stream-config.js';
@@ -170,6 +173,7 @@ export class LmdbStreamStore implements StreamStore {
   #lastSettled: Batch | null = null;
   #scheduled = false;
   #closed = false;
+  #positions: LmdbConsumerPositions | null = null;
 
   /**
    * Opens (or creates) the store in `options.dir`. Throws MG_ERR_STREAM_LOCKED
@@ -198,7 +202,7 @@ export class LmdbStreamStore implements StreamStore {
     let env: RootDatabase | undefined;
     try {
       checkDataFile(this.dir);
-      this.#env = env = open({ path: this.dir, maxDbs: 1 + 2 * this.#maxStreams, overlappingSync: this.durability === 'group' });
+      this.#env = env = open({ path: this.dir, maxDbs: 2 + 2 * this.#maxStreams, overlappingSync: this.durability === 'group' });
       this.#meta = this.#env.openDB<StoredState, string>({ name: 'meta' });
       for (const { key, value } of this.#meta.getRange({ start: STATE_PREFIX, end: 'stream;' })) {
         this.#load(key, value);
@@ -388,6 +392,11 @@ export class LmdbStreamStore implements StreamStore {
     this.#pending.trimAt = Math.max(this.#pending.trimAt ?? -Infinity, now);
     this.#schedule();
     return this.#pending.promise();
+  }
+
+  consumerPositions(): ConsumerPositionStore {
+    this.#positions ??= new LmdbConsumerPositions(this.#env);
+    return this.#positions;
   }
 
   async close(): Promise<void> {

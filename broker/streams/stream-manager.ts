@@ -25,6 +25,7 @@ import { Decoder } from 'cbor-x';
 import { MeshError, type Metric, type MetricsRegistry } from '../base/mod.js';
 import { CBOR_OPTIONS, encodePeerEntry, eventFromMap, type MeshEvent } from '../event/mod.js';
 import type { DurabilityGate, EgressFormat, MeshNode, Refusal, Subscriber } from '../pipeline/mod.js';
+import type { ConsumerPositionStore } from './consumer-position.js';
 import { resolveStreamConfig, sameConfig } from './stream-config.js';
 import type { ReadResult, StreamConfig, StreamInfo, StreamStore } from './stream-store.js';
 
@@ -139,6 +140,8 @@ export class StreamManager implements DurabilityGate {
   #group: Group | null = null;
   #trimTimer: NodeJS.Timeout | null = null;
   #closed = false;
+  readonly #removedListeners = new Set<(name: string) => void>();
+  readonly #closingHooks: Array<() => Promise<void>> = [];
 
   constructor(options: StreamManagerOptions) {
     this.#node = options.node;
@@ -195,6 +198,7 @@ export class StreamManager implements DurabilityGate {
     }
     await store.remove(name);
     this.#gauges(name, undefined);
+    for (const l of this.#removedListeners) l(name);
     this.#scheduleTrim();
     return true;
   }
@@ -306,9 +310,36 @@ export class StreamManager implements DurabilityGate {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#trimTimer !== null) clearTimeout(this.#trimTimer);
+    // Readers built on the streams (durable consumers) save their last state while the store is still open.
+    for (const hook of this.#closingHooks) await hook().catch(() => {});
     for (const sink of this.#sinks.values()) for (const f of sink.filters) this.#node.unsubscribe(f, sink);
     this.#sinks.clear();
     await this.#store?.close();
+  }
+
+  /** The node's metrics, for what is built on the streams (durable consumers). */
+  get metrics(): MetricsRegistry {
+    return this.#metrics;
+  }
+
+  /** The node's topic filter check: the problem's message, or null for a good filter. */
+  checkFilter(filter: string): string | null {
+    return this.#node.checkFilter(filter)?.message ?? null;
+  }
+
+  /** The store's consumer positions (same engine as the streams); null until the store is open. */
+  consumerPositions(): ConsumerPositionStore | null {
+    return this.#store?.consumerPositions() ?? null;
+  }
+
+  /** Calls `listener` with the name of each stream removed. */
+  onRemoved(listener: (name: string) => void): void {
+    this.#removedListeners.add(listener);
+  }
+
+  /** Runs `hook` at close(), before the store closes (awaited; failures ignored). */
+  onClosing(hook: () => Promise<void>): void {
+    this.#closingHooks.push(hook);
   }
 
   #ensureStore(): StreamStore {

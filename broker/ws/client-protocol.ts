@@ -27,6 +27,11 @@ import type { StreamStart } from '../streams/mod.js';
  *   {op:"pub",   topic, event, ref?}                  {op:"ok", ref, duplicate?}
  *   {op:"pubs",  items:[{topic, event}, ...], ref?}   {op:"err", ref?, index?, code, message, reasons?}
  *   {op:"ping",  ref?}                                {op:"pong", ref?}
+ *   {op:"consume", stream, consumer, filter?, ackWaitMs?, maxInFlight?, start?, ref?}
+ *                      -> {op:"ok", ref, stream, consumer, epoch, ackFloor, last}, then events items
+ *                         {topic, stream, consumer, offset, delivery, redelivered, event}
+ *   {op:"ack", stream, consumer, offsets:[...], ref?}  (ok once the position is durable)
+ *   {op:"nak", stream, consumer, offset, delay?, ref?}
  * A request with `ref` is always answered (ok, pong or err); without one,
  * only failures are reported. `event` is a structured-mode CloudEvent.
  * `reasons` ([{path, message}], MG_ERR_EVENT_SCHEMA only) names each JSON
@@ -54,12 +59,26 @@ export interface StreamSubRequest {
   readonly epoch?: string;
 }
 
+/** The consumer options of a `consume` (those given; absent ones keep the consumer's own or the defaults). */
+export interface ConsumeOptions {
+  readonly filter?: string;
+  readonly ackWaitMs?: number;
+  readonly maxInFlight?: number;
+  readonly start?: 'first' | 'new' | { readonly offset: number } | { readonly time: number };
+}
+
+/** Most offsets one `ack` may carry. */
+export const MAX_ACK_OFFSETS = 4096;
+
 export type ClientRequest =
   | { readonly op: 'sub'; readonly filter: string; readonly stream?: StreamSubRequest; readonly ref?: Ref }
   | { readonly op: 'unsub'; readonly filter: string; readonly stream?: string; readonly ref?: Ref }
   | { readonly op: 'pub'; readonly topic: string; readonly event: MeshEvent; readonly ref?: Ref }
   | { readonly op: 'pubs'; readonly items: readonly PubItem[]; readonly ref?: Ref }
-  | { readonly op: 'ping'; readonly ref?: Ref };
+  | { readonly op: 'ping'; readonly ref?: Ref }
+  | { readonly op: 'consume'; readonly stream: string; readonly consumer: string; readonly options: ConsumeOptions; readonly ref?: Ref }
+  | { readonly op: 'ack'; readonly stream: string; readonly consumer: string; readonly offsets: readonly number[]; readonly ref?: Ref }
+  | { readonly op: 'nak'; readonly stream: string; readonly consumer: string; readonly offset: number; readonly delay: number; readonly ref?: Ref };
 
 export type DecodedRequest =
   | { readonly ok: true; readonly request: ClientRequest }
@@ -84,6 +103,8 @@ export interface ClientCodec {
    * absent, or null for an entry it cannot splice: decode and streamItem().
    */
   readonly storedStreamItem?: (peerEntry: Uint8Array, stream: string, offset: number) => Uint8Array | null;
+  /** An `events` item of a durable consumer: the plain item plus `stream`, `consumer`, `offset`, `delivery` (count) and `redelivered`. */
+  consumerItem(event: MeshEvent, stream: string, consumer: string, offset: number, delivery: number): Uint8Array;
 }
 
 const JSON_BATCH_HEAD = Buffer.from('{"op":"events","events":[');
@@ -143,6 +164,10 @@ export const JSON_CODEC: ClientCodec = {
   encode: (reply) => Buffer.from(JSON.stringify(reply)),
   streamItem: (event, stream, offset) =>
     Buffer.from(`{"topic":${JSON.stringify(event.topic)},"stream":${JSON.stringify(stream)},"offset":${offset},"event":${encodeStructuredJson(event)}}`),
+  consumerItem: (event, stream, consumer, offset, delivery) =>
+    Buffer.from(
+      `{"topic":${JSON.stringify(event.topic)},"stream":${JSON.stringify(stream)},"consumer":${JSON.stringify(consumer)},"offset":${offset},"delivery":${delivery},"redelivered":${delivery > 1},"event":${encodeStructuredJson(event)}}`,
+    ),
 };
 
 /** CBOR head of {"op":"events","events":[...]}: map(2), the two keys, then the array header. */
@@ -151,6 +176,16 @@ const CBOR_BATCH_HEAD = Buffer.from([0xa2, 0x62, 0x6f, 0x70, 0x66, ...Buffer.fro
 /** The text-string keys a stream item adds. */
 const STREAM_KEY = Buffer.from([0x66, ...Buffer.from('stream')]);
 const OFFSET_KEY = Buffer.from([0x66, ...Buffer.from('offset')]);
+
+/** The plain CBOR item (map(2) {topic, event}) widened with `extra` key/value pairs, the event map written once. */
+function widenItem(item: Uint8Array, extra: ReadonlyArray<readonly [string, unknown]>): Uint8Array {
+  const tail = Buffer.concat(extra.flatMap(([k, v]) => [cbor.encode(k), cbor.encode(v)]));
+  const out = Buffer.allocUnsafe(item.length + tail.length);
+  out.set(item, 0);
+  out[0] = 0xa2 + extra.length; // map(n) head, n < 24
+  out.set(tail, item.length);
+  return out;
+}
 
 export const CBOR_CODEC: ClientCodec = {
   subprotocol: SUBPROTOCOL_CBOR,
@@ -203,6 +238,14 @@ export const CBOR_CODEC: ClientCodec = {
     const item = clientItemFromPeerEntry(peerEntry);
     return item === null ? null : widenToStreamItem(item, stream, offset);
   },
+  consumerItem: (event, stream, consumer, offset, delivery) =>
+    widenItem(encodeClientItem(event), [
+      ['stream', stream],
+      ['consumer', consumer],
+      ['offset', offset],
+      ['delivery', delivery],
+      ['redelivered', delivery > 1],
+    ]),
 };
 
 /**
@@ -306,8 +349,17 @@ function toRequest(frame: unknown, decoders: EventDecoders): DecodedRequest {
     }
     case 'ping':
       return { ok: true, request: { op: 'ping', ref: r } };
+    case 'consume':
+    case 'ack':
+    case 'nak':
+      return consumerRequest(f, r);
     default:
-      return { ok: false, code: 'MG_ERR_FRAME_UNKNOWN_OP', message: `unknown op ${JSON.stringify(f.op)}; use sub, unsub, pub, pubs or ping`, ref: r };
+      return {
+        ok: false,
+        code: 'MG_ERR_FRAME_UNKNOWN_OP',
+        message: `unknown op ${JSON.stringify(f.op)}; use sub, unsub, pub, pubs, ping, consume, ack or nak`,
+        ref: r,
+      };
   }
 }
 
@@ -324,6 +376,45 @@ function streamStart(from: unknown): StreamStart | null {
     return Number.isNaN(time) ? null : { time };
   }
   return null;
+}
+
+const isOffset = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
+
+/** `consume`, `ack`, `nak`: the frame's shape only; names and options are the consumer registry's to check. */
+function consumerRequest(f: Record<string, unknown>, r: Ref | undefined): DecodedRequest {
+  const op = f.op as 'consume' | 'ack' | 'nak';
+  if (typeof f.stream !== 'string' || f.stream === '') return malformed(`${op} needs a stream name`, r);
+  if (typeof f.consumer !== 'string' || f.consumer === '') return malformed(`${op} needs a consumer name`, r);
+  const base = { stream: f.stream, consumer: f.consumer, ref: r };
+  if (op === 'ack') {
+    const offsets = f.offsets ?? (f.offset === undefined ? undefined : [f.offset]);
+    if (!Array.isArray(offsets) || offsets.length === 0 || offsets.length > MAX_ACK_OFFSETS || !offsets.every(isOffset))
+      return malformed(`ack needs offsets: 1-${MAX_ACK_OFFSETS} offsets >= 1 (or one offset)`, r);
+    return { ok: true, request: { op, ...base, offsets } };
+  }
+  if (op === 'nak') {
+    if (!isOffset(f.offset)) return malformed('nak needs an offset >= 1', r);
+    const delay = f.delay ?? 0;
+    if (typeof delay !== 'number' || !Number.isSafeInteger(delay) || delay < 0 || delay > 86_400_000) return malformed('nak delay: 0-86400000 ms', r);
+    return { ok: true, request: { op, ...base, offset: f.offset, delay } };
+  }
+  const options: { -readonly [K in keyof ConsumeOptions]: ConsumeOptions[K] } = {};
+  if (f.filter !== undefined) {
+    if (typeof f.filter !== 'string') return malformed('consume filter must be a string', r);
+    options.filter = f.filter;
+  }
+  for (const key of ['ackWaitMs', 'maxInFlight'] as const) {
+    if (f[key] === undefined) continue;
+    if (typeof f[key] !== 'number') return malformed(`consume ${key} must be a number`, r);
+    options[key] = f[key] as number;
+  }
+  if (f.start !== undefined) {
+    const start = streamStart(f.start);
+    if (start === null || start === 'last' || start === 'last-per-topic')
+      return malformed(`consume start must be "first", "new", an offset >= 1 or an RFC 3339 time, got ${JSON.stringify(f.start)}`, r);
+    options.start = start;
+  }
+  return { ok: true, request: { op: 'consume', ...base, options } };
 }
 
 function malformed(message: string, ref?: Ref): DecodedRequest {

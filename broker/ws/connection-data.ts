@@ -1,7 +1,7 @@
 import type { SessionGuard } from '../auth/mod.js';
 import type { Metric } from '../base/mod.js';
 import type { MeshNode } from '../pipeline/mod.js';
-import type { StreamManager } from '../streams/mod.js';
+import type { ConsumerBinding, StreamManager } from '../streams/mod.js';
 import type { ClientCodec } from './client-protocol.js';
 import type { StreamSubscription } from './stream-subscription.js';
 import type { WsSession } from './ws-session.js';
@@ -45,6 +45,8 @@ export interface OpContext {
   readonly streams: StreamManager | null;
   /** This connection's stream subscriptions, by streamSubKey(stream, filter); they count against maxSubscriptions too. */
   readonly streamSubs: Map<string, StreamSubscription>;
+  /** This connection's durable consumer bindings (`consume`), by streamSubKey(stream, consumer); they count against maxSubscriptions too. */
+  readonly consumers: Map<string, ConsumerBinding>;
 }
 
 /** The key of a stream subscription: one per (stream, filter) on a connection. */

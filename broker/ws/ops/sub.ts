@@ -22,7 +22,7 @@ export const handleSub: OpHandler<'sub'> = (ctx, request) => {
     if (ref !== undefined) answer(ctx, { op: 'ok', ref });
     return;
   }
-  const count = held.size + ctx.streamSubs.size;
+  const count = held.size + ctx.streamSubs.size + ctx.consumers.size;
   if (count >= ctx.maxSubscriptions) {
     const message = `this connection holds ${count} subscriptions, the limit`;
     node.reject('MG_ERR_SUB_LIMIT', message);
