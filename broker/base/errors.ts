@@ -89,6 +89,11 @@ export const ERROR_CODES = {
   MG_ERR_STREAM_REQUEST_INVALID: { retry: false, meaning: 'the streams API request body is not JSON (HTTP 400)' },
   MG_ERR_STREAM_TOO_LARGE: { retry: false, meaning: 'the streams API request body exceeds 64 KiB (HTTP 413)' },
   MG_ERR_CONFIG_INVALID: { retry: false, meaning: 'the configuration has a wrong value (key, reason and fix given)' },
+  MG_ERR_PG_APPLY_REFUSED: {
+    retry: false,
+    meaning:
+      'a postgres sink could not apply a change: the target refused it (SQLSTATE and message given) or it is no change event; it goes to _mg.deadletter.<topic>',
+  },
   MG_ERR_NOT_FOUND: { retry: false, meaning: 'no such HTTP route or file on the node (HTTP 404)' },
   MG_ERR_HTTP_MEDIA_TYPE: {
     retry: false,
