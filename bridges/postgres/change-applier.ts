@@ -59,9 +59,9 @@ export function decodeChange(event: MeshEvent): DecodedChange | string {
 export type ApplyOutcome =
   /** Written to the target. */
   | 'applied'
-  /** Its (hlc, origin) is the row's version already: a redelivery. */
+  /** Its (hlc, origin) is the row's version already, or the row holds a later change of the same source and node: a redelivery. */
   | 'duplicate'
-  /** The row holds a newer version (or a newer tombstone): last writer wins, this one is skipped. */
+  /** The row holds a newer version (or tombstone) of another writer: last writer wins, this one is skipped. */
   | 'conflict'
   /** A change of the target itself (captured there): its row is already in the target, only its version is recorded. */
   | 'recorded';
@@ -128,8 +128,9 @@ CREATE TABLE IF NOT EXISTS public.meshgate_sink_position (
  * - d: delete by primary key, leaving a versioned tombstone;
  * - every row's version (hlc, origin) is kept in meshgate_row_version, read
  *   FOR UPDATE and written in the same transaction: a change not newer
- *   than the version is skipped (a duplicate when equal, a conflict
- *   resolved by last-writer-wins when older), so a redelivery is applied
+ *   than the version is skipped (a duplicate when equal or older than a
+ *   later change of the same writer, else a conflict resolved by
+ *   last-writer-wins), so a redelivery is applied
  *   once and an older update cannot resurrect a deleted row.
  *
  * Values go through jsonb_populate_record(NULL::target, $1): the target's
@@ -175,7 +176,8 @@ export class ChangeApplier {
     if (had !== undefined) {
       const order = had.hlc < c.hlc ? -1 : had.hlc > c.hlc ? 1 : had.origin < c.origin ? -1 : had.origin > c.origin ? 1 : 0;
       if (order === 0) return 'duplicate';
-      if (order > 0) return 'conflict';
+      // Older than a later change of the same writer: a redelivery after that one; older than another writer's: a conflict lost.
+      if (order > 0) return had.origin === c.origin && had.source === c.source ? 'duplicate' : 'conflict';
     }
     // Own changes: the row is as the target's own writes left it unless a change from elsewhere was written over it since.
     const write = !own || (had !== undefined && had.source !== this.#spec.sourceUri);

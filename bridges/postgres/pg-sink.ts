@@ -176,11 +176,10 @@ export class PgSink {
           refused.push({ event, message: `not a change event: ${change}` });
           continue;
         }
-        // Savepoint and release are pipelined with the change's statements: no round trip of their own.
-        db.query('SAVEPOINT mg_change').catch(quiet);
+        await db.query('SAVEPOINT mg_change');
         try {
           const outcome = await this.#applier.apply(db, change);
-          db.query('RELEASE SAVEPOINT mg_change').catch(quiet);
+          await db.query('RELEASE SAVEPOINT mg_change');
           counts[outcome]++;
           if (change.commitMs > newest) newest = change.commitMs;
         } catch (err) {
