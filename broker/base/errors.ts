@@ -102,6 +102,11 @@ export const ERROR_CODES = {
     meaning: 'an ack or nak of an offset the consumer has not delivered or has acked already (offsets given); a redelivery may follow',
   },
   MG_ERR_CONFIG_INVALID: { retry: false, meaning: 'the configuration has a wrong value (key, reason and fix given)' },
+  MG_ERR_PG_APPLY_REFUSED: {
+    retry: false,
+    meaning:
+      'a postgres sink could not apply a change: the target refused it (SQLSTATE and message given) or it is no change event; it goes to _mg.deadletter.<topic>',
+  },
   MG_ERR_NOT_FOUND: { retry: false, meaning: 'no such HTTP route or file on the node (HTTP 404)' },
   MG_ERR_HTTP_MEDIA_TYPE: {
     retry: false,

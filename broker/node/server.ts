@@ -40,6 +40,8 @@ export interface BridgeSet {
 export interface BridgeHost {
   /** The node's storage directory (`storage.dir`): where a bridge keeps its position (bridges/postgres checkpoints). */
   readonly storageDir: string;
+  /** The node's streams: a postgres sink reads its changes from one (bridges/postgres/sink-feed.ts). */
+  readonly streams?: StreamManager;
 }
 
 /** Builds bridges from the config's `bridges` entries, against the node's public surface. */
@@ -261,7 +263,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     try {
       if (extensions.bridges === undefined)
         throw new MeshError('MG_ERR_CONFIG_INVALID', 'bridges: this build has no bridge support; fix: start the node with the meshgate command');
-      bridges = await extensions.bridges(node, config.bridges, log, { storageDir: config.storage.dir });
+      bridges = await extensions.bridges(node, config.bridges, log, { storageDir: config.storage.dir, streams });
     } catch (err) {
       // A wrong bridge entry stops start-up; what is already listening must
       // not keep the process alive behind the error message.
