@@ -112,6 +112,19 @@ export const ERROR_CODES = {
     retry: false,
     meaning: 'the POST /v1/events/ body has a Content-Type the CloudEvents HTTP binding does not take here, e.g. application/cloudevents+xml (HTTP 415)',
   },
+  MG_ERR_SSE_POSITION_INVALID: {
+    retry: false,
+    meaning:
+      'GET /v1/sse/: the Last-Event-ID header, lastEventId or from parameter is not a stream position (<epoch>:<offset>; first, new, last or an offset) (HTTP 400)',
+  },
+  MG_ERR_WEBHOOK_REFUSED: {
+    retry: false,
+    meaning: 'a webhook target refused delivery: its validation handshake did not allow this origin, or it answered 410 Gone; the webhook is disabled',
+  },
+  MG_ERR_WEBHOOK_DELIVERY: {
+    retry: false,
+    meaning: 'a webhook target answered an event with a 4xx other than 408/429 (or the retries ran out): the event went to the dead letters',
+  },
   MG_ERR_CLIENT_URL: {
     retry: false,
     meaning:

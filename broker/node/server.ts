@@ -23,6 +23,7 @@ import {
 import { IngressValidator, MeshNode } from '../pipeline/mod.js';
 import { consumersOf, JetStreamStreamStore, LmdbStreamStore, MemoryStreamStore, StreamManager, type StreamStore } from '../streams/mod.js';
 import { EventTracing, startTelemetry, type Telemetry } from '../telemetry/mod.js';
+import { startWebhooks, type WebhookSet } from '../webhooks/mod.js';
 import { CE_PATH_PREFIX, CLIENT_PATH, mountWsEndpoints } from '../ws/mod.js';
 
 const require = createRequire(import.meta.url);
@@ -183,6 +184,8 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     sseHeartbeatMs: config.http.sseHeartbeatMs,
     gate,
     publishLimit: { rate: config.limits.publishRate, burst: config.limits.publishBurst },
+    streams,
+    webhookOrigins: config.http.webhookOrigins,
   });
   let accepting = true;
   const dialers = config.mesh.peers.map(
@@ -198,6 +201,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
       }),
   );
   let bridges: BridgeSet | null = null;
+  let webhooks: WebhookSet | null = null;
   const schemas = new SchemaRegistry({ nodeId: config.node.id });
   // Mesh-wide registry: states travel over the peer links (registry-sync.ts).
   const registrySync = new RegistrySync(schemas, mesh, node.metrics, { log });
@@ -215,6 +219,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     connections: ws.connections,
     accepting: () => accepting,
     streams,
+    webhooks: () => webhooks?.status() ?? [],
     authorizeStreamWrite: gate.authenticator.enabled ? streamWriteAuthorizer(gate.authenticator) : undefined,
     authorizeStreamRead: gate.authenticator.enabled ? streamReadAuthorizer(gate.authenticator) : undefined,
   });
@@ -276,6 +281,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     }
   }
   for (const d of dialers) d.start();
+  webhooks = startWebhooks(config.webhooks, { node, streams, storageDir: config.storage.dir, log });
   const hostForUrl = host.includes(':') ? `[${host}]` : host;
   const secure = config.tls !== undefined;
   const peerHost = meshTls?.host ?? host;
@@ -310,6 +316,8 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
         registrySync.close();
         await peerEndpoint?.close();
         await bridges?.close();
+        // Before the store closes: their positions are written on close.
+        await webhooks?.close();
         mesh.close();
         ws.closeAll();
         events.closeAll();
