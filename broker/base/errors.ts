@@ -73,6 +73,10 @@ export const ERROR_CODES = {
   MG_ERR_SCHEMA_TOO_LARGE: { retry: false, meaning: 'the registry request body exceeds 1 MiB (HTTP 413)' },
   MG_ERR_SCHEMA_REQUEST_INVALID: { retry: false, meaning: 'the registry request body is not JSON (HTTP 400)' },
   MG_ERR_STREAM_UNKNOWN: { retry: false, meaning: 'no stream by that name (create it first)' },
+  MG_ERR_STREAM_UNREACHABLE: {
+    retry: true,
+    meaning: 'the stream is held by a peer this node has no live link to (subscribe again once the link is up)',
+  },
   MG_ERR_STREAM_EXISTS: { retry: false, meaning: 'a stream by that name exists with another configuration' },
   MG_ERR_STREAM_INVALID: { retry: false, meaning: 'a stream configuration has a wrong value (key, reason and fix given)' },
   MG_ERR_STREAM_BEYOND_END: { retry: false, meaning: 'the position is after the last stored offset of the stream (not recoverable: resume from the end)' },

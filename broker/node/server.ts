@@ -17,7 +17,9 @@ import {
   PeerMesh,
   type PeerTlsEndpoint,
   RegistrySync,
+  RemoteStreams,
   readPeerTls,
+  StreamMirror,
   startPeerTlsEndpoint,
 } from '../peering/mod.js';
 import { IngressValidator, MeshNode } from '../pipeline/mod.js';
@@ -122,6 +124,12 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
   // The store is opened (and locked) before anything listens, so a locked
   // or corrupt data directory stops start-up with its code and the fix.
   const streams = await startStreams(config, node);
+  // Streams read across the mesh: this node's served to peers, peers' read for subscribers here (remote-streams.ts).
+  const remoteStreams = new RemoteStreams(mesh, { streams, metrics: node.metrics, lookupGraceMs: config.mesh.streamLookupMs });
+  const mirrorResets = node.metrics.counter('meshgate_stream_mirror_resets_total', "Mirrors that started over: the source's epoch changed, or it trimmed past the mirror's end");
+  const mirrors = config.streams.flatMap((c) =>
+    c.mirror === undefined ? [] : [new StreamMirror({ remote: remoteStreams, streams, config: c, source: c.mirror, resets: mirrorResets, log })],
+  );
   // Credentials and key files are checked before anything listens.
   const gate = new UpgradeGate({
     auth: config.auth,
@@ -176,6 +184,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     gate,
     publishLimit: { rate: config.limits.publishRate, burst: config.limits.publishBurst },
     streams,
+    remoteStreams,
   });
   const events = mountEventsApi(app, node, {
     maxBodyBytes: config.limits.maxFrameBytes,
@@ -314,6 +323,8 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
         uWS.us_listen_socket_close(listenSocket);
         for (const d of dialers) d.stop();
         registrySync.close();
+        for (const m of mirrors) m.close();
+        remoteStreams.close();
         await peerEndpoint?.close();
         await bridges?.close();
         // Before the store closes: their positions are written on close.
@@ -403,7 +414,7 @@ async function startStreams(config: NodeConfig, node: MeshNode): Promise<StreamM
   const streams = new StreamManager({ node, store, openStore: open, metrics: node.metrics });
   try {
     streams.start();
-    for (const c of config.streams) await streams.create(c, { replace: true });
+    for (const c of config.streams) await streams.create(c, { replace: true, mirror: c.mirror !== undefined });
     // Durable consumers' positions, loaded once their streams are known (lag in /metrics from the start).
     await consumersOf(streams).ready();
   } catch (err) {

@@ -43,12 +43,13 @@ export interface StreamReaderSink {
   /** Hands over one matching entry; returns the bytes it queued. */
   deliverEntry(event: MeshEvent, offset: number): number;
   /**
-   * Hands over one matching entry as stored (StreamEntry.bytes), for a
-   * transport that can send it without decoding it; returns the bytes it
-   * queued, or -1 when it cannot (the reader then decodes and calls
-   * deliverEntry). Absent: always deliverEntry.
+   * Hands over one matching entry as stored, undecoded, for a transport
+   * that sends the bytes as they are (a peer reading the stream for a
+   * subscriber on its node, a CBOR WebSocket splicing them into its item).
+   * Returns the bytes it queued, or -1 when it cannot take this entry: the
+   * reader then decodes it for deliverEntry. Absent: always deliverEntry.
    */
-  deliverStored?(stored: Uint8Array, topic: string, offset: number): number;
+  readonly deliverStored?: (entry: StreamEntry) => number;
 }
 
 /** A read the store refused (retention overtook the reader, the stream was removed or re-created), and where the reader stood. */
@@ -171,7 +172,7 @@ export class StreamReader {
 
   /** Hands `entry` to the sink, as stored when it can take that; the bytes queued, or -1 for a format this build cannot read. */
   #deliver(entry: StreamEntry): number {
-    const spliced = this.#sink.deliverStored?.(entry.bytes, entry.topic, entry.offset) ?? -1;
+    const spliced = this.#sink.deliverStored?.(entry) ?? -1;
     if (spliced >= 0) return spliced;
     const event = decodeStoredEvent(entry.bytes);
     return event === null ? -1 : this.#sink.deliverEntry(event, entry.offset);

@@ -61,11 +61,11 @@ export class StreamSubscription {
           session.deliver(item, event);
           return item.byteLength;
         },
-        deliverStored: (stored, topic, offset) => {
-          const entry = codec.storedStreamItem === undefined ? null : storedPeerEntry(stored);
-          const item = entry === null ? null : codec.storedStreamItem!(entry, stream, offset);
+        deliverStored: (entry) => {
+          const peerEntry = codec.storedStreamItem === undefined ? null : storedPeerEntry(entry.bytes);
+          const item = peerEntry === null ? null : codec.storedStreamItem!(peerEntry, stream, entry.offset);
           if (item === null) return -1;
-          session.deliverItem(item, topic);
+          session.deliverItem(item, entry.topic);
           return item.byteLength;
         },
       },

@@ -6,6 +6,7 @@ import { errorFrame } from '../error-frame.js';
 import { hold, refreshFiltering } from '../session-filters.js';
 import { StreamSubscription, streamErrorFrame } from '../stream-subscription.js';
 import { answer, type OpHandler } from './op-context.js';
+import { subscribeRemoteStream } from './sub-remote.js';
 
 /**
  * `sub`: a filter. Held already: ok (idempotent). Then the connection's
@@ -72,6 +73,7 @@ function subscribeStream(ctx: OpContext, filter: string, stream: StreamSubReques
     node.reject(code, message);
     answer(ctx, streamErrorFrame(r, stream.name, filter, { code, reason, first: info?.first ?? 0, last: info?.last ?? 0, epoch: info?.epoch ?? '' }, message));
   };
+  if (info === undefined && ctx.remoteStreams !== null) return subscribeRemoteStream(ctx, filter, stream, r);
   if (streams === null || info === undefined) return refuse('MG_ERR_STREAM_UNKNOWN', 'unknown-stream', `no stream '${stream.name}'`);
   if (stream.epoch !== undefined && stream.epoch !== info.epoch)
     return refuse('MG_ERR_STREAM_EPOCH', 'epoch', `stream '${stream.name}' has epoch ${info.epoch}, not ${stream.epoch}: its history was reset`);
