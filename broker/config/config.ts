@@ -7,7 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import type { AuthConfig } from '../auth/mod.js';
 import { MeshError } from '../base/mod.js';
 import { PEER_LINK_DEFAULTS, type PeerLinkOptions } from '../peering/mod.js';
-import { type StreamConfig, streamConfigFromEntry } from '../streams/mod.js';
+import { type StreamEntryConfig, streamEntryFromConfig } from '../streams/mod.js';
 import { type WebhookConfig, webhookConfigFromEntry } from '../webhooks/mod.js';
 import { isSecretKey, redactUrl, showValue } from './redact.js';
 
@@ -61,6 +61,8 @@ export interface NodeConfig {
     readonly backoffMaxMs: number;
     /** How long an event waits for an origin not heard of yet, ms. @default 30000 */
     readonly parkMs: number;
+    /** After start, how long a stream subscription of a stream no peer advertised yet waits for the peers' lists, ms. @default 5000 */
+    readonly streamLookupMs: number;
     /** Most events waiting for unknown origins. @default 100000 */
     readonly maxParked: number;
     /** A peer socket with no valid hello this long after opening is closed with 4408, ms (also the TLS and HTTP stages on the mesh.tls listener). @default 5000 */
@@ -111,7 +113,7 @@ export interface NodeConfig {
     readonly maxBytes: number;
   };
   /** Streams created (or, when their config changed, re-created) at start-up. @default [] */
-  readonly streams: readonly StreamConfig[];
+  readonly streams: readonly StreamEntryConfig[];
   /** Webhooks started with the node (broker/webhooks/). @default [] */
   readonly webhooks: readonly WebhookConfig[];
 }
@@ -161,6 +163,7 @@ export const DEFAULTS: NodeConfig = Object.freeze({
     backoffMinMs: 100,
     backoffMaxMs: 5000,
     parkMs: 30_000,
+    streamLookupMs: 5000,
     maxParked: 100_000,
     handshakeTimeoutMs: 5000,
     maxPendingHandshakes: 64,
@@ -286,9 +289,9 @@ function resolveStorage(config: {
   }
   const seen = new Map<string, number>();
   config.streams = config.streams.map((entry, i) => {
-    let c: StreamConfig;
+    let c: StreamEntryConfig;
     try {
-      c = streamConfigFromEntry(entry, `streams[${i}]`);
+      c = streamEntryFromConfig(entry, `streams[${i}]`);
     } catch (err) {
       throw new MeshError('MG_ERR_CONFIG_INVALID', `invalid configuration:\n  ${(err as Error).message}`, { cause: err });
     }

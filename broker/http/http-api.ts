@@ -30,6 +30,7 @@ export interface HttpApiSources {
   readonly webhooks?: () => Array<Record<string, unknown>>;
   /** With auth on, who may create and remove streams (see stream-api.ts). */
   readonly authorizeStreamWrite?: StreamApiOptions['authorizeWrite'];
+  readonly authorizeStreamRead?: StreamApiOptions['authorizeRead'];
 }
 
 /** Operations endpoints: /healthz, /metrics (Prometheus text), /v1/stats (JSON), /v1/webhooks. */
@@ -79,7 +80,8 @@ export function mountHttpApi(app: TemplatedApp, sources: HttpApiSources): void {
   }
   mountBrowserFiles(app);
   if (sources.schemas !== undefined) mountSchemaApi(app, sources.schemas, { authorizeWrite: sources.authorizeSchemaWrite });
-  if (sources.streams !== undefined) mountStreamApi(app, sources.streams, { authorizeWrite: sources.authorizeStreamWrite });
+  if (sources.streams !== undefined)
+    mountStreamApi(app, sources.streams, { authorizeWrite: sources.authorizeStreamWrite, authorizeRead: sources.authorizeStreamRead });
   app.get('/v1/mesh', (res) => {
     let aborted = false;
     res.onAborted(() => (aborted = true));

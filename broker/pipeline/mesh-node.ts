@@ -413,7 +413,7 @@ export class MeshNode {
    */
   #refuseInvalid(event: MeshEvent, protocol: EdgeProtocol, reasons: readonly SchemaReason[]): IngestResult {
     this.#invalid[protocol].inc();
-    this.deadLetter(event, reasons);
+    this.publishDeadLetter(event, reasons);
     const first = reasons[0];
     const more = reasons.length > 1 ? ` (+${reasons.length - 1} more)` : '';
     const message = `data does not match its schema: ${first.path === '' ? '' : `${first.path}: `}${first.message}${more}`;
@@ -422,13 +422,16 @@ export class MeshNode {
   }
 
   /**
-   * Publishes the dead letter of `event` (dead-letter.ts) through the
-   * pipeline as 'system': for a refused event, and for egress that gives
-   * an event up (a webhook target refusing it).
+   * Publishes the dead letter of `event`, refused for `reasons`, as this
+   * node (`_mg.deadletter.<topic>`, deduplicated per original event): for
+   * refusals after the mesh accepted an event (a database sink's target
+   * refusing a change, a webhook target refusing it). Null when no
+   * dead-letter topic fits the limits.
    */
-  deadLetter(event: MeshEvent, reasons: readonly SchemaReason[]): void {
+  publishDeadLetter(event: MeshEvent, reasons: readonly SchemaReason[]): IngestResult | null {
     const topic = deadLetterTopic(event.topic, (t) => checkTopic(t, this.#limits) === null);
-    if (topic !== null) this.ingest(deadLetter(event, reasons, { nodeId: this.nodeId, topic, maxDataBytes: this.#maxEventBytes, now: this.#now }), 'system');
+    if (topic === null) return null;
+    return this.ingest(deadLetter(event, reasons, { nodeId: this.nodeId, topic, maxDataBytes: this.#maxEventBytes, now: this.#now }), 'system');
   }
 
   /** Adds a local subscription; the filter is checked here so every ingress gets the same rules. */

@@ -11,7 +11,7 @@
  *            5xx, 408, 429, timeout,      retried, same event, same id,
  *            connection error             after retryDelay() (backoff.ts)
  *            410 Gone                     the webhook is disabled
- *            other 4xx (or maxAttempts)   dead letter (MeshNode.deadLetter), next event
+ *            other 4xx (or maxAttempts)   dead letter (MeshNode.publishDeadLetter), next event
  *
  * At-least-once: an event leaves the head of the queue (and the position
  * moves past it) only once it is delivered or dead-lettered; a crash
@@ -212,7 +212,7 @@ export class Webhook implements Subscriber {
         this.#failed++;
         this.#o.metrics.failed.inc();
         this.#o.node.reject('MG_ERR_WEBHOOK_DELIVERY', `webhook ${c.name}: event ${head.event.id}: ${why}`);
-        this.#o.node.deadLetter(head.event, [{ path: '', message: `webhook ${c.name} (${c.url}): ${why}` }]);
+        this.#o.node.publishDeadLetter(head.event, [{ path: '', message: `webhook ${c.name} (${c.url}): ${why}` }]);
         this.#done(head);
         attempt = 0;
       } else {
