@@ -25,7 +25,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { type GuardRefusal, type Principal, type PublishLimit, SessionGuard, TokenBucket, type UpgradeGate } from '../auth/mod.js';
 import type { ErrorCode, Metric } from '../base/mod.js';
 import type { EventDecodeResult } from '../event/mod.js';
-import type { IngestResult, MeshNode } from '../pipeline/mod.js';
+import type { IngestResult, MeshNode, Refusal } from '../pipeline/mod.js';
 import type { StreamManager } from '../streams/mod.js';
 import type { BufferBudget } from '../ws/mod.js';
 import { decodeHttpEvents } from './cloudevents-http.js';
@@ -156,12 +156,21 @@ export function mountEventsApi(app: TemplatedApp, node: MeshNode, options: Event
   };
 
   app.post(`${EVENTS_PATH_PREFIX}*`, (res, req) => {
+    /** Set once the request is answered or the client went away: nothing more is written. */
     let aborted = false;
+    /** The client went away (uWS forbids touching `res` after that). */
+    let gone = false;
     const admitted = admit(res, req);
     if (admitted === null) return;
-    const release = () => gate?.release(admitted.ip);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      gate?.release(admitted.ip);
+    };
     res.onAborted(() => {
       aborted = true;
+      gone = true;
       release();
     });
     const topic = decodePath(req.getUrl().slice(EVENTS_PATH_PREFIX.length));
@@ -207,23 +216,54 @@ export function mountEventsApi(app: TemplatedApp, node: MeshNode, options: Event
           sendProblem(res, problemOf(result.code, result.message, result.reasons));
           return;
         }
-        requests.accepted.inc();
         const id = decoded.result.ok ? decoded.result.event.id : '';
-        sendJsonStatus(res, 202, { id, duplicate: result.duplicate });
+        const accept = (stored: Refusal | null) => {
+          if (gone) return;
+          if (stored !== null) {
+            requests.refused.inc();
+            sendProblem(res, problemOf(stored.code, stored.message));
+            return;
+          }
+          requests.accepted.inc();
+          sendJsonStatus(res, 202, { id, duplicate: result.duplicate });
+        };
+        // Matched a local stream: 202 only once it is durably stored (as a /v1/ws pub's ok).
+        if (result.durable === undefined) accept(null);
+        else void result.durable.then(accept);
         return;
       }
       // Batched: each item on its own; refused items carry their index and problem, the rest are accepted.
-      let refusedItems = 0;
+      const waits: Array<Promise<void>> = [];
       const results = decoded.items.map((item, index) => {
         const result = publishOne(item, guard, address, topic!);
         const id = item.ok ? item.event.id : undefined;
-        if (result.ok) return { index, id, status: 202, duplicate: result.duplicate };
-        refusedItems++;
+        if (result.ok) {
+          const answer: Record<string, unknown> = { index, id, status: 202, duplicate: result.duplicate };
+          // Stored items are answered 202 only once committed; a store refusal replaces the answer.
+          if (result.durable !== undefined)
+            waits.push(
+              result.durable.then((stored) => {
+                if (stored === null) return;
+                const problem = problemOf(stored.code, stored.message);
+                answer.status = problem.status;
+                answer.problem = problem;
+                delete answer.duplicate;
+              }),
+            );
+          return answer;
+        }
         const problem = problemOf(result.code, result.message, result.reasons);
         return { index, id, status: problem.status, problem };
       });
-      requests.accepted.inc();
-      sendJsonStatus(res, refusedItems === 0 ? 202 : 207, { results });
+      const answerBatch = () => {
+        if (gone) return;
+        const refusedItems = results.filter((r) => r.status !== 202).length;
+        if (refusedItems < results.length) requests.accepted.inc();
+        else requests.refused.inc();
+        sendJsonStatus(res, refusedItems === 0 ? 202 : 207, { results });
+      };
+      if (waits.length === 0) answerBatch();
+      else void Promise.all(waits).then(answerBatch);
     });
   });
 

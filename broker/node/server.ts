@@ -126,7 +126,10 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
   const streams = await startStreams(config, node);
   // Streams read across the mesh: this node's served to peers, peers' read for subscribers here (remote-streams.ts).
   const remoteStreams = new RemoteStreams(mesh, { streams, metrics: node.metrics, lookupGraceMs: config.mesh.streamLookupMs });
-  const mirrorResets = node.metrics.counter('meshgate_stream_mirror_resets_total', "Mirrors that started over: the source's epoch changed, or it trimmed past the mirror's end");
+  const mirrorResets = node.metrics.counter(
+    'meshgate_stream_mirror_resets_total',
+    "Mirrors that started over: the source's epoch changed, or it trimmed past the mirror's end",
+  );
   const mirrors = config.streams.flatMap((c) =>
     c.mirror === undefined ? [] : [new StreamMirror({ remote: remoteStreams, streams, config: c, source: c.mirror, resets: mirrorResets, log })],
   );

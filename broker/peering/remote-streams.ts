@@ -80,7 +80,9 @@ export interface RemoteReadSink {
 }
 
 /** Where to read a stream, or why not. */
-export type HolderLookup = { readonly ok: true; readonly link: PeerLink } | { readonly ok: false; readonly code: 'MG_ERR_STREAM_UNKNOWN' | 'MG_ERR_STREAM_UNREACHABLE'; readonly message: string };
+export type HolderLookup =
+  | { readonly ok: true; readonly link: PeerLink }
+  | { readonly ok: false; readonly code: 'MG_ERR_STREAM_UNKNOWN' | 'MG_ERR_STREAM_UNREACHABLE'; readonly message: string };
 
 export interface RemoteStreamsOptions {
   /** The node's own streams: served to peers, and the names no remote read is needed for. */
@@ -243,7 +245,15 @@ class ServedRead {
       },
       onEnd: (end) => {
         this.#flush();
-        o.onEnd(this, { code: end.code, reason: end.reason, first: end.first, last: end.last, e: end.epoch, m: `read of stream '${o.stream}' ended at offset ${end.position}: ${end.reason}`, p: end.position });
+        o.onEnd(this, {
+          code: end.code,
+          reason: end.reason,
+          first: end.first,
+          last: end.last,
+          e: end.epoch,
+          m: `read of stream '${o.stream}' ended at offset ${end.position}: ${end.reason}`,
+          p: end.position,
+        });
       },
     });
   }
@@ -472,7 +482,8 @@ export class RemoteStreams {
       this.#m.refused(code).inc();
       link.control({ t: 'serr', id: f.id, code, reason, first: info?.first ?? 0, last: info?.last ?? 0, e: info?.epoch ?? '', m, p: 0 });
     };
-    if (typeof f.id !== 'number' || typeof f.n !== 'string' || typeof f.f !== 'string') return refuse('MG_ERR_PEER_MALFORMED', 'malformed', 'sread needs id, n and f');
+    if (typeof f.id !== 'number' || typeof f.n !== 'string' || typeof f.f !== 'string')
+      return refuse('MG_ERR_PEER_MALFORMED', 'malformed', 'sread needs id, n and f');
     this.#m.served.inc();
     const info = this.#streams.info(f.n);
     if (info === undefined) return refuse('MG_ERR_STREAM_UNKNOWN', 'unknown-stream', `no stream '${f.n}' on node holding it`);

@@ -228,7 +228,10 @@ export class JetStreamStreamStore implements StreamStore {
     const c = resolveStreamConfig(config);
     if (options.epoch !== undefined) {
       // The epoch is JetStream's (its stream's creation): it cannot be given.
-      throw new MeshError('MG_ERR_STREAM_INVALID', `stream ${c.name}: the JetStream engine cannot take a given epoch; mirrors need storage.engine lmdb or memory`);
+      throw new MeshError(
+        'MG_ERR_STREAM_INVALID',
+        `stream ${c.name}: the JetStream engine cannot take a given epoch; mirrors need storage.engine lmdb or memory`,
+      );
     }
     const had = this.#streams.get(c.name);
     if (had) {

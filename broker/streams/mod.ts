@@ -30,7 +30,14 @@ export {
 export { JETSTREAM_STORE_DEFAULTS, JetStreamStreamStore, type JetStreamStreamStoreOptions, jetStreamEpoch } from './jetstream-stream-store.js';
 export { LMDB_STORE_DEFAULTS, LmdbStreamStore, type LmdbStreamStoreOptions } from './lmdb-stream-store.js';
 export { MemoryStreamStore, type MemoryStreamStoreOptions } from './memory-stream-store.js';
-export { type MirrorSource, resolveStreamConfig, STREAM_DEFAULTS, type StreamEntryConfig, streamConfigFromEntry, streamEntryFromConfig } from './stream-config.js';
+export {
+  type MirrorSource,
+  resolveStreamConfig,
+  STREAM_DEFAULTS,
+  type StreamEntryConfig,
+  streamConfigFromEntry,
+  streamEntryFromConfig,
+} from './stream-config.js';
 export {
   type AppendedListener,
   decodeStoredEvent,

@@ -22,7 +22,8 @@ export function unknownStream(): Refusal {
  * later one while the stream holds nothing. Throws MG_ERR_STREAM_INVALID.
  */
 export function checkAppendAt(stream: string, offset: number, appendedLast: number, empty: boolean): void {
-  if (!Number.isSafeInteger(offset) || offset < 1) throw new MeshError('MG_ERR_STREAM_INVALID', `stream ${stream}: offset ${offset} is not a whole number >= 1`);
+  if (!Number.isSafeInteger(offset) || offset < 1)
+    throw new MeshError('MG_ERR_STREAM_INVALID', `stream ${stream}: offset ${offset} is not a whole number >= 1`);
   if (offset === appendedLast + 1 || (empty && offset > appendedLast)) return;
   throw new MeshError(
     'MG_ERR_STREAM_INVALID',

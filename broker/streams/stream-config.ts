@@ -123,7 +123,13 @@ export function streamEntryFromConfig(entry: unknown, key: string): StreamEntryC
     return c;
   }
   const m = mirror as Record<string, unknown> | null;
-  if (m === null || typeof m !== 'object' || typeof m.stream !== 'string' || !NAME.test(m.stream) || (m.node !== undefined && (typeof m.node !== 'string' || m.node === ''))) {
+  if (
+    m === null ||
+    typeof m !== 'object' ||
+    typeof m.stream !== 'string' ||
+    !NAME.test(m.stream) ||
+    (m.node !== undefined && (typeof m.node !== 'string' || m.node === ''))
+  ) {
     throw new MeshError('MG_ERR_STREAM_INVALID', `${key}.mirror: expected {stream: the peer's stream name, node?: a node id}, got ${JSON.stringify(mirror)}`);
   }
   if (c.filters !== undefined && c.filters.length > 0) {

@@ -1,7 +1,7 @@
 import type { SessionGuard } from '../auth/mod.js';
 import type { Metric } from '../base/mod.js';
-import type { MeshNode } from '../pipeline/mod.js';
 import type { RemoteStreams } from '../peering/mod.js';
+import type { MeshNode } from '../pipeline/mod.js';
 import type { ConsumerBinding, StreamManager } from '../streams/mod.js';
 import type { ClientCodec } from './client-protocol.js';
 import type { WsSession } from './ws-session.js';

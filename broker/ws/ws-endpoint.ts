@@ -2,8 +2,8 @@ import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebS
 import { type Principal, type PublishLimit, SessionGuard, statusOf, type UpgradeGate } from '../auth/mod.js';
 import { closeReason, codedReason, type ErrorCode, type Metric } from '../base/mod.js';
 import { decodeStructuredJson, encodeStructuredJson } from '../event/mod.js';
-import type { EgressFormat, MeshNode } from '../pipeline/mod.js';
 import type { RemoteStreams } from '../peering/mod.js';
+import type { EgressFormat, MeshNode } from '../pipeline/mod.js';
 import type { StreamManager } from '../streams/mod.js';
 import { BufferBudget } from './buffer-budget.js';
 import { negotiateCodec } from './client-protocol.js';

@@ -29,7 +29,12 @@ export function subscribeRemoteStream(ctx: OpContext, filter: string, stream: St
   };
   void remote.lookup(stream.name).then((found) => {
     if (session.closed) return forget();
-    if (!found.ok) return refuse({ code: found.code, reason: found.code === 'MG_ERR_STREAM_UNKNOWN' ? 'unknown-stream' : 'unreachable', first: 0, last: 0, epoch: '' }, found.message, r);
+    if (!found.ok)
+      return refuse(
+        { code: found.code, reason: found.code === 'MG_ERR_STREAM_UNKNOWN' ? 'unknown-stream' : 'unreachable', first: 0, last: 0, epoch: '' },
+        found.message,
+        r,
+      );
     if (ctx.streamSubs.has(key)) {
       if (r !== undefined) answer(ctx, { op: 'ok', ref: r }); // subscribed meanwhile
       return;

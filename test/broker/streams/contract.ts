@@ -218,7 +218,10 @@ export function streamStoreContract(engine: string, factory: StoreFactory, optio
     const invalid = (e: unknown) => e instanceof MeshError && e.code === 'MG_ERR_STREAM_INVALID';
     assert.throws(() => store.appendAt('s', 2, bytes('x'), { time: 3, topic: 't' }), invalid);
     assert.throws(() => store.appendAt('s', 5, bytes('x'), { time: 3, topic: 't' }), invalid);
-    assert.throws(() => store.appendAt('nope', 1, bytes('x'), { time: 3, topic: 't' }), (e: unknown) => e instanceof MeshError && e.code === 'MG_ERR_STREAM_UNKNOWN');
+    assert.throws(
+      () => store.appendAt('nope', 1, bytes('x'), { time: 3, topic: 't' }),
+      (e: unknown) => e instanceof MeshError && e.code === 'MG_ERR_STREAM_UNKNOWN',
+    );
     await store.flushed();
     const r = store.read('s', 0, 10);
     assert.ok(r.ok);
