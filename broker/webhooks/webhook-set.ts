@@ -15,7 +15,7 @@ export interface WebhookSet {
   close(): Promise<void>;
 }
 
-export function startWebhooks(
+export async function startWebhooks(
   configs: readonly WebhookConfig[],
   o: {
     node: MeshNode;
@@ -24,7 +24,7 @@ export function startWebhooks(
     storageDir: string | null;
     log: (line: string) => void;
   },
-): WebhookSet {
+): Promise<WebhookSet> {
   const m = o.node.metrics;
   const webhooks = configs.map((config) => {
     const labels = { webhook: config.name };
@@ -46,9 +46,9 @@ export function startWebhooks(
         disabled: m.counter('meshgate_webhook_disabled_total', 'Webhooks disabled: handshake refused, 410 Gone, or their stream missing', labels),
       },
     });
-    hook.start();
     return hook;
   });
+  await Promise.all(webhooks.map((w) => w.start()));
   return {
     webhooks,
     status: () => webhooks.map((w) => w.status()),

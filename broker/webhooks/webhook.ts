@@ -97,15 +97,15 @@ export class Webhook implements Subscriber {
   }
 
   /** Starts the source and the delivery loop. A missing stream disables the webhook with the reason. */
-  start(): void {
+  async start(): Promise<void> {
     const c = this.config;
     if (c.stream === undefined) {
       const refused = this.#o.node.subscribe(c.filter, this);
       if (refused !== null) return this.#disable(`filter '${c.filter}': ${refused.message}`);
     } else {
+      const stored = (await this.#o.position?.load()) ?? null;
       const info = this.#o.streams.info(c.stream);
       if (info === undefined) return this.#disable(`no stream '${c.stream}'`);
-      const stored = this.#o.position?.load() ?? null;
       let after = info.last;
       if (stored !== null && stored.epoch === info.epoch) {
         after = Math.min(Math.max(stored.offset, info.first - 1), info.last);
