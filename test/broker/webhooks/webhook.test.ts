@@ -167,6 +167,17 @@ test('retry delays double from initialDelayMs within +/-20%, never pass maxDelay
   );
 });
 
+test('a connection dropped mid-request is retried: the event is delivered once, by the next request', async (t) => {
+  const target = await startWebhookTarget(t, (r, i) => (r.method === 'OPTIONS' ? allowOrigin(r) : i === 1 ? 'reset' : { status: 200 }));
+  const node = await startTestNode(t, { webhooks: [{ name: 'reset', url: target.url, filter: 'hook.>', retry: FAST_RETRY }] });
+  const pub = await openClient(t, node.wsUrl);
+  await publish(pub, ['c0', 'c1']);
+  await target.waitFor(() => target.delivered().length >= 2);
+  assert.deepEqual(posts(target.requests).map(ceId), ['c0', 'c0', 'c1']);
+  assert.deepEqual(target.delivered().map(ceId), ['c0', 'c1']);
+  assert.equal(metric(node, 'meshgate_webhook_retries_total', 'reset'), 1);
+});
+
 test('429 and 408 are retried (Retry-After honoured), not dead-lettered', async (t) => {
   const answers = [{ status: 429, headers: { 'Retry-After': '0' } }, { status: 408 }];
   const target = await startWebhookTarget(t, (r) => (r.method === 'OPTIONS' ? allowOrigin(r) : (answers.shift() ?? { status: 200 })));
