@@ -8,6 +8,7 @@ import type { AuthConfig } from '../auth/mod.js';
 import { MeshError } from '../base/mod.js';
 import { PEER_LINK_DEFAULTS, type PeerLinkOptions } from '../peering/mod.js';
 import { type StreamEntryConfig, streamEntryFromConfig } from '../streams/mod.js';
+import { type WebhookConfig, webhookConfigFromEntry } from '../webhooks/mod.js';
 import { isSecretKey, redactUrl, showValue } from './redact.js';
 
 /**
@@ -83,6 +84,8 @@ export interface NodeConfig {
   readonly http: {
     /** A comment line goes to every Server-Sent Events stream this often, ms, so proxies keep idle streams open. @default 15_000 */
     readonly sseHeartbeatMs: number;
+    /** WebHook-Request-Origin values OPTIONS /v1/events/ allows; empty: any origin whose request passes auth. @default [] */
+    readonly webhookOrigins: readonly string[];
   };
   readonly dedup: {
     /** How long an (source, id) pair is remembered, ms. @default 120_000 */
@@ -111,6 +114,8 @@ export interface NodeConfig {
   };
   /** Streams created (or, when their config changed, re-created) at start-up. @default [] */
   readonly streams: readonly StreamEntryConfig[];
+  /** Webhooks started with the node (broker/webhooks/). @default [] */
+  readonly webhooks: readonly WebhookConfig[];
 }
 
 /** Stream store engines a node can open. */
@@ -144,10 +149,11 @@ export const DEFAULTS: NodeConfig = Object.freeze({
     topic: { maxLength: 256, maxTokens: 16, maxWildcards: 8 },
   },
   dedup: { windowMs: 120_000, maxEntries: 1_000_000 },
-  http: { sseHeartbeatMs: 15_000 },
+  http: { sseHeartbeatMs: 15_000, webhookOrigins: [] },
   // dir '' stands for ./data/<node id>, resolved once the node id is known.
   storage: { dir: '', engine: 'lmdb' as StorageEngine, durability: 'group' as const, maxBytes: 0 },
   streams: [],
+  webhooks: [],
   bridges: [],
   auth: {},
   mesh: {
@@ -248,6 +254,7 @@ export function resolveConfig(...layers: ConfigLayer[]): NodeConfig {
   }
   const config = mergeDeep(structuredClone(DEFAULTS) as unknown as Record<string, unknown>, merged) as unknown as NodeConfig;
   resolveStorage(config as unknown as Parameters<typeof resolveStorage>[0]);
+  resolveWebhooks(config as unknown as { webhooks: Array<Record<string, unknown>> });
   if (config.mesh.peers.length > 0 && config.mesh.key === undefined) {
     throw new MeshError(
       'MG_ERR_CONFIG_INVALID',
@@ -311,6 +318,23 @@ function resolveStorage(config: {
       );
     }
     return c;
+  });
+}
+
+/** Webhook entries with their defaults; names unique (they name the stored positions). */
+function resolveWebhooks(config: { webhooks: Array<Record<string, unknown>> }): void {
+  const seen = new Map<string, number>();
+  config.webhooks = config.webhooks.map((entry, i) => {
+    const w = webhookConfigFromEntry(entry, i);
+    const before = seen.get(w.name);
+    if (before !== undefined) {
+      throw new MeshError(
+        'MG_ERR_CONFIG_INVALID',
+        `invalid configuration:\n  webhooks[${i}].name: '${w.name}' is already webhooks[${before}]; fix: give each webhook its own name`,
+      );
+    }
+    seen.set(w.name, i);
+    return w as unknown as Record<string, unknown>;
   });
 }
 

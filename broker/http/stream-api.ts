@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { type ErrorCode, MeshError } from '../base/mod.js';
-import { decodeStoredEvent, type StreamInfo, type StreamManager, streamConfigFromEntry } from '../streams/mod.js';
+import { consumersOf, decodeStoredEvent, type StreamInfo, type StreamManager, streamConfigFromEntry } from '../streams/mod.js';
 import type { WriteRefusal } from './schema-api.js';
 import { sendJson } from './send-json.js';
 
@@ -8,12 +8,14 @@ import { sendJson } from './send-json.js';
  * Streams over HTTP (operations; reading events is a later step):
  *
  *   GET    /v1/streams          {streams: [info, ...]}
- *   GET    /v1/streams/:name    info: {name, first, last, events, bytes, epoch, config}
+ *   GET    /v1/streams/:name    info: {name, first, last, events, bytes, epoch, config, consumers}
+ *                               consumers: [{name, filter, ackWaitMs, maxInFlight, ackFloor, inFlight, lag, bound, active}]
  *   GET    /v1/streams/:name/entries?after=N&limit=M
  *                               {entries: [{offset, time, topic, id, source, type}], last, epoch}
  *                               (an inspection view: committed entries only, at most 1000)
  *   POST   /v1/streams          {name, filters, maxAge?, maxBytes?, maxEvents?} -> 201 info (200 when it existed as is)
  *   DELETE /v1/streams/:name    204
+ *   DELETE /v1/streams/:name/consumers/:consumer   204 (404 MG_ERR_CONSUMER_UNKNOWN); same rights as removing the stream
  *
  * Errors are problem details (RFC 9457, application/problem+json) with
  * the node's code in `code` (and `error`, as the other endpoints answer):
@@ -56,6 +58,12 @@ export function streamJson(info: StreamInfo): Record<string, unknown> {
   };
 }
 
+/** streamJson plus the stream's durable consumers (ack floor, in flight, lag = last - ack floor). */
+export function streamJsonOf(streams: StreamManager): (info: StreamInfo) => Record<string, unknown> {
+  const consumers = consumersOf(streams);
+  return (info) => ({ ...streamJson(info), consumers: consumers.list(info.name).map((c) => ({ ...c, active: c.bound > 0 })) });
+}
+
 export function mountStreamApi(app: TemplatedApp, streams: StreamManager, options: StreamApiOptions = {}): void {
   const maxBodyBytes = options.maxBodyBytes ?? 65_536;
   const refused = (res: HttpResponse, req: HttpRequest, name: string): boolean => {
@@ -64,7 +72,8 @@ export function mountStreamApi(app: TemplatedApp, streams: StreamManager, option
     problem(res, r.status, r.code, r.message);
     return true;
   };
-  app.get('/v1/streams', (res) => sendJson(res, '200 OK', { streams: streams.list().map(streamJson) }));
+  const withConsumers = streamJsonOf(streams);
+  app.get('/v1/streams', (res) => sendJson(res, '200 OK', { streams: streams.list().map(withConsumers) }));
   app.get('/v1/streams/:name', (res, req) => {
     const name = param(req, 0);
     const info = streams.info(name);
@@ -75,7 +84,26 @@ export function mountStreamApi(app: TemplatedApp, streams: StreamManager, option
         'MG_ERR_STREAM_UNKNOWN',
         `no stream '${name}'; fix: create it (POST /v1/streams) or check the name (GET /v1/streams)`,
       );
-    sendJson(res, '200 OK', streamJson(info));
+    sendJson(res, '200 OK', withConsumers(info));
+  });
+  app.del('/v1/streams/:name/consumers/:consumer', (res, req) => {
+    const name = param(req, 0);
+    const consumer = param(req, 1);
+    if (refused(res, req, name)) return;
+    let aborted = false;
+    res.onAborted(() => (aborted = true));
+    void consumersOf(streams)
+      .remove(name, consumer)
+      .then(
+        (removed) => {
+          if (aborted) return;
+          if (!removed) problem(res, '404 Not Found', 'MG_ERR_CONSUMER_UNKNOWN', `no consumer '${consumer}' on stream '${name}'`);
+          else res.cork(() => res.writeStatus('204 No Content').end());
+        },
+        (err: unknown) => {
+          if (!aborted) replyError(res, err);
+        },
+      );
   });
   app.get('/v1/streams/:name/entries', (res, req) => {
     const name = param(req, 0);

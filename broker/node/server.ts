@@ -23,8 +23,9 @@ import {
   startPeerTlsEndpoint,
 } from '../peering/mod.js';
 import { IngressValidator, MeshNode } from '../pipeline/mod.js';
-import { JetStreamStreamStore, LmdbStreamStore, MemoryStreamStore, StreamManager, type StreamStore } from '../streams/mod.js';
+import { consumersOf, JetStreamStreamStore, LmdbStreamStore, MemoryStreamStore, StreamManager, type StreamStore } from '../streams/mod.js';
 import { EventTracing, startTelemetry, type Telemetry } from '../telemetry/mod.js';
+import { startWebhooks, type WebhookSet } from '../webhooks/mod.js';
 import { CE_PATH_PREFIX, CLIENT_PATH, mountWsEndpoints } from '../ws/mod.js';
 
 const require = createRequire(import.meta.url);
@@ -42,6 +43,8 @@ export interface BridgeSet {
 export interface BridgeHost {
   /** The node's storage directory (`storage.dir`): where a bridge keeps its position (bridges/postgres checkpoints). */
   readonly storageDir: string;
+  /** The node's streams: a postgres sink reads its changes from one (bridges/postgres/sink-feed.ts). */
+  readonly streams?: StreamManager;
 }
 
 /** Builds bridges from the config's `bridges` entries, against the node's public surface. */
@@ -200,6 +203,8 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     sseHeartbeatMs: config.http.sseHeartbeatMs,
     gate,
     publishLimit: { rate: config.limits.publishRate, burst: config.limits.publishBurst },
+    streams,
+    webhookOrigins: config.http.webhookOrigins,
   });
   let accepting = true;
   const dialers = config.mesh.peers.map(
@@ -215,6 +220,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
       }),
   );
   let bridges: BridgeSet | null = null;
+  let webhooks: WebhookSet | null = null;
   const schemas = new SchemaRegistry({ nodeId: config.node.id });
   // Mesh-wide registry: states travel over the peer links (registry-sync.ts).
   const registrySync = new RegistrySync(schemas, mesh, node.metrics, { log });
@@ -232,6 +238,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     connections: ws.connections,
     accepting: () => accepting,
     streams,
+    webhooks: () => webhooks?.status() ?? [],
     authorizeStreamWrite: gate.authenticator.enabled ? streamWriteAuthorizer(gate.authenticator) : undefined,
     authorizeStreamRead: gate.authenticator.enabled ? streamReadAuthorizer(gate.authenticator) : undefined,
   });
@@ -280,7 +287,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     try {
       if (extensions.bridges === undefined)
         throw new MeshError('MG_ERR_CONFIG_INVALID', 'bridges: this build has no bridge support; fix: start the node with the meshgate command');
-      bridges = await extensions.bridges(node, config.bridges, log, { storageDir: config.storage.dir });
+      bridges = await extensions.bridges(node, config.bridges, log, { storageDir: config.storage.dir, streams });
     } catch (err) {
       // A wrong bridge entry stops start-up; what is already listening must
       // not keep the process alive behind the error message.
@@ -293,6 +300,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     }
   }
   for (const d of dialers) d.start();
+  webhooks = await startWebhooks(config.webhooks, { node, streams, storageDir: config.storage.engine === 'memory' ? null : config.storage.dir, log });
   const hostForUrl = host.includes(':') ? `[${host}]` : host;
   const secure = config.tls !== undefined;
   const peerHost = meshTls?.host ?? host;
@@ -329,6 +337,8 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
         remoteStreams.close();
         await peerEndpoint?.close();
         await bridges?.close();
+        // Before the store closes: their positions are written on close.
+        await webhooks?.close();
         mesh.close();
         ws.closeAll();
         events.closeAll();
@@ -415,6 +425,8 @@ async function startStreams(config: NodeConfig, node: MeshNode): Promise<StreamM
   try {
     streams.start();
     for (const c of config.streams) await streams.create(c, { replace: true, mirror: c.mirror !== undefined });
+    // Durable consumers' positions, loaded once their streams are known (lag in /metrics from the start).
+    await consumersOf(streams).ready();
   } catch (err) {
     await streams.close();
     throw err;

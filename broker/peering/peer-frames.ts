@@ -97,7 +97,7 @@ export type ControlFrame =
   | { t: 'sstop'; id: number };
 
 /** Where a remote read starts, as a client names it (broker/streams StreamStart). */
-export type StreamFromWire = 'first' | 'last' | 'new' | { offset: number } | { time: number };
+export type StreamFromWire = 'first' | 'last' | 'last-per-topic' | 'new' | { offset: number } | { time: number };
 
 /** One origin's whole interest: origin, version, distance in hops from the origin, filters. */
 export interface InterestState {

@@ -257,6 +257,8 @@ class ServedRead implements Served {
       filter: string;
       epoch: string;
       after: number;
+      /** `last-per-topic`: entries handed over first (see StreamReader). */
+      picks?: readonly number[];
       credit: number;
       byteCredit: number;
       onSent: (entries: number) => void;
@@ -273,6 +275,7 @@ class ServedRead implements Served {
       filter: o.filter,
       epoch: o.epoch,
       after: o.after,
+      picks: o.picks,
       sink: {
         get closed() {
           return self.stopped || link.session !== session || !link.up;
@@ -578,13 +581,14 @@ export class RemoteStreams {
     this.#stopServed(link, f.id);
     let reads = this.#served.get(link);
     if (reads === undefined) this.#served.set(link, (reads = new Map()));
-    link.control({ t: 'sok', id: f.id, e: info.epoch, next: start.after + 1, first: info.first, last: info.last });
+    link.control({ t: 'sok', id: f.id, e: info.epoch, next: start.picks?.[0] ?? start.after + 1, first: info.first, last: info.last });
     const served = new ServedRead(link, link.session, f.id, {
       streams: this.#streams,
       stream: f.n,
       filter: f.f,
       epoch: info.epoch,
       after: start.after,
+      picks: start.picks,
       credit: typeof f.c === 'number' && f.c >= 0 ? f.c : 0,
       byteCredit: typeof f.b === 'number' && f.b >= 0 ? f.b : 0,
       onSent: (n) => this.#m.entriesSent.inc(n),
@@ -673,7 +677,7 @@ function wireFrom(from: StreamStart): StreamFromWire {
 
 /** A wire `from` to a StreamStart; anything else reads from new. */
 function streamStart(from: unknown): StreamStart {
-  if (from === 'first' || from === 'last' || from === 'new') return from;
+  if (from === 'first' || from === 'last' || from === 'last-per-topic' || from === 'new') return from;
   if (typeof from === 'object' && from !== null) {
     const o = from as { offset?: unknown; time?: unknown };
     if (typeof o.offset === 'number') return { offset: o.offset };

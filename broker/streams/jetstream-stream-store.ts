@@ -11,6 +11,7 @@
  *   message            payload = the entry bytes; headers Mg-Time (append
  *                      time, ms) and Mg-Topic (the topic, URI-encoded)
  *   description        the meshgate config as JSON (survives restarts)
+ *   consumer positions KV bucket MG_<storeId>_consumers (jetstream-consumer-positions.ts)
  *   offset             the JetStream stream sequence (1 for the first
  *                      message; purges keep sequences monotonic)
  *   epoch              hash of the JetStream name and its `created` time:
@@ -60,7 +61,9 @@ import {
   StorageType,
 } from 'nats';
 import { MeshError } from '../base/mod.js';
+import type { ConsumerPositionStore } from './consumer-position.js';
 import { decodeRecord, encodeRecord, RECORD_HEADER_BYTES } from './entry-record.js';
+import { JetStreamConsumerPositions } from './jetstream-consumer-positions.js';
 import { checkAppendAt, checkPosition, unknownStream } from './read-position.js';
 import { refuseOtherConfig, resolveStreamConfig } from './stream-config.js';
 import type { AppendMeta, CreateOptions, ReadResult, StreamConfig, StreamEntry, StreamInfo, StreamStore } from './stream-store.js';
@@ -182,6 +185,7 @@ export class JetStreamStreamStore implements StreamStore {
   /** Index scans in flight (open(), reloads), stopped by close(). */
   #fetches = new Set<{ close(): Promise<unknown> }>();
   #fills = new Set<Promise<void>>();
+  #positions: JetStreamConsumerPositions | null = null;
 
   private constructor(nc: NatsConnection, jsm: JetStreamManager, o: Required<JetStreamStreamStoreOptions>) {
     this.#nc = nc;
@@ -397,6 +401,12 @@ export class JetStreamStreamStore implements StreamStore {
       this.#purge(s);
     }
     await this.flushed();
+  }
+
+  /** Positions in the KV bucket MG_<storeId>_consumers (jetstream-consumer-positions.ts). */
+  consumerPositions(): ConsumerPositionStore {
+    this.#positions ??= new JetStreamConsumerPositions(this.#js, `${this.#prefix}consumers`, this.#replicas);
+    return this.#positions;
   }
 
   async close(): Promise<void> {

@@ -6,8 +6,10 @@
  * Entries are committed (visible) at append(); flushed() resolves at once.
  */
 import { MeshError } from '../base/mod.js';
+import type { ConsumerPositionStore } from './consumer-position.js';
 import { decodeRecord, encodeRecord } from './entry-record.js';
 import { mintEpoch } from './epoch.js';
+import { MemoryConsumerPositions } from './memory-consumer-positions.js';
 import { checkAppendAt, checkPosition, unknownStream } from './read-position.js';
 import { refuseOtherConfig, resolveStreamConfig } from './stream-config.js';
 import type { AppendMeta, CreateOptions, ReadResult, StreamConfig, StreamEntry, StreamInfo, StreamStore } from './stream-store.js';
@@ -173,6 +175,11 @@ export class MemoryStreamStore implements StreamStore {
       this.#retain(s, now);
       for (const [topic, offset] of s.lastPerTopic) if (offset < s.first) s.lastPerTopic.delete(topic);
     }
+  }
+
+  readonly #positions = new MemoryConsumerPositions();
+  consumerPositions(): ConsumerPositionStore {
+    return this.#positions;
   }
 
   async close(): Promise<void> {

@@ -25,6 +25,7 @@ import { Decoder } from 'cbor-x';
 import { MeshError, type Metric, type MetricsRegistry } from '../base/mod.js';
 import { CBOR_OPTIONS, encodePeerEntry, eventFromMap, type MeshEvent } from '../event/mod.js';
 import type { DurabilityGate, EgressFormat, MeshNode, Refusal, Subscriber } from '../pipeline/mod.js';
+import type { ConsumerPositionStore } from './consumer-position.js';
 import { resolveStreamConfig, sameConfig } from './stream-config.js';
 import type { ReadResult, StreamConfig, StreamInfo, StreamStore } from './stream-store.js';
 
@@ -140,6 +141,8 @@ export class StreamManager implements DurabilityGate {
   #group: Group | null = null;
   #trimTimer: NodeJS.Timeout | null = null;
   #closed = false;
+  readonly #removedListeners = new Set<(name: string) => void>();
+  readonly #closingHooks: Array<() => Promise<void>> = [];
 
   constructor(options: StreamManagerOptions) {
     this.#node = options.node;
@@ -200,6 +203,9 @@ export class StreamManager implements DurabilityGate {
     }
     await store.remove(name);
     this.#gauges(name, undefined);
+    // Wake the stream's readers: their next read is refused (unknown stream) and ends them with that code.
+    this.#committed(new Set([name]));
+    for (const l of this.#removedListeners) l(name);
     this.#scheduleTrim();
     this.#listChanged();
     return true;
@@ -266,17 +272,21 @@ export class StreamManager implements DurabilityGate {
 
   /** Offset of the newest retained entry whose topic `match` accepts; 0 if none; undefined for an unknown stream. */
   lastMatching(name: string, match: (topic: string) => boolean): number | undefined {
+    const perTopic = this.latestPerTopic(name, match);
+    return perTopic === undefined ? undefined : (perTopic.at(-1) ?? 0);
+  }
+
+  /** The offset of the newest retained entry of each topic `match` accepts, ascending; undefined for an unknown stream. */
+  latestPerTopic(name: string, match: (topic: string) => boolean): number[] | undefined {
     const perTopic = this.#store?.lastPerTopic(name, match);
-    if (perTopic === undefined) return undefined;
-    let last = 0;
-    for (const offset of perTopic.values()) if (offset > last) last = offset;
-    return last;
+    return perTopic === undefined ? undefined : [...perTopic.values()].sort((a, b) => a - b);
   }
 
   /**
    * Calls `listener` after each commit that stored entries in stream
    * `name` (once per commit group, not per entry), for live tailing:
-   * read from your last offset when called. Returns the unsubscribe.
+   * read from your last offset when called; and once when the stream is
+   * removed, so a reader learns it at once. Returns the unsubscribe.
    */
   onAppended(name: string, listener: AppendedListener): () => void {
     let set = this.#listeners.get(name);
@@ -340,9 +350,36 @@ export class StreamManager implements DurabilityGate {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#trimTimer !== null) clearTimeout(this.#trimTimer);
+    // Readers built on the streams (durable consumers) save their last state while the store is still open.
+    for (const hook of this.#closingHooks) await hook().catch(() => {});
     for (const sink of this.#sinks.values()) for (const f of sink.filters) this.#node.unsubscribe(f, sink);
     this.#sinks.clear();
     await this.#store?.close();
+  }
+
+  /** The node's metrics, for what is built on the streams (durable consumers). */
+  get metrics(): MetricsRegistry {
+    return this.#metrics;
+  }
+
+  /** The node's topic filter check: the problem's message, or null for a good filter. */
+  checkFilter(filter: string): string | null {
+    return this.#node.checkFilter(filter)?.message ?? null;
+  }
+
+  /** The store's consumer positions (same engine as the streams); null until the store is open. */
+  consumerPositions(): ConsumerPositionStore | null {
+    return this.#store?.consumerPositions() ?? null;
+  }
+
+  /** Calls `listener` with the name of each stream removed. */
+  onRemoved(listener: (name: string) => void): void {
+    this.#removedListeners.add(listener);
+  }
+
+  /** Runs `hook` at close(), before the store closes (awaited; failures ignored). */
+  onClosing(hook: () => Promise<void>): void {
+    this.#closingHooks.push(hook);
   }
 
   #ensureStore(): StreamStore {

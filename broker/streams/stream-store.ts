@@ -23,6 +23,8 @@
  * is only meaningful with the epoch it was read in.
  */
 
+import type { ConsumerPositionStore } from './consumer-position.js';
+
 /** A stream's configuration. Limits of 0 mean "no limit". */
 export interface StreamConfig {
   /** 1-64 characters of `A-Z a-z 0-9 _ -`. */
@@ -141,6 +143,8 @@ export interface StreamStore {
   lastPerTopic(stream: string, match?: (topic: string) => boolean): Map<string, number> | undefined;
   /** Applies age retention as of `now` (ms). The owner calls it periodically; resolves when committed. */
   trim(now: number): Promise<void>;
+  /** Where durable consumers of this store's streams keep their positions: the same engine, as durable as the streams. One per store. */
+  consumerPositions(): ConsumerPositionStore;
   /** Flushes what is queued, then releases the store (and its directory lock). Idempotent. */
   close(): Promise<void>;
 }

@@ -2,7 +2,7 @@ import type { SessionGuard } from '../auth/mod.js';
 import type { Metric } from '../base/mod.js';
 import type { RemoteStreams } from '../peering/mod.js';
 import type { MeshNode } from '../pipeline/mod.js';
-import type { StreamManager } from '../streams/mod.js';
+import type { ConsumerBinding, StreamManager } from '../streams/mod.js';
 import type { ClientCodec } from './client-protocol.js';
 import type { WsSession } from './ws-session.js';
 
@@ -47,6 +47,8 @@ export interface OpContext {
   readonly remoteStreams: RemoteStreams | null;
   /** This connection's stream subscriptions, by streamSubKey(stream, filter); they count against maxSubscriptions too. */
   readonly streamSubs: Map<string, StreamSub>;
+  /** This connection's durable consumer bindings (`consume`), by streamSubKey(stream, consumer); they count against maxSubscriptions too. */
+  readonly consumers: Map<string, ConsumerBinding>;
 }
 
 /** A stream subscription of a connection, local (stream-subscription.ts) or read from a peer (remote-stream-subscription.ts). */

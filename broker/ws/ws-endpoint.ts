@@ -128,6 +128,9 @@ export function mountWsEndpoints(
     if ('ops' in data && data.ops !== undefined) {
       for (const sub of data.ops.streamSubs.values()) sub.stop();
       data.ops.streamSubs.clear();
+      // What this connection had in flight is delivered again to the consumer's next client.
+      for (const binding of data.ops.consumers.values()) binding.detach();
+      data.ops.consumers.clear();
     }
     for (const filter of session.subscriptions.clear()) node.unsubscribe(filter, session);
     sessions.delete(session);
@@ -182,6 +185,7 @@ export function mountWsEndpoints(
         streams: options.streams ?? null,
         remoteStreams: options.remoteStreams ?? null,
         streamSubs: new Map(),
+        consumers: new Map(),
       };
       sessions.add(session);
       opened.inc();
@@ -222,7 +226,10 @@ export function mountWsEndpoints(
       // node-wide sum and lets a waiting replay read its next page.
       const data = ws.getUserData();
       data.session?.reportBuffered();
-      if (data.ops !== undefined) for (const sub of data.ops.streamSubs.values()) sub.wake();
+      if (data.ops !== undefined) {
+        for (const sub of data.ops.streamSubs.values()) sub.wake();
+        for (const binding of data.ops.consumers.values()) binding.wake();
+      }
     },
     close: (ws: WebSocket<ClientData>, code: number, reason: ArrayBuffer) => release(ws.getUserData(), code, reason),
   });

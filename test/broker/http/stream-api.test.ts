@@ -95,3 +95,36 @@ test('stream API refuses a bad page request, a non-JSON body and an oversized bo
     'neither refused request created a stream',
   );
 });
+
+test('an HTTP publish into a full stream store is refused 507 MG_ERR_STREAM_FULL, single and batched, and nothing is stored', async (t) => {
+  const node = await startTestNode(t, {
+    storage: { dir: testTmpDir(t, 'stream-full'), engine: 'lmdb', maxBytes: 2_000 },
+    streams: [{ name: 's', filters: ['orders.>'] }],
+  } as never);
+  const binary = (id: string, body: string) =>
+    fetch(`${node.httpUrl}/v1/events/orders.a`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': id, 'ce-source': 'test', 'ce-type': 'order' },
+      body,
+    });
+  assert.equal((await binary('fits', '{}')).status, 202);
+  const full = await binary('big', JSON.stringify({ pad: 'x'.repeat(3_000) }));
+  assert.equal(full.status, 507);
+  assert.equal(((await full.json()) as { code: string }).code, 'MG_ERR_STREAM_FULL');
+  const batch = await fetch(`${node.httpUrl}/v1/events/orders.a`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/cloudevents-batch+json' },
+    body: JSON.stringify([{ specversion: '1.0', id: 'big2', source: 'test', type: 'order', data: { pad: 'y'.repeat(3_000) } }]),
+  });
+  assert.equal(batch.status, 207);
+  const items = ((await batch.json()) as { results: Array<{ status: number; problem?: { code: string } }> }).results;
+  assert.deepEqual(
+    items.map((r) => [r.status, r.problem?.code]),
+    [[507, 'MG_ERR_STREAM_FULL']],
+  );
+  const entries = ((await (await fetch(`${node.httpUrl}/v1/streams/s/entries`)).json()) as { entries: Array<{ id: string }> }).entries;
+  assert.deepEqual(
+    entries.map((e) => e.id),
+    ['fits'],
+  );
+});
