@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { type MeshEvent, MeshgateClient, type RecoveredInfo, type WebSocketConstructor } from '../../../client/mod.js';
 import { freePort, NodeProcess, until } from '../../helpers/mesh.js';
 import { ce, type FrameClient, openClient } from '../../helpers/node.js';
+import { RawPeer } from '../../helpers/raw-peer.js';
 import { storedIds } from '../../helpers/stream-io.js';
 import { startTcpProxy, type TcpProxy } from '../../helpers/tcp-proxy.js';
 
@@ -306,4 +307,34 @@ test("two hops away: a subscriber on B reads A's stream through C (A - C - B), a
   );
   assert.ok((await c.metric('meshgate_remote_stream_entries_sent_total')) >= 2000, 'c relayed the entries');
   assert.equal(sub.stats.reconnects, 0);
+});
+
+test('a holder refuses a bad stream read with its code and keeps the link: malformed, unknown stream, stale epoch, beyond the end', async (t) => {
+  const a = new NodeProcess(t, { id: 'a', port: await freePort(), config: { streams: [ORDERS] } });
+  await a.start();
+  t.after(() => a.stop());
+  const raw = await RawPeer.connect(t, a, 'raw');
+  const list = (await raw.waitFor((f) => f.t === 'streams')) as { o: string; s: Array<{ n: string; e: string }> };
+  assert.deepEqual([list.o, list.s.map((x) => x.n)], ['a', ['orders']]);
+  const epoch = list.s[0]!.e;
+  const serr = async (id: number) => (await raw.waitFor((f) => f.t === 'serr' && (f as { id: number }).id === id)) as Record<string, unknown>;
+  raw.send({ t: 'sread', id: 1, f: 'orders.>', from: 'first', c: 10, b: 1000 }); // no stream name
+  raw.send({ t: 'sread', id: 2, n: 'nope', f: '>', o: 'a', from: 'first', c: 10, b: 1000 });
+  raw.send({ t: 'sread', id: 3, n: 'orders', f: '>', o: 'a', from: 'first', e: 'not-the-epoch', c: 10, b: 1000 });
+  raw.send({ t: 'sread', id: 4, n: 'orders', f: '>', o: 'a', from: { offset: 99 }, e: epoch, c: 10, b: 1000 });
+  raw.send({ t: 'sread', id: 5, n: 'orders', f: '>', o: 'elsewhere', from: 'first', c: 10, b: 1000 });
+  assert.deepEqual(await Promise.all([1, 2, 3, 4, 5].map(async (id) => [(await serr(id)).code, (await serr(id)).reason])), [
+    ['MG_ERR_PEER_MALFORMED', 'malformed'],
+    ['MG_ERR_STREAM_UNKNOWN', 'unknown-stream'],
+    ['MG_ERR_STREAM_EPOCH', 'epoch'],
+    ['MG_ERR_STREAM_BEYOND_END', 'beyond-end'],
+    ['MG_ERR_STREAM_UNREACHABLE', 'unreachable'],
+  ]);
+  // The link is still up: a good read after them is served.
+  raw.send({ t: 'sread', id: 6, n: 'orders', f: '>', o: 'a', from: 'first', e: epoch, c: 10, b: 1000 });
+  const ok = (await raw.waitFor((f) => f.t === 'sok' && (f as { id: number }).id === 6)) as Record<string, unknown>;
+  assert.deepEqual([ok.e, ok.next], [epoch, 1]);
+  const metrics = await (await fetch(`${a.httpUrl}/metrics`)).text();
+  for (const code of ['MG_ERR_PEER_MALFORMED', 'MG_ERR_STREAM_UNKNOWN', 'MG_ERR_STREAM_EPOCH', 'MG_ERR_STREAM_BEYOND_END', 'MG_ERR_STREAM_UNREACHABLE'])
+    assert.match(metrics, new RegExp(`meshgate_remote_stream_refused_total\\{[^}]*code="${code}"[^}]*\\} 1\\b`), code);
 });
