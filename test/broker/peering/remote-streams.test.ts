@@ -338,3 +338,24 @@ test('a holder refuses a bad stream read with its code and keeps the link: malfo
   for (const code of ['MG_ERR_PEER_MALFORMED', 'MG_ERR_STREAM_UNKNOWN', 'MG_ERR_STREAM_EPOCH', 'MG_ERR_STREAM_BEYOND_END', 'MG_ERR_STREAM_UNREACHABLE'])
     assert.match(metrics, new RegExp(`meshgate_remote_stream_refused_total\\{[^}]*code="${code}"[^}]*\\} 1\\b`), code);
 });
+
+test("a mirror follows its source's epoch: when the source is re-created, the mirror starts over in the new epoch", async (t) => {
+  const { a, b } = await holderAndReader(t, { bConfig: { streams: [{ name: 'orders-eu', mirror: { stream: 'orders' } }] } });
+  const pub = await openClient(t, a.wsUrl);
+  await publish(pub, 0, 200);
+  await until('the mirror holds 200', async () => (await b.json<StreamRow>('/v1/streams/orders-eu')).last === 200);
+  const before = await b.json<StreamRow>('/v1/streams/orders-eu');
+  assert.equal((await fetch(`${a.httpUrl}/v1/streams/orders`, { method: 'DELETE' })).status, 204);
+  const created = await fetch(`${a.httpUrl}/v1/streams`, { method: 'POST', body: JSON.stringify(ORDERS) });
+  assert.equal(created.status, 201);
+  await publish(pub, 1000, 1050);
+  const source = await a.json<StreamRow>('/v1/streams/orders');
+  assert.notEqual(source.epoch, before.epoch);
+  await until('the mirror is in the new epoch with its 50 entries', async () => {
+    const m = await b.json<StreamRow>('/v1/streams/orders-eu');
+    return m.epoch === source.epoch && m.last === 50;
+  });
+  const mirror = await storedIds(b, 'orders-eu');
+  assert.deepEqual([...mirror.idAt], [...(await storedIds(a, 'orders')).idAt], 'only the new history, at its offsets');
+  assert.equal(await b.metric('meshgate_stream_mirror_resets_total'), 1);
+});
