@@ -85,7 +85,8 @@ export class ConsumerTable {
 
   async add(stream: string, consumer: string, options: ConsumeOptions, handler: ConsumerHandler): Promise<ConsumerHandle> {
     const k = key(stream, consumer);
-    if (this.#entries.has(k)) throw new MeshgateError('MG_ERR_CLIENT_OPTIONS', `consumer '${consumer}' of stream '${stream}' is consumed already by this client`);
+    if (this.#entries.has(k))
+      throw new MeshgateError('MG_ERR_CLIENT_OPTIONS', `consumer '${consumer}' of stream '${stream}' is consumed already by this client`);
     const frame: Frame = { op: 'consume', stream, consumer };
     if (options.filter !== undefined) frame.filter = options.filter;
     if (options.ackWaitMs !== undefined) frame.ackWaitMs = options.ackWaitMs;

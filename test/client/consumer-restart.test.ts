@@ -29,7 +29,10 @@ interface ConsumerProcess {
   kill(): Promise<void>;
 }
 
-function startConsumer(t: TestContext, o: { url: string; consumer: string; log: string; mode: 'once' | 'at-least-once'; maxInFlight: number }): ConsumerProcess {
+function startConsumer(
+  t: TestContext,
+  o: { url: string; consumer: string; log: string; mode: 'once' | 'at-least-once'; maxInFlight: number },
+): ConsumerProcess {
   const proc = spawn(process.execPath, [CHILD, o.url, 'seq', o.consumer, o.log, o.mode, String(o.maxInFlight)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = once(proc, 'exit');
   t.after(async () => {
@@ -43,7 +46,8 @@ function startConsumer(t: TestContext, o: { url: string; consumer: string; log: 
     const [what, a, b] = line.split(' ');
     if (what === 'applied') appliedMax = Math.max(appliedMax, Number(b));
     if (what === 'acked') ackedMax = Math.max(ackedMax, Number(a));
-    for (const w of waiters.splice(0)) if (w.ok()) w.resolve();
+    for (const w of waiters.splice(0))
+      if (w.ok()) w.resolve();
       else waiters.push(w);
   });
   const wait = (ok: () => boolean, what: string) =>
@@ -105,7 +109,9 @@ function tally(log: string): Tally {
 }
 
 async function consumerInfo(httpUrl: string, name: string): Promise<{ ackFloor: number; inFlight: number; lag: number }> {
-  const info = (await (await fetch(`${httpUrl}/v1/streams/seq`)).json()) as { consumers: Array<{ name: string; ackFloor: number; inFlight: number; lag: number }> };
+  const info = (await (await fetch(`${httpUrl}/v1/streams/seq`)).json()) as {
+    consumers: Array<{ name: string; ackFloor: number; inFlight: number; lag: number }>;
+  };
   return info.consumers.find((c) => c.name === name)!;
 }
 
