@@ -132,6 +132,8 @@ export class DurableConsumer {
   #bindings: ConsumerBinding[] = [];
   #rr = 0;
   #scheduled = false;
+  /** A step stopped at a sink's per-step share, not at its transport's backlog: read on next turn (a backlog waits for the drain). */
+  #again = false;
   #fetching = false;
   #timer: NodeJS.Timeout | null = null;
   #timerAt = Infinity;
@@ -266,12 +268,15 @@ export class DurableConsumer {
         this.#rr = (this.#rr + i + 1) % n;
         return b;
       }
+      // Full only with what this step queued: the transport takes it on its flush, then this step's successor goes on.
+      if (b.sink.bufferedBytes <= low) this.#again = true;
     }
     return null;
   }
 
   #step(): void {
     if (this.#stopped) return;
+    this.#again = false;
     for (const b of this.#bindings) b.queued = 0;
     const now = this.#now();
     this.#expire(now);
@@ -366,6 +371,7 @@ export class DurableConsumer {
       if (this.#cursor > before) progressed = true; // a page of misses or acked offsets: read on
     }
     this.#arm();
+    if (this.#again) this.wake();
   }
 
   #send(b: ConsumerBinding, offset: number, event: MeshEvent, count: number, now: number): void {
