@@ -78,7 +78,12 @@ export class ConsumerRegistry {
   constructor(streams: StreamManager) {
     this.#streams = streams;
     streams.onRemoved((name) => {
-      for (const e of [...this.#entries.values()]) if (e.consumer.stream === name) void this.remove(name, e.consumer.name).catch(() => {});
+      // At once: nothing may deliver from a stream that is gone; the stored positions follow.
+      for (const e of [...this.#entries.values()]) {
+        if (e.consumer.stream !== name) continue;
+        this.#drop(e);
+        void this.#positions?.remove(name, e.consumer.name).catch(() => {});
+      }
     });
     streams.onClosing(() => this.close());
   }
@@ -182,10 +187,7 @@ export class ConsumerRegistry {
     const key = positionKey(stream, name);
     const e = this.#entries.get(key);
     if (e === undefined) return false;
-    this.#entries.delete(key);
-    e.consumer.stop();
-    e.unlisten();
-    e.lag.set(0);
+    this.#drop(e);
     await e.saving?.catch(() => {});
     await this.#positions!.remove(stream, name);
     return true;
@@ -199,6 +201,14 @@ export class ConsumerRegistry {
     for (const e of this.#entries.values()) e.consumer.stop();
     // Saves coalesced while the store was busy still go out, then the store may close.
     await Promise.all([...this.#entries.values()].map((e) => this.#flushSave(e)));
+  }
+
+  /** Stops a consumer and forgets it here (its stored position is the caller's to remove). */
+  #drop(e: Entry): void {
+    this.#entries.delete(positionKey(e.consumer.stream, e.consumer.name));
+    e.consumer.stop();
+    e.unlisten();
+    e.lag.set(0);
   }
 
   #add(p: ConsumerPosition): Entry {
