@@ -233,3 +233,20 @@ test('a consumer far behind a client that does not read stops at the session buf
   assert.equal(outcome, undefined, `closed after ${n} events: ${JSON.stringify(outcome)}`);
   assert.equal(n, TOTAL);
 });
+
+test('meshgate.v1.cbor carries the same consumer items: offset, consumer, delivery and redelivered beside topic, stream and event', async (t) => {
+  const node = await nodeWithStream(t, 'memory');
+  const client = await openClient(t, node.wsUrl, 'cbor');
+  await publish(client, 0, 1);
+  await client.request({ op: 'consume', stream: 'orders', consumer: 'bin', start: 'first', ackWaitMs: 100 });
+  await waitDeliveries(client, 2);
+  const [a, b] = deliveries(client);
+  assert.deepEqual(
+    [a, b].map((d) => [d!.topic, d!.stream, d!.consumer, d!.offset, d!.delivery, d!.redelivered, (d!.event as Frame).id]),
+    [
+      ['orders.eu.x', 'orders', 'bin', 1, 1, false, 'e0'],
+      ['orders.eu.x', 'orders', 'bin', 1, 2, true, 'e0'],
+    ],
+  );
+  assert.equal((await client.request({ op: 'ack', stream: 'orders', consumer: 'bin', offset: 1 })).ackFloor, 1);
+});
