@@ -15,6 +15,7 @@ import { meshgateLineLoad, meshgateLoad } from './meshgate-load.js';
 import { type AnchorOptions, natsAnchor, natsClusterAnchor } from './nats-anchor.js';
 import { pipelineBench } from './pipeline-bench.js';
 import { streamStoreBench } from './stream-append-bench.js';
+import { streamNodeBench } from './stream-node-bench.js';
 import { tracingBench } from './tracing-bench.js';
 import { trieBench } from './trie-bench.js';
 import { validationBench } from './validation-bench.js';
@@ -202,6 +203,15 @@ export const scenarios: Scenario[] = [
         serverCpuUsPerEvent: r.appendCpuUsPerEvent,
         details: r,
       })),
+  },
+
+  // ---- streams through a node (bench/stream-node-bench.ts): acked publish stored or not, replay, resume after 2 s away,
+  // each beside JetStream on a nats-server -js in the same run; resume rows give the catch-up time in the p50 column.
+  {
+    name: 'stream',
+    target: 'meshgate + lmdb, nats-server -js',
+    note: '256 B, 512 acks in flight; CPU = node / nats-server',
+    run: streamNodeBench,
   },
 
   // ---- routing micro-bench (bench/trie-bench.ts): matches/s in the events/s column.

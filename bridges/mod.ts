@@ -10,7 +10,7 @@ import type { BridgeContext, BrokerClient, TopicDialect } from './core/mod.js';
 import { Bridge, type BridgeEntry, type BridgeType, resolveBridge } from './core/mod.js';
 import { MQTT_DIALECT, MqttBrokerClient } from './mqtt/mod.js';
 import { NATS_DIALECT, NatsBrokerClient } from './nats/mod.js';
-import { PgSource, type PgSourceEntry, resolvePgSource } from './postgres/mod.js';
+import { PgSink, type PgSinkEntry, PgSource, type PgSourceEntry, resolvePgSink, resolvePgSource } from './postgres/mod.js';
 
 export { BRIDGE_DEFAULTS, Bridge, type BridgeEntry, type BridgeSpec, type BridgeState, resolveBridge } from './core/mod.js';
 
@@ -25,10 +25,12 @@ export interface RunningBridges extends BridgeSet {
   readonly bridges: readonly Bridge[];
   /** The `postgres-source` entries. */
   readonly sources: readonly PgSource[];
+  /** The `postgres-sink` entries. */
+  readonly sinks: readonly PgSink[];
 }
 
-/** A `bridges[]` entry: a broker bridge or a database source. */
-export type AnyBridgeEntry = BridgeEntry | PgSourceEntry;
+/** A `bridges[]` entry: a broker bridge, a database source or a database sink. */
+export type AnyBridgeEntry = BridgeEntry | PgSourceEntry | PgSinkEntry;
 
 /**
  * Builds and starts every configured bridge. Every entry is checked before
@@ -49,6 +51,7 @@ export async function startBridges(
 ): Promise<RunningBridges> {
   const brokerSpecs = [];
   const sourceSpecs = [];
+  const sinkSpecs = [];
   for (const [i, e] of entries.entries()) {
     if (e.type === 'postgres-source') {
       if (host.storageDir === '') {
@@ -58,11 +61,19 @@ export async function startBridges(
         );
       }
       sourceSpecs.push(resolvePgSource(e, i, node.nodeId));
+    } else if (e.type === 'postgres-sink') {
+      if (host.streams === undefined) {
+        throw new MeshError(
+          'MG_ERR_CONFIG_INVALID',
+          `invalid configuration:\n  bridges[${i}]: a postgres sink reads a stream of the node, and this node has none`,
+        );
+      }
+      sinkSpecs.push(resolvePgSink(e, i));
     } else brokerSpecs.push(resolveBridge(e, i, node.nodeId, PROTOCOLS[e.type].dialect));
   }
   const specs = brokerSpecs;
   const names = new Set<string>();
-  for (const s of [...specs, ...sourceSpecs]) {
+  for (const s of [...specs, ...sourceSpecs, ...sinkSpecs]) {
     if (names.has(s.name)) {
       throw new MeshError(
         'MG_ERR_CONFIG_INVALID',
@@ -73,7 +84,15 @@ export async function startBridges(
   }
   // Sources first: a wrong database set-up stops start-up before any broker is dialled.
   const sources: PgSource[] = [];
+  const sinks: PgSink[] = [];
   try {
+    // Sinks before sources: a both-ways set-up's stream exists before its own source captures anything.
+    for (const s of sinkSpecs) {
+      const sink = new PgSink(node, s, host.streams!, log);
+      sinks.push(sink);
+      await sink.start();
+      log(`bridge ${s.name}: postgres-sink ${s.displayUrl} stream ${s.stream} ${sink.state}`);
+    }
     for (const s of sourceSpecs) {
       const source = new PgSource(node, s, host.storageDir, log);
       sources.push(source);
@@ -81,7 +100,7 @@ export async function startBridges(
       log(`bridge ${s.name}: postgres-source ${s.displayUrl} slot ${s.slot} ${source.state}`);
     }
   } catch (err) {
-    await Promise.all(sources.map((s) => s.close()));
+    await Promise.all([...sources.map((s) => s.close()), ...sinks.map((s) => s.close())]);
     throw err;
   }
   const bridges = specs.map((s) => new Bridge(node, s, PROTOCOLS[s.type].dialect, PROTOCOLS[s.type].client, log));
@@ -90,9 +109,10 @@ export async function startBridges(
   return {
     bridges,
     sources,
-    status: () => [...bridges.map((b) => b.status()), ...sources.map((s) => s.status())],
+    sinks,
+    status: () => [...bridges.map((b) => b.status()), ...sources.map((s) => s.status()), ...sinks.map((s) => s.status())],
     close: async () => {
-      await Promise.all([...bridges.map((b) => b.close()), ...sources.map((s) => s.close())]);
+      await Promise.all([...bridges.map((b) => b.close()), ...sources.map((s) => s.close()), ...sinks.map((s) => s.close())]);
     },
   };
 }

@@ -37,4 +37,5 @@ export {
 } from './event/mod.js';
 export type { BridgeFactory, BridgeHost, BridgeSet } from './node/mod.js';
 export type { EgressFormat, IngestResult, MeshNode, Refusal, Subscriber } from './pipeline/mod.js';
+export { type StreamInfo, type StreamManager, type StreamReadEnd, StreamReader, type StreamReaderSink } from './streams/mod.js';
 export { EventTracing, endSpan, type SendDestination } from './telemetry/mod.js';

@@ -17,6 +17,8 @@ interface OpenTx {
   readonly xid: number;
   readonly commitMs: number;
   position: number;
+  /** The replication origin the transaction was written under (a meshgate sink's session), from pgoutput's Origin message. */
+  origin: string | null;
 }
 
 const NEVER = new Promise<never>(() => undefined);
@@ -66,7 +68,7 @@ export class PgSource {
   #heartbeat: NodeJS.Timeout | null = null;
   #reconnect: NodeJS.Timeout | null = null;
   #delay: number;
-  readonly #c: { captured: Metric; duplicates: Metric; reconnects: Metric; lag: Metric; pauses: Metric };
+  readonly #c: { captured: Metric; duplicates: Metric; reconnects: Metric; lag: Metric; pauses: Metric; originTx: Metric; originChanges: Metric };
   readonly #refused = new Map<string, Metric>();
 
   constructor(node: MeshNode, spec: PgSourceSpec, storageDir: string, log: (line: string) => void) {
@@ -91,6 +93,12 @@ export class PgSource {
       reconnects: m.counter('meshgate_pg_reconnects_total', 'Replication streams restarted from the checkpoint after a loss or a refused store', l),
       lag: m.gauge('meshgate_pg_slot_lag_bytes', 'WAL bytes between the server position last reported and what the slot has confirmed', l),
       pauses: m.counter('meshgate_pg_stream_pauses_total', 'Times the replication stream was paused because maxInFlight changes were not yet stored', l),
+      originTx: m.counter(
+        'meshgate_pg_origin_transactions_skipped_total',
+        'Transactions not captured because they carry a replication origin (written by a meshgate sink or another replica): no ping-pong',
+        l,
+      ),
+      originChanges: m.counter('meshgate_pg_origin_changes_skipped_total', 'Row changes inside those transactions, not captured', l),
     };
   }
 
@@ -295,7 +303,13 @@ export class PgSource {
   #onMessage(lsn: Lsn, msg: Pgoutput.Message): void {
     switch (msg.tag) {
       case 'begin':
-        this.#tx = { commitLsn: parseLsn(msg.commitLsn!), xid: msg.xid, commitMs: Number(BigInt(msg.commitTime as bigint) / 1000n), position: 0 };
+        this.#tx = {
+          commitLsn: parseLsn(msg.commitLsn!),
+          xid: msg.xid,
+          commitMs: Number(BigInt(msg.commitTime as bigint) / 1000n),
+          position: 0,
+          origin: null,
+        };
         this.#tracker.begin();
         return;
       case 'insert':
@@ -304,6 +318,15 @@ export class PgSource {
         return this.#change('u', lsn, msg.relation, msg.old ?? msg.key, msg.new);
       case 'delete':
         return this.#change('d', lsn, msg.relation, msg.old ?? msg.key, null);
+      case 'origin':
+        // pgoutput sends it right after Begin for a transaction written under a
+        // replication origin: a sink's apply (or another replica's). Its changes are
+        // somebody else's, already in the mesh; capturing them would send them round again.
+        if (this.#tx !== null && this.#tx.origin === null) {
+          this.#tx.origin = msg.originName;
+          this.#c.originTx.inc();
+        }
+        return;
       case 'commit':
         this.#tx = null;
         this.#tracker.commit(parseLsn(msg.commitEndLsn!));
@@ -312,7 +335,7 @@ export class PgSource {
         this.#log(`bridge ${this.spec.name}: TRUNCATE of ${msg.relations.map((r) => `${r.schema}.${r.name}`).join(', ')} is not captured`);
         return;
       default:
-        return; // relation, type, origin, message: metadata the parser keeps
+        return; // relation, type, message: metadata the parser keeps
     }
   }
 
@@ -320,6 +343,10 @@ export class PgSource {
     const tx = this.#tx;
     const table = this.#tables.get(`${rel.schema}.${rel.name}`);
     if (tx === null || table === undefined) return;
+    if (tx.origin !== null) {
+      this.#c.originChanges.inc();
+      return;
+    }
     tx.position++;
     const change: RowChange = {
       op,
@@ -446,6 +473,7 @@ export class PgSource {
       lagBytes: this.#c.lag.value,
       captured: this.#c.captured.value,
       duplicates: this.#c.duplicates.value,
+      originSkipped: { transactions: this.#c.originTx.value, changes: this.#c.originChanges.value },
       refused,
       reconnects: this.#c.reconnects.value,
     };

@@ -6,6 +6,7 @@
  * /v1/sse/. Imports broker/ws/, broker/peering/, broker/streams/,
  * broker/pipeline/ and below, schemas/.
  */
+export { encodeHttpEvent, type HttpEventRequest } from './cloudevents-http.js';
 export { EVENTS_PATH_PREFIX, type EventsApiOptions, mountEventsApi, SSE_PATH_PREFIX } from './events-api.js';
 export { mountHttpApi } from './http-api.js';
 export { startMeshViewPublisher } from './mesh-view-publisher.js';

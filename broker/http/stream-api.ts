@@ -27,6 +27,13 @@ export interface StreamApiOptions {
   readonly maxBodyBytes?: number;
   /** With auth on: may this request create or remove stream `name`? Absent: writes are open (auth off). */
   readonly authorizeWrite?: (req: HttpRequest, name: string) => WriteRefusal | null;
+  /**
+   * With auth on: who is reading a stream's entries? A refusal, or the
+   * check of which topics the caller may read: entries on other topics are
+   * left out of the page (their offsets are skipped), so the inspection view
+   * shows no more than a stream subscription would deliver. Absent: open.
+   */
+  readonly authorizeRead?: (req: HttpRequest) => WriteRefusal | ((topic: string) => boolean);
 }
 
 const STATUS: Partial<Record<ErrorCode, string>> = {
@@ -105,6 +112,8 @@ export function mountStreamApi(app: TemplatedApp, streams: StreamManager, option
     if (!Number.isSafeInteger(after) || after < 0 || !Number.isSafeInteger(limit) || limit < 1) {
       return problem(res, '400 Bad Request', 'MG_ERR_STREAM_REQUEST_INVALID', 'after: a whole number >= 0, limit: 1-1000');
     }
+    const reader = options.authorizeRead?.(req) ?? null;
+    if (reader !== null && typeof reader !== 'function') return problem(res, reader.status, reader.code, reader.message);
     let aborted = false;
     res.onAborted(() => (aborted = true));
     // An engine that caches (JetStream) fetches first, so a page is never short only for want of a fetch.
@@ -116,7 +125,8 @@ export function mountStreamApi(app: TemplatedApp, streams: StreamManager, option
           const status = r.code === 'MG_ERR_STREAM_UNKNOWN' ? '404 Not Found' : '409 Conflict';
           return problem(res, status, r.code, `stream '${name}': cannot read after ${after} (${r.reason}; first ${r.first}, last ${r.last})`);
         }
-        const entries = r.entries.map((e) => {
+        const readable = reader === null ? r.entries : r.entries.filter((e) => reader(e.topic));
+        const entries = readable.map((e) => {
           const ev = decodeStoredEvent(e.bytes);
           return { offset: e.offset, time: e.time, topic: e.topic, id: ev?.id ?? null, source: ev?.source ?? null, type: ev?.type ?? null };
         });

@@ -413,13 +413,25 @@ export class MeshNode {
    */
   #refuseInvalid(event: MeshEvent, protocol: EdgeProtocol, reasons: readonly SchemaReason[]): IngestResult {
     this.#invalid[protocol].inc();
-    const topic = deadLetterTopic(event.topic, (t) => checkTopic(t, this.#limits) === null);
-    if (topic !== null) this.ingest(deadLetter(event, reasons, { nodeId: this.nodeId, topic, maxDataBytes: this.#maxEventBytes, now: this.#now }), 'system');
+    this.publishDeadLetter(event, reasons);
     const first = reasons[0];
     const more = reasons.length > 1 ? ` (+${reasons.length - 1} more)` : '';
     const message = `data does not match its schema: ${first.path === '' ? '' : `${first.path}: `}${first.message}${more}`;
     this.reject('MG_ERR_EVENT_SCHEMA', message);
     return { ok: false, code: 'MG_ERR_EVENT_SCHEMA', message, reasons };
+  }
+
+  /**
+   * Publishes the dead letter of `event`, refused for `reasons`, as this
+   * node (`_mg.deadletter.<topic>`, deduplicated per original event): for
+   * refusals after the mesh accepted an event (a database sink's target
+   * refusing a change, a webhook target refusing it). Null when no
+   * dead-letter topic fits the limits.
+   */
+  publishDeadLetter(event: MeshEvent, reasons: readonly SchemaReason[]): IngestResult | null {
+    const topic = deadLetterTopic(event.topic, (t) => checkTopic(t, this.#limits) === null);
+    if (topic === null) return null;
+    return this.ingest(deadLetter(event, reasons, { nodeId: this.nodeId, topic, maxDataBytes: this.#maxEventBytes, now: this.#now }), 'system');
   }
 
   /** Adds a local subscription; the filter is checked here so every ingress gets the same rules. */

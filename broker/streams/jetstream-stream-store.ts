@@ -64,9 +64,9 @@ import { MeshError } from '../base/mod.js';
 import type { ConsumerPositionStore } from './consumer-position.js';
 import { decodeRecord, encodeRecord, RECORD_HEADER_BYTES } from './entry-record.js';
 import { JetStreamConsumerPositions } from './jetstream-consumer-positions.js';
-import { checkPosition, unknownStream } from './read-position.js';
+import { checkAppendAt, checkPosition, unknownStream } from './read-position.js';
 import { refuseOtherConfig, resolveStreamConfig } from './stream-config.js';
-import type { AppendMeta, ReadResult, StreamConfig, StreamEntry, StreamInfo, StreamStore } from './stream-store.js';
+import type { AppendMeta, CreateOptions, ReadResult, StreamConfig, StreamEntry, StreamInfo, StreamStore } from './stream-store.js';
 
 export interface JetStreamStreamStoreOptions {
   /** nats-server URL(s) with JetStream enabled (`-js`). */
@@ -223,9 +223,16 @@ export class JetStreamStreamStore implements StreamStore {
     return `MG_${this.#storeId}_`;
   }
 
-  async create(config: StreamConfig): Promise<StreamInfo> {
+  async create(config: StreamConfig, options: CreateOptions = {}): Promise<StreamInfo> {
     this.#open();
     const c = resolveStreamConfig(config);
+    if (options.epoch !== undefined) {
+      // The epoch is JetStream's (its stream's creation): it cannot be given.
+      throw new MeshError(
+        'MG_ERR_STREAM_INVALID',
+        `stream ${c.name}: the JetStream engine cannot take a given epoch; mirrors need storage.engine lmdb or memory`,
+      );
+    }
     const had = this.#streams.get(c.name);
     if (had) {
       refuseOtherConfig(had.config, c);
@@ -280,6 +287,13 @@ export class JetStreamStreamStore implements StreamStore {
   info(name: string): StreamInfo | undefined {
     const s = this.#streams.get(name);
     return s && this.#info(s);
+  }
+
+  /** JetStream numbers messages itself: only the next offset (see StreamStore.appendAt). */
+  appendAt(stream: string, offset: number, entry: Uint8Array, meta: AppendMeta): void {
+    const s = this.#streams.get(stream);
+    if (s !== undefined) checkAppendAt(stream, offset, s.last, false);
+    this.append(stream, entry, meta); // an unknown stream: refused there
   }
 
   append(stream: string, entry: Uint8Array, meta: AppendMeta): number {

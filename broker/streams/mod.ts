@@ -30,7 +30,14 @@ export {
 export { JETSTREAM_STORE_DEFAULTS, JetStreamStreamStore, type JetStreamStreamStoreOptions, jetStreamEpoch } from './jetstream-stream-store.js';
 export { LMDB_STORE_DEFAULTS, LmdbStreamStore, type LmdbStreamStoreOptions } from './lmdb-stream-store.js';
 export { MemoryStreamStore, type MemoryStreamStoreOptions } from './memory-stream-store.js';
-export { resolveStreamConfig, STREAM_DEFAULTS, streamConfigFromEntry } from './stream-config.js';
+export {
+  type MirrorSource,
+  resolveStreamConfig,
+  STREAM_DEFAULTS,
+  type StreamEntryConfig,
+  streamConfigFromEntry,
+  streamEntryFromConfig,
+} from './stream-config.js';
 export {
   type AppendedListener,
   decodeStoredEvent,
@@ -41,4 +48,4 @@ export {
   storedPeerEntry,
 } from './stream-manager.js';
 export { type StreamReadEnd, StreamReader, type StreamReaderSink, type StreamStart, startAfter } from './stream-reader.js';
-export type { AppendMeta, Durability, NotRecoverable, ReadResult, StreamConfig, StreamEntry, StreamInfo, StreamStore } from './stream-store.js';
+export type { AppendMeta, CreateOptions, Durability, NotRecoverable, ReadResult, StreamConfig, StreamEntry, StreamInfo, StreamStore } from './stream-store.js';

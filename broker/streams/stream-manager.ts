@@ -131,6 +131,7 @@ export class StreamManager implements DurabilityGate {
   readonly #maxTrimMs: number;
   readonly #sinks = new Map<string, StreamSink>();
   readonly #listeners = new Map<string, Set<AppendedListener>>();
+  readonly #listListeners = new Set<() => void>();
   readonly #appends = new Map<string, Metric>();
   readonly #reads = new Map<string, Metric>();
   readonly #refusedByCode = new Map<string, Metric>();
@@ -170,20 +171,24 @@ export class StreamManager implements DurabilityGate {
    * entries go, a new epoch is minted); config-file streams use it at start.
    * Throws MG_ERR_STREAM_INVALID (a bad name, filter or limit), _EXISTS.
    */
-  async create(config: StreamConfig, options: { replace?: boolean } = {}): Promise<StreamInfo> {
+  async create(config: StreamConfig, options: { replace?: boolean; epoch?: string; mirror?: boolean } = {}): Promise<StreamInfo> {
     if (this.#closed) throw new MeshError('MG_ERR_STREAM_CLOSED', 'the node is closing; streams are closed');
     const c = resolveStreamConfig(config);
     for (let i = 0; i < c.filters.length; i++) {
       const problem = this.#node.checkFilter(c.filters[i]!);
       if (problem !== null) throw new MeshError('MG_ERR_STREAM_INVALID', `stream.filters[${i}]: ${problem.message}`);
     }
-    if (c.filters.length === 0) throw new MeshError('MG_ERR_STREAM_INVALID', 'stream.filters: expected at least one topic filter, e.g. ["orders.>"]');
+    // A mirror takes no events of its own: a remote read fills it (appendAt).
+    if (options.mirror === true && c.filters.length > 0) throw new MeshError('MG_ERR_STREAM_INVALID', `stream ${c.name}: a mirror has no filters`);
+    if (c.filters.length === 0 && options.mirror !== true)
+      throw new MeshError('MG_ERR_STREAM_INVALID', 'stream.filters: expected at least one topic filter, e.g. ["orders.>"]');
     const store = this.#ensureStore();
     const had = store.info(c.name);
     if (had !== undefined && !sameConfig(had.config, c) && options.replace === true) await this.remove(c.name);
-    const info = await store.create(c);
+    const info = await store.create(c, options.epoch === undefined ? {} : { epoch: options.epoch });
     this.#attach(info);
     this.#scheduleTrim();
+    this.#listChanged();
     return info;
   }
 
@@ -200,7 +205,39 @@ export class StreamManager implements DurabilityGate {
     this.#gauges(name, undefined);
     for (const l of this.#removedListeners) l(name);
     this.#scheduleTrim();
+    this.#listChanged();
     return true;
+  }
+
+  /** Calls `listener` after each create() or remove() (the mesh advertises the node's streams). Returns the unsubscribe. */
+  onListChanged(listener: () => void): () => void {
+    this.#listListeners.add(listener);
+    return () => this.#listListeners.delete(listener);
+  }
+
+  #listChanged(): void {
+    for (const l of this.#listListeners) l();
+  }
+
+  /**
+   * A mirror's write: stores `bytes` (a stored entry as read from the
+   * source) at `offset` (StreamStore.appendAt). Throws its MeshError.
+   * Readers see it after mirrorFlushed().
+   */
+  appendAt(name: string, offset: number, bytes: Uint8Array, meta: { time: number; topic: string }): void {
+    const store = this.#store;
+    if (store === null) throw new MeshError('MG_ERR_STREAM_UNKNOWN', `stream ${name}: no such stream`);
+    store.appendAt(name, offset, bytes, meta);
+    this.#appendsOf(name).inc();
+  }
+
+  /** Resolves once a mirror's appendAt()s are committed, after telling the stream's readers (onAppended). */
+  async mirrorFlushed(name: string): Promise<void> {
+    try {
+      await this.#store?.flushed();
+    } finally {
+      this.#committed(new Set([name]));
+    }
   }
 
   list(): StreamInfo[] {
@@ -233,11 +270,14 @@ export class StreamManager implements DurabilityGate {
 
   /** Offset of the newest retained entry whose topic `match` accepts; 0 if none; undefined for an unknown stream. */
   lastMatching(name: string, match: (topic: string) => boolean): number | undefined {
+    const perTopic = this.latestPerTopic(name, match);
+    return perTopic === undefined ? undefined : (perTopic.at(-1) ?? 0);
+  }
+
+  /** The offset of the newest retained entry of each topic `match` accepts, ascending; undefined for an unknown stream. */
+  latestPerTopic(name: string, match: (topic: string) => boolean): number[] | undefined {
     const perTopic = this.#store?.lastPerTopic(name, match);
-    if (perTopic === undefined) return undefined;
-    let last = 0;
-    for (const offset of perTopic.values()) if (offset > last) last = offset;
-    return last;
+    return perTopic === undefined ? undefined : [...perTopic.values()].sort((a, b) => a - b);
   }
 
   /**

@@ -4,6 +4,7 @@ import type { MeshEvent } from '../event/mod.js';
 import {
   arrayElementSpans,
   CBOR_OPTIONS,
+  clientItemFromPeerEntry,
   decodeStructuredJson,
   encodeClientItem,
   encodeStructuredJson,
@@ -11,6 +12,7 @@ import {
   topLevelMemberSpan,
 } from '../event/mod.js';
 import type { EgressFormat } from '../pipeline/mod.js';
+import type { StreamStart } from '../streams/mod.js';
 
 /**
  * The meshgate client protocol over WebSocket (docs/protocol.md).
@@ -46,14 +48,8 @@ export type Ref = string | number;
 /** One item of a `pubs` batch, decoded or refused on its own. */
 export type PubItem = { readonly ok: true; readonly event: MeshEvent } | { readonly ok: false; readonly code: ErrorCode; readonly message: string };
 
-/**
- * Where a stream subscription starts: `first` (the oldest retained entry),
- * `last` (the newest entry matching the filter, then live), `new` (only
- * entries appended from now on), an offset (start AT that offset: the entry
- * with that offset is the first delivered) or a time (ms since the epoch,
- * given as an RFC 3339 string: the first entry appended at or after it).
- */
-export type StreamStart = 'first' | 'last' | 'new' | { readonly offset: number } | { readonly time: number };
+/** Where a stream subscription starts: see StreamStart in broker/streams/stream-reader.ts (docs/protocol.md). */
+export type { StreamStart };
 
 /** The stream part of a `sub`: replay from the stream `name`, then follow it. */
 export interface StreamSubRequest {
@@ -101,6 +97,12 @@ export interface ClientCodec {
   encode(reply: Record<string, unknown>): Uint8Array;
   /** An `events` item of a stream subscription: the plain item plus top-level `stream` and `offset`. */
   streamItem(event: MeshEvent, stream: string, offset: number): Uint8Array;
+  /**
+   * streamItem() straight from a stored peer entry, without decoding it,
+   * where the flavour's item embeds the entry's event map as it is (CBOR);
+   * absent, or null for an entry it cannot splice: decode and streamItem().
+   */
+  readonly storedStreamItem?: (peerEntry: Uint8Array, stream: string, offset: number) => Uint8Array | null;
   /** An `events` item of a durable consumer: the plain item plus `stream`, `consumer`, `offset`, `delivery` (count) and `redelivered`. */
   consumerItem(event: MeshEvent, stream: string, consumer: string, offset: number, delivery: number): Uint8Array;
 }
@@ -176,8 +178,7 @@ const STREAM_KEY = Buffer.from([0x66, ...Buffer.from('stream')]);
 const OFFSET_KEY = Buffer.from([0x66, ...Buffer.from('offset')]);
 
 /** The plain CBOR item (map(2) {topic, event}) widened with `extra` key/value pairs, the event map written once. */
-function widenItem(event: MeshEvent, extra: ReadonlyArray<readonly [string, unknown]>): Uint8Array {
-  const item = encodeClientItem(event);
+function widenItem(item: Uint8Array, extra: ReadonlyArray<readonly [string, unknown]>): Uint8Array {
   const tail = Buffer.concat(extra.flatMap(([k, v]) => [cbor.encode(k), cbor.encode(v)]));
   const out = Buffer.allocUnsafe(item.length + tail.length);
   out.set(item, 0);
@@ -232,19 +233,13 @@ export const CBOR_CODEC: ClientCodec = {
     });
   },
   encode: (reply) => cbor.encode(reply),
-  streamItem(event, stream, offset) {
-    // The plain item is map(2) {topic, event}: widen its head to map(4) and
-    // append the two keys, so the event map is written once, by the same writer.
-    const item = encodeClientItem(event);
-    const tail = Buffer.concat([STREAM_KEY, cbor.encode(stream), OFFSET_KEY, cbor.encode(offset)]);
-    const out = Buffer.allocUnsafe(item.length + tail.length);
-    out.set(item, 0);
-    out[0] = 0xa4;
-    out.set(tail, item.length);
-    return out;
+  streamItem: (event, stream, offset) => widenToStreamItem(encodeClientItem(event), stream, offset),
+  storedStreamItem(peerEntry, stream, offset) {
+    const item = clientItemFromPeerEntry(peerEntry);
+    return item === null ? null : widenToStreamItem(item, stream, offset);
   },
   consumerItem: (event, stream, consumer, offset, delivery) =>
-    widenItem(event, [
+    widenItem(encodeClientItem(event), [
       ['stream', stream],
       ['consumer', consumer],
       ['offset', offset],
@@ -252,6 +247,20 @@ export const CBOR_CODEC: ClientCodec = {
       ['redelivered', delivery > 1],
     ]),
 };
+
+/**
+ * A plain CBOR item is map(2) {topic, event}: widen its head to map(4) and
+ * append the two keys, so the event map is written once (or, replayed from
+ * a store, never).
+ */
+function widenToStreamItem(item: Uint8Array, stream: string, offset: number): Buffer {
+  const tail = Buffer.concat([STREAM_KEY, cbor.encode(stream), OFFSET_KEY, cbor.encode(offset)]);
+  const out = Buffer.allocUnsafe(item.length + tail.length);
+  out.set(item, 0);
+  out[0] = 0xa4;
+  out.set(tail, item.length);
+  return out;
+}
 
 /** Picks the codec for the client's offered subprotocols, in the client's order of preference. */
 export function negotiateCodec(offered: string): ClientCodec | null {
@@ -292,7 +301,10 @@ function toRequest(frame: unknown, decoders: EventDecoders): DecodedRequest {
       if (f.epoch !== undefined && typeof f.epoch !== 'string') return malformed('epoch must be a string', r);
       const from = streamStart(f.from);
       if (from === null)
-        return malformed(`from must be "first", "last", "new", an offset >= 1 or an RFC 3339 time, got ${JSON.stringify(f.from) ?? 'undefined'}`, r);
+        return malformed(
+          `from must be "first", "last", "last-per-topic", "new", an offset >= 1 or an RFC 3339 time, got ${JSON.stringify(f.from) ?? 'undefined'}`,
+          r,
+        );
       const stream: StreamSubRequest = f.epoch === undefined ? { name: f.stream, from } : { name: f.stream, from, epoch: f.epoch };
       return { ok: true, request: { op: 'sub', filter: f.filter, stream, ref: r } };
     }
@@ -357,7 +369,7 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}
 /** `from` of a stream sub; absent means `new`. null when it is none of the accepted forms. */
 function streamStart(from: unknown): StreamStart | null {
   if (from === undefined || from === 'new') return 'new';
-  if (from === 'first' || from === 'last') return from;
+  if (from === 'first' || from === 'last' || from === 'last-per-topic') return from;
   if (typeof from === 'number') return Number.isSafeInteger(from) && from >= 1 ? { offset: from } : null;
   if (typeof from === 'string' && RFC3339.test(from)) {
     const time = Date.parse(from);
@@ -398,7 +410,7 @@ function consumerRequest(f: Record<string, unknown>, r: Ref | undefined): Decode
   }
   if (f.start !== undefined) {
     const start = streamStart(f.start);
-    if (start === null || start === 'last')
+    if (start === null || start === 'last' || start === 'last-per-topic')
       return malformed(`consume start must be "first", "new", an offset >= 1 or an RFC 3339 time, got ${JSON.stringify(f.start)}`, r);
     options.start = start;
   }

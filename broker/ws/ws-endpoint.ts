@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebS
 import { type Principal, type PublishLimit, SessionGuard, statusOf, type UpgradeGate } from '../auth/mod.js';
 import { closeReason, codedReason, type ErrorCode, type Metric } from '../base/mod.js';
 import { decodeStructuredJson, encodeStructuredJson } from '../event/mod.js';
+import type { RemoteStreams } from '../peering/mod.js';
 import type { EgressFormat, MeshNode } from '../pipeline/mod.js';
 import type { StreamManager } from '../streams/mod.js';
 import { BufferBudget } from './buffer-budget.js';
@@ -28,6 +29,8 @@ export interface WsEndpointOptions {
   readonly publishLimit?: PublishLimit | null;
   /** The node's streams, for stream subscriptions (`sub` with `stream`); none: such a sub answers MG_ERR_STREAM_UNKNOWN. */
   readonly streams?: StreamManager | null;
+  /** Streams held by peers (read across the mesh); none: a stream this node does not hold answers MG_ERR_STREAM_UNKNOWN. */
+  readonly remoteStreams?: RemoteStreams | null;
 }
 
 /** Path of the meshgate client protocol. */
@@ -180,6 +183,7 @@ export function mountWsEndpoints(
         maxSubscriptions: options.maxSubscriptionsPerConnection,
         filtered,
         streams: options.streams ?? null,
+        remoteStreams: options.remoteStreams ?? null,
         streamSubs: new Map(),
         consumers: new Map(),
       };
