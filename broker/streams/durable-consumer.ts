@@ -402,7 +402,9 @@ export class DurableConsumer {
     let at = Infinity;
     const first = this.#inFlight.values().next();
     if (!first.done) at = first.value.deadline;
-    for (const d of this.#due.values()) if (d.at < at) at = d.at;
+    // Only future naks: one due now waits for a sink with room, whose attach, drain or ack wakes the consumer (a timer would spin).
+    const now = this.#now();
+    for (const d of this.#due.values()) if (d.at > now && d.at < at) at = d.at;
     if (at === this.#timerAt && this.#timer !== null) return;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
