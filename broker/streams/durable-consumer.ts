@@ -325,7 +325,9 @@ export class DurableConsumer {
       }
       if (this.#inFlight.size + this.#due.size >= this.config.maxInFlight) break;
       if (this.#cursor - this.#window.floor >= MAX_SPAN) break;
-      const want = Math.min(PAGE, this.config.maxInFlight - this.#inFlight.size - this.#due.size);
+      // Unfiltered, every entry read is a delivery: read no more than can go out. Filtered, misses are skipped a page at a time.
+      const room = this.config.maxInFlight - this.#inFlight.size - this.#due.size;
+      const want = this.config.filter === null ? Math.min(PAGE, room) : PAGE;
       const r = this.#source.read(this.stream, this.#cursor, want, this.epoch);
       if (!r.ok) {
         if (r.reason === 'pruned') {
