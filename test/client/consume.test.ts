@@ -86,3 +86,18 @@ test('client.consume binds again after its connection is cut: what was in flight
   const info = (await (await fetch(`${node.httpUrl}/v1/streams/orders`)).json()) as { consumers: Array<{ ackFloor: number; bound: number }> };
   assert.deepEqual([info.consumers[0]!.ackFloor, info.consumers[0]!.bound], [3, 1]);
 });
+
+test('ConsumerHandle.stop() unbinds at the node: another client gets what was left unacked', async (t) => {
+  const node = await startTestNode(t, { storage: { engine: 'memory' }, streams: [{ name: 'orders', filters: ['orders.>'] }] });
+  const pub = await openClient(t, node.wsUrl);
+  await pub.request({ op: 'pub', topic: 'orders.x', event: ce('e0', { data: 0 }) });
+  const first = inbox();
+  const handle = await client(t, node.wsUrl).consume('orders', 'handover', { start: 'first' }, first.handler);
+  await first.next(1);
+  await handle.stop();
+  const second = inbox();
+  await client(t, node.wsUrl).consume('orders', 'handover', {}, second.handler);
+  await second.next(1);
+  assert.deepEqual([second.got[0]!.offset, second.got[0]!.redelivered], [1, true]);
+  await second.got[0]!.ack();
+});

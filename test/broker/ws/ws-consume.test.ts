@@ -250,3 +250,28 @@ test('meshgate.v1.cbor carries the same consumer items: offset, consumer, delive
   );
   assert.equal((await client.request({ op: 'ack', stream: 'orders', consumer: 'bin', offset: 1 })).ackFloor, 1);
 });
+
+test('unconsume ends a binding: nothing more comes on it, acks are refused, and its unacked deliveries go to the next binding', async (t) => {
+  const node = await nodeWithStream(t, 'memory');
+  const a = await openClient(t, node.wsUrl);
+  await publish(a, 0, 2);
+  await a.request({ op: 'consume', stream: 'orders', consumer: 'u', start: 'first' });
+  await waitDeliveries(a, 2);
+  await a.request({ op: 'ack', stream: 'orders', consumer: 'u', offsets: [1] });
+  assert.equal((await a.request({ op: 'unconsume', stream: 'orders', consumer: 'u' })).op, 'ok');
+  assert.equal((await a.request({ op: 'ack', stream: 'orders', consumer: 'u', offsets: [2] })).code, 'MG_ERR_CONSUMER_UNKNOWN');
+  assert.equal((await a.request({ op: 'unconsume', stream: 'orders', consumer: 'u' })).code, 'MG_ERR_CONSUMER_UNKNOWN');
+  await publish(a, 2, 1);
+  const b = await openClient(t, node.wsUrl);
+  await b.request({ op: 'consume', stream: 'orders', consumer: 'u' });
+  await waitDeliveries(b, 2);
+  await a.request({ op: 'ping' });
+  assert.equal(deliveries(a).length, 2, 'nothing more on the ended binding');
+  assert.deepEqual(
+    deliveries(b).map((d) => [d.offset, d.redelivered]),
+    [
+      [2, true],
+      [3, false],
+    ],
+  );
+});
