@@ -11,6 +11,7 @@
 import type { BenchResult, Scenario } from './bench-result.js';
 import { directAmqp, directMqtt, mqttToWs, natsToAmqp } from './bridges-bench.js';
 import { dedupBench } from './dedup-bench.js';
+import { httpBench } from './http-bench.js';
 import { meshgateLineLoad, meshgateLoad } from './meshgate-load.js';
 import { type AnchorOptions, natsAnchor, natsClusterAnchor } from './nats-anchor.js';
 import { pipelineBench } from './pipeline-bench.js';
@@ -154,6 +155,15 @@ export const scenarios: Scenario[] = [
     anchor: 'bridge direct amqp',
     note: 'NATS -> bridge -> bridge (confirms) -> AMQP consumer; lat @1k ev/s',
     run: natsToAmqp,
+  },
+
+  // ---- the HTTP binding beside WebSocket (bench/http-bench.ts): one node process, SSE and /v1/ws subscribers on
+  // the same burst, a stream-fed SSE replay, and POST single / batched beside WebSocket pub with acks.
+  {
+    name: 'http',
+    target: 'meshgate',
+    note: '256 B data; deliveries/s or accepted events/s',
+    run: httpBench,
   },
 
   // ---- the node's own per-event cost, no network (bench/pipeline-bench.ts): CPU µs/event in its column.

@@ -72,7 +72,13 @@ export function decodeHttpEvents(headers: ReadonlyArray<readonly [string, string
 
 function decodeBinary(headers: ReadonlyArray<readonly [string, string]>, contentType: string, body: Buffer, topic: string): EventDecodeResult {
   const map: Record<string, AttrValue> = {};
+  let w3c: Record<string, string> | null = null;
   for (const [name, raw] of headers) {
+    if (name === 'traceparent' || name === 'tracestate') {
+      // The distributed tracing extension in binary mode: W3C Trace Context's own headers, not ce- ones.
+      (w3c ??= {})[name] = raw;
+      continue;
+    }
     if (!name.startsWith('ce-')) continue;
     const attribute = name.slice(3);
     // §3.1.3.1: ce-datacontenttype is not how binary mode carries it; Content-Type is (§3.1.1).
@@ -88,6 +94,7 @@ function decodeBinary(headers: ReadonlyArray<readonly [string, string]>, content
     map[attribute] = value;
   }
   if (contentType !== '') map.datacontenttype = contentType;
+  if (w3c !== null) for (const [name, value] of Object.entries(w3c)) if (!(name in map)) map[name] = value;
   return eventFromAttributeMap(map, topic, body.byteLength === 0 ? undefined : body);
 }
 

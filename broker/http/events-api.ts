@@ -107,7 +107,10 @@ export function mountEventsApi(app: TemplatedApp, node: MeshNode, options: Event
   const rateLimited = publishLimit !== null && publishLimit.rate > 0;
 
   const heartbeat = setInterval(() => {
-    for (const s of streams) s.comment('heartbeat');
+    for (const s of streams) {
+      s.comment('heartbeat');
+      s.onHeartbeat?.();
+    }
   }, heartbeatMs);
   heartbeat.unref();
 
@@ -176,7 +179,7 @@ export function mountEventsApi(app: TemplatedApp, node: MeshNode, options: Event
     // Everything the handler needs from `req` is read now: it is invalid once this callback returns.
     const headers: Array<[string, string]> = [];
     req.forEach((name, value) => {
-      if (name.startsWith('ce-')) headers.push([name, value]);
+      if (name.startsWith('ce-') || name === 'traceparent' || name === 'tracestate') headers.push([name, value]);
     });
     const contentType = req.getHeader('content-type');
     const contentLength = req.getHeader('content-length');

@@ -23,7 +23,8 @@
  *                  last). A read refused mid-stream (retention overtook a
  *                  slow reader, the stream was re-created) does the same;
  *                  a removed stream sends mg-reset with
- *                  MG_ERR_STREAM_UNKNOWN and ends the response.
+ *                  MG_ERR_STREAM_UNKNOWN and ends the response (seen at
+ *                  the next append or heartbeat).
  *
  * The read loop is the StreamReader of broker/streams/ (the one /v1/ws
  * stream subscriptions use): store-fed, so replay and live have no seam,
@@ -189,6 +190,8 @@ export function readStreamIntoSession(
     session.push(resetMessage(start.stream, start.reset, info, start.after));
   } else session.push(positionMessage(start.epoch, start.after));
   session.onWritableAgain = () => reader?.wake();
+  // A removed stream has no more appends to wake the reader: each heartbeat lets it read, see it gone and say so.
+  session.onHeartbeat = () => reader?.wake();
   begin(start.epoch, start.after);
   return () => reader?.stop();
 }

@@ -91,6 +91,8 @@ export class SseSession implements Subscriber {
   readonly #onClose: () => void;
   /** Called once uWS drained what was blocked: a stream reader waiting on this session reads on. */
   onWritableAgain: (() => void) | null = null;
+  /** Called with each heartbeat: a stream reader looks at its stream (a removed one wakes no reader by appends). */
+  onHeartbeat: (() => void) | null = null;
 
   constructor(res: HttpResponse, options: SseSessionOptions, onClose: () => void) {
     this.#res = res;

@@ -293,7 +293,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     }
   }
   for (const d of dialers) d.start();
-  webhooks = startWebhooks(config.webhooks, { node, streams, storageDir: config.storage.dir, log });
+  webhooks = await startWebhooks(config.webhooks, { node, streams, storageDir: config.storage.engine === 'memory' ? null : config.storage.dir, log });
   const hostForUrl = host.includes(':') ? `[${host}]` : host;
   const secure = config.tls !== undefined;
   const peerHost = meshTls?.host ?? host;

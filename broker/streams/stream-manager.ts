@@ -203,6 +203,8 @@ export class StreamManager implements DurabilityGate {
     }
     await store.remove(name);
     this.#gauges(name, undefined);
+    // Wake the stream's readers: their next read is refused (unknown stream) and ends them with that code.
+    this.#committed(new Set([name]));
     for (const l of this.#removedListeners) l(name);
     this.#scheduleTrim();
     this.#listChanged();
@@ -283,7 +285,8 @@ export class StreamManager implements DurabilityGate {
   /**
    * Calls `listener` after each commit that stored entries in stream
    * `name` (once per commit group, not per entry), for live tailing:
-   * read from your last offset when called. Returns the unsubscribe.
+   * read from your last offset when called; and once when the stream is
+   * removed, so a reader learns it at once. Returns the unsubscribe.
    */
   onAppended(name: string, listener: AppendedListener): () => void {
     let set = this.#listeners.get(name);

@@ -19,8 +19,8 @@ export interface StoredPosition {
 }
 
 export interface DeliveryPosition {
-  /** The position to resume after; null: none stored yet. */
-  load(): StoredPosition | null;
+  /** The position to resume after; null: none stored yet. Async, as a store on another engine (a durable consumer's) would be. */
+  load(): Promise<StoredPosition | null>;
   /** The entry at `offset` is done: a later load() resumes after it. */
   advance(position: StoredPosition): void;
   /** Resolves once the last advance() is stored. */
@@ -41,7 +41,7 @@ export class FileDeliveryPosition implements DeliveryPosition {
     this.#log = log;
   }
 
-  load(): StoredPosition | null {
+  async load(): Promise<StoredPosition | null> {
     try {
       const p = JSON.parse(readFileSync(this.file, 'utf8')) as Partial<StoredPosition>;
       return typeof p.epoch === 'string' && Number.isSafeInteger(p.offset) ? { epoch: p.epoch, offset: p.offset! } : null;

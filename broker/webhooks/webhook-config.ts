@@ -30,6 +30,8 @@ export interface WebhookConfig {
   readonly origin?: string;
   /** Run the CloudEvents Web Hook validation handshake (OPTIONS) before the first delivery. @default true */
   readonly handshake: boolean;
+  /** Extra request headers on the handshake and every delivery, e.g. {Authorization: 'Bearer <token>'} for a target with auth. @default {} */
+  readonly headers: Readonly<Record<string, string>>;
   /** Live events waiting for delivery (no stream) before further ones are counted failed and dropped. @default 10_000 */
   readonly maxQueue: number;
 }
@@ -40,6 +42,7 @@ export const WEBHOOK_DEFAULTS = Object.freeze({
   retry: Object.freeze({ initialDelayMs: 500, maxDelayMs: 30_000, maxAttempts: 0 }),
   handshake: true,
   maxQueue: 10_000,
+  headers: Object.freeze({}),
 });
 
 /** A schema-checked entry with its defaults; `index` names it when it has no name. */

@@ -18,12 +18,18 @@ export type HandshakeResult =
   | { readonly ok: true; readonly ratePerMinute: number | null }
   | { readonly ok: false; readonly refused: boolean; readonly reason: string; readonly retryAfter: string | null };
 
-export async function validateTarget(url: string, origin: string, timeoutMs: number, stop: AbortSignal): Promise<HandshakeResult> {
+export async function validateTarget(
+  url: string,
+  origin: string,
+  timeoutMs: number,
+  stop: AbortSignal,
+  headers: Readonly<Record<string, string>> = {},
+): Promise<HandshakeResult> {
   let res: Response;
   try {
     res = await fetch(url, {
       method: 'OPTIONS',
-      headers: { 'WebHook-Request-Origin': origin },
+      headers: { ...headers, 'WebHook-Request-Origin': origin },
       signal: AbortSignal.any([stop, AbortSignal.timeout(timeoutMs)]),
     });
     await res.body?.cancel();

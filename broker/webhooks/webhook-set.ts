@@ -15,10 +15,16 @@ export interface WebhookSet {
   close(): Promise<void>;
 }
 
-export function startWebhooks(
+export async function startWebhooks(
   configs: readonly WebhookConfig[],
-  o: { node: MeshNode; streams: StreamManager; storageDir: string; log: (line: string) => void },
-): WebhookSet {
+  o: {
+    node: MeshNode;
+    streams: StreamManager;
+    /** Where positions are stored; null: not stored (the memory engine, whose streams do not outlive the process). */
+    storageDir: string | null;
+    log: (line: string) => void;
+  },
+): Promise<WebhookSet> {
   const m = o.node.metrics;
   const webhooks = configs.map((config) => {
     const labels = { webhook: config.name };
@@ -26,7 +32,7 @@ export function startWebhooks(
       config,
       node: o.node,
       streams: o.streams,
-      position: config.stream === undefined ? null : new FileDeliveryPosition(o.storageDir, config.name, o.log),
+      position: config.stream === undefined || o.storageDir === null ? null : new FileDeliveryPosition(o.storageDir, config.name, o.log),
       origin: config.origin ?? o.node.nodeId,
       log: o.log,
       metrics: {
@@ -40,9 +46,9 @@ export function startWebhooks(
         disabled: m.counter('meshgate_webhook_disabled_total', 'Webhooks disabled: handshake refused, 410 Gone, or their stream missing', labels),
       },
     });
-    hook.start();
     return hook;
   });
+  await Promise.all(webhooks.map((w) => w.start()));
   return {
     webhooks,
     status: () => webhooks.map((w) => w.status()),

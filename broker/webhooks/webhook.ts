@@ -11,7 +11,7 @@
  *            5xx, 408, 429, timeout,      retried, same event, same id,
  *            connection error             after retryDelay() (backoff.ts)
  *            410 Gone                     the webhook is disabled
- *            other 4xx (or maxAttempts)   dead letter (MeshNode.deadLetter), next event
+ *            other 4xx (or maxAttempts)   dead letter (MeshNode.publishDeadLetter), next event
  *
  * At-least-once: an event leaves the head of the queue (and the position
  * moves past it) only once it is delivered or dead-lettered; a crash
@@ -97,15 +97,15 @@ export class Webhook implements Subscriber {
   }
 
   /** Starts the source and the delivery loop. A missing stream disables the webhook with the reason. */
-  start(): void {
+  async start(): Promise<void> {
     const c = this.config;
     if (c.stream === undefined) {
       const refused = this.#o.node.subscribe(c.filter, this);
       if (refused !== null) return this.#disable(`filter '${c.filter}': ${refused.message}`);
     } else {
+      const stored = (await this.#o.position?.load()) ?? null;
       const info = this.#o.streams.info(c.stream);
       if (info === undefined) return this.#disable(`no stream '${c.stream}'`);
-      const stored = this.#o.position?.load() ?? null;
       let after = info.last;
       if (stored !== null && stored.epoch === info.epoch) {
         after = Math.min(Math.max(stored.offset, info.first - 1), info.last);
@@ -176,7 +176,7 @@ export class Webhook implements Subscriber {
     if (c.handshake) {
       for (;;) {
         if (this.#stopped()) return;
-        const r = await validateTarget(c.url, this.#o.origin, c.timeoutMs, this.#stop.signal);
+        const r = await validateTarget(c.url, this.#o.origin, c.timeoutMs, this.#stop.signal, c.headers);
         if (r.ok) {
           this.#ratePerMinute = r.ratePerMinute;
           break;
@@ -245,7 +245,7 @@ export class Webhook implements Subscriber {
     try {
       res = await fetch(this.config.url, {
         method: 'POST',
-        headers: { ...headers, origin: this.#o.origin },
+        headers: { ...this.config.headers, ...headers, origin: this.#o.origin },
         body: body as unknown as BodyInit,
         signal: AbortSignal.any([this.#stop.signal, AbortSignal.timeout(this.config.timeoutMs)]),
       });
@@ -316,7 +316,7 @@ export class Webhook implements Subscriber {
     const c = this.config;
     return {
       name: c.name,
-      url: c.url,
+      url: withoutPassword(c.url),
       filter: c.filter,
       mode: c.mode,
       stream: c.stream ?? null,
@@ -331,4 +331,9 @@ export class Webhook implements Subscriber {
       allowedRatePerMinute: this.#ratePerMinute,
     };
   }
+}
+
+/** The URL as /v1/webhooks shows it: a password in it replaced. */
+function withoutPassword(url: string): string {
+  return url.replace(/(\/\/[^/:@\s]*):[^@/\s]*@/, '$1:***@');
 }

@@ -12,8 +12,8 @@ export interface TargetRequest {
   status: number | null;
 }
 
-/** What the target does with a request: a status (and headers), or 'hang' (never answers). */
-export type TargetAnswer = { status: number; headers?: Record<string, string> } | 'hang';
+/** What the target does with a request: a status (and headers), 'hang' (never answers) or 'reset' (drops the connection). */
+export type TargetAnswer = { status: number; headers?: Record<string, string> } | 'hang' | 'reset';
 
 export interface WebhookTarget {
   readonly url: string;
@@ -49,7 +49,8 @@ export async function startWebhookTarget(t: TestContext, answer: (req: TargetReq
       const r: TargetRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks), status: null };
       requests.push(r);
       const a = answer(r, requests.length - 1);
-      if (a !== 'hang') {
+      if (a === 'reset') req.socket.destroy();
+      else if (a !== 'hang') {
         r.status = a.status;
         res.writeHead(a.status, a.headers ?? {}).end();
       }

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { type TestContext, test } from 'node:test';
+import { signHs256 } from '../../../broker/auth/mod.js';
 import type { RunningNode } from '../../../broker/node/internal.js';
 import { launchChromium, openPage } from '../../console/browser.js';
 import { ce, type FrameClient, openClient, startTestNode } from '../../helpers/node.js';
@@ -152,6 +153,48 @@ test('a stream re-created under a reader (new epoch) sends mg-reset MG_ERR_STREA
   );
 });
 
+test('a stream removed under a reader: mg-reset MG_ERR_STREAM_UNKNOWN at the next heartbeat, then the response ends', async (t) => {
+  const node = await startTestNode(t, { ...STREAMS, http: { sseHeartbeatMs: 1000 } });
+  const pub = await openClient(t, node.wsUrl);
+  await publishRange(pub, 0, 2);
+  const s = await openSse(t, url(node, 'seq.>', '?from=first'));
+  await s.waitFor((m) => events(m).length >= 2);
+  const ended = new Promise<void>((resolve) => s.res.once('close', () => resolve()));
+  assert.equal(await node.streams.remove('seq'), true);
+  await s.waitFor((m) => m.some((x) => x.event === 'mg-reset'));
+  const body = JSON.parse(s.messages.find((m) => m.event === 'mg-reset')!.data) as Record<string, unknown>;
+  assert.equal(body.code, 'MG_ERR_STREAM_UNKNOWN');
+  assert.equal(body.stream, 'seq');
+  await ended;
+  assert.equal(node.node.metrics.snapshot().meshgate_sse_streams, 0);
+});
+
+test('a stream-fed SSE stream withholds what the token may not read (partly authorized filter), and its ids still resume', async (t) => {
+  const secret = 'sse-resume-secret-0123456789abcdef';
+  const node = await startTestNode(t, { ...STREAMS, auth: { jwt: { secret } } });
+  const exp = Math.floor(Date.now() / 1000) + 600;
+  const writer = signHs256({ sub: 'w', exp, perms: { pub: ['seq.>'], sub: [] } }, secret);
+  const reader = signHs256({ sub: 'r', exp, perms: { pub: [], sub: ['seq.a.>'] } }, secret);
+  const pub = await openClient(t, `${node.wsUrl}?token=${writer}`);
+  for (const topic of ['seq.a.1', 'seq.b.1', 'seq.a.2']) {
+    const ack = await pub.request({ op: 'pub', topic, event: ce(topic, { data: { n: 0 } }) });
+    assert.equal(ack.op, 'ok');
+  }
+  const s = await openSse(t, url(node, 'seq.>', `?from=first&token=${reader}`));
+  assert.equal(s.res.statusCode, 200);
+  assert.equal(s.res.headers['meshgate-stream'], 'seq');
+  await s.waitFor((m) => events(m).length >= 2);
+  const epoch = node.streams.info('seq')!.epoch;
+  assert.deepEqual(
+    events(s.messages).map((m) => [m.id, (JSON.parse(m.data) as { id: string }).id]),
+    [
+      [`${epoch}:1`, 'seq.a.1'],
+      [`${epoch}:3`, 'seq.a.2'],
+    ],
+  );
+  assert.ok((node.node.metrics.snapshot().meshgate_auth_filtered_deliveries_total as number) >= 1);
+});
+
 test('stream selection: ?stream= names one, two covering streams or ?stream= (empty) stay live-only, bad positions are 400 and unknown streams 404', async (t) => {
   const node = await startTestNode(t, {
     storage: { engine: 'memory' },
@@ -195,7 +238,7 @@ test('stream selection: ?stream= names one, two covering streams or ?stream= (em
   assert.equal(rejected['code=MG_ERR_SSE_POSITION_INVALID'], 2);
 });
 
-test('a headless Chromium EventSource cut mid-stream reconnects by itself with Last-Event-ID: every event once, in order', async (t) => {
+test('a headless Chromium EventSource cut before its first event and again mid-stream reconnects by itself with Last-Event-ID: every event once, in order', async (t) => {
   const node = await startTestNode(t, STREAMS);
   const proxy = await startTcpProxy(node.port);
   t.after(() => proxy.close());
@@ -218,9 +261,19 @@ test('a headless Chromium EventSource cut mid-stream reconnects by itself with L
   );
   await page.waitForFunction(() => (window as unknown as Win).opens >= 1);
   const pub = await openClient(t, node.wsUrl);
+  // Cut before the first event, and hold the reconnect while 20 are published: only the
+  // id-only start message lets EventSource ask for them (without a Last-Event-ID it would start from new).
+  proxy.hold();
+  assert.equal(proxy.cut(), 1);
+  await publishRange(pub, 0, 20);
+  for (const end = Date.now() + 15_000; proxy.held === 0; ) {
+    assert.ok(Date.now() < end, 'EventSource reconnected');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  proxy.release();
   const total = 600;
   let cut = 0;
-  for (let n = 0; n < total; n += 20) {
+  for (let n = 20; n < total; n += 20) {
     await publishRange(pub, n, n + 20);
     // Cut once the browser is well into the stream, while publishing goes on.
     if (cut === 0 && (await page.evaluate(() => (window as unknown as Win).got.length)) >= 100) cut = proxy.cut();
@@ -233,8 +286,8 @@ test('a headless Chromium EventSource cut mid-stream reconnects by itself with L
   });
   assert.equal(got.got.length, total, 'none duplicated');
   assert.deepEqual(got.got, range(0, total), 'none lost, in order');
-  assert.ok(got.opens >= 2, `EventSource reconnected by itself (opens ${got.opens})`);
-  assert.ok(proxy.accepted >= 2);
-  assert.ok((node.node.metrics.snapshot().meshgate_sse_resumes_total as Record<string, number>)['outcome=resumed'] >= 1, 'resumed by Last-Event-ID');
+  assert.ok(got.opens >= 3, `EventSource reconnected by itself, twice (opens ${got.opens})`);
+  assert.ok(proxy.accepted >= 3);
+  assert.ok((node.node.metrics.snapshot().meshgate_sse_resumes_total as Record<string, number>)['outcome=resumed'] >= 2, 'resumed by Last-Event-ID');
   assert.deepEqual(pageErrors, []);
 });

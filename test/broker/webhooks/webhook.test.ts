@@ -115,6 +115,7 @@ test('webhooks config: defaults filled in; a non-http URL, an unknown key or a r
     retry: { initialDelayMs: 500, maxDelayMs: 30_000, maxAttempts: 0 },
     handshake: true,
     maxQueue: 10_000,
+    headers: {},
   });
   const bad = (layer: ConfigLayer, re: RegExp) =>
     assert.throws(
@@ -164,6 +165,49 @@ test('retry delays double from initialDelayMs within +/-20%, never pass maxDelay
     retryDelay(retry, 1, 'Wed, 21 Oct 2015 07:28:00 GMT', () => 0.5),
     100,
   );
+});
+
+test('a connection dropped mid-request is retried: the event is delivered once, by the next request', async (t) => {
+  const target = await startWebhookTarget(t, (r, i) => (r.method === 'OPTIONS' ? allowOrigin(r) : i === 1 ? 'reset' : { status: 200 }));
+  const node = await startTestNode(t, { webhooks: [{ name: 'reset', url: target.url, filter: 'hook.>', retry: FAST_RETRY }] });
+  const pub = await openClient(t, node.wsUrl);
+  await publish(pub, ['c0', 'c1']);
+  await target.waitFor(() => target.delivered().length >= 2);
+  assert.deepEqual(posts(target.requests).map(ceId), ['c0', 'c0', 'c1']);
+  assert.deepEqual(target.delivered().map(ceId), ['c0', 'c1']);
+  assert.equal(metric(node, 'meshgate_webhook_retries_total', 'reset'), 1);
+});
+
+test('429 and 408 are retried (Retry-After honoured), not dead-lettered', async (t) => {
+  const answers = [{ status: 429, headers: { 'Retry-After': '0' } }, { status: 408 }];
+  const target = await startWebhookTarget(t, (r) => (r.method === 'OPTIONS' ? allowOrigin(r) : (answers.shift() ?? { status: 200 })));
+  const node = await startTestNode(t, { webhooks: [{ name: 'busy', url: target.url, filter: 'hook.>', retry: FAST_RETRY }] });
+  const pub = await openClient(t, node.wsUrl);
+  await publish(pub, ['r0', 'r1']);
+  await target.waitFor(() => target.delivered().length >= 2);
+  assert.deepEqual(
+    posts(target.requests).map((r) => [ceId(r), r.status]),
+    [
+      ['r0', 429],
+      ['r0', 408],
+      ['r0', 200],
+      ['r1', 200],
+    ],
+  );
+  assert.equal(metric(node, 'meshgate_webhook_retries_total', 'busy'), 2);
+  assert.equal(metric(node, 'meshgate_webhook_failed_total', 'busy'), 0);
+});
+
+test('a live webhook holds at most maxQueue events while its target is not ready; the rest are counted failed', async (t) => {
+  const target = await startWebhookTarget(t, () => 'hang');
+  const node = await startTestNode(t, { webhooks: [{ name: 'full', url: target.url, filter: 'hook.>', maxQueue: 2, timeoutMs: 60_000 }] });
+  await target.waitFor((rs) => rs.length >= 1);
+  const pub = await openClient(t, node.wsUrl);
+  await publish(pub, ids('q', 5));
+  assert.equal(metric(node, 'meshgate_webhook_failed_total', 'full'), 3);
+  const row = await webhookRow(node, 'full');
+  assert.equal(row.state, 'validating');
+  assert.equal(row.queued, 2);
 });
 
 test('410 Gone disables the webhook: counted, listed with the reason, nothing more is sent', async (t) => {
@@ -250,13 +294,27 @@ test('OPTIONS /v1/events/<topic>: the node as a webhook target allows an origin 
   assert.equal(plain.headers.get('webhook-allowed-origin'), null);
 });
 
-test('one node delivers to another: the handshake against /v1/events/ passes and the events arrive there with their ids', async (t) => {
-  const receiver = await startTestNode(t, { node: { id: 'receiver' } });
-  const sink = await openClient(t, receiver.wsUrl);
+test('one node delivers to another with auth: the handshake against /v1/events/ passes with the configured Authorization header and the events arrive there with their ids', async (t) => {
+  const secret = 'webhook-node-secret-0123456789abcdef';
+  const exp = Math.floor(Date.now() / 1000) + 600;
+  const receiver = await startTestNode(t, { node: { id: 'receiver' }, auth: { jwt: { secret } }, http: { webhookOrigins: ['sender.example'] } });
+  const reader = signHs256({ sub: 'reader', exp, perms: { pub: [], sub: ['in.>'] } }, secret);
+  const writer = signHs256({ sub: 'sender', exp, perms: { pub: ['in.>'], sub: [] } }, secret);
+  const sink = await openClient(t, `${receiver.wsUrl}?token=${reader}`);
   assert.equal((await sink.request({ op: 'sub', filter: 'in.>' })).op, 'ok');
   const sender = await startTestNode(t, {
     node: { id: 'sender' },
-    webhooks: [{ name: 'fwd', url: `${receiver.httpUrl}/v1/events/in.orders`, filter: 'out.>', mode: 'binary', retry: FAST_RETRY }],
+    webhooks: [
+      {
+        name: 'fwd',
+        url: `${receiver.httpUrl}/v1/events/in.orders`,
+        filter: 'out.>',
+        mode: 'binary',
+        origin: 'sender.example',
+        headers: { Authorization: `Bearer ${writer}` },
+        retry: FAST_RETRY,
+      },
+    ],
   });
   const pub = await openClient(t, sender.wsUrl);
   await publish(pub, ['m0', 'm1', 'm2'], 'out.orders');

@@ -243,3 +243,16 @@ test('a replay far behind a subscriber that does not read waits for it instead o
   assert.equal(outcome, undefined, `closed after ${n} events: ${JSON.stringify(outcome)}`);
   assert.equal(n, TOTAL);
 });
+
+test('removing the stream ends its subscriptions at once with MG_ERR_STREAM_UNKNOWN', async (t) => {
+  const node = await streamNode(t);
+  const sub = await openClient(t, node.wsUrl);
+  assert.equal((await sub.request({ op: 'sub', filter: 'orders.>', stream: 'orders', from: 'new' })).op, 'ok');
+  const ended = sub.waitFor((f) => f.op === 'err' && f.code === 'MG_ERR_STREAM_UNKNOWN');
+  const res = await fetch(`${node.httpUrl}/v1/streams/orders`, { method: 'DELETE' });
+  assert.equal(res.status, 204);
+  const frame = await ended;
+  assert.equal(frame.stream, 'orders');
+  assert.equal(frame.reason, 'unknown-stream');
+  assert.equal(frame.ref, undefined, 'an end, not an answer');
+});
