@@ -4,7 +4,7 @@
  * StreamManager over lmdb and memory stores.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { MeshError, MetricsRegistry } from '../../../broker/base/mod.js';
 import type { MeshEvent } from '../../../broker/event/mod.js';
 import {
@@ -12,13 +12,33 @@ import {
   type ConsumerDelivery,
   type ConsumerSink,
   consumersOf,
+  JetStreamStreamStore,
   LmdbStreamStore,
   MemoryStreamStore,
   StreamManager,
   type StreamStore,
 } from '../../../broker/streams/mod.js';
+import { type NatsServerHandle, startNatsServer } from '../../helpers/brokers.js';
 import { testMeshNode } from '../../helpers/mesh-node.js';
 import { testTmpDir } from '../../helpers/tmp.js';
+
+let nats: NatsServerHandle;
+before(async () => {
+  nats = await startNatsServer({ jetstream: true });
+});
+after(() => nats?.stop());
+
+/** Opens a persistent store; `again()` opens the same one after it was closed (a node restart). */
+const ENGINES = {
+  lmdb: (t: import('node:test').TestContext) => {
+    const dir = testTmpDir(t, 'durable');
+    return async (): Promise<StreamStore> => LmdbStreamStore.open({ dir });
+  },
+  jetstream: () => {
+    const storeId = `dc${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    return (): Promise<StreamStore> => JetStreamStreamStore.open({ servers: nats.url, storeId });
+  },
+} as const;
 
 const event = (i: number): MeshEvent => ({ id: `e${i}`, source: 'svc', type: 't', topic: i % 2 ? 'orders.eu' : 'orders.us', attrs: {}, hops: [] });
 
@@ -77,50 +97,52 @@ test('AckWindow: acks in any order close the floor over every finished run; skip
   assert.deepEqual([w.floor, w.acked()], [14, []]);
 });
 
-test('in process: bind creates the consumer, an attached sink gets each entry once with its offset, acks are stored; a new node over the same lmdb continues from them', async (t) => {
-  const dir = testTmpDir(t, 'durable');
-  let { streams, publish } = await manager(t, LmdbStreamStore.open({ dir }));
-  await publish(0, 6);
-  let consumers = consumersOf(streams);
-  let c = await consumers.bind('orders', 'pg', { start: 'first', ackWaitMs: 60_000 });
-  const sink = recorder();
-  const binding = c.attach(sink);
-  await sink.next(6);
-  assert.deepEqual(
-    sink.got.map((d) => [d.offset, d.event.id, d.deliveryCount, d.redelivered]),
-    [0, 1, 2, 3, 4, 5].map((i) => [i + 1, `e${i}`, 1, false]),
-  );
-  assert.deepEqual(c.ack([1, 2, 4]), { ok: true });
-  assert.deepEqual(c.ack([4, 99]), { ok: false, notInFlight: [4, 99] });
-  await consumers.saved(c);
-  assert.deepEqual([c.ackFloor, c.inFlight], [2, 3]);
-  assert.deepEqual(
-    consumers.list('orders').map((i) => [i.name, i.ackFloor, i.inFlight, i.lag, i.bound]),
-    [['pg', 2, 3, 4, 1]],
-  );
-  binding.detach();
-  await streams.close();
+for (const [engine, storeOf] of Object.entries(ENGINES)) {
+  test(`in process (${engine}): bind creates the consumer, an attached sink gets each entry once with its offset, acks are stored; a new node over the same store continues from them`, async (t) => {
+    const open = storeOf(t);
+    let { streams, publish } = await manager(t, await open());
+    await publish(0, 6);
+    let consumers = consumersOf(streams);
+    let c = await consumers.bind('orders', 'pg', { start: 'first', ackWaitMs: 60_000 });
+    const sink = recorder();
+    const binding = c.attach(sink);
+    await sink.next(6);
+    assert.deepEqual(
+      sink.got.map((d) => [d.offset, d.event.id, d.deliveryCount, d.redelivered]),
+      [0, 1, 2, 3, 4, 5].map((i) => [i + 1, `e${i}`, 1, false]),
+    );
+    assert.deepEqual(c.ack([1, 2, 4]), { ok: true });
+    assert.deepEqual(c.ack([4, 99]), { ok: false, notInFlight: [4, 99] });
+    await consumers.saved(c);
+    assert.deepEqual([c.ackFloor, c.inFlight], [2, 3]);
+    assert.deepEqual(
+      consumers.list('orders').map((i) => [i.name, i.ackFloor, i.inFlight, i.lag, i.bound]),
+      [['pg', 2, 3, 4, 1]],
+    );
+    binding.detach();
+    await streams.close();
 
-  ({ streams, publish } = await manager(t, LmdbStreamStore.open({ dir })));
-  consumers = consumersOf(streams);
-  await consumers.ready();
-  c = consumers.get('orders', 'pg')!;
-  assert.deepEqual([c.ackFloor, c.position().acked], [2, [4]]);
-  const again = recorder();
-  c.attach(again);
-  await publish(6, 1);
-  await again.next(4);
-  // 3, 5 and 6 went out before the restart and were not acked: redeliveries. 4 was acked. 7 is new.
-  assert.deepEqual(
-    again.got.map((d) => [d.offset, d.deliveryCount]),
-    [
-      [3, 2],
-      [5, 2],
-      [6, 2],
-      [7, 1],
-    ],
-  );
-});
+    ({ streams, publish } = await manager(t, await open()));
+    consumers = consumersOf(streams);
+    await consumers.ready();
+    c = consumers.get('orders', 'pg')!;
+    assert.deepEqual([c.ackFloor, c.position().acked], [2, [4]]);
+    const again = recorder();
+    c.attach(again);
+    await publish(6, 1);
+    await again.next(4);
+    // 3, 5 and 6 went out before the restart and were not acked: redeliveries. 4 was acked. 7 is new.
+    assert.deepEqual(
+      again.got.map((d) => [d.offset, d.deliveryCount]),
+      [
+        [3, 2],
+        [5, 2],
+        [6, 2],
+        [7, 1],
+      ],
+    );
+  });
+}
 
 test('in process: two sinks share a consumer; one detaching hands what it had in flight to the other', async (t) => {
   const { streams, publish } = await manager(t, new MemoryStreamStore());
