@@ -57,6 +57,9 @@ interface Entry {
   readonly unlisten: () => void;
 }
 
+/** Wait before saving a position again after the store refused it. */
+const SAVE_RETRY_MS = 1000;
+
 const registries = new WeakMap<StreamManager, ConsumerRegistry>();
 
 /** The one consumer registry of a StreamManager (created on first use; loads saved positions once the store is open). */
@@ -279,8 +282,9 @@ export class ConsumerRegistry {
           await this.#positions!.save(e.consumer.position());
           for (const w of waiters) w.resolve();
         } catch (err) {
-          // The position stays in memory; the next ack saves it again.
+          // The position stays in memory and is saved again: with the next ack, or after a second without one.
           for (const w of [...waiters, ...e.waiters.splice(0)]) w.reject(err as Error);
+          if (!this.#closed) setTimeout(() => this.#entries.get(positionKey(e.consumer.stream, e.consumer.name)) === e && this.#save(e), SAVE_RETRY_MS).unref();
           break;
         }
       }

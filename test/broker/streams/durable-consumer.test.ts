@@ -28,7 +28,7 @@ before(async () => {
 });
 after(() => nats?.stop());
 
-/** Opens a persistent store; `again()` opens the same one after it was closed (a node restart). */
+/** Per test, a function that opens the same persistent store each call (a node restart is close, then open again). */
 const ENGINES = {
   lmdb: (t: import('node:test').TestContext) => {
     const dir = testTmpDir(t, 'durable');
@@ -183,4 +183,44 @@ test('in process: retention that overtakes a consumer counts the lost offsets an
   assert.equal(consumers.get('orders', 'late'), undefined);
   assert.equal(c.stopped, true);
   await assert.rejects(consumers.bind('orders', 'late'), (e: unknown) => e instanceof MeshError && e.code === 'MG_ERR_STREAM_UNKNOWN');
+});
+
+test('in process: a position the store refuses to save is reported to the ack waiting on it and saved again by itself', async (t) => {
+  let refuse = false;
+  let savedAgain: (floor: number) => void = () => undefined;
+  /** Memory positions whose next save fails while `refuse` is set. */
+  class FlakyStore extends MemoryStreamStore {
+    override consumerPositions() {
+      const positions = super.consumerPositions();
+      return {
+        load: () => positions.load(),
+        remove: (s: string, n: string) => positions.remove(s, n),
+        async save(p: Parameters<typeof positions.save>[0]) {
+          if (refuse) {
+            refuse = false;
+            throw new MeshError('MG_ERR_STREAM_IO', 'disk said no');
+          }
+          await positions.save(p);
+          savedAgain(p.floor);
+        },
+      };
+    }
+  }
+  const store = new FlakyStore();
+  const { streams, publish } = await manager(t, store);
+  await publish(0, 1);
+  const consumers = consumersOf(streams);
+  const c = await consumers.bind('orders', 'flaky', { start: 'first' });
+  const sink = recorder();
+  c.attach(sink);
+  await sink.next(1);
+  refuse = true;
+  const retried = new Promise<number>((resolve) => (savedAgain = resolve));
+  c.ack([1]);
+  await assert.rejects(consumers.saved(c), (e: unknown) => e instanceof MeshError && e.code === 'MG_ERR_STREAM_IO');
+  assert.equal(await retried, 1);
+  assert.deepEqual(
+    (await store.consumerPositions().load()).map((p) => [p.name, p.floor]),
+    [['flaky', 1]],
+  );
 });
