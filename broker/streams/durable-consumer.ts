@@ -279,6 +279,7 @@ export class DurableConsumer {
     this.#again = false;
     for (const b of this.#bindings) b.queued = 0;
     const now = this.#now();
+    const deliveredBefore = this.#delivered;
     this.#expire(now);
     let progressed = true;
     let pages = 0;
@@ -374,6 +375,8 @@ export class DurableConsumer {
     }
     this.#arm();
     if (this.#again) this.wake();
+    // Saved too (coalesced with the acks' saves), so that after a node restart what went out unacked is marked redelivered.
+    if (this.#delivered > deliveredBefore) this.#hooks.changed();
   }
 
   #send(b: ConsumerBinding, offset: number, event: MeshEvent, count: number, now: number): void {

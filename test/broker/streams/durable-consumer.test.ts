@@ -214,8 +214,9 @@ test('in process: a position the store refuses to save is reported to the ack wa
   const sink = recorder();
   c.attach(sink);
   await sink.next(1);
+  await consumers.saved(c); // the delivery's own save (what went out) is done
   refuse = true;
-  const retried = new Promise<number>((resolve) => (savedAgain = resolve));
+  const retried = new Promise<number>((resolve) => (savedAgain = (floor) => floor === 1 && resolve(floor)));
   c.ack([1]);
   await assert.rejects(consumers.saved(c), (e: unknown) => e instanceof MeshError && e.code === 'MG_ERR_STREAM_IO');
   assert.equal(await retried, 1);
