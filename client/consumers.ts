@@ -54,8 +54,8 @@ export interface ConsumerHandle {
   readonly epoch: string;
   /** The consumer's ack floor when bound (every offset at or below it was acked). */
   readonly ackFloor: number;
-  /** Stops handling deliveries (the node's binding ends with the connection). */
-  stop(): void;
+  /** Ends the binding: no more deliveries; what was in flight and not acked goes to the consumer's next client. */
+  stop(): Promise<void>;
 }
 
 interface ConsumerEntry {
@@ -108,8 +108,15 @@ export class ConsumerTable {
       consumer,
       epoch: String(reply.epoch),
       ackFloor: Number(reply.ackFloor),
-      stop: () => {
-        if (this.#entries.get(k) === entry) this.#entries.delete(k);
+      stop: async () => {
+        if (this.#entries.get(k) !== entry) return;
+        this.#entries.delete(k);
+        try {
+          await this.#request({ op: 'unconsume', stream, consumer }, true);
+        } catch (err) {
+          // Not bound (the connection went meanwhile): the goal is reached.
+          if (!(err instanceof MeshgateError && (err.code === 'MG_ERR_CONSUMER_UNKNOWN' || err.code === 'MG_ERR_CLIENT_DISCONNECTED'))) throw err;
+        }
       },
     };
   }

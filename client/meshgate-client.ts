@@ -19,7 +19,10 @@
  * `sub` for every active subscription, then every request still without
  * a reply, in order. Re-sending a publish is safe: its CloudEvent keeps
  * its `id`, and the mesh deduplicates by (source, id), acking the
- * duplicate, so a retried publish is delivered once.
+ * duplicate, so a retried publish is delivered once. Durable consumers
+ * are bound again (`consume`) with the subscriptions; their acks and naks
+ * are never re-sent on a later connection (the node hands a closed
+ * connection's deliveries out again instead).
  */
 import { type ConsumeOptions, type ConsumerHandle, type ConsumerHandler, ConsumerTable } from './consumers.js';
 import { Emitter } from './emitter.js';

@@ -10,13 +10,15 @@ const DEFAULT_URL = DEFAULT_API_URL;
 const USAGE = `meshgate stream add NAME --filter F [--filter F]... [--max-age 24h] [--max-bytes N] [--max-events N] [--url U]
        meshgate stream ls [--url U] [--json]
        meshgate stream info NAME [--url U] [--json]
-       meshgate stream rm NAME [--url U]
+       meshgate stream rm NAME [--consumer C] [--url U]
 
   add      create stream NAME keeping the events of the filters (kept across
            restarts); an existing stream with the same settings is left as is
   ls       one line per stream: events, first and last offset, bytes, filters
-  info     first, last, events, bytes, epoch and settings of NAME
-  rm       remove NAME and its events
+  info     first, last, events, bytes, epoch and settings of NAME, and its
+           durable consumers: ack floor, in flight, lag (last - ack floor)
+  rm       remove NAME and its events; with --consumer, only that durable
+           consumer of NAME (and its stored position)
 
   --filter F      topic filter (NATS style: orders.>, sensors.*.temp); repeatable
   --max-age D     drop events older than D: ms, or 90s, 15m, 24h, 7d (default: keep)
@@ -24,6 +26,7 @@ const USAGE = `meshgate stream add NAME --filter F [--filter F]... [--max-age 24
   --max-events N  keep at most N events (default: no limit)
   --url U         the node (http(s):// or its ws(s):// URL; default ${DEFAULT_URL};
                   env MESHGATE_URL)
+  --consumer C    rm: the durable consumer to remove
   --json          ls, info: print JSON`;
 
 type ParsedValues = ReturnType<typeof parseArgs>['values'];
@@ -39,6 +42,7 @@ export const STREAM_COMMAND = {
     'max-events': { type: 'string' },
     url: { type: 'string' },
     json: { type: 'boolean' },
+    consumer: { type: 'string' },
   } satisfies NonNullable<ParseArgsConfig['options']>,
   async run(v: ParsedValues, positionals: string[]): Promise<number> {
     const [sub, name] = positionals;
@@ -108,12 +112,20 @@ export const STREAM_COMMAND = {
             `  bytes    ${String(answer.bytes)}\n` +
             `  epoch    ${String(answer.epoch)}\n` +
             `  filters  ${(c.filters as string[]).join(' ')}\n` +
-            `  limits   maxAge ${String(c.maxAge)} ms, maxBytes ${String(c.maxBytes)}, maxEvents ${String(c.maxEvents)} (0: none)\n`,
+            `  limits   maxAge ${String(c.maxAge)} ms, maxBytes ${String(c.maxBytes)}, maxEvents ${String(c.maxEvents)} (0: none)\n` +
+            consumerLines((answer.consumers as Array<Record<string, unknown>> | undefined) ?? []),
         );
         return 0;
       }
       case 'rm': {
         if (name === undefined) return usage('rm needs NAME');
+        const consumer = v.consumer as string | undefined;
+        if (consumer !== undefined) {
+          const [status, answer] = await callJson('DELETE', `${base}/${encodeURIComponent(name)}/consumers/${encodeURIComponent(consumer)}`);
+          if (status !== 204) return printRefusal(answer);
+          process.stdout.write(`removed consumer ${consumer} of stream ${name}\n`);
+          return 0;
+        }
         const [status, answer] = await callJson('DELETE', `${base}/${encodeURIComponent(name)}`);
         if (status !== 204) return printRefusal(answer);
         process.stdout.write(`removed stream ${name}\n`);
@@ -124,6 +136,27 @@ export const STREAM_COMMAND = {
     }
   },
 };
+
+/** The consumers part of `stream info`: a count, then one row each. */
+function consumerLines(consumers: Array<Record<string, unknown>>): string {
+  if (consumers.length === 0) return '  consumers none\n';
+  const cols = ['name', 'filter', 'ack floor', 'in flight', 'lag', 'bound'];
+  const cells = consumers.map((c) => [
+    String(c.name),
+    c.filter === null ? '(all)' : String(c.filter),
+    String(c.ackFloor),
+    String(c.inFlight),
+    String(c.lag),
+    String(c.bound),
+  ]);
+  const widths = cols.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]!.length)));
+  const line = (cs: string[]) =>
+    `    ${cs
+      .map((x, i) => x.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd()}\n`;
+  return `  consumers ${consumers.length}\n${line(cols)}${cells.map(line).join('')}`;
+}
 
 function usage(message: string): number {
   process.stderr.write(`meshgate stream: ${message}\n\nUsage: ${USAGE}\n`);

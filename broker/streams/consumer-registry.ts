@@ -57,6 +57,9 @@ interface Entry {
   readonly unlisten: () => void;
 }
 
+/** Wait before saving a position again after the store refused it. */
+const SAVE_RETRY_MS = 1000;
+
 const registries = new WeakMap<StreamManager, ConsumerRegistry>();
 
 /** The one consumer registry of a StreamManager (created on first use; loads saved positions once the store is open). */
@@ -78,7 +81,12 @@ export class ConsumerRegistry {
   constructor(streams: StreamManager) {
     this.#streams = streams;
     streams.onRemoved((name) => {
-      for (const e of [...this.#entries.values()]) if (e.consumer.stream === name) void this.remove(name, e.consumer.name).catch(() => {});
+      // At once: nothing may deliver from a stream that is gone; the stored positions follow.
+      for (const e of [...this.#entries.values()]) {
+        if (e.consumer.stream !== name) continue;
+        this.#drop(e);
+        void this.#positions?.remove(name, e.consumer.name).catch(() => {});
+      }
     });
     streams.onClosing(() => this.close());
   }
@@ -182,10 +190,7 @@ export class ConsumerRegistry {
     const key = positionKey(stream, name);
     const e = this.#entries.get(key);
     if (e === undefined) return false;
-    this.#entries.delete(key);
-    e.consumer.stop();
-    e.unlisten();
-    e.lag.set(0);
+    this.#drop(e);
     await e.saving?.catch(() => {});
     await this.#positions!.remove(stream, name);
     return true;
@@ -199,6 +204,14 @@ export class ConsumerRegistry {
     for (const e of this.#entries.values()) e.consumer.stop();
     // Saves coalesced while the store was busy still go out, then the store may close.
     await Promise.all([...this.#entries.values()].map((e) => this.#flushSave(e)));
+  }
+
+  /** Stops a consumer and forgets it here (its stored position is the caller's to remove). */
+  #drop(e: Entry): void {
+    this.#entries.delete(positionKey(e.consumer.stream, e.consumer.name));
+    e.consumer.stop();
+    e.unlisten();
+    e.lag.set(0);
   }
 
   #add(p: ConsumerPosition): Entry {
@@ -269,8 +282,9 @@ export class ConsumerRegistry {
           await this.#positions!.save(e.consumer.position());
           for (const w of waiters) w.resolve();
         } catch (err) {
-          // The position stays in memory; the next ack saves it again.
+          // The position stays in memory and is saved again: with the next ack, or after a second without one.
           for (const w of [...waiters, ...e.waiters.splice(0)]) w.reject(err as Error);
+          if (!this.#closed) setTimeout(() => this.#entries.get(positionKey(e.consumer.stream, e.consumer.name)) === e && this.#save(e), SAVE_RETRY_MS).unref();
           break;
         }
       }

@@ -132,6 +132,8 @@ export class DurableConsumer {
   #bindings: ConsumerBinding[] = [];
   #rr = 0;
   #scheduled = false;
+  /** A step stopped at a sink's per-step share, not at its transport's backlog: read on next turn (a backlog waits for the drain). */
+  #again = false;
   #fetching = false;
   #timer: NodeJS.Timeout | null = null;
   #timerAt = Infinity;
@@ -266,14 +268,18 @@ export class DurableConsumer {
         this.#rr = (this.#rr + i + 1) % n;
         return b;
       }
+      // Full only with what this step queued: the transport takes it on its flush, then this step's successor goes on.
+      if (b.sink.bufferedBytes <= low) this.#again = true;
     }
     return null;
   }
 
   #step(): void {
     if (this.#stopped) return;
+    this.#again = false;
     for (const b of this.#bindings) b.queued = 0;
     const now = this.#now();
+    const deliveredBefore = this.#delivered;
     this.#expire(now);
     let progressed = true;
     let pages = 0;
@@ -320,7 +326,9 @@ export class DurableConsumer {
       }
       if (this.#inFlight.size + this.#due.size >= this.config.maxInFlight) break;
       if (this.#cursor - this.#window.floor >= MAX_SPAN) break;
-      const want = Math.min(PAGE, this.config.maxInFlight - this.#inFlight.size - this.#due.size);
+      // Unfiltered, every entry read is a delivery: read no more than can go out. Filtered, misses are skipped a page at a time.
+      const room = this.config.maxInFlight - this.#inFlight.size - this.#due.size;
+      const want = this.config.filter === null ? Math.min(PAGE, room) : PAGE;
       const r = this.#source.read(this.stream, this.#cursor, want, this.epoch);
       if (!r.ok) {
         if (r.reason === 'pruned') {
@@ -366,6 +374,9 @@ export class DurableConsumer {
       if (this.#cursor > before) progressed = true; // a page of misses or acked offsets: read on
     }
     this.#arm();
+    if (this.#again) this.wake();
+    // Saved too (coalesced with the acks' saves), so that after a node restart what went out unacked is marked redelivered.
+    if (this.#delivered > deliveredBefore) this.#hooks.changed();
   }
 
   #send(b: ConsumerBinding, offset: number, event: MeshEvent, count: number, now: number): void {
@@ -396,7 +407,9 @@ export class DurableConsumer {
     let at = Infinity;
     const first = this.#inFlight.values().next();
     if (!first.done) at = first.value.deadline;
-    for (const d of this.#due.values()) if (d.at < at) at = d.at;
+    // Only future naks: one due now waits for a sink with room, whose attach, drain or ack wakes the consumer (a timer would spin).
+    const now = this.#now();
+    for (const d of this.#due.values()) if (d.at > now && d.at < at) at = d.at;
     if (at === this.#timerAt && this.#timer !== null) return;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;

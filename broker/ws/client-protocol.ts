@@ -32,6 +32,7 @@ import type { StreamStart } from '../streams/mod.js';
  *                         {topic, stream, consumer, offset, delivery, redelivered, event}
  *   {op:"ack", stream, consumer, offsets:[...], ref?}  (ok once the position is durable)
  *   {op:"nak", stream, consumer, offset, delay?, ref?}
+ *   {op:"unconsume", stream, consumer, ref?}  (ends this connection's binding; its in-flight deliveries go out again)
  * A request with `ref` is always answered (ok, pong or err); without one,
  * only failures are reported. `event` is a structured-mode CloudEvent.
  * `reasons` ([{path, message}], MG_ERR_EVENT_SCHEMA only) names each JSON
@@ -78,7 +79,8 @@ export type ClientRequest =
   | { readonly op: 'ping'; readonly ref?: Ref }
   | { readonly op: 'consume'; readonly stream: string; readonly consumer: string; readonly options: ConsumeOptions; readonly ref?: Ref }
   | { readonly op: 'ack'; readonly stream: string; readonly consumer: string; readonly offsets: readonly number[]; readonly ref?: Ref }
-  | { readonly op: 'nak'; readonly stream: string; readonly consumer: string; readonly offset: number; readonly delay: number; readonly ref?: Ref };
+  | { readonly op: 'nak'; readonly stream: string; readonly consumer: string; readonly offset: number; readonly delay: number; readonly ref?: Ref }
+  | { readonly op: 'unconsume'; readonly stream: string; readonly consumer: string; readonly ref?: Ref };
 
 export type DecodedRequest =
   | { readonly ok: true; readonly request: ClientRequest }
@@ -352,12 +354,13 @@ function toRequest(frame: unknown, decoders: EventDecoders): DecodedRequest {
     case 'consume':
     case 'ack':
     case 'nak':
+    case 'unconsume':
       return consumerRequest(f, r);
     default:
       return {
         ok: false,
         code: 'MG_ERR_FRAME_UNKNOWN_OP',
-        message: `unknown op ${JSON.stringify(f.op)}; use sub, unsub, pub, pubs, ping, consume, ack or nak`,
+        message: `unknown op ${JSON.stringify(f.op)}; use sub, unsub, pub, pubs, ping, consume, ack, nak or unconsume`,
         ref: r,
       };
   }
@@ -380,12 +383,13 @@ function streamStart(from: unknown): StreamStart | null {
 
 const isOffset = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
 
-/** `consume`, `ack`, `nak`: the frame's shape only; names and options are the consumer registry's to check. */
+/** `consume`, `ack`, `nak`, `unconsume`: the frame's shape only; names and options are the consumer registry's to check. */
 function consumerRequest(f: Record<string, unknown>, r: Ref | undefined): DecodedRequest {
-  const op = f.op as 'consume' | 'ack' | 'nak';
+  const op = f.op as 'consume' | 'ack' | 'nak' | 'unconsume';
   if (typeof f.stream !== 'string' || f.stream === '') return malformed(`${op} needs a stream name`, r);
   if (typeof f.consumer !== 'string' || f.consumer === '') return malformed(`${op} needs a consumer name`, r);
   const base = { stream: f.stream, consumer: f.consumer, ref: r };
+  if (op === 'unconsume') return { ok: true, request: { op, ...base } };
   if (op === 'ack') {
     const offsets = f.offsets ?? (f.offset === undefined ? undefined : [f.offset]);
     if (!Array.isArray(offsets) || offsets.length === 0 || offsets.length > MAX_ACK_OFFSETS || !offsets.every(isOffset))

@@ -140,6 +140,7 @@ async function consumerKilledTwice(t: TestContext, mode: 'once' | 'at-least-once
 
 test('a consumer process applying then acking each event before the next, SIGKILLed twice mid-stream of 5,000: 0 lost, 0 applied twice, 0 out of order', async (t) => {
   const r = await consumerKilledTwice(t, 'once', 1);
+  t.diagnostic(`once: ${JSON.stringify(r)}`);
   assert.equal(r.lost, 0);
   assert.equal(r.duplicated, 0);
   assert.equal(r.reordered, 0);
@@ -149,6 +150,7 @@ test('a consumer process applying then acking each event before the next, SIGKIL
 
 test('an at-least-once consumer process (100 in flight, acks not awaited), SIGKILLed twice: 0 lost; what is applied twice is at most what was in flight at the kills', async (t) => {
   const r = await consumerKilledTwice(t, 'at-least-once', 100);
+  t.diagnostic(`at-least-once: ${JSON.stringify(r)}`);
   assert.equal(r.lost, 0);
   assert.ok(r.duplicated <= 2 * 100, `duplicated ${r.duplicated}`);
   assert.ok(r.reordered <= r.duplicated, `reordered ${r.reordered} > duplicated ${r.duplicated}: only a redelivery comes out of order`);
@@ -181,6 +183,7 @@ for (const engine of ['lmdb', 'jetstream'] as const) {
     const info = await consumerInfo(node.httpUrl, 'c');
     assert.deepEqual([info.ackFloor, info.inFlight, info.lag], [TOTAL, 0, 0]);
     const r = tally(log);
+    t.diagnostic(`${engine} node kill -9: stored floor before ${storedBeforeKill}, after restart ${after.ackFloor}; ${JSON.stringify(r)}`);
     assert.deepEqual([r.lost, r.duplicated, r.reordered], [0, 0, 0]);
     // What the node redelivered is what it had not stored: acks after the last stored one, and the one in flight.
     assert.ok(r.redelivered <= 3, `redelivered ${r.redelivered}`);

@@ -12,6 +12,7 @@ import { handlePing } from './ping.js';
 import { handlePub } from './pub.js';
 import { handlePubs } from './pubs.js';
 import { handleSub } from './sub.js';
+import { handleUnconsume } from './unconsume.js';
 import { handleUnsub } from './unsub.js';
 
 const HANDLERS = {
@@ -23,6 +24,7 @@ const HANDLERS = {
   consume: handleConsume,
   ack: handleAck,
   nak: handleNak,
+  unconsume: handleUnconsume,
 } satisfies { readonly [K in ClientRequest['op']]: OpHandler<K> };
 
 /** Runs the handler of the request's op. */

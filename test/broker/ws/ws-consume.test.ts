@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { tokenFor } from '../../client/jwt.js';
 import { ce, type FrameClient, openClient, startTestNode } from '../../helpers/node.js';
 import { testTmpDir } from '../../helpers/tmp.js';
 
@@ -160,4 +161,117 @@ test('a consumer with a filter gets only its part of the stream; the rest counts
     [3, 4],
   );
   assert.equal((await client.request({ op: 'ack', stream: 'orders', consumer: 'eu', offsets: [3, 4] })).ackFloor, 4);
+});
+
+test('consume needs full read rights on what the consumer delivers: none or partial is MG_ERR_AUTH_FORBIDDEN and creates nothing', async (t) => {
+  const secret = 'consume-auth-secret-0123456789';
+  const node = await startTestNode(t, {
+    auth: { jwt: { secret, clockSkewSec: 0 } },
+    storage: { dir: testTmpDir(t, 'consume-auth') },
+    streams: [{ name: 'orders', filters: ['orders.>'] }],
+  });
+  const as = (sub: string[]) => openClient(t, `${node.wsUrl}?token=${tokenFor(secret, { pub: ['orders.>'], sub })}`);
+  const none = await as(['payments.>']);
+  assert.equal((await none.request({ op: 'consume', stream: 'orders', consumer: 'a' })).code, 'MG_ERR_AUTH_FORBIDDEN');
+  const partial = await as(['orders.eu.>']);
+  assert.equal((await partial.request({ op: 'consume', stream: 'orders', consumer: 'a' })).code, 'MG_ERR_AUTH_FORBIDDEN');
+  // Its own part of the stream is fine, as a filtered consumer.
+  assert.equal((await partial.request({ op: 'consume', stream: 'orders', consumer: 'eu', filter: 'orders.eu.>' })).op, 'ok');
+  const info = (await (await fetch(`${node.httpUrl}/v1/streams/orders`)).json()) as { consumers: Frame[] };
+  assert.deepEqual(
+    info.consumers.map((c) => [c.name, c.filter]),
+    [['eu', 'orders.eu.>']],
+  );
+  // Bound by name without a filter, an existing filtered consumer is checked against its own filter.
+  const full = await as(['orders.>']);
+  assert.equal((await full.request({ op: 'consume', stream: 'orders', consumer: 'eu' })).op, 'ok');
+  const other = await as(['orders.us.>']);
+  assert.equal((await other.request({ op: 'consume', stream: 'orders', consumer: 'eu' })).code, 'MG_ERR_AUTH_FORBIDDEN');
+});
+
+test('a consumer far behind a client that does not read stops at the session buffer limit, not at maxInFlight, and is not closed as slow', async (t) => {
+  const LIMIT = 256 * 1024;
+  const node = await startTestNode(t, {
+    storage: { dir: testTmpDir(t, 'consume-bp') },
+    streams: [{ name: 'orders', filters: ['orders.>'] }],
+    limits: { maxBufferedBytes: LIMIT },
+  });
+  const pub = await openClient(t, node.wsUrl);
+  const big = 'x'.repeat(4096);
+  const TOTAL = 4000; // 16 MB: far more than the socket limit and loopback buffers
+  for (let b = 0; b < TOTAL / 100; b++) {
+    const items = Array.from({ length: 100 }, (_, k) => ({ topic: 'orders.a', event: ce(`e${b * 100 + k}`, { datacontenttype: 'text/plain', data: big }) }));
+    assert.equal((await pub.request({ op: 'pubs', items })).op, 'ok');
+  }
+  const sub = await openClient(t, node.wsUrl);
+  let n = 0;
+  let all: (() => void) | null = null;
+  sub.onEvent = () => {
+    if (++n === TOTAL) all?.();
+  };
+  const tcp = (sub.socket as unknown as { _socket: import('node:net').Socket })._socket;
+  tcp.pause();
+  sub.send({ op: 'consume', stream: 'orders', consumer: 'bp', start: 'first', maxInFlight: 100_000 });
+  const inFlight = async () => ((await (await fetch(`${node.httpUrl}/v1/streams/orders`)).json()) as { consumers: Frame[] }).consumers[0]?.inFlight as number;
+  // Until the consumer stops handing out (bounded polling: its state is only visible over HTTP).
+  let stable = 0;
+  let before = -1;
+  for (let i = 0; i < 500 && stable < 5; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    const now = (await inFlight()) ?? 0;
+    stable = now > 0 && now === before ? stable + 1 : 0;
+    before = now;
+  }
+  assert.ok(stable >= 5, `the consumer did not settle (in flight ${before})`);
+  assert.ok(before < TOTAL, `in flight ${before}: the buffer limit, not maxInFlight, must stop it`);
+  const snap = node.node.metrics.snapshot();
+  assert.ok((snap.meshgate_buffered_bytes as number) <= LIMIT, `buffered ${String(snap.meshgate_buffered_bytes)} bytes, over the socket limit`);
+  assert.equal((snap.meshgate_slow_consumer_closes_total as Record<string, number>)['limit=socket'], 0, 'not closed as slow');
+  tcp.resume();
+  const done = new Promise<void>((resolve) => (all = resolve));
+  const outcome = await Promise.race([n >= TOTAL ? Promise.resolve() : done, sub.closed]);
+  assert.equal(outcome, undefined, `closed after ${n} events: ${JSON.stringify(outcome)}`);
+  assert.equal(n, TOTAL);
+});
+
+test('meshgate.v1.cbor carries the same consumer items: offset, consumer, delivery and redelivered beside topic, stream and event', async (t) => {
+  const node = await nodeWithStream(t, 'memory');
+  const client = await openClient(t, node.wsUrl, 'cbor');
+  await publish(client, 0, 1);
+  await client.request({ op: 'consume', stream: 'orders', consumer: 'bin', start: 'first', ackWaitMs: 100 });
+  await waitDeliveries(client, 2);
+  const [a, b] = deliveries(client);
+  assert.deepEqual(
+    [a, b].map((d) => [d!.topic, d!.stream, d!.consumer, d!.offset, d!.delivery, d!.redelivered, (d!.event as Frame).id]),
+    [
+      ['orders.eu.x', 'orders', 'bin', 1, 1, false, 'e0'],
+      ['orders.eu.x', 'orders', 'bin', 1, 2, true, 'e0'],
+    ],
+  );
+  assert.equal((await client.request({ op: 'ack', stream: 'orders', consumer: 'bin', offset: 1 })).ackFloor, 1);
+});
+
+test('unconsume ends a binding: nothing more comes on it, acks are refused, and its unacked deliveries go to the next binding', async (t) => {
+  const node = await nodeWithStream(t, 'memory');
+  const a = await openClient(t, node.wsUrl);
+  await publish(a, 0, 2);
+  await a.request({ op: 'consume', stream: 'orders', consumer: 'u', start: 'first' });
+  await waitDeliveries(a, 2);
+  await a.request({ op: 'ack', stream: 'orders', consumer: 'u', offsets: [1] });
+  assert.equal((await a.request({ op: 'unconsume', stream: 'orders', consumer: 'u' })).op, 'ok');
+  assert.equal((await a.request({ op: 'ack', stream: 'orders', consumer: 'u', offsets: [2] })).code, 'MG_ERR_CONSUMER_UNKNOWN');
+  assert.equal((await a.request({ op: 'unconsume', stream: 'orders', consumer: 'u' })).code, 'MG_ERR_CONSUMER_UNKNOWN');
+  await publish(a, 2, 1);
+  const b = await openClient(t, node.wsUrl);
+  await b.request({ op: 'consume', stream: 'orders', consumer: 'u' });
+  await waitDeliveries(b, 2);
+  await a.request({ op: 'ping' });
+  assert.equal(deliveries(a).length, 2, 'nothing more on the ended binding');
+  assert.deepEqual(
+    deliveries(b).map((d) => [d.offset, d.redelivered]),
+    [
+      [2, true],
+      [3, false],
+    ],
+  );
 });
