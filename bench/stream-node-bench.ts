@@ -12,6 +12,9 @@
  *                   Anchor: js.publish with the same window of PubAcks.
  *   replay          a fresh subscriber reads every stored event from
  *                   `first`. Anchor: an ordered consumer from the start.
+ *   consumer        a durable consumer reads them all, acking each frame's
+ *                   offsets, at most 1000 unacked. Anchor: a JetStream
+ *                   durable consumer, explicit acks, max_ack_pending 1000.
  *   resume          a live subscriber is away for 2 s while events go on
  *                   at RATE/s: time from subscribing again (from its last
  *                   offset + 1) to holding everything published meanwhile.
@@ -23,7 +26,7 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { Encoder } from 'cbor-x';
-import { connect, DeliverPolicy, type JetStreamClient, type NatsConnection } from 'nats';
+import { AckPolicy, connect, DeliverPolicy, type JetStreamClient, type NatsConnection } from 'nats';
 import WebSocket from 'ws';
 import { CBOR_OPTIONS } from '../broker/event/mod.js';
 import { startNatsServer } from '../test/helpers/brokers.js';
@@ -83,16 +86,20 @@ class StreamClient {
   lastOffset = 0;
   received = 0;
   onItem?: () => void;
+  /** Each delivered frame's items (a durable consumer acks them). */
+  onFrame?: (items: ReadonlyArray<{ offset?: number }>) => void;
 
   private constructor(ws: WebSocket) {
     this.#ws = ws;
     ws.on('message', (raw: Buffer) => {
       const f = cbor.decode(raw) as Record<string, unknown>;
       if (f.op === 'events') {
-        for (const item of f.events as Array<{ offset?: number }>) {
+        const items = f.events as Array<{ offset?: number }>;
+        for (const item of items) {
           this.received++;
           if (item.offset !== undefined && item.offset > this.lastOffset) this.lastOffset = item.offset;
         }
+        this.onFrame?.(items);
         this.onItem?.();
         return;
       }
@@ -125,6 +132,11 @@ class StreamClient {
     for (let i = 0; i < n; i++)
       items.push({ topic, event: { specversion: '1.0', id: String(++this.#seq), source: this.#source, type: 'bench', data: PAYLOAD } });
     await this.request({ op: 'pubs', items });
+  }
+
+  /** Sends a frame with no answer wanted. */
+  send(frame: Record<string, unknown>): void {
+    this.#ws.send(cbor.encode(frame));
   }
 
   /** Resolves once `done()` holds, checked after each delivered frame. */
@@ -178,6 +190,19 @@ async function meshgateRows(): Promise<NamedBenchResult[]> {
       await reader.until(() => reader.received >= total);
       rows.push(row('meshgate replay from first', { events: total, ms: performance.now() - t0, serverCpuUs: cpuDelta(cpu0, processCpu(pid)).totalUs }));
       reader.close();
+
+      // A durable consumer reading the same entries, acking each delivered frame's offsets (up to maxInFlight outstanding).
+      const consumer = await StreamClient.open(node.wsUrl);
+      consumer.onFrame = (items) => {
+        const offsets = items.map((i) => i.offset!);
+        consumer.send({ op: 'ack', stream: 'bench', consumer: 'bench', offsets });
+      };
+      const c0 = processCpu(pid);
+      const ct0 = performance.now();
+      await consumer.request({ op: 'consume', stream: 'bench', consumer: 'bench', start: 'first', maxInFlight: 1000 });
+      await consumer.until(() => consumer.received >= total);
+      rows.push(row('meshgate durable consumer, acks', { events: total, ms: performance.now() - ct0, serverCpuUs: cpuDelta(c0, processCpu(pid)).totalUs }));
+      consumer.close();
 
       rows.push(await meshgateResume(node.wsUrl, pub, node.port));
       pub.close();
@@ -247,6 +272,20 @@ async function jetStreamRows(): Promise<NamedBenchResult[]> {
     rows.push(
       row('jetstream ordered consumer from first', { events: total, ms: performance.now() - t0, serverCpuUs: cpuDelta(cpu0, processCpu(nats.pid)).totalUs }),
     );
+
+    // A durable consumer with explicit acks, pulled in batches of 500 (a long-lived consume() stalled under load here).
+    await jsm.consumers.add('bench', { durable_name: 'bench', ack_policy: AckPolicy.Explicit, max_ack_pending: 1000 });
+    const durable = await js.consumers.get('bench', 'bench');
+    const d0 = processCpu(nats.pid);
+    const dt0 = performance.now();
+    let acked = 0;
+    while (acked < total) {
+      for await (const m of await durable.fetch({ max_messages: 500, expires: 2000 })) {
+        m.ack();
+        acked++;
+      }
+    }
+    rows.push(row('jetstream durable consumer, acks', { events: total, ms: performance.now() - dt0, serverCpuUs: cpuDelta(d0, processCpu(nats.pid)).totalUs }));
 
     // Resume: live from the end, away 2 s, then from the last sequence seen + 1.
     const startSeq = (await jsm.streams.info('bench')).state.last_seq + 1;
