@@ -37,9 +37,12 @@ interface Refused {
  *
  * Own changes: a change captured from this very target (its `source` is the
  * target's URI, when source and sink share a database in a both-ways set-up)
- * is already in its rows. Only its version is recorded, unless a change
- * from elsewhere was written over the row since: then its row is written
- * back, as last writer.
+ * is already in its rows. Only its version is recorded, unless the sink
+ * ever wrote that row (a change from elsewhere): then the row may hold the
+ * sink's older write, and the own change is written back, as last writer.
+ * This is sound because source and sink share the node's clock: a local
+ * write committed after the sink applied a change is captured after the
+ * node saw that change, so its mghlc is the newer one.
  */
 export class PgSink {
   readonly spec: PgSinkSpec;

@@ -196,8 +196,8 @@ test('last writer wins by (mghlc, mgorigin): an older change is a conflict, an e
     assert.equal(await apply(change('u', '00000000000350000', 'b', 'resurrect?')), 'conflict');
     assert.equal(await apply(change('u', '00000000000390000', 'a', 'own older')), 'duplicate', "older than its own writer's later change: a redelivery");
     assert.equal(await value(), null, 'the tombstone keeps the row deleted');
-    const tomb = (await db.query('SELECT hlc, origin, deleted FROM meshgate_row_version')).rows;
-    assert.deepEqual(tomb, [{ hlc: '00000000000400000', origin: 'a', deleted: true }]);
+    const tomb = (await db.query('SELECT hlc, origin, deleted, written FROM meshgate_row_version')).rows;
+    assert.deepEqual(tomb, [{ hlc: '00000000000400000', origin: 'a', deleted: true, written: true }]);
     assert.equal(await apply(change('c', '00000000000500000', 'b', 'reborn')), 'applied');
     assert.equal(await value(), 'reborn');
   } finally {
