@@ -111,9 +111,22 @@ test('(a) source on A, sink on B: B killed with -9 and restarted mid-stream, the
   const want = await table(east, src);
   await until('the target equals the source', async () => (await table(west, dst)) === want, 60_000).catch(async (err) => {
     const have = new Map((await table(west, dst)).split(',').map((r) => [r.split(':')[0], r]));
-    const diff = want.split(',').filter((r) => have.get(r.split(':')[0]) !== r).slice(0, 10);
+    const diff = want
+      .split(',')
+      .filter((r) => have.get(r.split(':')[0]) !== r)
+      .slice(0, 10);
     const extra = [...have.keys()].filter((k) => !want.split(',').some((r) => r.startsWith(`${k}:`))).slice(0, 10);
-    throw new Error(`${(err as Error).message}: sink ${JSON.stringify(await bridge(b, 'apply'))} differ ${diff} extra ${extra} changes ${changes} source ${JSON.stringify(await bridge(a, 'capture'))} streamB ${JSON.stringify(await b.json('/v1/streams'))} A metrics:\n${(await (await fetch(`${a.httpUrl}/metrics`)).text()).split('\n').filter((l) => /undeliver|unwanted|peer_|dedup|withdrawn/.test(l) && !l.startsWith('#')).join('\n')}\nB metrics:\n${(await (await fetch(`${b.httpUrl}/metrics`)).text()).split('\n').filter((l) => /undeliver|unwanted|peer_|dedup|withdrawn|stream/.test(l) && !l.startsWith('#')).join('\n')}`);
+    throw new Error(
+      `${(err as Error).message}: sink ${JSON.stringify(await bridge(b, 'apply'))} differ ${diff} extra ${extra} changes ${changes} source ${JSON.stringify(await bridge(a, 'capture'))} streamB ${JSON.stringify(await b.json('/v1/streams'))} A metrics:\n${(
+        await (await fetch(`${a.httpUrl}/metrics`)).text()
+      )
+        .split('\n')
+        .filter((l) => /undeliver|unwanted|peer_|dedup|withdrawn/.test(l) && !l.startsWith('#'))
+        .join('\n')}\nB metrics:\n${(await (await fetch(`${b.httpUrl}/metrics`)).text())
+        .split('\n')
+        .filter((l) => /undeliver|unwanted|peer_|dedup|withdrawn|stream/.test(l) && !l.startsWith('#'))
+        .join('\n')}`,
+    );
   });
   await until('B has nothing left to apply', async () => (await bridge(b, 'apply')).behind === 0, 30_000);
   assert.equal(await table(west, dst), want, 'row for row');
