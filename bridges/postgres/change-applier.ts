@@ -183,7 +183,7 @@ export class ChangeApplier {
     // Own changes: the row is as the target's own writes left it, unless the sink ever wrote
     // it (a change from elsewhere, or an own row written back over one): from then on, the
     // row in the target may be an older write of the sink's, so every newer change is written.
-    const write = !own || (had !== undefined && had.written);
+    const write = !own || had?.written === true;
     if (write) {
       if (row === null) await this.#delete(db, t, pk);
       else await this.#upsert(db, t, row);
