@@ -136,6 +136,8 @@ test('(a) source on A, sink on B: B killed with -9 and restarted mid-stream, the
   t.diagnostic(`after the restart: applied ${sink.applied}, skipped as duplicates ${sink.duplicates}, conflicts ${sink.conflicts}`);
   assert.equal(sink.conflicts, 0, 'one writer: no conflicts');
   assert.equal(sink.deadLettered, 0);
+  // Stopped before the after-hooks remove their directories (a running source writes its checkpoint there).
+  await Promise.all([a.stop(), b.stop()]);
 });
 
 test('(b) both ways: concurrent updates of the same rows on both sides converge, and no change loops', async (t) => {
@@ -203,4 +205,5 @@ test('(b) both ways: concurrent updates of the same rows on both sides converge,
   assert.equal(handled(sinkA), expected, 'no change reached a sink twice over');
   assert.equal(handled(sinkB), expected);
   assert.equal((sinkA.conflicts as number) + (sinkB.conflicts as number) > 0, true, 'the concurrent updates did conflict');
+  await Promise.all([a.stop(), b.stop()]);
 });

@@ -45,6 +45,7 @@ class Collector implements Subscriber {
   }
 }
 
+/** Tests close it at their end too: an earlier after-hook removes the directory, where a running source still writes its checkpoint. */
 async function startPair(t: TestContext, dir: string, bridges: Record<string, unknown>[], engine = 'memory'): Promise<RunningNode> {
   const config = resolveConfig({ node: { id: 'pg-node', region: 'test' }, listen: { host: '127.0.0.1', port: 0 } }, {
     storage: { dir, engine },
@@ -100,6 +101,7 @@ test('the target follows the source: inserts, updates, deletes, a renamed table 
     node.bridges!.status().some((s) => s.type === 'postgres-sink' && s.name === 'postgres-sink-0'),
     'in /v1/bridges',
   );
+  await node.close();
 });
 
 test('a change the target refuses is dead-lettered with the database error, and the sink goes on', async (t) => {
@@ -127,6 +129,7 @@ test('a change the target refuses is dead-lettered with the database error, and 
   assert.equal(sinkOf(node).status().state, 'up');
   const metrics = node.node.metrics.render();
   assert.match(metrics, /meshgate_events_rejected_total\{code="MG_ERR_PG_APPLY_REFUSED"\} 1/);
+  await node.close();
 });
 
 test('redelivered changes are applied once: the whole stream read again finds every row at its version', async (t) => {
@@ -156,6 +159,7 @@ test('redelivered changes are applied once: the whole stream read again finds ev
   assert.equal(sinkOf(node).status().applied, 0);
   assert.deepEqual(await rows(dst, 'SELECT n::int FROM apply_count'), [{ n: changes }], 'no row written twice');
   assert.deepEqual(await rows(dst, 'SELECT * FROM orders ORDER BY id'), await rows(src, 'SELECT * FROM orders ORDER BY id'));
+  await node.close();
 });
 
 test('last writer wins by (mghlc, mgorigin): an older change is a conflict, an equal one a duplicate, and a tombstone keeps a row deleted', async () => {
@@ -236,4 +240,5 @@ test("the sink's transactions carry its replication origin, and a source on the 
   assert.equal(fromDst.status().captured, 1);
   assert.ok((fromDst.status().originSkipped as { transactions: number }).transactions >= 1);
   assert.equal(sourceOf(node).status().captured, 20);
+  await node.close();
 });
