@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, type TestContext, test } from 'node:test';
 import pg from 'pg';
 import { createBridges, type RunningBridges } from '../../../bridges/mod.js';
-import { ChangeApplier, type DecodedChange, resolvePgSink } from '../../../bridges/postgres/mod.js';
+import { ChangeApplier, type DecodedChange, resolvePgSink, SINK_TABLES_DDL } from '../../../bridges/postgres/mod.js';
 import { type ConfigLayer, resolveConfig } from '../../../broker/config/mod.js';
 import type { MeshEvent, Subscriber } from '../../../broker/mod.js';
 import { type RunningNode, startNode } from '../../../broker/node/internal.js';
@@ -126,9 +126,16 @@ test('a change the target refuses is dead-lettered with the database error, and 
   assert.match(body.reasons[0].message, /^MG_ERR_PG_APPLY_REFUSED: SQLSTATE 23514: .*orders_qty_check/);
   assert.deepEqual(body.event.data.after, { id: 2, qty: 5000 });
   assert.equal(sinkOf(node).status().deadLettered, 1);
+  // Something on the sink's topics that is no change event is dead-lettered too, and counted under the same code.
+  const stray: MeshEvent = { id: 'stray-1', source: 'test', type: 'other.thing', topic: 'db.public.orders.x', data: Buffer.from('{}'), attrs: {}, hops: [] };
+  assert.equal(node.node.ingest(stray, 'ws').ok, true);
+  await pgh.sql('INSERT INTO orders VALUES (4, 4)', [], src);
+  await until('the stray event dead-lettered and the next change applied', () => letters.all.length === 2 && sinkOf(node).status().applied === 4, 20_000);
+  assert.match(JSON.parse(Buffer.from(letters.all[1].data!).toString('utf8')).reasons[0].message, /not a change event: type "other.thing"/);
+  assert.equal(sinkOf(node).status().deadLettered, 2);
   assert.equal(sinkOf(node).status().state, 'up');
   const metrics = node.node.metrics.render();
-  assert.match(metrics, /meshgate_events_rejected_total\{code="MG_ERR_PG_APPLY_REFUSED"\} 1/);
+  assert.match(metrics, /meshgate_events_rejected_total\{code="MG_ERR_PG_APPLY_REFUSED"\} 2/);
   await node.close();
 });
 
@@ -168,7 +175,6 @@ test('last writer wins by (mghlc, mgorigin): an older change is a conflict, an e
   const db = new pg.Client({ connectionString: pgh.url(dst) });
   await db.connect();
   try {
-    const { SINK_TABLES_DDL } = await import('../../../bridges/postgres/change-applier.js');
     await db.query(SINK_TABLES_DDL);
     const change = (op: 'c' | 'u' | 'd', hlc: string, origin: string, v: string | null): DecodedChange => ({
       op,
