@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { MeshEvent, MeshNode, Metric, StreamManager } from '../../broker/mod.js';
+import { codedReason, type MeshEvent, type MeshNode, type Metric, type StreamManager } from '../../broker/mod.js';
 import { ApplyRefusal, ChangeApplier, type DecodedChange, decodeChange, isRefusal, SINK_TABLES_DDL } from './change-applier.js';
 import type { PgSinkSpec } from './sink-config.js';
 import type { ChangeBatch, ChangeFeed, FeedPosition } from './sink-feed.js';
@@ -213,7 +213,7 @@ export class PgSink {
     for (const r of refused) {
       this.#c.deadLettered.inc();
       this.#node.reject('MG_ERR_PG_APPLY_REFUSED', r.message);
-      this.#node.publishDeadLetter(r.event, [{ path: '', message: `MG_ERR_PG_APPLY_REFUSED: ${r.message}` }]);
+      this.#node.publishDeadLetter(r.event, [{ path: '', message: codedReason('MG_ERR_PG_APPLY_REFUSED', r.message) }]);
       this.#log(`bridge ${this.spec.name}: change ${r.event.id} of ${r.event.source} refused by the target (${r.message}); dead-lettered`);
     }
   }
