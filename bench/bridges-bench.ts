@@ -178,21 +178,12 @@ async function measure(open: (received: (i: number) => void) => Promise<Path>): 
   }
 }
 
-/**
- * `meshgate start --config` with the given bridges (and `extra` top-level
- * config: node, mesh, ...); resolves once every bridge is up. Streams live
- * in the node's own temporary directory.
- */
-export async function startNode(
-  bridges: unknown[],
-  extra: Record<string, unknown> = {},
-  port?: number,
-): Promise<{ child: ChildProcess; port: number; stop(): Promise<void> }> {
+/** `meshgate start --config` with the given bridges; resolves once every bridge is up. */
+async function startNode(bridges: unknown[]): Promise<{ child: ChildProcess; port: number; stop(): Promise<void> }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mg-bench-bridges-'));
-  port ??= await freePort();
+  const port = await freePort();
   const file = path.join(dir, 'node.json');
-  const config = { node: { id: NODE_ID, region: 'bench' }, listen: { host: '127.0.0.1', port }, storage: { dir: path.join(dir, 'data') }, bridges, ...extra };
-  fs.writeFileSync(file, JSON.stringify(config));
+  fs.writeFileSync(file, JSON.stringify({ node: { id: NODE_ID, region: 'bench' }, listen: { host: '127.0.0.1', port }, bridges }));
   const child = spawn(process.execPath, [CLI, 'start', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));

@@ -33,11 +33,25 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts `meshgate start` as a child process; `env` adds to this process's environment (e.g. OTEL_* variables). */
-export async function startBenchNode(id: string, port: number, peers: string[], env: Readonly<Record<string, string>> = {}): Promise<BenchNode> {
+/**
+ * Starts `meshgate start` as a child process; `env` adds to this process's
+ * environment (e.g. OTEL_* variables), `config` to its config file (e.g.
+ * storage and streams; storage.dir defaults to the node's temp directory).
+ */
+export async function startBenchNode(
+  id: string,
+  port: number,
+  peers: string[],
+  env: Readonly<Record<string, string>> = {},
+  config: Record<string, unknown> = {},
+): Promise<BenchNode> {
   const dir = mkdtempSync(join(tmpdir(), `mg-bench-${id}-`));
   const file = join(dir, 'node.json');
-  writeFileSync(file, JSON.stringify({ node: { id, region: `bench-${id}` }, listen: { host: '127.0.0.1', port }, mesh: { key: 'bench-mesh-key', peers } }));
+  const storage = { dir: join(dir, 'data'), ...(config.storage as object | undefined) };
+  writeFileSync(
+    file,
+    JSON.stringify({ node: { id, region: `bench-${id}` }, listen: { host: '127.0.0.1', port }, mesh: { key: 'bench-mesh-key', peers }, ...config, storage }),
+  );
   const child = spawn(process.execPath, [CLI, 'start', '--config', file], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   let out = '';
   await new Promise<void>((resolve, reject) => {

@@ -11,16 +11,14 @@
  * insert to the last apply) and a paced phase (PACED one-row transactions
  * at PACED_RATE/s: p50/p99 commit-to-apply).
  */
-import { freePort } from '../test/helpers/brokers.js';
 import { type PostgresHandle, startPostgres } from '../test/helpers/postgres.js';
 import type { NamedBenchResult } from './bench-result.js';
-import { startNode } from './bridges-bench.js';
 import { summarize } from './latency.js';
+import { freePort, startBenchNode } from './meshgate-load.js';
 
 const BURST = 10_000;
 const PACED = 500;
 const PACED_RATE = 250;
-const MESH_KEY = 'bench-mesh-key-0123';
 
 interface Phase {
   rowsPerSec: number;
@@ -76,26 +74,31 @@ async function runBoth() {
       [],
       'native',
     );
-    const portB = await freePort();
-    const b = await startNode(
-      [{ type: 'postgres-sink', name: 'apply', url: west.url('mesh'), filter: 'db.public.orders.>' }],
-      {
-        node: { id: 'bench-pg-b', region: 'bench' },
-        mesh: { key: MESH_KEY },
-      },
+    const [portA, portB] = [await freePort(), await freePort()];
+    const b = await startBenchNode(
+      'pg-b',
       portB,
+      [],
+      {},
+      { bridges: [{ type: 'postgres-sink', name: 'apply', url: west.url('mesh'), filter: 'db.public.orders.>' }] },
     );
-    stops.push(b.stop);
-    const a = await startNode(
-      [{ type: 'postgres-source', name: 'capture', url: east.url('shop'), tables: ['public.orders'], slot: 'bench_mesh', snapshot: false, heartbeatMs: 1000 }],
-      { node: { id: 'bench-pg-a', region: 'bench' }, mesh: { key: MESH_KEY, peers: [`ws://127.0.0.1:${portB}`] } },
-    );
-    stops.push(a.stop);
+    stops.push(() => b.stop());
+    const source = {
+      type: 'postgres-source',
+      name: 'capture',
+      url: east.url('shop'),
+      tables: ['public.orders'],
+      slot: 'bench_mesh',
+      snapshot: false,
+      heartbeatMs: 1000,
+    };
+    const a = await startBenchNode('pg-a', portA, [`ws://127.0.0.1:${portB}`], {}, { bridges: [source] });
+    stops.push(() => a.stop());
     await until(
       "node A hears B's interest",
       async () => {
         const routes = (await (await fetch(`http://127.0.0.1:${a.port}/v1/routes`)).json()) as { origins: Array<{ origin: string; filters: string[] }> };
-        return routes.origins.some((o) => o.origin === 'bench-pg-b' && o.filters.includes('db.public.orders.>'));
+        return routes.origins.some((o) => o.origin === 'pg-b' && o.filters.includes('db.public.orders.>'));
       },
       30_000,
     );

@@ -11,11 +11,13 @@
 import type { BenchResult, Scenario } from './bench-result.js';
 import { directAmqp, directMqtt, mqttToWs, natsToAmqp } from './bridges-bench.js';
 import { dedupBench } from './dedup-bench.js';
+import { httpBench } from './http-bench.js';
 import { meshgateLineLoad, meshgateLoad } from './meshgate-load.js';
 import { type AnchorOptions, natsAnchor, natsClusterAnchor } from './nats-anchor.js';
 import { pgApplyMesh, pgApplyNative } from './pg-sink-bench.js';
 import { pipelineBench } from './pipeline-bench.js';
 import { streamStoreBench } from './stream-append-bench.js';
+import { streamNodeBench } from './stream-node-bench.js';
 import { tracingBench } from './tracing-bench.js';
 import { trieBench } from './trie-bench.js';
 import { validationBench } from './validation-bench.js';
@@ -156,6 +158,15 @@ export const scenarios: Scenario[] = [
     run: natsToAmqp,
   },
 
+  // ---- the HTTP binding beside WebSocket (bench/http-bench.ts): one node process, SSE and /v1/ws subscribers on
+  // the same burst, a stream-fed SSE replay, and POST single / batched beside WebSocket pub with acks.
+  {
+    name: 'http',
+    target: 'meshgate',
+    note: '256 B data; deliveries/s or accepted events/s',
+    run: httpBench,
+  },
+
   // ---- the node's own per-event cost, no network (bench/pipeline-bench.ts): CPU µs/event in its column.
   {
     name: 'pipeline',
@@ -203,6 +214,15 @@ export const scenarios: Scenario[] = [
         serverCpuUsPerEvent: r.appendCpuUsPerEvent,
         details: r,
       })),
+  },
+
+  // ---- streams through a node (bench/stream-node-bench.ts): acked publish stored or not, replay, resume after 2 s away,
+  // each beside JetStream on a nats-server -js in the same run; resume rows give the catch-up time in the p50 column.
+  {
+    name: 'stream',
+    target: 'meshgate + lmdb, nats-server -js',
+    note: '256 B, 512 acks in flight; CPU = node / nats-server',
+    run: streamNodeBench,
   },
 
   // ---- PostgreSQL to PostgreSQL (bench/pg-sink-bench.ts): one run of the same inserts into two

@@ -45,6 +45,7 @@ export const CLIENT_ERROR_CODES = {
   MG_ERR_CLIENT_HANDSHAKE: 'the node refused the WebSocket upgrade and the runtime does not show why (browsers hide the HTTP status)',
   MG_ERR_CLIENT_HANDLER: 'a subscription handler threw; the error is the cause',
   MG_ERR_CLIENT_PROTOCOL: 'the node sent a frame the client cannot read',
+  MG_ERR_CLIENT_DISCONNECTED: 'a durable consumer ack or nak could not reach the node before its connection closed; the message is delivered again',
 } as const;
 
 /**

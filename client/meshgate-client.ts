@@ -11,6 +11,7 @@
  *   transport.ts      one WebSocket: open, frames in and out, how it ended
  *   requests.ts       refs, pending requests, timeouts, ok/err/pong replies
  *   subscriptions.ts  filter -> handlers, dispatch, restore after reconnect
+ *   consumers.ts      durable consumers: deliveries with ack()/nak(), bound again after reconnect
  *   reconnect.ts      the state diagram, fatal closes, backoff timer
  *
  * Requests (sub, unsub, pub, pubs, ping) carry a `ref` and wait for their
@@ -20,6 +21,7 @@
  * its `id`, and the mesh deduplicates by (source, id), acking the
  * duplicate, so a retried publish is delivered once.
  */
+import { type ConsumeOptions, type ConsumerHandle, type ConsumerHandler, ConsumerTable } from './consumers.js';
 import { Emitter } from './emitter.js';
 import { errorFromClose, MeshgateError } from './errors.js';
 import { type OutgoingEvent, toCloudEvent } from './event.js';
@@ -30,6 +32,7 @@ import { type EventHandler, type RecoveredInfo, type StreamSubscribeOptions, typ
 import { type Frame, loadWebSocket, Transport, type WebSocketConstructor } from './transport.js';
 
 export { type BackoffOptions, nextDelay } from './backoff.js';
+export type { ConsumeOptions, ConsumerHandle, ConsumerHandler, ConsumerMessage, ConsumerStart } from './consumers.js';
 export type { StreamPosition } from './errors.js';
 export { CLIENT_ERROR_CODES, isFatalCode, MeshgateError } from './errors.js';
 export { type Hop, type MeshEvent, type OutgoingEvent, parseHops, toCloudEvent, toMeshEvent } from './event.js';
@@ -107,6 +110,7 @@ export class MeshgateClient {
   readonly #events = new Emitter<ClientEvents>((err) => this.#handlerError(err));
   readonly #requests: RequestTable;
   readonly #subs: SubscriptionTable;
+  readonly #consumers: ConsumerTable;
   readonly #reconnect: Reconnect;
   #state: ConnectionState = 'idle';
   #transport: Transport | null = null;
@@ -123,6 +127,10 @@ export class MeshgateClient {
     this.#requests = new RequestTable(this.options.requestTimeoutMs, () => this.#state);
     this.#subs = new SubscriptionTable(
       (frame) => this.#request(frame),
+      (err) => this.#handlerError(err),
+    );
+    this.#consumers = new ConsumerTable(
+      (frame, once) => this.#request(frame, undefined, once),
       (err) => this.#handlerError(err),
     );
     this.#reconnect = new Reconnect({ minMs: this.options.backoffMinMs, maxMs: this.options.backoffMaxMs }, this.options.random, () => {
@@ -227,6 +235,23 @@ export class MeshgateClient {
    */
   unsubscribe(filter: string, handler?: EventHandler): Promise<void> {
     return this.#subs.remove(filter, handler);
+  }
+
+  /**
+   * Binds to durable consumer `consumer` of `stream` (created with
+   * `options` when absent) and hands each delivery to `handler`; call
+   * `message.ack()` when it is done (or `nak()`). Unacked messages come
+   * again after ackWaitMs, and after a reconnect (`redelivered: true`); the
+   * client binds again on every reconnect. Rejects with the node's code
+   * (MG_ERR_STREAM_UNKNOWN, MG_ERR_CONSUMER_INVALID, _EXISTS, MG_ERR_AUTH_FORBIDDEN).
+   * @example
+   * await client.consume('orders', 'billing', { ackWaitMs: 10_000 }, (m) => {
+   *   apply(m.offset, m.event.json());
+   *   void m.ack();
+   * });
+   */
+  consume(stream: string, consumer: string, options: ConsumeOptions, handler: ConsumerHandler): Promise<ConsumerHandle> {
+    return this.#consumers.add(stream, consumer, options, handler);
   }
 
   /** Publishes one event and waits for the node's ack; rejects with the node's code. */
@@ -334,6 +359,7 @@ export class MeshgateClient {
       (frame) => transport.send(frame),
       () => {
         restored = this.#subs.restore((err) => this.#events.emit('error', err));
+        this.#consumers.restore((err) => this.#events.emit('error', err));
         this.#subs.restoreStreams((info) => this.#events.emit('recovered', info));
       },
     );
@@ -348,10 +374,13 @@ export class MeshgateClient {
     this.stats.frames++;
     switch (frame.op) {
       case 'events': {
-        const items = frame.events as Array<{ topic: string; event: Record<string, unknown>; stream?: string; offset?: number }>;
+        const items = frame.events as Array<{ topic: string; event: Record<string, unknown>; stream?: string; offset?: number; consumer?: string }>;
         for (let i = 0; i < items.length; i++) {
           const item = items[i];
-          if (typeof item.offset === 'number') {
+          if (item.consumer !== undefined) {
+            this.stats.events++;
+            this.#consumers.dispatch(item);
+          } else if (typeof item.offset === 'number') {
             this.stats.events++;
             this.#subs.dispatchStream(item.topic, String(item.stream), item.offset, item.event);
           } else this.#dispatch(item.topic, item.event);
@@ -387,11 +416,13 @@ export class MeshgateClient {
     this.#subs.dispatch(topic, raw);
   }
 
-  #request(frame: Frame, onItemErrors?: (errors: MeshgateError[]) => void): Promise<Frame> {
+  #request(frame: Frame, onItemErrors?: (errors: MeshgateError[]) => void, once = false): Promise<Frame> {
     if (this.#state === 'closed') return Promise.reject(this.#fatal ?? new MeshgateError('MG_ERR_CLIENT_CLOSED', 'the client is closed'));
     if (this.#state === 'idle') void this.connect();
     const transport = this.#state === 'open' ? this.#transport : null;
-    return this.#requests.add(frame, transport === null ? null : (f) => transport.send(f), onItemErrors);
+    if (once && transport === null)
+      return Promise.reject(new MeshgateError('MG_ERR_CLIENT_DISCONNECTED', `not connected: ${String(frame.op)} belongs to a closed connection`));
+    return this.#requests.add(frame, transport === null ? null : (f) => transport.send(f), onItemErrors, once);
   }
 
   #handlerError(err: unknown): void {

@@ -20,6 +20,8 @@ interface Pending {
   readonly itemErrors: MeshgateError[];
   /** The frame was written on the current socket. */
   sent: boolean;
+  /** Never re-sent on a later connection: rejected with MG_ERR_CLIENT_DISCONNECTED when its connection closes unanswered. */
+  readonly once: boolean;
 }
 
 export class RequestTable {
@@ -40,7 +42,7 @@ export class RequestTable {
    * MG_ERR_CLIENT_TIMEOUT after the timeout, connection time included.
    * `onItemErrors` gets a `pubs` batch's refused items before it resolves.
    */
-  add(frame: Frame, write: WriteFrame | null, onItemErrors?: (errors: MeshgateError[]) => void): Promise<Frame> {
+  add(frame: Frame, write: WriteFrame | null, onItemErrors?: (errors: MeshgateError[]) => void, once = false): Promise<Frame> {
     const ref = this.#nextRef++;
     const full = { ...frame, ref };
     return new Promise((resolve, reject) => {
@@ -59,6 +61,7 @@ export class RequestTable {
         timer,
         itemErrors,
         sent: false,
+        once,
       };
       this.#pending.set(ref, p);
       if (write !== null) {
@@ -99,7 +102,15 @@ export class RequestTable {
 
   /** The connection closed: nothing pending was written on the next one yet. */
   markUnsent(): void {
-    for (const p of this.#pending.values()) p.sent = false;
+    for (const [ref, p] of this.#pending) {
+      if (!p.once) {
+        p.sent = false;
+        continue;
+      }
+      this.#pending.delete(ref);
+      clearTimeout(p.timer);
+      p.reject(new MeshgateError('MG_ERR_CLIENT_DISCONNECTED', `the connection closed before the node answered ${String(p.frame.op)}`));
+    }
   }
 
   /**

@@ -13,7 +13,7 @@ import type { Frame } from './transport.js';
 export type EventHandler = (event: MeshEvent) => void;
 
 /** Where a stream subscription starts (docs/protocol.md): an offset starts AT that offset; a Date or RFC 3339 string at the first entry appended at or after it. */
-export type StreamFrom = 'first' | 'last' | 'new' | number | string | Date;
+export type StreamFrom = 'first' | 'last' | 'last-per-topic' | 'new' | number | string | Date;
 
 /** Options of a stream subscription: replay `stream` from `from`, then follow it; resumed after reconnects. */
 export interface StreamSubscribeOptions {

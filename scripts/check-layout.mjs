@@ -27,6 +27,7 @@ export const LAYERS = [
   'broker/peering',
   'broker/ws',
   'broker/http',
+  'broker/webhooks',
   'broker/config',
   'broker/node',
   'broker/cli',

@@ -127,7 +127,7 @@ created_policy=0
 # only what listens on its default port: asking an init script to stop a
 # RabbitMQ that is not running still runs `rabbitmqctl status`, which
 # leaves an epmd daemon behind.
-declare -A DEFAULT_PORT_OF=([rabbitmq-server]=5672 [mosquitto]=1883 [nats-server]=4222)
+declare -A DEFAULT_PORT_OF=([rabbitmq-server]=5672 [mosquitto]=1883 [nats-server]=4222 [postgresql]=5432)
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 has_systemd=0
 if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then

@@ -73,6 +73,10 @@ export const ERROR_CODES = {
   MG_ERR_SCHEMA_TOO_LARGE: { retry: false, meaning: 'the registry request body exceeds 1 MiB (HTTP 413)' },
   MG_ERR_SCHEMA_REQUEST_INVALID: { retry: false, meaning: 'the registry request body is not JSON (HTTP 400)' },
   MG_ERR_STREAM_UNKNOWN: { retry: false, meaning: 'no stream by that name (create it first)' },
+  MG_ERR_STREAM_UNREACHABLE: {
+    retry: true,
+    meaning: 'the stream is held by a peer this node has no live link to (subscribe again once the link is up)',
+  },
   MG_ERR_STREAM_EXISTS: { retry: false, meaning: 'a stream by that name exists with another configuration' },
   MG_ERR_STREAM_INVALID: { retry: false, meaning: 'a stream configuration has a wrong value (key, reason and fix given)' },
   MG_ERR_STREAM_BEYOND_END: { retry: false, meaning: 'the position is after the last stored offset of the stream (not recoverable: resume from the end)' },
@@ -88,6 +92,19 @@ export const ERROR_CODES = {
   MG_ERR_STREAM_IO: { retry: true, meaning: 'the stream store failed to write; the appends were not stored (retry)' },
   MG_ERR_STREAM_REQUEST_INVALID: { retry: false, meaning: 'the streams API request body is not JSON (HTTP 400)' },
   MG_ERR_STREAM_TOO_LARGE: { retry: false, meaning: 'the streams API request body exceeds 64 KiB (HTTP 413)' },
+  MG_ERR_CONSUMER_UNKNOWN: { retry: false, meaning: 'no durable consumer by that name on the stream, or this connection has not bound it (consume first)' },
+  MG_ERR_CONSUMER_INVALID: {
+    retry: false,
+    meaning: 'a consumer name or option has a wrong value: filter outside the stream, ackWaitMs, maxInFlight, start (option and fix given)',
+  },
+  MG_ERR_CONSUMER_EXISTS: {
+    retry: false,
+    meaning: 'the durable consumer exists with other options (filter, ackWaitMs, maxInFlight): bind with its options or remove it first',
+  },
+  MG_ERR_CONSUMER_NOT_IN_FLIGHT: {
+    retry: false,
+    meaning: 'an ack or nak of an offset the consumer has not delivered or has acked already (offsets given); a redelivery may follow',
+  },
   MG_ERR_CONFIG_INVALID: { retry: false, meaning: 'the configuration has a wrong value (key, reason and fix given)' },
   MG_ERR_PG_APPLY_REFUSED: {
     retry: false,
@@ -98,6 +115,19 @@ export const ERROR_CODES = {
   MG_ERR_HTTP_MEDIA_TYPE: {
     retry: false,
     meaning: 'the POST /v1/events/ body has a Content-Type the CloudEvents HTTP binding does not take here, e.g. application/cloudevents+xml (HTTP 415)',
+  },
+  MG_ERR_SSE_POSITION_INVALID: {
+    retry: false,
+    meaning:
+      'GET /v1/sse/: the Last-Event-ID header, lastEventId or from parameter is not a stream position (<epoch>:<offset>; first, new, last or an offset) (HTTP 400)',
+  },
+  MG_ERR_WEBHOOK_REFUSED: {
+    retry: false,
+    meaning: 'a webhook target refused delivery: its validation handshake did not allow this origin, or it answered 410 Gone; the webhook is disabled',
+  },
+  MG_ERR_WEBHOOK_DELIVERY: {
+    retry: false,
+    meaning: 'a webhook target answered an event with a 4xx other than 408/429 (or the retries ran out): the event went to the dead letters',
   },
   MG_ERR_CLIENT_URL: {
     retry: false,

@@ -179,7 +179,7 @@ node already had it), one per line; the first refusal prints its code and exits 
   },
   sub: {
     summary: 'subscribe to a topic filter and print events as JSON lines',
-    usage: `meshgate sub FILTER [--url ws://H:P] [--token T] [--count N] [--sse] [--stream NAME [--from first|last|new|OFFSET|TIME]]
+    usage: `meshgate sub FILTER [--url ws://H:P] [--token T] [--count N] [--sse] [--stream NAME [--from first|last|last-per-topic|new|OFFSET|TIME]]
 
   FILTER          topic filter: '*' matches one token, '>' one or more trailing tokens
   --url URL       node to subscribe at: ws://H:P means its /v1/ws endpoint
@@ -190,8 +190,9 @@ node already had it), one per line; the first refusal prints its code and exits 
                   WebSocket; --url may be http://H:P or ws://H:P
   --stream NAME   read the stream NAME's entries matching FILTER, then follow it
   --from F        where to start in the stream: first (oldest kept), last (newest
-                  matching FILTER), new (default: only new ones), OFFSET (start
-                  at that offset) or an RFC 3339 TIME (first entry at or after it)
+                  matching FILTER), last-per-topic (the newest of each matching
+                  topic), new (default: only new ones), OFFSET (start at that
+                  offset) or an RFC 3339 TIME (first entry at or after it)
 
 Prints {"topic":...,"event":<structured CloudEvent>} per line on stdout (with
 --stream: {"topic":...,"offset":N,"event":...}), and 'subscribed to FILTER'

@@ -123,6 +123,7 @@ export async function sseSubscribe(base: URL, filter: string, token: string | un
     const decoder = new TextDecoder();
     let buffer = '';
     let data: string[] = [];
+    let type = 'message';
     try {
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
         buffer += decoder.decode(chunk, { stream: true });
@@ -133,13 +134,16 @@ export async function sseSubscribe(base: URL, filter: string, token: string | un
           const line = buffer.slice(0, m.index);
           buffer = buffer.slice(m.index + m[0].length);
           if (line === '') {
-            if (data.length > 0) {
+            // Only plain messages are events: a resuming stream's `event: mg-reset` notice is not one.
+            if (data.length > 0 && type === 'message') {
               const event = JSON.parse(data.join('\n')) as Record<string, unknown>;
-              data = [];
               if (!closed) onEvent({ topic: String(event.mgtopic ?? ''), event });
             }
+            data = [];
+            type = 'message';
           } else if (line.startsWith('data:')) data.push(line.slice(line.startsWith('data: ') ? 6 : 5));
-          // comments (':'), id:, event: and retry: lines carry nothing the CLI prints
+          else if (line.startsWith('event:')) type = line.slice(line.startsWith('event: ') ? 7 : 6);
+          // comments (':'), id: and retry: lines carry nothing the CLI prints
         }
       }
     } catch (err) {

@@ -7,7 +7,8 @@ import { parse as parseYaml } from 'yaml';
 import type { AuthConfig } from '../auth/mod.js';
 import { MeshError } from '../base/mod.js';
 import { PEER_LINK_DEFAULTS, type PeerLinkOptions } from '../peering/mod.js';
-import { type StreamConfig, streamConfigFromEntry } from '../streams/mod.js';
+import { type StreamEntryConfig, streamEntryFromConfig } from '../streams/mod.js';
+import { type WebhookConfig, webhookConfigFromEntry } from '../webhooks/mod.js';
 import { isSecretKey, redactUrl, showValue } from './redact.js';
 
 /**
@@ -60,6 +61,8 @@ export interface NodeConfig {
     readonly backoffMaxMs: number;
     /** How long an event waits for an origin not heard of yet, ms. @default 30000 */
     readonly parkMs: number;
+    /** After start, how long a stream subscription of a stream no peer advertised yet waits for the peers' lists, ms. @default 5000 */
+    readonly streamLookupMs: number;
     /** Most events waiting for unknown origins. @default 100000 */
     readonly maxParked: number;
     /** A peer socket with no valid hello this long after opening is closed with 4408, ms (also the TLS and HTTP stages on the mesh.tls listener). @default 5000 */
@@ -81,6 +84,8 @@ export interface NodeConfig {
   readonly http: {
     /** A comment line goes to every Server-Sent Events stream this often, ms, so proxies keep idle streams open. @default 15_000 */
     readonly sseHeartbeatMs: number;
+    /** WebHook-Request-Origin values OPTIONS /v1/events/ allows; empty: any origin whose request passes auth. @default [] */
+    readonly webhookOrigins: readonly string[];
   };
   readonly dedup: {
     /** How long an (source, id) pair is remembered, ms. @default 120_000 */
@@ -108,7 +113,9 @@ export interface NodeConfig {
     readonly maxBytes: number;
   };
   /** Streams created (or, when their config changed, re-created) at start-up. @default [] */
-  readonly streams: readonly StreamConfig[];
+  readonly streams: readonly StreamEntryConfig[];
+  /** Webhooks started with the node (broker/webhooks/). @default [] */
+  readonly webhooks: readonly WebhookConfig[];
 }
 
 /** Stream store engines a node can open. */
@@ -142,10 +149,11 @@ export const DEFAULTS: NodeConfig = Object.freeze({
     topic: { maxLength: 256, maxTokens: 16, maxWildcards: 8 },
   },
   dedup: { windowMs: 120_000, maxEntries: 1_000_000 },
-  http: { sseHeartbeatMs: 15_000 },
+  http: { sseHeartbeatMs: 15_000, webhookOrigins: [] },
   // dir '' stands for ./data/<node id>, resolved once the node id is known.
   storage: { dir: '', engine: 'lmdb' as StorageEngine, durability: 'group' as const, maxBytes: 0 },
   streams: [],
+  webhooks: [],
   bridges: [],
   auth: {},
   mesh: {
@@ -155,6 +163,7 @@ export const DEFAULTS: NodeConfig = Object.freeze({
     backoffMinMs: 100,
     backoffMaxMs: 5000,
     parkMs: 30_000,
+    streamLookupMs: 5000,
     maxParked: 100_000,
     handshakeTimeoutMs: 5000,
     maxPendingHandshakes: 64,
@@ -245,6 +254,7 @@ export function resolveConfig(...layers: ConfigLayer[]): NodeConfig {
   }
   const config = mergeDeep(structuredClone(DEFAULTS) as unknown as Record<string, unknown>, merged) as unknown as NodeConfig;
   resolveStorage(config as unknown as Parameters<typeof resolveStorage>[0]);
+  resolveWebhooks(config as unknown as { webhooks: Array<Record<string, unknown>> });
   if (config.mesh.peers.length > 0 && config.mesh.key === undefined) {
     throw new MeshError(
       'MG_ERR_CONFIG_INVALID',
@@ -279,9 +289,9 @@ function resolveStorage(config: {
   }
   const seen = new Map<string, number>();
   config.streams = config.streams.map((entry, i) => {
-    let c: StreamConfig;
+    let c: StreamEntryConfig;
     try {
-      c = streamConfigFromEntry(entry, `streams[${i}]`);
+      c = streamEntryFromConfig(entry, `streams[${i}]`);
     } catch (err) {
       throw new MeshError('MG_ERR_CONFIG_INVALID', `invalid configuration:\n  ${(err as Error).message}`, { cause: err });
     }
@@ -294,6 +304,23 @@ function resolveStorage(config: {
     }
     seen.set(c.name, i);
     return c;
+  });
+}
+
+/** Webhook entries with their defaults; names unique (they name the stored positions). */
+function resolveWebhooks(config: { webhooks: Array<Record<string, unknown>> }): void {
+  const seen = new Map<string, number>();
+  config.webhooks = config.webhooks.map((entry, i) => {
+    const w = webhookConfigFromEntry(entry, i);
+    const before = seen.get(w.name);
+    if (before !== undefined) {
+      throw new MeshError(
+        'MG_ERR_CONFIG_INVALID',
+        `invalid configuration:\n  webhooks[${i}].name: '${w.name}' is already webhooks[${before}]; fix: give each webhook its own name`,
+      );
+    }
+    seen.set(w.name, i);
+    return w as unknown as Record<string, unknown>;
   });
 }
 

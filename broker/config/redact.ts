@@ -7,9 +7,10 @@
  * Keys whose values are secrets, wherever they sit: auth.jwt.secret,
  * auth.tokens[].token, mesh.key, tls.passphrase, bridges[].password, and
  * any later key named like them (`...Secret`, `...Password`, `...Token`,
- * `...Key` such as `privateKey`). `keyFile` and `maxTokens` are not secrets.
+ * `...Key` such as `privateKey`), and webhooks[].headers (an Authorization
+ * header). `keyFile` and `maxTokens` are not secrets.
  */
-const SECRET_KEY = /^(?:key|secret|token|tokens|password|passphrase)$|[a-z](?:Secret|Password|Passphrase|Token|Key)$/;
+const SECRET_KEY = /^(?:key|secret|token|tokens|password|passphrase|headers)$|[a-z](?:Secret|Password|Passphrase|Token|Key)$/;
 
 /** True when the config key `name` holds a secret. */
 export function isSecretKey(name: string): boolean {

@@ -284,3 +284,35 @@ export function encodePeerEntry(event: MeshEvent): Buffer {
   eventMap(event);
   return take();
 }
+
+/**
+ * The client item `{topic, event}` of a peer entry `[topic, event]`, with
+ * the entry's own bytes: its topic and event map are copied as they are,
+ * never decoded (a stream replay hands stored peer entries to CBOR
+ * subscribers this way). The same bytes as encodeClientItem() of the
+ * decoded event, since both wrap one eventMap(). null when `entry` is not
+ * a peer entry this writer produced (an array of 2 led by a text string).
+ */
+export function clientItemFromPeerEntry(entry: Uint8Array): Buffer | null {
+  if (entry.length < 3 || entry[0] !== PEER_ENTRY_START_BYTE) return null;
+  const h = entry[1]!;
+  if (h >> 5 !== 3) return null;
+  const info = h & 0x1f;
+  let topicEnd: number;
+  if (info < 24) topicEnd = 2 + info;
+  else if (info === 24) topicEnd = 3 + entry[2]!;
+  else if (info === 25 && entry.length > 3) topicEnd = 4 + ((entry[2]! << 8) | entry[3]!);
+  else return null;
+  if (topicEnd >= entry.length) return null;
+  const out = Buffer.allocUnsafe(CLIENT_ITEM_START_BYTES.length + KEY_EVENT_BYTES.length + entry.length - 1);
+  let o = CLIENT_ITEM_START_BYTES.copy(out, 0);
+  out.set(entry.subarray(1, topicEnd), o);
+  o += topicEnd - 1;
+  o += KEY_EVENT_BYTES.copy(out, o);
+  out.set(entry.subarray(topicEnd), o);
+  return out;
+}
+
+const PEER_ENTRY_START_BYTE = 0x82;
+const CLIENT_ITEM_START_BYTES = Buffer.from([0xa2, 0x65, ...Buffer.from('topic')]);
+const KEY_EVENT_BYTES = Buffer.from([0x65, ...Buffer.from('event')]);

@@ -7,7 +7,7 @@
  */
 
 export { eventFromAttributeMap } from './attribute-map.js';
-export { encodeClientItem, encodePeerEntry } from './cbor-event-writer.js';
+export { clientItemFromPeerEntry, encodeClientItem, encodePeerEntry } from './cbor-event-writer.js';
 export { CBOR_OPTIONS, decodeEventCbor, encodeEventCbor, encodeEventMap, eventFromMap } from './cloudevents-cbor.js';
 export { decodeStructuredJson, encodeStructuredJson } from './cloudevents-json.js';
 export { type AttrValue, type Hop, type HopTrace, type IngressProtocol, isProvenanceAttr, type MeshEvent, type Origin, PROVENANCE_ATTRS } from './event.js';

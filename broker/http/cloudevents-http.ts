@@ -1,6 +1,7 @@
 /**
- * The CloudEvents HTTP protocol binding 1.0.2, receiving side: one
- * request (headers and the whole body) to events. Pure: no sockets.
+ * The CloudEvents HTTP protocol binding 1.0.2: receiving, one request
+ * (headers and the whole body) to events; sending (encodeHttpEvent, for
+ * webhooks), one event to headers and a body. Pure: no sockets.
  *
  *   Content-Type                              mode        body
  *   application/cloudevents+json[; ...]       structured  one JSON event (JSON format)      §3.2
@@ -17,7 +18,18 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { ErrorCode } from '../base/mod.js';
-import { type AttrValue, arrayElementSpans, decodeStructuredJson, type EventDecodeResult, eventFromAttributeMap, percentDecode } from '../event/mod.js';
+import {
+  type AttrValue,
+  arrayElementSpans,
+  decodeStructuredJson,
+  type EventDecodeResult,
+  encodeStructuredJson,
+  eventFromAttributeMap,
+  formatHops,
+  type MeshEvent,
+  percentDecode,
+  percentEncode,
+} from '../event/mod.js';
 
 export const STRUCTURED_JSON = 'application/cloudevents+json';
 export const BATCH_JSON = 'application/cloudevents-batch+json';
@@ -60,7 +72,13 @@ export function decodeHttpEvents(headers: ReadonlyArray<readonly [string, string
 
 function decodeBinary(headers: ReadonlyArray<readonly [string, string]>, contentType: string, body: Buffer, topic: string): EventDecodeResult {
   const map: Record<string, AttrValue> = {};
+  let w3c: Record<string, string> | null = null;
   for (const [name, raw] of headers) {
+    if (name === 'traceparent' || name === 'tracestate') {
+      // The distributed tracing extension in binary mode: W3C Trace Context's own headers, not ce- ones.
+      (w3c ??= {})[name] = raw;
+      continue;
+    }
     if (!name.startsWith('ce-')) continue;
     const attribute = name.slice(3);
     // §3.1.3.1: ce-datacontenttype is not how binary mode carries it; Content-Type is (§3.1.1).
@@ -76,6 +94,7 @@ function decodeBinary(headers: ReadonlyArray<readonly [string, string]>, content
     map[attribute] = value;
   }
   if (contentType !== '') map.datacontenttype = contentType;
+  if (w3c !== null) for (const [name, value] of Object.entries(w3c)) if (!(name in map)) map[name] = value;
   return eventFromAttributeMap(map, topic, body.byteLength === 0 ? undefined : body);
 }
 
@@ -101,4 +120,47 @@ function utf8(body: Buffer): string | null {
 
 function notUtf8(): EventDecodeResult {
   return { ok: false, problem: { attribute: '(event)', reason: 'is not UTF-8 text' } };
+}
+
+/** One event as an HTTP request of the binding, sending side (webhooks): headers and body. */
+export interface HttpEventRequest {
+  readonly headers: Record<string, string>;
+  readonly body: Uint8Array;
+}
+
+/**
+ * Encodes one event for an HTTP request. Structured (§3.2): the JSON
+ * format of the WebSocket binding as the body, Content-Type
+ * application/cloudevents+json. Binary (§3.1): each attribute, the
+ * provenance extensions included, as a percent-encoded `ce-` header,
+ * `datacontenttype` as Content-Type (application/json for data without
+ * one, as CloudEvents reads it), trace context as the W3C `traceparent`
+ * and `tracestate` headers, and the data bytes as they are.
+ */
+export function encodeHttpEvent(event: MeshEvent, mode: 'binary' | 'structured'): HttpEventRequest {
+  if (mode === 'structured') return { headers: { 'content-type': `${STRUCTURED_JSON}; charset=utf-8` }, body: Buffer.from(encodeStructuredJson(event)) };
+  const headers: Record<string, string> = {
+    'ce-specversion': '1.0',
+    'ce-id': percentEncode(event.id),
+    'ce-source': percentEncode(event.source),
+    'ce-type': percentEncode(event.type),
+  };
+  for (const name in event.attrs) {
+    if (!/^[a-z0-9]{1,20}$/.test(name)) continue;
+    const value = event.attrs[name]!;
+    if (name === 'datacontenttype') headers['content-type'] = String(value);
+    else headers[`ce-${name}`] = percentEncode(String(value));
+  }
+  if (event.data !== undefined && headers['content-type'] === undefined) headers['content-type'] = 'application/json';
+  if (event.traceparent !== undefined) headers.traceparent = event.traceparent;
+  if (event.tracestate !== undefined) headers.tracestate = event.tracestate;
+  const origin = event.origin;
+  if (origin !== undefined) {
+    headers['ce-mgorigin'] = percentEncode(origin.node);
+    headers['ce-mgprotocol'] = origin.protocol;
+    headers['ce-mgtopic'] = percentEncode(origin.topic);
+  }
+  if (event.hops.length > 0) headers['ce-mghops'] = percentEncode(formatHops(event.hops));
+  if (event.hlc !== undefined) headers['ce-mghlc'] = event.hlc;
+  return { headers, body: event.data ?? new Uint8Array(0) };
 }

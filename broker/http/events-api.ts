@@ -2,7 +2,9 @@
  * The CloudEvents HTTP binding on the node's port:
  *
  *   POST /v1/events/<topic>   publish, binary, structured or batched mode (cloudevents-http.ts)
- *   GET  /v1/sse/<filter>     subscribe, Server-Sent Events of structured JSON (sse-session.ts)
+ *   GET  /v1/sse/<filter>     subscribe, Server-Sent Events of structured JSON (sse-session.ts),
+ *                             resumable when a stream covers the filter (sse-resume.ts)
+ *   OPTIONS /v1/events/<topic>  the CloudEvents Web Hook validation handshake: this node as a webhook target
  *
  * Both go through the same checks as the WebSocket endpoints: the
  * UpgradeGate (Origin, per-address limits, credential from the
@@ -23,11 +25,13 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { type GuardRefusal, type Principal, type PublishLimit, SessionGuard, TokenBucket, type UpgradeGate } from '../auth/mod.js';
 import type { ErrorCode, Metric } from '../base/mod.js';
 import type { EventDecodeResult } from '../event/mod.js';
-import type { IngestResult, MeshNode } from '../pipeline/mod.js';
+import type { IngestResult, MeshNode, Refusal } from '../pipeline/mod.js';
+import type { StreamManager } from '../streams/mod.js';
 import type { BufferBudget } from '../ws/mod.js';
 import { decodeHttpEvents } from './cloudevents-http.js';
 import { problemOf, sendProblem, statusLine } from './problem.js';
 import { readBody } from './request-body.js';
+import { readStreamIntoSession, resolveSseStart } from './sse-resume.js';
 import { SseSession } from './sse-session.js';
 
 /** Prefix of the publish endpoint: POST /v1/events/<url-encoded topic>. */
@@ -48,6 +52,10 @@ export interface EventsApiOptions {
   readonly gate?: UpgradeGate;
   /** limits.publishRate / publishBurst, per client address; none or rate 0: unlimited. */
   readonly publishLimit?: PublishLimit | null;
+  /** The node's streams: an SSE filter a stream covers is read from it, with ids to resume by (sse-resume.ts). */
+  readonly streams?: StreamManager;
+  /** WebHook-Request-Origin values OPTIONS /v1/events/ allows (http.webhookOrigins); empty or none: any that passes auth. */
+  readonly webhookOrigins?: readonly string[];
 }
 
 /** Client addresses whose publish buckets are kept; past it the map starts over (a bucket refills anyway). */
@@ -86,12 +94,23 @@ export function mountEventsApi(app: TemplatedApp, node: MeshNode, options: Event
     'meshgate_auth_filtered_deliveries_total',
     'Deliveries withheld from a partly authorized wildcard subscription (topic not readable by its token)',
   );
+  const resumes = {
+    resumed: m.counter('meshgate_sse_resumes_total', 'SSE streams opened with a Last-Event-ID, by outcome (reset: the position was gone, mg-reset sent)', {
+      outcome: 'resumed',
+    }),
+    reset: m.counter('meshgate_sse_resumes_total', 'SSE streams opened with a Last-Event-ID, by outcome (reset: the position was gone, mg-reset sent)', {
+      outcome: 'reset',
+    }),
+  };
   const buckets = new Map<string, TokenBucket>();
   const publishLimit = options.publishLimit ?? null;
   const rateLimited = publishLimit !== null && publishLimit.rate > 0;
 
   const heartbeat = setInterval(() => {
-    for (const s of streams) s.comment('heartbeat');
+    for (const s of streams) {
+      s.comment('heartbeat');
+      s.onHeartbeat?.();
+    }
   }, heartbeatMs);
   heartbeat.unref();
 
@@ -137,12 +156,21 @@ export function mountEventsApi(app: TemplatedApp, node: MeshNode, options: Event
   };
 
   app.post(`${EVENTS_PATH_PREFIX}*`, (res, req) => {
+    /** Set once the request is answered or the client went away: nothing more is written. */
     let aborted = false;
+    /** The client went away (uWS forbids touching `res` after that). */
+    let gone = false;
     const admitted = admit(res, req);
     if (admitted === null) return;
-    const release = () => gate?.release(admitted.ip);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      gate?.release(admitted.ip);
+    };
     res.onAborted(() => {
       aborted = true;
+      gone = true;
       release();
     });
     const topic = decodePath(req.getUrl().slice(EVENTS_PATH_PREFIX.length));
@@ -151,7 +179,7 @@ export function mountEventsApi(app: TemplatedApp, node: MeshNode, options: Event
     // Everything the handler needs from `req` is read now: it is invalid once this callback returns.
     const headers: Array<[string, string]> = [];
     req.forEach((name, value) => {
-      if (name.startsWith('ce-')) headers.push([name, value]);
+      if (name.startsWith('ce-') || name === 'traceparent' || name === 'tracestate') headers.push([name, value]);
     });
     const contentType = req.getHeader('content-type');
     const contentLength = req.getHeader('content-length');
@@ -188,23 +216,99 @@ export function mountEventsApi(app: TemplatedApp, node: MeshNode, options: Event
           sendProblem(res, problemOf(result.code, result.message, result.reasons));
           return;
         }
-        requests.accepted.inc();
         const id = decoded.result.ok ? decoded.result.event.id : '';
-        sendJsonStatus(res, 202, { id, duplicate: result.duplicate });
+        const accept = (stored: Refusal | null) => {
+          if (gone) return;
+          if (stored !== null) {
+            requests.refused.inc();
+            sendProblem(res, problemOf(stored.code, stored.message));
+            return;
+          }
+          requests.accepted.inc();
+          sendJsonStatus(res, 202, { id, duplicate: result.duplicate });
+        };
+        // Matched a local stream: 202 only once it is durably stored (as a /v1/ws pub's ok).
+        if (result.durable === undefined) accept(null);
+        else void result.durable.then(accept);
         return;
       }
       // Batched: each item on its own; refused items carry their index and problem, the rest are accepted.
-      let refusedItems = 0;
+      const waits: Array<Promise<void>> = [];
       const results = decoded.items.map((item, index) => {
         const result = publishOne(item, guard, address, topic!);
         const id = item.ok ? item.event.id : undefined;
-        if (result.ok) return { index, id, status: 202, duplicate: result.duplicate };
-        refusedItems++;
+        if (result.ok) {
+          const answer: Record<string, unknown> = { index, id, status: 202, duplicate: result.duplicate };
+          // Stored items are answered 202 only once committed; a store refusal replaces the answer.
+          if (result.durable !== undefined)
+            waits.push(
+              result.durable.then((stored) => {
+                if (stored === null) return;
+                const problem = problemOf(stored.code, stored.message);
+                answer.status = problem.status;
+                answer.problem = problem;
+                delete answer.duplicate;
+              }),
+            );
+          return answer;
+        }
         const problem = problemOf(result.code, result.message, result.reasons);
         return { index, id, status: problem.status, problem };
       });
-      requests.accepted.inc();
-      sendJsonStatus(res, refusedItems === 0 ? 202 : 207, { results });
+      const answerBatch = () => {
+        if (gone) return;
+        const refusedItems = results.filter((r) => r.status !== 202).length;
+        if (refusedItems < results.length) requests.accepted.inc();
+        else requests.refused.inc();
+        sendJsonStatus(res, refusedItems === 0 ? 202 : 207, { results });
+      };
+      if (waits.length === 0) answerBatch();
+      else void Promise.all(waits).then(answerBatch);
+    });
+  });
+
+  /**
+   * The CloudEvents Web Hook abuse-protection handshake, this node as the
+   * delivery target. A WebHook-Request-Origin is allowed when the request
+   * passes the same checks a POST to the topic does (the gate: Origin,
+   * per-address limits, credential from the Authorization header or
+   * `token`; the topic; the token's publish right on it) and, when
+   * http.webhookOrigins is set, the origin is in it (or it holds `*`).
+   * Allowed: 200 with WebHook-Allowed-Origin echoing the origin and
+   * WebHook-Allowed-Rate (limits.publishRate a minute, `*` unlimited).
+   * Not: the refusal as a problem body, no WebHook-Allowed-* headers.
+   * Without WebHook-Request-Origin it is a plain OPTIONS: 204 with Allow.
+   */
+  const allowedOrigins = options.webhookOrigins ?? [];
+  const allowedRate = rateLimited ? String(publishLimit.rate * 60) : '*';
+  app.options(`${EVENTS_PATH_PREFIX}*`, (res, req) => {
+    const origin = req.getHeader('webhook-request-origin');
+    const topic = decodePath(req.getUrl().slice(EVENTS_PATH_PREFIX.length));
+    if (origin === '') {
+      res.cork(() => {
+        res.writeStatus('204 No Content').writeHeader('Allow', 'POST, OPTIONS').endWithoutBody();
+      });
+      return;
+    }
+    const admitted = admit(res, req);
+    if (admitted === null) return;
+    gate?.release(admitted.ip);
+    const topicProblem =
+      topic === null ? { code: 'MG_ERR_TOPIC_INVALID' as const, message: 'the topic in the path is not valid percent-encoded UTF-8' } : node.checkTopic(topic);
+    if (topicProblem !== null) return refuse(res, topicProblem.code, topicProblem.message);
+    const guard = new SessionGuard(admitted.principal, null);
+    const denied = guard.checkPublish(topic!);
+    guard.stop();
+    if (denied !== null) return refuse(res, denied.code, denied.message);
+    if (allowedOrigins.length > 0 && !allowedOrigins.includes('*') && !allowedOrigins.includes(origin))
+      return refuse(res, 'MG_ERR_ORIGIN_FORBIDDEN', `WebHook-Request-Origin '${origin.slice(0, 100)}' is not in http.webhookOrigins`);
+    res.cork(() => {
+      res
+        .writeStatus('200 OK')
+        .writeHeader('Allow', 'POST, OPTIONS')
+        .writeHeader('WebHook-Allowed-Origin', origin)
+        .writeHeader('WebHook-Allowed-Rate', allowedRate)
+        .end();
     });
   });
 
@@ -226,7 +330,20 @@ export function mountEventsApi(app: TemplatedApp, node: MeshNode, options: Event
       gate?.release(admitted.ip);
       return refuse(res, denied.code, denied.message);
     }
+    // Rights first (above), so a token without them learns nothing of the streams.
+    const headerId = req.getHeader('last-event-id');
+    const start = resolveSseStart(options.streams, filter!, {
+      stream: req.getQuery('stream'),
+      lastEventId: headerId !== '' ? headerId : req.getQuery('lastEventId'),
+      from: req.getQuery('from'),
+    });
+    if (start.kind === 'refused') {
+      gate?.release(admitted.ip);
+      return refuse(res, start.code, start.message);
+    }
+    let stopReader: (() => void) | null = null;
     const session: SseSession = new SseSession(res, sessionOptions, () => {
+      stopReader?.();
       guard.stop();
       gate?.release(admitted.ip);
       for (const f of session.routerFilters) node.unsubscribe(f, session);
@@ -240,6 +357,7 @@ export function mountEventsApi(app: TemplatedApp, node: MeshNode, options: Event
         .writeHeader('Cache-Control', 'no-store')
         // nginx and others buffer responses unless told; a stream must not be held back.
         .writeHeader('X-Accel-Buffering', 'no');
+      if (start.kind === 'stream') res.writeHeader('Meshgate-Stream', start.stream).writeHeader('Meshgate-Stream-Epoch', start.epoch);
       // uWS sends the status and headers with the first write: a client sees the stream open at once.
       res.write(': meshgate sse\n\n');
     });
@@ -251,10 +369,15 @@ export function mountEventsApi(app: TemplatedApp, node: MeshNode, options: Event
         return false;
       };
     }
-    for (const f of guard.routerFilters(filter!, (x) => node.checkFilter(x) === null)) {
-      if (session.routerFilters.includes(f)) continue;
-      session.routerFilters.push(f);
-      node.subscribe(f, session);
+    if (start.kind === 'stream') {
+      if (start.resumed && start.reset === null) resumes.resumed.inc();
+      stopReader = readStreamIntoSession(options.streams!, session, filter!, start, () => resumes.reset.inc());
+    } else {
+      for (const f of guard.routerFilters(filter!, (x) => node.checkFilter(x) === null)) {
+        if (session.routerFilters.includes(f)) continue;
+        session.routerFilters.push(f);
+        node.subscribe(f, session);
+      }
     }
     guard.watchExpiry(() => {
       node.reject('MG_ERR_AUTH_EXPIRED', 'token expired during the SSE stream');

@@ -26,11 +26,14 @@ export interface HttpApiSources {
   readonly authorizeSchemaWrite?: SchemaApiOptions['authorizeWrite'];
   /** The node's streams, served under /v1/streams (see stream-api.ts); none: no stream routes. */
   readonly streams?: StreamManager;
+  /** /v1/webhooks rows (broker/webhooks/); none: no such route. */
+  readonly webhooks?: () => Array<Record<string, unknown>>;
   /** With auth on, who may create and remove streams (see stream-api.ts). */
   readonly authorizeStreamWrite?: StreamApiOptions['authorizeWrite'];
+  readonly authorizeStreamRead?: StreamApiOptions['authorizeRead'];
 }
 
-/** Operations endpoints: /healthz, /metrics (Prometheus text), /v1/stats (JSON). */
+/** Operations endpoints: /healthz, /metrics (Prometheus text), /v1/stats (JSON), /v1/webhooks. */
 export function mountHttpApi(app: TemplatedApp, sources: HttpApiSources): void {
   const { node } = sources;
   app.get('/healthz', (res) => {
@@ -69,9 +72,16 @@ export function mountHttpApi(app: TemplatedApp, sources: HttpApiSources): void {
   app.get('/v1/routes', (res) => {
     sendJson(res, '200 OK', { local: node.localFilters().sort(), ...sources.mesh.routes() });
   });
+  const webhooks = sources.webhooks;
+  if (webhooks !== undefined) {
+    app.get('/v1/webhooks', (res) => {
+      sendJson(res, '200 OK', { node: node.nodeId, webhooks: webhooks() });
+    });
+  }
   mountBrowserFiles(app);
   if (sources.schemas !== undefined) mountSchemaApi(app, sources.schemas, { authorizeWrite: sources.authorizeSchemaWrite });
-  if (sources.streams !== undefined) mountStreamApi(app, sources.streams, { authorizeWrite: sources.authorizeStreamWrite });
+  if (sources.streams !== undefined)
+    mountStreamApi(app, sources.streams, { authorizeWrite: sources.authorizeStreamWrite, authorizeRead: sources.authorizeStreamRead });
   app.get('/v1/mesh', (res) => {
     let aborted = false;
     res.onAborted(() => (aborted = true));

@@ -1,7 +1,7 @@
 import type { PeerMesh } from '../peering/mod.js';
 import type { MeshNode } from '../pipeline/mod.js';
 import type { StreamManager } from '../streams/mod.js';
-import { streamJson } from './stream-api.js';
+import { streamJsonOf } from './stream-api.js';
 
 /** What the mesh view reads of the local node. */
 export interface MeshViewSources {
@@ -79,7 +79,7 @@ async function crawlMesh(sources: MeshViewSources): Promise<Record<string, unkno
     peers: mesh.peers(),
     bridges: sources.bridges(),
     local: node.localFilters().sort(),
-    streams: sources.streams?.list().map(streamJson) ?? [],
+    streams: sources.streams === undefined ? [] : sources.streams.list().map(streamJsonOf(sources.streams)),
   });
   const tried = new Set<string>();
   let frontier = [...reports.values()];

@@ -35,6 +35,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   MG_ERR_ORIGIN_FORBIDDEN: 403,
   MG_ERR_TOPIC_RESERVED: 403,
   MG_ERR_NOT_FOUND: 404,
+  MG_ERR_STREAM_UNKNOWN: 404,
   MG_ERR_EVENT_TOO_LARGE: 413,
   MG_ERR_HTTP_MEDIA_TYPE: 415,
   MG_ERR_EVENT_SCHEMA: 422,
@@ -42,6 +43,9 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   MG_ERR_CONN_RATE: 429,
   MG_ERR_PUB_RATE: 429,
   MG_ERR_INTERNAL: 500,
+  // The event was accepted but could not be stored: nothing was acked, the publisher may retry.
+  MG_ERR_STREAM_FULL: 507,
+  MG_ERR_STREAM_IO: 503,
 };
 
 const REASON_PHRASE: Readonly<Record<number, string>> = {
@@ -56,6 +60,8 @@ const REASON_PHRASE: Readonly<Record<number, string>> = {
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
+  503: 'Service Unavailable',
+  507: 'Insufficient Storage',
 };
 
 /** The HTTP status a refusal with `code` is answered with (400 unless listed). */

@@ -7,9 +7,10 @@
  *   data: {"specversion":"1.0","id":"1",...,"data":{"a":1}}\n
  *   \n
  *
- * Seam for streams: an `id:` line (the stream offset, for Last-Event-ID
- * resume) goes before the data lines in SSE_FORMAT.encode once events
- * carry their stream position; nothing else here changes.
+ * Resuming streams (sse-resume.ts): a stream-fed SSE stream's messages
+ * also carry `id: <epoch>:<offset>` (sseStreamItem), written through
+ * push() by a StreamReader whose sink is this session (bufferedBytes,
+ * onWritableAgain); the live route never feeds such a stream.
  *
  * Backpressure: uWS's HttpResponse does not say how many bytes it holds
  * for a socket (getWriteOffset stays 0 for chunked writes), so the stream
@@ -41,6 +42,14 @@ export const SSE_FORMAT: EgressFormat = {
   encode: (event) => Buffer.from(`data: ${encodeStructuredJson(event).replace(LINE_BREAK, '\ndata: ')}\n\n`),
   batch: (items, from, count) => Buffer.concat(items.slice(from, from + count)),
 };
+
+/**
+ * One stream entry as an SSE message: `id: <epoch>:<offset>` then the
+ * data lines. The id is what EventSource sends back as Last-Event-ID.
+ */
+export function sseStreamItem(event: MeshEvent, epoch: string, offset: number): Uint8Array {
+  return Buffer.from(`id: ${epoch}:${offset}\ndata: ${encodeStructuredJson(event).replace(LINE_BREAK, '\ndata: ')}\n\n`);
+}
 
 /** A comment line: keeps proxies from timing the stream out, and makes uWS drain. */
 const DRAIN_COMMENT = ':\n\n';
@@ -80,6 +89,10 @@ export class SseSession implements Subscriber {
   #scheduled = false;
   #closed = false;
   readonly #onClose: () => void;
+  /** Called once uWS drained what was blocked: a stream reader waiting on this session reads on. */
+  onWritableAgain: (() => void) | null = null;
+  /** Called with each heartbeat: a stream reader looks at its stream (a removed one wakes no reader by appends). */
+  onHeartbeat: (() => void) | null = null;
 
   constructor(res: HttpResponse, options: SseSessionOptions, onClose: () => void) {
     this.#res = res;
@@ -97,8 +110,19 @@ export class SseSession implements Subscriber {
     return this.#queuedBytes + this.#inUws;
   }
 
+  /** The transport's per-stream limit (limits.maxBufferedBytes), for a stream reader's paging. */
+  get maxBufferedBytes(): number {
+    return this.#options.maxBufferedBytes;
+  }
+
   deliver(item: Uint8Array, event: MeshEvent): void {
     if (this.#closed || (this.admits !== null && !this.admits(event.topic))) return;
+    this.push(item);
+  }
+
+  /** Queues bytes of this loop turn's write, in order with deliveries (a reset notice, a position-only `id:` message). */
+  push(item: Uint8Array): void {
+    if (this.#closed) return;
     this.#pending.push(item);
     if (!this.#scheduled) {
       this.#scheduled = true;
@@ -157,6 +181,7 @@ export class SseSession implements Subscriber {
       this.#write(chunk);
     }
     this.#check();
+    if (!this.#blocked) this.onWritableAgain?.();
     return true;
   }
 

@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { type ErrorCode, MeshError } from '../base/mod.js';
-import { decodeStoredEvent, type StreamInfo, type StreamManager, streamConfigFromEntry } from '../streams/mod.js';
+import { consumersOf, decodeStoredEvent, type StreamInfo, type StreamManager, streamConfigFromEntry } from '../streams/mod.js';
 import type { WriteRefusal } from './schema-api.js';
 import { sendJson } from './send-json.js';
 
@@ -8,12 +8,14 @@ import { sendJson } from './send-json.js';
  * Streams over HTTP (operations; reading events is a later step):
  *
  *   GET    /v1/streams          {streams: [info, ...]}
- *   GET    /v1/streams/:name    info: {name, first, last, events, bytes, epoch, config}
+ *   GET    /v1/streams/:name    info: {name, first, last, events, bytes, epoch, config, consumers}
+ *                               consumers: [{name, filter, ackWaitMs, maxInFlight, ackFloor, inFlight, lag, bound, active}]
  *   GET    /v1/streams/:name/entries?after=N&limit=M
  *                               {entries: [{offset, time, topic, id, source, type}], last, epoch}
  *                               (an inspection view: committed entries only, at most 1000)
  *   POST   /v1/streams          {name, filters, maxAge?, maxBytes?, maxEvents?} -> 201 info (200 when it existed as is)
  *   DELETE /v1/streams/:name    204
+ *   DELETE /v1/streams/:name/consumers/:consumer   204 (404 MG_ERR_CONSUMER_UNKNOWN); same rights as removing the stream
  *
  * Errors are problem details (RFC 9457, application/problem+json) with
  * the node's code in `code` (and `error`, as the other endpoints answer):
@@ -25,6 +27,13 @@ export interface StreamApiOptions {
   readonly maxBodyBytes?: number;
   /** With auth on: may this request create or remove stream `name`? Absent: writes are open (auth off). */
   readonly authorizeWrite?: (req: HttpRequest, name: string) => WriteRefusal | null;
+  /**
+   * With auth on: who is reading a stream's entries? A refusal, or the
+   * check of which topics the caller may read: entries on other topics are
+   * left out of the page (their offsets are skipped), so the inspection view
+   * shows no more than a stream subscription would deliver. Absent: open.
+   */
+  readonly authorizeRead?: (req: HttpRequest) => WriteRefusal | ((topic: string) => boolean);
 }
 
 const STATUS: Partial<Record<ErrorCode, string>> = {
@@ -49,6 +58,12 @@ export function streamJson(info: StreamInfo): Record<string, unknown> {
   };
 }
 
+/** streamJson plus the stream's durable consumers (ack floor, in flight, lag = last - ack floor). */
+export function streamJsonOf(streams: StreamManager): (info: StreamInfo) => Record<string, unknown> {
+  const consumers = consumersOf(streams);
+  return (info) => ({ ...streamJson(info), consumers: consumers.list(info.name).map((c) => ({ ...c, active: c.bound > 0 })) });
+}
+
 export function mountStreamApi(app: TemplatedApp, streams: StreamManager, options: StreamApiOptions = {}): void {
   const maxBodyBytes = options.maxBodyBytes ?? 65_536;
   const refused = (res: HttpResponse, req: HttpRequest, name: string): boolean => {
@@ -57,7 +72,8 @@ export function mountStreamApi(app: TemplatedApp, streams: StreamManager, option
     problem(res, r.status, r.code, r.message);
     return true;
   };
-  app.get('/v1/streams', (res) => sendJson(res, '200 OK', { streams: streams.list().map(streamJson) }));
+  const withConsumers = streamJsonOf(streams);
+  app.get('/v1/streams', (res) => sendJson(res, '200 OK', { streams: streams.list().map(withConsumers) }));
   app.get('/v1/streams/:name', (res, req) => {
     const name = param(req, 0);
     const info = streams.info(name);
@@ -68,7 +84,26 @@ export function mountStreamApi(app: TemplatedApp, streams: StreamManager, option
         'MG_ERR_STREAM_UNKNOWN',
         `no stream '${name}'; fix: create it (POST /v1/streams) or check the name (GET /v1/streams)`,
       );
-    sendJson(res, '200 OK', streamJson(info));
+    sendJson(res, '200 OK', withConsumers(info));
+  });
+  app.del('/v1/streams/:name/consumers/:consumer', (res, req) => {
+    const name = param(req, 0);
+    const consumer = param(req, 1);
+    if (refused(res, req, name)) return;
+    let aborted = false;
+    res.onAborted(() => (aborted = true));
+    void consumersOf(streams)
+      .remove(name, consumer)
+      .then(
+        (removed) => {
+          if (aborted) return;
+          if (!removed) problem(res, '404 Not Found', 'MG_ERR_CONSUMER_UNKNOWN', `no consumer '${consumer}' on stream '${name}'`);
+          else res.cork(() => res.writeStatus('204 No Content').end());
+        },
+        (err: unknown) => {
+          if (!aborted) replyError(res, err);
+        },
+      );
   });
   app.get('/v1/streams/:name/entries', (res, req) => {
     const name = param(req, 0);
@@ -77,6 +112,8 @@ export function mountStreamApi(app: TemplatedApp, streams: StreamManager, option
     if (!Number.isSafeInteger(after) || after < 0 || !Number.isSafeInteger(limit) || limit < 1) {
       return problem(res, '400 Bad Request', 'MG_ERR_STREAM_REQUEST_INVALID', 'after: a whole number >= 0, limit: 1-1000');
     }
+    const reader = options.authorizeRead?.(req) ?? null;
+    if (reader !== null && typeof reader !== 'function') return problem(res, reader.status, reader.code, reader.message);
     let aborted = false;
     res.onAborted(() => (aborted = true));
     // An engine that caches (JetStream) fetches first, so a page is never short only for want of a fetch.
@@ -88,7 +125,8 @@ export function mountStreamApi(app: TemplatedApp, streams: StreamManager, option
           const status = r.code === 'MG_ERR_STREAM_UNKNOWN' ? '404 Not Found' : '409 Conflict';
           return problem(res, status, r.code, `stream '${name}': cannot read after ${after} (${r.reason}; first ${r.first}, last ${r.last})`);
         }
-        const entries = r.entries.map((e) => {
+        const readable = reader === null ? r.entries : r.entries.filter((e) => reader(e.topic));
+        const entries = readable.map((e) => {
           const ev = decodeStoredEvent(e.bytes);
           return { offset: e.offset, time: e.time, topic: e.topic, id: ev?.id ?? null, source: ev?.source ?? null, type: ev?.type ?? null };
         });

@@ -17,12 +17,15 @@ import {
   PeerMesh,
   type PeerTlsEndpoint,
   RegistrySync,
+  RemoteStreams,
   readPeerTls,
+  StreamMirror,
   startPeerTlsEndpoint,
 } from '../peering/mod.js';
 import { IngressValidator, MeshNode } from '../pipeline/mod.js';
-import { JetStreamStreamStore, LmdbStreamStore, MemoryStreamStore, StreamManager, type StreamStore } from '../streams/mod.js';
+import { consumersOf, JetStreamStreamStore, LmdbStreamStore, MemoryStreamStore, StreamManager, type StreamStore } from '../streams/mod.js';
 import { EventTracing, startTelemetry, type Telemetry } from '../telemetry/mod.js';
+import { startWebhooks, type WebhookSet } from '../webhooks/mod.js';
 import { CE_PATH_PREFIX, CLIENT_PATH, mountWsEndpoints } from '../ws/mod.js';
 
 const require = createRequire(import.meta.url);
@@ -121,6 +124,15 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
   // The store is opened (and locked) before anything listens, so a locked
   // or corrupt data directory stops start-up with its code and the fix.
   const streams = await startStreams(config, node);
+  // Streams read across the mesh: this node's served to peers, peers' read for subscribers here (remote-streams.ts).
+  const remoteStreams = new RemoteStreams(mesh, { streams, metrics: node.metrics, lookupGraceMs: config.mesh.streamLookupMs });
+  const mirrorResets = node.metrics.counter(
+    'meshgate_stream_mirror_resets_total',
+    "Mirrors that started over: the source's epoch changed, or it trimmed past the mirror's end",
+  );
+  const mirrors = config.streams.flatMap((c) =>
+    c.mirror === undefined ? [] : [new StreamMirror({ remote: remoteStreams, streams, config: c, source: c.mirror, resets: mirrorResets, log })],
+  );
   // Credentials and key files are checked before anything listens.
   const gate = new UpgradeGate({
     auth: config.auth,
@@ -175,6 +187,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     gate,
     publishLimit: { rate: config.limits.publishRate, burst: config.limits.publishBurst },
     streams,
+    remoteStreams,
   });
   const events = mountEventsApi(app, node, {
     maxBodyBytes: config.limits.maxFrameBytes,
@@ -183,6 +196,8 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     sseHeartbeatMs: config.http.sseHeartbeatMs,
     gate,
     publishLimit: { rate: config.limits.publishRate, burst: config.limits.publishBurst },
+    streams,
+    webhookOrigins: config.http.webhookOrigins,
   });
   let accepting = true;
   const dialers = config.mesh.peers.map(
@@ -198,6 +213,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
       }),
   );
   let bridges: BridgeSet | null = null;
+  let webhooks: WebhookSet | null = null;
   const schemas = new SchemaRegistry({ nodeId: config.node.id });
   // Mesh-wide registry: states travel over the peer links (registry-sync.ts).
   const registrySync = new RegistrySync(schemas, mesh, node.metrics, { log });
@@ -215,7 +231,9 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     connections: ws.connections,
     accepting: () => accepting,
     streams,
+    webhooks: () => webhooks?.status() ?? [],
     authorizeStreamWrite: gate.authenticator.enabled ? streamWriteAuthorizer(gate.authenticator) : undefined,
+    authorizeStreamRead: gate.authenticator.enabled ? streamReadAuthorizer(gate.authenticator) : undefined,
   });
 
   const { host } = config.listen;
@@ -275,6 +293,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     }
   }
   for (const d of dialers) d.start();
+  webhooks = await startWebhooks(config.webhooks, { node, streams, storageDir: config.storage.engine === 'memory' ? null : config.storage.dir, log });
   const hostForUrl = host.includes(':') ? `[${host}]` : host;
   const secure = config.tls !== undefined;
   const peerHost = meshTls?.host ?? host;
@@ -307,8 +326,12 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
         uWS.us_listen_socket_close(listenSocket);
         for (const d of dialers) d.stop();
         registrySync.close();
+        for (const m of mirrors) m.close();
+        remoteStreams.close();
         await peerEndpoint?.close();
         await bridges?.close();
+        // Before the store closes: their positions are written on close.
+        await webhooks?.close();
         mesh.close();
         ws.closeAll();
         events.closeAll();
@@ -394,7 +417,9 @@ async function startStreams(config: NodeConfig, node: MeshNode): Promise<StreamM
   const streams = new StreamManager({ node, store, openStore: open, metrics: node.metrics });
   try {
     streams.start();
-    for (const c of config.streams) await streams.create(c, { replace: true });
+    for (const c of config.streams) await streams.create(c, { replace: true, mirror: c.mirror !== undefined });
+    // Durable consumers' positions, loaded once their streams are known (lag in /metrics from the start).
+    await consumersOf(streams).ready();
   } catch (err) {
     await streams.close();
     throw err;
@@ -431,6 +456,16 @@ function streamWriteAuthorizer(authenticator: Authenticator): (req: uWS.HttpRequ
     const topic = `_mg.streams.${name}`;
     if (result.principal.permissions.canPublish(topic)) return null;
     return { status: '403 Forbidden', code: 'MG_ERR_AUTH_FORBIDDEN', message: `changing stream '${name}' needs publish rights on ${topic}` };
+  };
+}
+
+/** With auth on, a stream's entries are listed only to a valid credential, and only those on topics it may read. */
+function streamReadAuthorizer(authenticator: Authenticator): (req: uWS.HttpRequest) => WriteRefusalOf | ((topic: string) => boolean) {
+  return (req) => {
+    const result = authenticator.authenticate(credentialOf(req.getHeader('authorization'), req.getQuery('token')));
+    if (!result.ok) return { status: statusOf(result.code), code: result.code, message: result.message };
+    const permissions = result.principal.permissions;
+    return (topic) => permissions.canRead(topic);
   };
 }
 

@@ -9,7 +9,17 @@
 export { PeerAdmission } from './peer-admission.js';
 export { PeerDialer } from './peer-dialer.js';
 export { mountPeerEndpoint, PEER_PATH } from './peer-endpoint.js';
-export { PEER_LINK_DEFAULTS, type PeerLinkOptions } from './peer-link.js';
+export { PEER_LINK_DEFAULTS, type PeerLink, type PeerLinkOptions } from './peer-link.js';
 export { PeerMesh } from './peer-mesh.js';
 export { type PeerTlsEndpoint, readPeerTls, startPeerTlsEndpoint } from './peer-tls-endpoint.js';
 export { RegistrySync } from './registry-sync.js';
+export {
+  type HolderLookup,
+  REMOTE_READ_WINDOW,
+  type RemoteEntry,
+  RemoteRead,
+  type RemoteReadEnd,
+  type RemoteReadSink,
+  RemoteStreams,
+} from './remote-streams.js';
+export { StreamMirror } from './stream-mirror.js';

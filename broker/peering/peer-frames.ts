@@ -42,14 +42,36 @@ import { CBOR_OPTIONS } from '../event/mod.js';
  *   schemas    { state }: schema registry state (whole on link up, changed
  *              subjects after a change), merged by the receiver
  *              (registry-sync.ts)
+ *
+ * Remote stream reads (remote-streams.ts): the reader is the node with the
+ * subscriber (or the mirror), the holder the node that stores the stream.
+ *   streams    holder -> peers: { s: [{ n, e }] } every stream it holds
+ *              (name, epoch); whole list on link up and after a change
+ *   sread      reader -> holder: { id, n, f, from, e?, c } read stream n
+ *              for filter f from `from` ('first' | 'last' | 'new' |
+ *              { offset } | { time }), in epoch e when given, with c
+ *              entries of credit; id names the read on this link
+ *   sok        holder -> reader: { id, e, next, first, last } the read
+ *              starts at offset next in epoch e
+ *   sent       holder -> reader: { id, x: [[offset, time, topic, bytes]] }
+ *              matching entries in offset order, bytes as stored; one
+ *              entry spends one credit
+ *   scredit    reader -> holder: { id, c } c more entries
+ *   serr       holder -> reader: { id, code, reason, first, last, e, m, p }
+ *              refused at the start or ended later (MG_ERR_STREAM_*), p
+ *              the last offset the holder handed over; the read is gone
+ *   sstop      reader -> holder: { id } the reader is done
  */
 /**
  * Bumped whenever the wire changes, so nodes of two builds refuse each
  * other at the handshake (4426 MG_ERR_PEER_VERSION) instead of misreading
  * frames. 2: routing trailer with a hop parent; `schemas` control frames.
- * 3: `replay` control frames.
+ * 3: `replay` control frames. 4: remote stream reads (`streams`, `sread`,
+ * `sok`, `sent`, `scredit`, `serr`, `sstop`): a version-3 node would close
+ * the link as malformed on the first `streams` frame, so the handshake
+ * refuses it with the reason instead.
  */
-export const PEER_PROTOCOL_VERSION = 3;
+export const PEER_PROTOCOL_VERSION = 4;
 
 export type ControlFrame =
   | { t: 'challenge'; nonce: Uint8Array }
@@ -62,7 +84,17 @@ export type ControlFrame =
   | { t: 'ping'; ts: number }
   | { t: 'pong'; ts: number }
   /** A RegistryState (schemas/registry-state.ts), checked by the receiver's merge. */
-  | { t: 'schemas'; state: unknown };
+  | { t: 'schemas'; state: unknown }
+  | { t: 'streams'; s: Array<{ n: string; e: string }> }
+  | { t: 'sread'; id: number; n: string; f: string; from: StreamFromWire; e?: string; c: number }
+  | { t: 'sok'; id: number; e: string; next: number; first: number; last: number }
+  | { t: 'sent'; id: number; x: Array<[number, number, string, Uint8Array]> }
+  | { t: 'scredit'; id: number; c: number }
+  | { t: 'serr'; id: number; code: string; reason: string; first: number; last: number; e: string; m: string; p: number }
+  | { t: 'sstop'; id: number };
+
+/** Where a remote read starts, as a client names it (broker/streams StreamStart). */
+export type StreamFromWire = 'first' | 'last' | 'last-per-topic' | 'new' | { offset: number } | { time: number };
 
 /** One origin's whole interest: origin, version, distance in hops from the origin, filters. */
 export interface InterestState {
@@ -99,7 +131,25 @@ export type DecodedPeerFrame =
 const cbor = new Encoder({ ...CBOR_OPTIONS });
 const CONTROL = 0x00;
 const EVENTS = 0x01;
-const CONTROL_TYPES = new Set(['challenge', 'hello', 'welcome', 'interest', 'sync', 'ack', 'replay', 'ping', 'pong', 'schemas']);
+const CONTROL_TYPES = new Set([
+  'challenge',
+  'hello',
+  'welcome',
+  'interest',
+  'sync',
+  'ack',
+  'replay',
+  'ping',
+  'pong',
+  'schemas',
+  'streams',
+  'sread',
+  'sok',
+  'sent',
+  'scredit',
+  'serr',
+  'sstop',
+]);
 
 export function encodeControl(frame: ControlFrame): Uint8Array {
   const body = cbor.encode(frame);

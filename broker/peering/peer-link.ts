@@ -114,6 +114,11 @@ export class PeerLink {
     return this.#bytesHeld;
   }
 
+  /** Bytes written to the current connection and not yet on the wire (0 when down). */
+  get socketBufferedBytes(): number {
+    return this.#conn?.bufferedAmount() ?? 0;
+  }
+
   /** The session number; inbound completions from an older session are ignored. */
   get session(): number {
     return this.#session;

@@ -68,6 +68,8 @@ export class PeerMesh {
   #interestDirty = false;
   /** Protocols riding on the links (registry-sync.ts): see onLinkUp and onControl. */
   readonly #linkUpListeners: Array<(link: PeerLink) => void> = [];
+  readonly #linkDownListeners: Array<(link: PeerLink) => void> = [];
+  readonly #drainListeners: Array<(link: PeerLink) => void> = [];
   readonly #controlHandlers = new Map<string, (link: PeerLink, frame: ControlFrame) => void>();
   readonly #keepalive: NodeJS.Timeout;
   readonly #m: {
@@ -114,6 +116,22 @@ export class PeerMesh {
     this.#linkUpListeners.push(listener);
   }
 
+  /** Calls `listener` each time a link's connection goes away (it may come back: same PeerLink). */
+  onLinkDown(listener: (link: PeerLink) => void): void {
+    this.#linkDownListeners.push(listener);
+  }
+
+  /** Calls `listener` when a link's socket drained (room to send again). */
+  onDrained(listener: (link: PeerLink) => void): void {
+    this.#drainListeners.push(listener);
+  }
+
+  /** The link to peer `peerId` when it is up. */
+  upLink(peerId: string): PeerLink | null {
+    const link = this.#links.get(peerId)?.link;
+    return link?.up === true ? link : null;
+  }
+
   /** Hands received control frames of kind `t` (one the mesh itself does not handle) to `handler`. */
   onControl(t: ControlFrame['t'], handler: (link: PeerLink, frame: ControlFrame) => void): void {
     this.#controlHandlers.set(t, handler);
@@ -158,6 +176,7 @@ export class PeerMesh {
     info.conn = null;
     link.detach(conn);
     this.#nextHopCache.clear();
+    for (const listener of this.#linkDownListeners) listener(link);
   }
 
   /** One binary message from a handshaken peer on `conn`. `message` is only valid during the call. */
@@ -480,6 +499,7 @@ export class PeerMesh {
   /** Ack drained: resume a link waiting for socket buffer space. */
   drained(link: PeerLink): void {
     link.drained();
+    for (const listener of this.#drainListeners) listener(link);
   }
 
   /** /v1/peers rows. */

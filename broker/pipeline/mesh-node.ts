@@ -428,8 +428,9 @@ export class MeshNode {
   /**
    * Publishes the dead letter of `event`, refused for `reasons`, as this
    * node (`_mg.deadletter.<topic>`, deduplicated per original event): for
-   * refusals after the mesh accepted an event, e.g. a database sink's
-   * target refusing a change. Null when no dead-letter topic fits the limits.
+   * refusals after the mesh accepted an event (a database sink's target
+   * refusing a change, a webhook target refusing it). Null when no
+   * dead-letter topic fits the limits.
    */
   publishDeadLetter(event: MeshEvent, reasons: readonly SchemaReason[]): IngestResult | null {
     const topic = deadLetterTopic(event.topic, (t) => checkTopic(t, this.#limits) === null);

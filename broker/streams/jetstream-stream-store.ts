@@ -11,6 +11,7 @@
  *   message            payload = the entry bytes; headers Mg-Time (append
  *                      time, ms) and Mg-Topic (the topic, URI-encoded)
  *   description        the meshgate config as JSON (survives restarts)
+ *   consumer positions KV bucket MG_<storeId>_consumers (jetstream-consumer-positions.ts)
  *   offset             the JetStream stream sequence (1 for the first
  *                      message; purges keep sequences monotonic)
  *   epoch              hash of the JetStream name and its `created` time:
@@ -60,10 +61,12 @@ import {
   StorageType,
 } from 'nats';
 import { MeshError } from '../base/mod.js';
+import type { ConsumerPositionStore } from './consumer-position.js';
 import { decodeRecord, encodeRecord, RECORD_HEADER_BYTES } from './entry-record.js';
-import { checkPosition, unknownStream } from './read-position.js';
+import { JetStreamConsumerPositions } from './jetstream-consumer-positions.js';
+import { checkAppendAt, checkPosition, unknownStream } from './read-position.js';
 import { refuseOtherConfig, resolveStreamConfig } from './stream-config.js';
-import type { AppendMeta, ReadResult, StreamConfig, StreamEntry, StreamInfo, StreamStore } from './stream-store.js';
+import type { AppendMeta, CreateOptions, ReadResult, StreamConfig, StreamEntry, StreamInfo, StreamStore } from './stream-store.js';
 
 export interface JetStreamStreamStoreOptions {
   /** nats-server URL(s) with JetStream enabled (`-js`). */
@@ -182,6 +185,7 @@ export class JetStreamStreamStore implements StreamStore {
   /** Index scans in flight (open(), reloads), stopped by close(). */
   #fetches = new Set<{ close(): Promise<unknown> }>();
   #fills = new Set<Promise<void>>();
+  #positions: JetStreamConsumerPositions | null = null;
 
   private constructor(nc: NatsConnection, jsm: JetStreamManager, o: Required<JetStreamStreamStoreOptions>) {
     this.#nc = nc;
@@ -219,9 +223,16 @@ export class JetStreamStreamStore implements StreamStore {
     return `MG_${this.#storeId}_`;
   }
 
-  async create(config: StreamConfig): Promise<StreamInfo> {
+  async create(config: StreamConfig, options: CreateOptions = {}): Promise<StreamInfo> {
     this.#open();
     const c = resolveStreamConfig(config);
+    if (options.epoch !== undefined) {
+      // The epoch is JetStream's (its stream's creation): it cannot be given.
+      throw new MeshError(
+        'MG_ERR_STREAM_INVALID',
+        `stream ${c.name}: the JetStream engine cannot take a given epoch; mirrors need storage.engine lmdb or memory`,
+      );
+    }
     const had = this.#streams.get(c.name);
     if (had) {
       refuseOtherConfig(had.config, c);
@@ -276,6 +287,13 @@ export class JetStreamStreamStore implements StreamStore {
   info(name: string): StreamInfo | undefined {
     const s = this.#streams.get(name);
     return s && this.#info(s);
+  }
+
+  /** JetStream numbers messages itself: only the next offset (see StreamStore.appendAt). */
+  appendAt(stream: string, offset: number, entry: Uint8Array, meta: AppendMeta): void {
+    const s = this.#streams.get(stream);
+    if (s !== undefined) checkAppendAt(stream, offset, s.last, false);
+    this.append(stream, entry, meta); // an unknown stream: refused there
   }
 
   append(stream: string, entry: Uint8Array, meta: AppendMeta): number {
@@ -383,6 +401,12 @@ export class JetStreamStreamStore implements StreamStore {
       this.#purge(s);
     }
     await this.flushed();
+  }
+
+  /** Positions in the KV bucket MG_<storeId>_consumers (jetstream-consumer-positions.ts). */
+  consumerPositions(): ConsumerPositionStore {
+    this.#positions ??= new JetStreamConsumerPositions(this.#js, `${this.#prefix}consumers`, this.#replicas);
+    return this.#positions;
   }
 
   async close(): Promise<void> {

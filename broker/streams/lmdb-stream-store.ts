@@ -6,6 +6,7 @@
  *   meta        "stream:<name>" -> { config, epoch, first, last, bytes, lastTime }
  *   e:<name>    8-byte big-endian offset -> entry record (entry-record.ts)
  *   t:<name>    topic -> offset of its newest entry (for `from: last-per-topic`)
+ *   consumers   "<stream>.<name>" -> durable consumer position (lmdb-consumer-positions.ts)
  * A stream's state record is written in the same transaction as its
  * entries, so after a crash the two agree. The epoch lives in that record:
  * it stays until the stream is removed or the directory is wiped.
@@ -26,13 +27,15 @@
 import fs from 'node:fs';
 import { type Database, open, type RootDatabase } from 'lmdb';
 import { MeshError } from '../base/mod.js';
+import type { ConsumerPositionStore } from './consumer-position.js';
 import { lockDirectory } from './dir-lock.js';
 import { decodeRecord, encodeRecord, recordTime } from './entry-record.js';
 import { mintEpoch } from './epoch.js';
+import { LmdbConsumerPositions } from './lmdb-consumer-positions.js';
 import { keyOffset, offsetKey } from './offset-key.js';
-import { checkPosition, unknownStream } from './read-position.js';
+import { checkAppendAt, checkPosition, unknownStream } from './read-position.js';
 import { refuseOtherConfig, resolveStreamConfig } from './stream-config.js';
-import type { AppendMeta, Durability, ReadResult, StreamConfig, StreamEntry, StreamInfo, StreamStore } from './stream-store.js';
+import type { AppendMeta, CreateOptions, Durability, ReadResult, StreamConfig, StreamEntry, StreamInfo, StreamStore } from './stream-store.js';
 
 export interface LmdbStreamStoreOptions {
   /** Directory of the node's lmdb environment; created if missing. One process at a time. */
@@ -170,6 +173,7 @@ export class LmdbStreamStore implements StreamStore {
   #lastSettled: Batch | null = null;
   #scheduled = false;
   #closed = false;
+  #positions: LmdbConsumerPositions | null = null;
 
   /**
    * Opens (or creates) the store in `options.dir`. Throws MG_ERR_STREAM_LOCKED
@@ -198,7 +202,7 @@ export class LmdbStreamStore implements StreamStore {
     let env: RootDatabase | undefined;
     try {
       checkDataFile(this.dir);
-      this.#env = env = open({ path: this.dir, maxDbs: 1 + 2 * this.#maxStreams, overlappingSync: this.durability === 'group' });
+      this.#env = env = open({ path: this.dir, maxDbs: 2 + 2 * this.#maxStreams, overlappingSync: this.durability === 'group' });
       this.#meta = this.#env.openDB<StoredState, string>({ name: 'meta' });
       for (const { key, value } of this.#meta.getRange({ start: STATE_PREFIX, end: 'stream;' })) {
         this.#load(key, value);
@@ -248,7 +252,7 @@ export class LmdbStreamStore implements StreamStore {
     };
   }
 
-  async create(config: StreamConfig): Promise<StreamInfo> {
+  async create(config: StreamConfig, options: CreateOptions = {}): Promise<StreamInfo> {
     this.#checkOpen();
     const c = resolveStreamConfig(config);
     const had = this.#streams.get(c.name);
@@ -263,7 +267,7 @@ export class LmdbStreamStore implements StreamStore {
       );
     }
     const pos = { first: 1, last: 0, bytes: 0, lastTime: 0 };
-    const s = this.#openStream(c, mintEpoch(), pos);
+    const s = this.#openStream(c, options.epoch ?? mintEpoch(), pos);
     await this.#meta.put(STATE_PREFIX + c.name, { config: c, epoch: s.epoch, ...pos });
     await this.#env.flushed;
     this.#streams.set(c.name, s);
@@ -293,9 +297,26 @@ export class LmdbStreamStore implements StreamStore {
   }
 
   append(stream: string, entry: Uint8Array, meta: AppendMeta): number {
+    const s = this.#writable(stream);
+    return this.#append(s, s.appendedLast + 1, entry, meta);
+  }
+
+  appendAt(stream: string, offset: number, entry: Uint8Array, meta: AppendMeta): void {
+    const s = this.#writable(stream);
+    const d = s.durable;
+    checkAppendAt(stream, offset, s.appendedLast, s.appendedLast === d.last && d.first > d.last);
+    this.#append(s, offset, entry, meta); // #write starts an empty stream at `offset`
+  }
+
+  #writable(stream: string): LmdbStream {
     this.#checkOpen();
     const s = this.#live(stream);
     if (!s) throw new MeshError('MG_ERR_STREAM_UNKNOWN', `stream ${stream}: no such stream`);
+    return s;
+  }
+
+  #append(s: LmdbStream, offset: number, entry: Uint8Array, meta: AppendMeta): number {
+    const stream = s.config.name;
     const time = Math.max(meta.time, s.appendedTime);
     const rec = encodeRecord(time, meta.topic, entry);
     if (this.#maxStoreBytes > 0 && this.#durableBytes + this.#queuedBytes + rec.length > this.#maxStoreBytes) {
@@ -304,7 +325,6 @@ export class LmdbStreamStore implements StreamStore {
         `stream store ${this.dir} full: ${this.#durableBytes + this.#queuedBytes} of maxStoreBytes ${this.#maxStoreBytes} used; append to ${stream} refused`,
       );
     }
-    const offset = s.appendedLast + 1;
     const op: Op = { s, offset, rec, topic: meta.topic };
     if (this.durability === 'sync') {
       const batch = new Batch();
@@ -390,6 +410,11 @@ export class LmdbStreamStore implements StreamStore {
     return this.#pending.promise();
   }
 
+  consumerPositions(): ConsumerPositionStore {
+    this.#positions ??= new LmdbConsumerPositions(this.#env);
+    return this.#positions;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -448,15 +473,21 @@ export class LmdbStreamStore implements StreamStore {
       if (!p) batch.states.set(s, (p = { ...s.durable }));
       return p;
     };
+    // The topic index keeps only each topic's newest offset: one put per topic per commit, not per entry.
+    const newest = new Map<LmdbStream, Map<string, number>>();
     for (const op of batch.ops) {
       if (op.s.removed) continue;
       const p = pos(op.s);
+      if (p.first > p.last && op.offset > p.last + 1) p.first = op.offset; // appendAt() on an empty stream
       op.s.entries.putSync(offsetKey(op.offset), op.rec);
-      op.s.topics.putSync(op.topic, op.offset);
+      let topics = newest.get(op.s);
+      if (topics === undefined) newest.set(op.s, (topics = new Map()));
+      topics.set(op.topic, op.offset);
       p.last = op.offset;
       p.bytes += op.rec.length;
       p.lastTime = recordTime(op.rec);
     }
+    for (const [s, topics] of newest) for (const [topic, offset] of topics) s.topics.putSync(topic, offset);
     if (batch.trimAt !== undefined) for (const s of this.#streams.values()) if (!s.removed) pos(s);
     for (const [s, p] of batch.states) {
       this.#retain(s, p, Math.max(batch.trimAt ?? -Infinity, p.lastTime));

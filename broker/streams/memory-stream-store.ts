@@ -6,11 +6,13 @@
  * Entries are committed (visible) at append(); flushed() resolves at once.
  */
 import { MeshError } from '../base/mod.js';
+import type { ConsumerPositionStore } from './consumer-position.js';
 import { decodeRecord, encodeRecord } from './entry-record.js';
 import { mintEpoch } from './epoch.js';
-import { checkPosition, unknownStream } from './read-position.js';
+import { MemoryConsumerPositions } from './memory-consumer-positions.js';
+import { checkAppendAt, checkPosition, unknownStream } from './read-position.js';
 import { refuseOtherConfig, resolveStreamConfig } from './stream-config.js';
-import type { AppendMeta, ReadResult, StreamConfig, StreamEntry, StreamInfo, StreamStore } from './stream-store.js';
+import type { AppendMeta, CreateOptions, ReadResult, StreamConfig, StreamEntry, StreamInfo, StreamStore } from './stream-store.js';
 
 interface MemStream {
   config: Required<StreamConfig>;
@@ -41,7 +43,7 @@ export class MemoryStreamStore implements StreamStore {
     this.#maxStoreBytes = options.maxStoreBytes ?? 0;
   }
 
-  async create(config: StreamConfig): Promise<StreamInfo> {
+  async create(config: StreamConfig, options: CreateOptions = {}): Promise<StreamInfo> {
     this.#open();
     const c = resolveStreamConfig(config);
     const had = this.#streams.get(c.name);
@@ -51,7 +53,7 @@ export class MemoryStreamStore implements StreamStore {
     }
     const s: MemStream = {
       config: c,
-      epoch: mintEpoch(),
+      epoch: options.epoch ?? mintEpoch(),
       recs: [],
       times: [],
       head: 0,
@@ -82,9 +84,30 @@ export class MemoryStreamStore implements StreamStore {
   }
 
   append(stream: string, entry: Uint8Array, meta: AppendMeta): number {
+    return this.#append(this.#stream(stream), entry, meta);
+  }
+
+  appendAt(stream: string, offset: number, entry: Uint8Array, meta: AppendMeta): void {
+    const s = this.#stream(stream);
+    checkAppendAt(stream, offset, s.last, s.first > s.last);
+    if (offset > s.last + 1) {
+      // Empty: the stream starts at `offset` (the dead prefix is all of recs).
+      s.head = s.recs.length;
+      s.first = offset;
+      s.last = offset - 1;
+    }
+    this.#append(s, entry, meta);
+  }
+
+  #stream(stream: string): MemStream {
     this.#open();
     const s = this.#streams.get(stream);
     if (!s) throw new MeshError('MG_ERR_STREAM_UNKNOWN', `stream ${stream}: no such stream`);
+    return s;
+  }
+
+  #append(s: MemStream, entry: Uint8Array, meta: AppendMeta): number {
+    const stream = s.config.name;
     const time = Math.max(meta.time, s.lastTime);
     const rec = encodeRecord(time, meta.topic, entry);
     if (this.#maxStoreBytes > 0 && this.#storeBytes + rec.length > this.#maxStoreBytes) {
@@ -152,6 +175,11 @@ export class MemoryStreamStore implements StreamStore {
       this.#retain(s, now);
       for (const [topic, offset] of s.lastPerTopic) if (offset < s.first) s.lastPerTopic.delete(topic);
     }
+  }
+
+  readonly #positions = new MemoryConsumerPositions();
+  consumerPositions(): ConsumerPositionStore {
+    return this.#positions;
   }
 
   async close(): Promise<void> {

@@ -5,18 +5,39 @@
  * a node: stream filters as subscriptions, appends in wire form, the
  * durability gate acks wait on, and the StreamReader every transport
  * reads a stream through (replay, resume: /v1/ws stream subscriptions,
- * resuming SSE streams), on read() and onAppended().
+ * resuming SSE streams), on read() and onAppended(); and durable
+ * consumers (consumer-registry.ts, durable-consumer.ts): named readers
+ * whose acked position the store keeps (ConsumerPositionStore, one per
+ * engine).
  *
  * May import: broker/base/, node built-ins, lmdb and nats (the engines);
  * broker/event/ and broker/pipeline/ (stream-manager.ts only, so the
  * engines stay testable on their own).
  */
 
+export { AckWindow } from './ack-window.js';
+export { CONSUMER_DEFAULTS, CONSUMER_LIMITS, type ConsumerOptions, type ConsumerStart } from './consumer-config.js';
+export type { ConsumerConfig, ConsumerPosition, ConsumerPositionStore } from './consumer-position.js';
+export { type ConsumerInfo, ConsumerRegistry, consumersOf } from './consumer-registry.js';
 export { LOCK_FILE } from './dir-lock.js';
+export {
+  type AckResult,
+  ConsumerBinding,
+  type ConsumerDelivery,
+  type ConsumerSink,
+  DurableConsumer,
+} from './durable-consumer.js';
 export { JETSTREAM_STORE_DEFAULTS, JetStreamStreamStore, type JetStreamStreamStoreOptions, jetStreamEpoch } from './jetstream-stream-store.js';
 export { LMDB_STORE_DEFAULTS, LmdbStreamStore, type LmdbStreamStoreOptions } from './lmdb-stream-store.js';
 export { MemoryStreamStore, type MemoryStreamStoreOptions } from './memory-stream-store.js';
-export { resolveStreamConfig, STREAM_DEFAULTS, streamConfigFromEntry } from './stream-config.js';
+export {
+  type MirrorSource,
+  resolveStreamConfig,
+  STREAM_DEFAULTS,
+  type StreamEntryConfig,
+  streamConfigFromEntry,
+  streamEntryFromConfig,
+} from './stream-config.js';
 export {
   type AppendedListener,
   decodeStoredEvent,
@@ -27,4 +48,4 @@ export {
   storedPeerEntry,
 } from './stream-manager.js';
 export { type StreamReadEnd, StreamReader, type StreamReaderSink, type StreamStart, startAfter } from './stream-reader.js';
-export type { AppendMeta, Durability, NotRecoverable, ReadResult, StreamConfig, StreamEntry, StreamInfo, StreamStore } from './stream-store.js';
+export type { AppendMeta, CreateOptions, Durability, NotRecoverable, ReadResult, StreamConfig, StreamEntry, StreamInfo, StreamStore } from './stream-store.js';

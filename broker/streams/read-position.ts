@@ -1,4 +1,5 @@
 /** The one rule for "is this position recoverable", shared by every engine. */
+import { MeshError } from '../base/mod.js';
 import type { ReadResult } from './stream-store.js';
 
 type Refusal = Extract<ReadResult, { ok: false }>;
@@ -14,4 +15,18 @@ export function checkPosition(after: number, first: number, last: number, epoch:
 
 export function unknownStream(): Refusal {
   return { ok: false, reason: 'unknown-stream', code: 'MG_ERR_STREAM_UNKNOWN', first: 0, last: 0, epoch: '' };
+}
+
+/**
+ * appendAt()'s one rule, shared by every engine: the next offset, or any
+ * later one while the stream holds nothing. Throws MG_ERR_STREAM_INVALID.
+ */
+export function checkAppendAt(stream: string, offset: number, appendedLast: number, empty: boolean): void {
+  if (!Number.isSafeInteger(offset) || offset < 1)
+    throw new MeshError('MG_ERR_STREAM_INVALID', `stream ${stream}: offset ${offset} is not a whole number >= 1`);
+  if (offset === appendedLast + 1 || (empty && offset > appendedLast)) return;
+  throw new MeshError(
+    'MG_ERR_STREAM_INVALID',
+    `stream ${stream}: cannot append at offset ${offset}: the next offset is ${appendedLast + 1}${empty ? '' : ' (a later one only while the stream is empty)'}`,
+  );
 }

@@ -59,12 +59,12 @@ const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h
  * @example
  * streamConfigFromEntry({ name: 'orders', filters: ['orders.>'], maxAge: '24h' }) // maxAgeMs 86_400_000
  */
-export function streamConfigFromEntry(entry: unknown, key = 'stream'): StreamConfig {
+export function streamConfigFromEntry(entry: unknown, key = 'stream', options: { mirror?: boolean } = {}): StreamConfig {
   if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
     throw new MeshError('MG_ERR_STREAM_INVALID', `${key}: expected an object {name, filters, maxAge?, maxBytes?, maxEvents?}`);
   }
   const e = entry as Record<string, unknown>;
-  const known = ['name', 'filters', 'maxAge', 'maxBytes', 'maxEvents'];
+  const known = ['name', 'filters', 'maxAge', 'maxBytes', 'maxEvents', ...(options.mirror ? ['mirror'] : [])];
   const extra = Object.keys(e).find((k) => !known.includes(k));
   if (extra !== undefined) throw new MeshError('MG_ERR_STREAM_INVALID', `${key}.${extra}: unknown key; fix: remove it or use one of: ${known.join(', ')}`);
   const age = e.maxAge;
@@ -95,4 +95,45 @@ export function streamConfigFromEntry(entry: unknown, key = 'stream'): StreamCon
     }
     throw err;
   }
+}
+
+/** Where a mirror reads from: a stream a peer holds. */
+export interface MirrorSource {
+  /** The stream's name on the node that holds it. */
+  readonly stream: string;
+  /** Only this node; none: any peer that advertises the stream. */
+  readonly node?: string;
+}
+
+/** A config-file stream: a stream of its own, or a mirror of a peer's (then it has no filters). */
+export type StreamEntryConfig = StreamConfig & { readonly mirror?: MirrorSource };
+
+/**
+ * A config file's `streams[i]`: streamConfigFromEntry, plus `mirror`
+ * ({stream, node?}, instead of filters). Throws MG_ERR_STREAM_INVALID
+ * naming `${key}.<field>` and the fix.
+ */
+export function streamEntryFromConfig(entry: unknown, key: string): StreamEntryConfig {
+  const mirror = (entry as { mirror?: unknown } | null)?.mirror;
+  const c = streamConfigFromEntry(entry, key, { mirror: true });
+  if (mirror === undefined) {
+    if ((c.filters ?? []).length === 0) {
+      throw new MeshError('MG_ERR_STREAM_INVALID', `${key}.filters: expected at least one topic filter, e.g. ["orders.>"] (or mirror: {stream} for a mirror)`);
+    }
+    return c;
+  }
+  const m = mirror as Record<string, unknown> | null;
+  if (
+    m === null ||
+    typeof m !== 'object' ||
+    typeof m.stream !== 'string' ||
+    !NAME.test(m.stream) ||
+    (m.node !== undefined && (typeof m.node !== 'string' || m.node === ''))
+  ) {
+    throw new MeshError('MG_ERR_STREAM_INVALID', `${key}.mirror: expected {stream: the peer's stream name, node?: a node id}, got ${JSON.stringify(mirror)}`);
+  }
+  if (c.filters !== undefined && c.filters.length > 0) {
+    throw new MeshError('MG_ERR_STREAM_INVALID', `${key}.filters: a mirror takes its entries from the stream it mirrors; fix: remove filters or mirror`);
+  }
+  return { ...c, mirror: m.node === undefined ? { stream: m.stream } : { stream: m.stream, node: m.node as string } };
 }

@@ -25,6 +25,7 @@ import { Decoder } from 'cbor-x';
 import { MeshError, type Metric, type MetricsRegistry } from '../base/mod.js';
 import { CBOR_OPTIONS, encodePeerEntry, eventFromMap, type MeshEvent } from '../event/mod.js';
 import type { DurabilityGate, EgressFormat, MeshNode, Refusal, Subscriber } from '../pipeline/mod.js';
+import type { ConsumerPositionStore } from './consumer-position.js';
 import { resolveStreamConfig, sameConfig } from './stream-config.js';
 import type { ReadResult, StreamConfig, StreamInfo, StreamStore } from './stream-store.js';
 
@@ -132,6 +133,7 @@ export class StreamManager implements DurabilityGate {
   readonly #maxTrimMs: number;
   readonly #sinks = new Map<string, StreamSink>();
   readonly #listeners = new Map<string, Set<AppendedListener>>();
+  readonly #listListeners = new Set<() => void>();
   readonly #appends = new Map<string, Metric>();
   readonly #reads = new Map<string, Metric>();
   readonly #refusedByCode = new Map<string, Metric>();
@@ -141,6 +143,8 @@ export class StreamManager implements DurabilityGate {
   #group: Group | null = null;
   #trimTimer: NodeJS.Timeout | null = null;
   #closed = false;
+  readonly #removedListeners = new Set<(name: string) => void>();
+  readonly #closingHooks: Array<() => Promise<void>> = [];
 
   constructor(options: StreamManagerOptions) {
     this.#node = options.node;
@@ -169,20 +173,24 @@ export class StreamManager implements DurabilityGate {
    * entries go, a new epoch is minted); config-file streams use it at start.
    * Throws MG_ERR_STREAM_INVALID (a bad name, filter or limit), _EXISTS.
    */
-  async create(config: StreamConfig, options: { replace?: boolean } = {}): Promise<StreamInfo> {
+  async create(config: StreamConfig, options: { replace?: boolean; epoch?: string; mirror?: boolean } = {}): Promise<StreamInfo> {
     if (this.#closed) throw new MeshError('MG_ERR_STREAM_CLOSED', 'the node is closing; streams are closed');
     const c = resolveStreamConfig(config);
     for (let i = 0; i < c.filters.length; i++) {
       const problem = this.#node.checkFilter(c.filters[i]!);
       if (problem !== null) throw new MeshError('MG_ERR_STREAM_INVALID', `stream.filters[${i}]: ${problem.message}`);
     }
-    if (c.filters.length === 0) throw new MeshError('MG_ERR_STREAM_INVALID', 'stream.filters: expected at least one topic filter, e.g. ["orders.>"]');
+    // A mirror takes no events of its own: a remote read fills it (appendAt).
+    if (options.mirror === true && c.filters.length > 0) throw new MeshError('MG_ERR_STREAM_INVALID', `stream ${c.name}: a mirror has no filters`);
+    if (c.filters.length === 0 && options.mirror !== true)
+      throw new MeshError('MG_ERR_STREAM_INVALID', 'stream.filters: expected at least one topic filter, e.g. ["orders.>"]');
     const store = this.#ensureStore();
     const had = store.info(c.name);
     if (had !== undefined && !sameConfig(had.config, c) && options.replace === true) await this.remove(c.name);
-    const info = await store.create(c);
+    const info = await store.create(c, options.epoch === undefined ? {} : { epoch: options.epoch });
     this.#attach(info);
     this.#scheduleTrim();
+    this.#listChanged();
     return info;
   }
 
@@ -197,8 +205,43 @@ export class StreamManager implements DurabilityGate {
     }
     await store.remove(name);
     this.#gauges(name, undefined);
+    // Wake the stream's readers: their next read is refused (unknown stream) and ends them with that code.
+    this.#committed(new Set([name]));
+    for (const l of this.#removedListeners) l(name);
     this.#scheduleTrim();
+    this.#listChanged();
     return true;
+  }
+
+  /** Calls `listener` after each create() or remove() (the mesh advertises the node's streams). Returns the unsubscribe. */
+  onListChanged(listener: () => void): () => void {
+    this.#listListeners.add(listener);
+    return () => this.#listListeners.delete(listener);
+  }
+
+  #listChanged(): void {
+    for (const l of this.#listListeners) l();
+  }
+
+  /**
+   * A mirror's write: stores `bytes` (a stored entry as read from the
+   * source) at `offset` (StreamStore.appendAt). Throws its MeshError.
+   * Readers see it after mirrorFlushed().
+   */
+  appendAt(name: string, offset: number, bytes: Uint8Array, meta: { time: number; topic: string }): void {
+    const store = this.#store;
+    if (store === null) throw new MeshError('MG_ERR_STREAM_UNKNOWN', `stream ${name}: no such stream`);
+    store.appendAt(name, offset, bytes, meta);
+    this.#appendsOf(name).inc();
+  }
+
+  /** Resolves once a mirror's appendAt()s are committed, after telling the stream's readers (onAppended). */
+  async mirrorFlushed(name: string): Promise<void> {
+    try {
+      await this.#store?.flushed();
+    } finally {
+      this.#committed(new Set([name]));
+    }
   }
 
   list(): StreamInfo[] {
@@ -231,17 +274,21 @@ export class StreamManager implements DurabilityGate {
 
   /** Offset of the newest retained entry whose topic `match` accepts; 0 if none; undefined for an unknown stream. */
   lastMatching(name: string, match: (topic: string) => boolean): number | undefined {
+    const perTopic = this.latestPerTopic(name, match);
+    return perTopic === undefined ? undefined : (perTopic.at(-1) ?? 0);
+  }
+
+  /** The offset of the newest retained entry of each topic `match` accepts, ascending; undefined for an unknown stream. */
+  latestPerTopic(name: string, match: (topic: string) => boolean): number[] | undefined {
     const perTopic = this.#store?.lastPerTopic(name, match);
-    if (perTopic === undefined) return undefined;
-    let last = 0;
-    for (const offset of perTopic.values()) if (offset > last) last = offset;
-    return last;
+    return perTopic === undefined ? undefined : [...perTopic.values()].sort((a, b) => a - b);
   }
 
   /**
    * Calls `listener` after each commit that stored entries in stream
    * `name` (once per commit group, not per entry), for live tailing:
-   * read from your last offset when called. Returns the unsubscribe.
+   * read from your last offset when called; and once when the stream is
+   * removed, so a reader learns it at once. Returns the unsubscribe.
    */
   onAppended(name: string, listener: AppendedListener): () => void {
     let set = this.#listeners.get(name);
@@ -305,9 +352,36 @@ export class StreamManager implements DurabilityGate {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#trimTimer !== null) clearTimeout(this.#trimTimer);
+    // Readers built on the streams (durable consumers) save their last state while the store is still open.
+    for (const hook of this.#closingHooks) await hook().catch(() => {});
     for (const sink of this.#sinks.values()) for (const f of sink.filters) this.#node.unsubscribe(f, sink);
     this.#sinks.clear();
     await this.#store?.close();
+  }
+
+  /** The node's metrics, for what is built on the streams (durable consumers). */
+  get metrics(): MetricsRegistry {
+    return this.#metrics;
+  }
+
+  /** The node's topic filter check: the problem's message, or null for a good filter. */
+  checkFilter(filter: string): string | null {
+    return this.#node.checkFilter(filter)?.message ?? null;
+  }
+
+  /** The store's consumer positions (same engine as the streams); null until the store is open. */
+  consumerPositions(): ConsumerPositionStore | null {
+    return this.#store?.consumerPositions() ?? null;
+  }
+
+  /** Calls `listener` with the name of each stream removed. */
+  onRemoved(listener: (name: string) => void): void {
+    this.#removedListeners.add(listener);
+  }
+
+  /** Runs `hook` at close(), before the store closes (awaited; failures ignored). */
+  onClosing(hook: () => Promise<void>): void {
+    this.#closingHooks.push(hook);
   }
 
   #ensureStore(): StreamStore {

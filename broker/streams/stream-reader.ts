@@ -25,7 +25,7 @@
 import { filterMatches } from '../../routing/mod.js';
 import type { MeshEvent } from '../event/mod.js';
 import { decodeStoredEvent, type StreamManager } from './stream-manager.js';
-import type { ReadResult } from './stream-store.js';
+import type { ReadResult, StreamEntry } from './stream-store.js';
 
 /** Most entries read per page: one batch frame's worth. */
 const PAGE = 256;
@@ -42,6 +42,14 @@ export interface StreamReaderSink {
   readonly maxBufferedBytes: number;
   /** Hands over one matching entry; returns the bytes it queued. */
   deliverEntry(event: MeshEvent, offset: number): number;
+  /**
+   * Hands over one matching entry as stored, undecoded, for a transport
+   * that sends the bytes as they are (a peer reading the stream for a
+   * subscriber on its node, a CBOR WebSocket splicing them into its item).
+   * Returns the bytes it queued, or -1 when it cannot take this entry: the
+   * reader then decodes it for deliverEntry. Absent: always deliverEntry.
+   */
+  readonly deliverStored?: (entry: StreamEntry) => number;
 }
 
 /** A read the store refused (retention overtook the reader, the stream was removed or re-created), and where the reader stood. */
@@ -56,6 +64,9 @@ export class StreamReader {
   readonly #onEnd: (end: StreamReadEnd) => void;
   /** Offset of the last entry handed over (delivered or skipped by the filter). */
   #position: number;
+  /** `last-per-topic`: offsets (ascending, all <= the start position) still to hand over before the sequential read. */
+  readonly #picks: readonly number[];
+  #pick = 0;
   #scheduled = false;
   #stopped = false;
   readonly #unlisten: () => void;
@@ -69,6 +80,8 @@ export class StreamReader {
     epoch: string;
     /** Deliver entries with offsets > after. */
     after: number;
+    /** Entries to hand over first, ascending offsets <= after (startAfter's `picks` for `last-per-topic`); one pruned meanwhile is skipped. */
+    picks?: readonly number[];
     /** Called once when a read is refused; the reader has stopped. */
     onEnd: (end: StreamReadEnd) => void;
   }) {
@@ -78,6 +91,7 @@ export class StreamReader {
     this.filter = o.filter;
     this.#epoch = o.epoch;
     this.#position = o.after;
+    this.#picks = o.picks ?? [];
     this.#onEnd = o.onEnd;
     this.#unlisten = o.streams.onAppended(o.stream, () => this.wake());
     this.wake();
@@ -111,20 +125,9 @@ export class StreamReader {
     const low = sink.maxBufferedBytes / 4;
     // Behind a slow transport: its drain calls wake().
     if (sink.bufferedBytes > low) return;
-    const r = this.#streams.read(this.stream, this.#position, PAGE, this.#epoch);
-    if (!r.ok) {
-      this.stop();
-      this.#onEnd({ ...r, position: this.#position });
-      return;
-    }
-    if (r.entries.length === 0 && this.#position < r.last) {
-      // A caching engine (JetStream) answers from memory only: fetch, then read again.
-      this.#streams.readable(this.stream, this.#position, PAGE).then(
-        () => this.wake(),
-        () => setTimeout(() => this.wake(), REFETCH_MS).unref(),
-      );
-      return;
-    }
+    if (this.#pick < this.#picks.length) return this.#stepPicks(low);
+    const r = this.#read(this.#position, PAGE);
+    if (r === null) return;
     let queued = 0;
     let delivered = 0;
     let i = 0;
@@ -132,18 +135,82 @@ export class StreamReader {
       const entry = r.entries[i]!;
       this.#position = entry.offset;
       if (!filterMatches(this.filter, entry.topic)) continue;
-      const event = decodeStoredEvent(entry.bytes);
-      if (event === null) continue; // a format this build cannot read: skipped, as a filter miss
-      queued += sink.deliverEntry(event, entry.offset);
+      const n = this.#deliver(entry);
+      if (n < 0) continue; // a format this build cannot read: skipped, as a filter miss
+      queued += n;
       delivered++;
     }
     if (delivered > 0) this.#streams.countRead(this.stream, delivered);
     if (this.#position < r.last) this.wake();
   }
+
+  /** One entry per pick, each read on its own (they are sparse: one per topic). */
+  #stepPicks(low: number): void {
+    let queued = 0;
+    let delivered = 0;
+    while (this.#pick < this.#picks.length && queued < low) {
+      const offset = this.#picks[this.#pick]!;
+      const info = this.#streams.info(this.stream);
+      // Trimmed since the start: that topic has no newer entry up to the start position, so nothing is owed for it.
+      if (info !== undefined && info.epoch === this.#epoch && offset < info.first) {
+        this.#pick++;
+        continue;
+      }
+      const r = this.#read(offset - 1, 1);
+      if (r === null) return;
+      this.#pick++;
+      const entry = r.entries[0];
+      if (entry?.offset !== offset || !filterMatches(this.filter, entry.topic)) continue;
+      const n = this.#deliver(entry);
+      if (n < 0) continue;
+      queued += n;
+      delivered++;
+    }
+    if (delivered > 0) this.#streams.countRead(this.stream, delivered);
+    this.wake();
+  }
+
+  /** Hands `entry` to the sink, as stored when it can take that; the bytes queued, or -1 for a format this build cannot read. */
+  #deliver(entry: StreamEntry): number {
+    const spliced = this.#sink.deliverStored?.(entry) ?? -1;
+    if (spliced >= 0) return spliced;
+    const event = decodeStoredEvent(entry.bytes);
+    return event === null ? -1 : this.#sink.deliverEntry(event, entry.offset);
+  }
+
+  /**
+   * read() from `after`, or null when the reader must wait: the read was
+   * refused (the reader has ended) or a caching engine is fetching the page
+   * (the reader is woken when it is in).
+   */
+  #read(after: number, limit: number): Extract<ReadResult, { ok: true }> | null {
+    const r = this.#streams.read(this.stream, after, limit, this.#epoch);
+    if (!r.ok) {
+      this.stop();
+      this.#onEnd({ ...r, position: this.#position });
+      return null;
+    }
+    if (r.entries.length === 0 && after < r.last) {
+      // A caching engine (JetStream) answers from memory only: fetch, then read again.
+      this.#streams.readable(this.stream, after, limit).then(
+        () => this.wake(),
+        () => setTimeout(() => this.wake(), REFETCH_MS).unref(),
+      );
+      return null;
+    }
+    return r;
+  }
 }
 
-/** Where a reader starts, as a client names it (the /v1/ws `sub` `from`, the SSE `from` parameter). */
-export type StreamStart = 'first' | 'last' | 'new' | { readonly offset: number } | { readonly time: number };
+/**
+ * Where a reader starts, as a client names it (the /v1/ws `sub` `from`,
+ * the SSE `from` parameter): `first` (the oldest retained entry), `last`
+ * (the newest entry matching the filter, then live), `last-per-topic` (the
+ * newest entry of each matching topic, in offset order, then live), `new`
+ * (only entries appended from now on), an offset (start AT it) or a time
+ * (ms since the epoch: the first entry appended at or after it).
+ */
+export type StreamStart = 'first' | 'last' | 'last-per-topic' | 'new' | { readonly offset: number } | { readonly time: number };
 
 /**
  * The offset to read after for `from` on stream `name` (entries > it are
@@ -155,7 +222,9 @@ export function startAfter(
   name: string,
   filter: string,
   from: StreamStart,
-): { ok: true; after: number } | { ok: false; code: 'MG_ERR_STREAM_UNKNOWN' | 'MG_ERR_STREAM_BEYOND_END' | 'MG_ERR_STREAM_PRUNED'; message: string } {
+):
+  | { ok: true; after: number; picks?: number[] }
+  | { ok: false; code: 'MG_ERR_STREAM_UNKNOWN' | 'MG_ERR_STREAM_BEYOND_END' | 'MG_ERR_STREAM_PRUNED'; message: string } {
   const info = streams.info(name);
   if (info === undefined) return { ok: false, code: 'MG_ERR_STREAM_UNKNOWN', message: `no stream '${name}'` };
   if (from === 'first') return { ok: true, after: info.first - 1 };
@@ -163,6 +232,10 @@ export function startAfter(
   if (from === 'last') {
     const last = streams.lastMatching(name, (topic) => filterMatches(filter, topic)) ?? 0;
     return { ok: true, after: last > 0 ? last - 1 : info.last };
+  }
+  if (from === 'last-per-topic') {
+    const picks = streams.latestPerTopic(name, (topic) => filterMatches(filter, topic)) ?? [];
+    return { ok: true, after: info.last, picks: picks.filter((offset) => offset <= info.last) };
   }
   if ('offset' in from) {
     const after = from.offset - 1;

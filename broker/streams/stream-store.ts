@@ -23,6 +23,8 @@
  * is only meaningful with the epoch it was read in.
  */
 
+import type { ConsumerPositionStore } from './consumer-position.js';
+
 /** A stream's configuration. Limits of 0 mean "no limit". */
 export interface StreamConfig {
   /** 1-64 characters of `A-Z a-z 0-9 _ -`. */
@@ -82,9 +84,20 @@ export type ReadResult =
 
 export type Durability = 'group' | 'sync';
 
+export interface CreateOptions {
+  /** The epoch of the new stream (16 hex digits as minted, or a source's); omitted: minted. */
+  readonly epoch?: string;
+}
+
 export interface StreamStore {
-  /** Creates a stream; an existing one with the same config is returned as is. Throws MG_ERR_STREAM_INVALID / _EXISTS. */
-  create(config: StreamConfig): Promise<StreamInfo>;
+  /**
+   * Creates a stream; an existing one with the same config is returned as
+   * is. `epoch`: the new stream takes this epoch instead of minting one (a
+   * mirror follows its source's epoch; engines that derive epochs
+   * themselves, JetStream, refuse it with MG_ERR_STREAM_INVALID). Throws
+   * MG_ERR_STREAM_INVALID / _EXISTS.
+   */
+  create(config: StreamConfig, options?: CreateOptions): Promise<StreamInfo>;
   /** Removes a stream and its entries; appends to it are refused at once. No-op for an unknown name. */
   remove(name: string): Promise<void>;
   list(): StreamInfo[];
@@ -95,6 +108,16 @@ export interface StreamStore {
    * which case nothing was queued.
    */
   append(stream: string, entry: Uint8Array, meta: AppendMeta): number;
+  /**
+   * Queues an entry AT `offset` (a mirror keeps its source's offsets):
+   * `offset` must be the next one (last appended + 1), or, while the
+   * stream holds nothing, any later one: the stream then starts there
+   * (first = offset), as if retention had dropped what came before. Else
+   * MeshError MG_ERR_STREAM_INVALID, nothing queued; otherwise as
+   * append(). Engines that number entries themselves accept only the next
+   * offset (JetStream).
+   */
+  appendAt(stream: string, offset: number, entry: Uint8Array, meta: AppendMeta): void;
   /**
    * The durability watermark: resolves once every append made before the
    * call is committed (on disk for persistent engines); rejects with a
@@ -120,6 +143,8 @@ export interface StreamStore {
   lastPerTopic(stream: string, match?: (topic: string) => boolean): Map<string, number> | undefined;
   /** Applies age retention as of `now` (ms). The owner calls it periodically; resolves when committed. */
   trim(now: number): Promise<void>;
+  /** Where durable consumers of this store's streams keep their positions: the same engine, as durable as the streams. One per store. */
+  consumerPositions(): ConsumerPositionStore;
   /** Flushes what is queued, then releases the store (and its directory lock). Idempotent. */
   close(): Promise<void>;
 }

@@ -4,6 +4,7 @@ import type { MeshEvent } from '../event/mod.js';
 import {
   arrayElementSpans,
   CBOR_OPTIONS,
+  clientItemFromPeerEntry,
   decodeStructuredJson,
   encodeClientItem,
   encodeStructuredJson,
@@ -11,6 +12,7 @@ import {
   topLevelMemberSpan,
 } from '../event/mod.js';
 import type { EgressFormat } from '../pipeline/mod.js';
+import type { StreamStart } from '../streams/mod.js';
 
 /**
  * The meshgate client protocol over WebSocket (docs/protocol.md).
@@ -25,6 +27,11 @@ import type { EgressFormat } from '../pipeline/mod.js';
  *   {op:"pub",   topic, event, ref?}                  {op:"ok", ref, duplicate?}
  *   {op:"pubs",  items:[{topic, event}, ...], ref?}   {op:"err", ref?, index?, code, message, reasons?}
  *   {op:"ping",  ref?}                                {op:"pong", ref?}
+ *   {op:"consume", stream, consumer, filter?, ackWaitMs?, maxInFlight?, start?, ref?}
+ *                      -> {op:"ok", ref, stream, consumer, epoch, ackFloor, last}, then events items
+ *                         {topic, stream, consumer, offset, delivery, redelivered, event}
+ *   {op:"ack", stream, consumer, offsets:[...], ref?}  (ok once the position is durable)
+ *   {op:"nak", stream, consumer, offset, delay?, ref?}
  * A request with `ref` is always answered (ok, pong or err); without one,
  * only failures are reported. `event` is a structured-mode CloudEvent.
  * `reasons` ([{path, message}], MG_ERR_EVENT_SCHEMA only) names each JSON
@@ -41,14 +48,8 @@ export type Ref = string | number;
 /** One item of a `pubs` batch, decoded or refused on its own. */
 export type PubItem = { readonly ok: true; readonly event: MeshEvent } | { readonly ok: false; readonly code: ErrorCode; readonly message: string };
 
-/**
- * Where a stream subscription starts: `first` (the oldest retained entry),
- * `last` (the newest entry matching the filter, then live), `new` (only
- * entries appended from now on), an offset (start AT that offset: the entry
- * with that offset is the first delivered) or a time (ms since the epoch,
- * given as an RFC 3339 string: the first entry appended at or after it).
- */
-export type StreamStart = 'first' | 'last' | 'new' | { readonly offset: number } | { readonly time: number };
+/** Where a stream subscription starts: see StreamStart in broker/streams/stream-reader.ts (docs/protocol.md). */
+export type { StreamStart };
 
 /** The stream part of a `sub`: replay from the stream `name`, then follow it. */
 export interface StreamSubRequest {
@@ -58,12 +59,26 @@ export interface StreamSubRequest {
   readonly epoch?: string;
 }
 
+/** The consumer options of a `consume` (those given; absent ones keep the consumer's own or the defaults). */
+export interface ConsumeOptions {
+  readonly filter?: string;
+  readonly ackWaitMs?: number;
+  readonly maxInFlight?: number;
+  readonly start?: 'first' | 'new' | { readonly offset: number } | { readonly time: number };
+}
+
+/** Most offsets one `ack` may carry. */
+export const MAX_ACK_OFFSETS = 4096;
+
 export type ClientRequest =
   | { readonly op: 'sub'; readonly filter: string; readonly stream?: StreamSubRequest; readonly ref?: Ref }
   | { readonly op: 'unsub'; readonly filter: string; readonly stream?: string; readonly ref?: Ref }
   | { readonly op: 'pub'; readonly topic: string; readonly event: MeshEvent; readonly ref?: Ref }
   | { readonly op: 'pubs'; readonly items: readonly PubItem[]; readonly ref?: Ref }
-  | { readonly op: 'ping'; readonly ref?: Ref };
+  | { readonly op: 'ping'; readonly ref?: Ref }
+  | { readonly op: 'consume'; readonly stream: string; readonly consumer: string; readonly options: ConsumeOptions; readonly ref?: Ref }
+  | { readonly op: 'ack'; readonly stream: string; readonly consumer: string; readonly offsets: readonly number[]; readonly ref?: Ref }
+  | { readonly op: 'nak'; readonly stream: string; readonly consumer: string; readonly offset: number; readonly delay: number; readonly ref?: Ref };
 
 export type DecodedRequest =
   | { readonly ok: true; readonly request: ClientRequest }
@@ -82,6 +97,14 @@ export interface ClientCodec {
   encode(reply: Record<string, unknown>): Uint8Array;
   /** An `events` item of a stream subscription: the plain item plus top-level `stream` and `offset`. */
   streamItem(event: MeshEvent, stream: string, offset: number): Uint8Array;
+  /**
+   * streamItem() straight from a stored peer entry, without decoding it,
+   * where the flavour's item embeds the entry's event map as it is (CBOR);
+   * absent, or null for an entry it cannot splice: decode and streamItem().
+   */
+  readonly storedStreamItem?: (peerEntry: Uint8Array, stream: string, offset: number) => Uint8Array | null;
+  /** An `events` item of a durable consumer: the plain item plus `stream`, `consumer`, `offset`, `delivery` (count) and `redelivered`. */
+  consumerItem(event: MeshEvent, stream: string, consumer: string, offset: number, delivery: number): Uint8Array;
 }
 
 const JSON_BATCH_HEAD = Buffer.from('{"op":"events","events":[');
@@ -141,6 +164,10 @@ export const JSON_CODEC: ClientCodec = {
   encode: (reply) => Buffer.from(JSON.stringify(reply)),
   streamItem: (event, stream, offset) =>
     Buffer.from(`{"topic":${JSON.stringify(event.topic)},"stream":${JSON.stringify(stream)},"offset":${offset},"event":${encodeStructuredJson(event)}}`),
+  consumerItem: (event, stream, consumer, offset, delivery) =>
+    Buffer.from(
+      `{"topic":${JSON.stringify(event.topic)},"stream":${JSON.stringify(stream)},"consumer":${JSON.stringify(consumer)},"offset":${offset},"delivery":${delivery},"redelivered":${delivery > 1},"event":${encodeStructuredJson(event)}}`,
+    ),
 };
 
 /** CBOR head of {"op":"events","events":[...]}: map(2), the two keys, then the array header. */
@@ -149,6 +176,16 @@ const CBOR_BATCH_HEAD = Buffer.from([0xa2, 0x62, 0x6f, 0x70, 0x66, ...Buffer.fro
 /** The text-string keys a stream item adds. */
 const STREAM_KEY = Buffer.from([0x66, ...Buffer.from('stream')]);
 const OFFSET_KEY = Buffer.from([0x66, ...Buffer.from('offset')]);
+
+/** The plain CBOR item (map(2) {topic, event}) widened with `extra` key/value pairs, the event map written once. */
+function widenItem(item: Uint8Array, extra: ReadonlyArray<readonly [string, unknown]>): Uint8Array {
+  const tail = Buffer.concat(extra.flatMap(([k, v]) => [cbor.encode(k), cbor.encode(v)]));
+  const out = Buffer.allocUnsafe(item.length + tail.length);
+  out.set(item, 0);
+  out[0] = 0xa2 + extra.length; // map(n) head, n < 24
+  out.set(tail, item.length);
+  return out;
+}
 
 export const CBOR_CODEC: ClientCodec = {
   subprotocol: SUBPROTOCOL_CBOR,
@@ -196,18 +233,34 @@ export const CBOR_CODEC: ClientCodec = {
     });
   },
   encode: (reply) => cbor.encode(reply),
-  streamItem(event, stream, offset) {
-    // The plain item is map(2) {topic, event}: widen its head to map(4) and
-    // append the two keys, so the event map is written once, by the same writer.
-    const item = encodeClientItem(event);
-    const tail = Buffer.concat([STREAM_KEY, cbor.encode(stream), OFFSET_KEY, cbor.encode(offset)]);
-    const out = Buffer.allocUnsafe(item.length + tail.length);
-    out.set(item, 0);
-    out[0] = 0xa4;
-    out.set(tail, item.length);
-    return out;
+  streamItem: (event, stream, offset) => widenToStreamItem(encodeClientItem(event), stream, offset),
+  storedStreamItem(peerEntry, stream, offset) {
+    const item = clientItemFromPeerEntry(peerEntry);
+    return item === null ? null : widenToStreamItem(item, stream, offset);
   },
+  consumerItem: (event, stream, consumer, offset, delivery) =>
+    widenItem(encodeClientItem(event), [
+      ['stream', stream],
+      ['consumer', consumer],
+      ['offset', offset],
+      ['delivery', delivery],
+      ['redelivered', delivery > 1],
+    ]),
 };
+
+/**
+ * A plain CBOR item is map(2) {topic, event}: widen its head to map(4) and
+ * append the two keys, so the event map is written once (or, replayed from
+ * a store, never).
+ */
+function widenToStreamItem(item: Uint8Array, stream: string, offset: number): Buffer {
+  const tail = Buffer.concat([STREAM_KEY, cbor.encode(stream), OFFSET_KEY, cbor.encode(offset)]);
+  const out = Buffer.allocUnsafe(item.length + tail.length);
+  out.set(item, 0);
+  out[0] = 0xa4;
+  out.set(tail, item.length);
+  return out;
+}
 
 /** Picks the codec for the client's offered subprotocols, in the client's order of preference. */
 export function negotiateCodec(offered: string): ClientCodec | null {
@@ -248,7 +301,10 @@ function toRequest(frame: unknown, decoders: EventDecoders): DecodedRequest {
       if (f.epoch !== undefined && typeof f.epoch !== 'string') return malformed('epoch must be a string', r);
       const from = streamStart(f.from);
       if (from === null)
-        return malformed(`from must be "first", "last", "new", an offset >= 1 or an RFC 3339 time, got ${JSON.stringify(f.from) ?? 'undefined'}`, r);
+        return malformed(
+          `from must be "first", "last", "last-per-topic", "new", an offset >= 1 or an RFC 3339 time, got ${JSON.stringify(f.from) ?? 'undefined'}`,
+          r,
+        );
       const stream: StreamSubRequest = f.epoch === undefined ? { name: f.stream, from } : { name: f.stream, from, epoch: f.epoch };
       return { ok: true, request: { op: 'sub', filter: f.filter, stream, ref: r } };
     }
@@ -293,8 +349,17 @@ function toRequest(frame: unknown, decoders: EventDecoders): DecodedRequest {
     }
     case 'ping':
       return { ok: true, request: { op: 'ping', ref: r } };
+    case 'consume':
+    case 'ack':
+    case 'nak':
+      return consumerRequest(f, r);
     default:
-      return { ok: false, code: 'MG_ERR_FRAME_UNKNOWN_OP', message: `unknown op ${JSON.stringify(f.op)}; use sub, unsub, pub, pubs or ping`, ref: r };
+      return {
+        ok: false,
+        code: 'MG_ERR_FRAME_UNKNOWN_OP',
+        message: `unknown op ${JSON.stringify(f.op)}; use sub, unsub, pub, pubs, ping, consume, ack or nak`,
+        ref: r,
+      };
   }
 }
 
@@ -304,13 +369,52 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}
 /** `from` of a stream sub; absent means `new`. null when it is none of the accepted forms. */
 function streamStart(from: unknown): StreamStart | null {
   if (from === undefined || from === 'new') return 'new';
-  if (from === 'first' || from === 'last') return from;
+  if (from === 'first' || from === 'last' || from === 'last-per-topic') return from;
   if (typeof from === 'number') return Number.isSafeInteger(from) && from >= 1 ? { offset: from } : null;
   if (typeof from === 'string' && RFC3339.test(from)) {
     const time = Date.parse(from);
     return Number.isNaN(time) ? null : { time };
   }
   return null;
+}
+
+const isOffset = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
+
+/** `consume`, `ack`, `nak`: the frame's shape only; names and options are the consumer registry's to check. */
+function consumerRequest(f: Record<string, unknown>, r: Ref | undefined): DecodedRequest {
+  const op = f.op as 'consume' | 'ack' | 'nak';
+  if (typeof f.stream !== 'string' || f.stream === '') return malformed(`${op} needs a stream name`, r);
+  if (typeof f.consumer !== 'string' || f.consumer === '') return malformed(`${op} needs a consumer name`, r);
+  const base = { stream: f.stream, consumer: f.consumer, ref: r };
+  if (op === 'ack') {
+    const offsets = f.offsets ?? (f.offset === undefined ? undefined : [f.offset]);
+    if (!Array.isArray(offsets) || offsets.length === 0 || offsets.length > MAX_ACK_OFFSETS || !offsets.every(isOffset))
+      return malformed(`ack needs offsets: 1-${MAX_ACK_OFFSETS} offsets >= 1 (or one offset)`, r);
+    return { ok: true, request: { op, ...base, offsets } };
+  }
+  if (op === 'nak') {
+    if (!isOffset(f.offset)) return malformed('nak needs an offset >= 1', r);
+    const delay = f.delay ?? 0;
+    if (typeof delay !== 'number' || !Number.isSafeInteger(delay) || delay < 0 || delay > 86_400_000) return malformed('nak delay: 0-86400000 ms', r);
+    return { ok: true, request: { op, ...base, offset: f.offset, delay } };
+  }
+  const options: { -readonly [K in keyof ConsumeOptions]: ConsumeOptions[K] } = {};
+  if (f.filter !== undefined) {
+    if (typeof f.filter !== 'string') return malformed('consume filter must be a string', r);
+    options.filter = f.filter;
+  }
+  for (const key of ['ackWaitMs', 'maxInFlight'] as const) {
+    if (f[key] === undefined) continue;
+    if (typeof f[key] !== 'number') return malformed(`consume ${key} must be a number`, r);
+    options[key] = f[key] as number;
+  }
+  if (f.start !== undefined) {
+    const start = streamStart(f.start);
+    if (start === null || start === 'last' || start === 'last-per-topic')
+      return malformed(`consume start must be "first", "new", an offset >= 1 or an RFC 3339 time, got ${JSON.stringify(f.start)}`, r);
+    options.start = start;
+  }
+  return { ok: true, request: { op: 'consume', ...base, options } };
 }
 
 function malformed(message: string, ref?: Ref): DecodedRequest {

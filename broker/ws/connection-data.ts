@@ -1,9 +1,9 @@
 import type { SessionGuard } from '../auth/mod.js';
 import type { Metric } from '../base/mod.js';
+import type { RemoteStreams } from '../peering/mod.js';
 import type { MeshNode } from '../pipeline/mod.js';
-import type { StreamManager } from '../streams/mod.js';
+import type { ConsumerBinding, StreamManager } from '../streams/mod.js';
 import type { ClientCodec } from './client-protocol.js';
-import type { StreamSubscription } from './stream-subscription.js';
 import type { WsSession } from './ws-session.js';
 
 /** What uWS keeps per /v1/ws connection (its user data). */
@@ -43,8 +43,23 @@ export interface OpContext {
   readonly filtered: Metric;
   /** The node's streams, for `sub` with `stream`; null on an endpoint mounted without them. */
   readonly streams: StreamManager | null;
+  /** Streams held by peers, for `sub` with a `stream` this node does not hold; null: none (a single node, or an endpoint mounted without them). */
+  readonly remoteStreams: RemoteStreams | null;
   /** This connection's stream subscriptions, by streamSubKey(stream, filter); they count against maxSubscriptions too. */
-  readonly streamSubs: Map<string, StreamSubscription>;
+  readonly streamSubs: Map<string, StreamSub>;
+  /** This connection's durable consumer bindings (`consume`), by streamSubKey(stream, consumer); they count against maxSubscriptions too. */
+  readonly consumers: Map<string, ConsumerBinding>;
+}
+
+/** A stream subscription of a connection, local (stream-subscription.ts) or read from a peer (remote-stream-subscription.ts). */
+export interface StreamSub {
+  readonly stream: string;
+  readonly filter: string;
+  /** Offset of the last entry handed over. */
+  readonly position: number;
+  /** The session drained: read on. */
+  wake(): void;
+  stop(): void;
 }
 
 /** The key of a stream subscription: one per (stream, filter) on a connection. */

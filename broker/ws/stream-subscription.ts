@@ -11,7 +11,7 @@
  */
 
 import type { StreamManager } from '../streams/mod.js';
-import { type StreamReadEnd, StreamReader } from '../streams/mod.js';
+import { type StreamReadEnd, StreamReader, storedPeerEntry } from '../streams/mod.js';
 import type { ClientCodec, Ref } from './client-protocol.js';
 import type { WsSession } from './ws-session.js';
 
@@ -32,6 +32,8 @@ export class StreamSubscription {
     epoch: string;
     /** Deliver entries with offsets > after. */
     after: number;
+    /** Entries to deliver first (`last-per-topic`), see StreamReader. */
+    picks?: readonly number[];
     onEnd: StreamSubEnd;
   }) {
     const { session, codec, stream } = o;
@@ -43,6 +45,7 @@ export class StreamSubscription {
       filter: o.filter,
       epoch: o.epoch,
       after: o.after,
+      picks: o.picks,
       sink: {
         get closed() {
           return session.closed;
@@ -56,6 +59,13 @@ export class StreamSubscription {
         deliverEntry: (event, offset) => {
           const item = codec.streamItem(event, stream, offset);
           session.deliver(item, event);
+          return item.byteLength;
+        },
+        deliverStored: (entry) => {
+          const peerEntry = codec.storedStreamItem === undefined ? null : storedPeerEntry(entry.bytes);
+          const item = peerEntry === null ? null : codec.storedStreamItem!(peerEntry, stream, entry.offset);
+          if (item === null) return -1;
+          session.deliverItem(item, entry.topic);
           return item.byteLength;
         },
       },

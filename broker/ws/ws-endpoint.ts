@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp, us_socket_context_t, WebS
 import { type Principal, type PublishLimit, SessionGuard, statusOf, type UpgradeGate } from '../auth/mod.js';
 import { closeReason, codedReason, type ErrorCode, type Metric } from '../base/mod.js';
 import { decodeStructuredJson, encodeStructuredJson } from '../event/mod.js';
+import type { RemoteStreams } from '../peering/mod.js';
 import type { EgressFormat, MeshNode } from '../pipeline/mod.js';
 import type { StreamManager } from '../streams/mod.js';
 import { BufferBudget } from './buffer-budget.js';
@@ -28,6 +29,8 @@ export interface WsEndpointOptions {
   readonly publishLimit?: PublishLimit | null;
   /** The node's streams, for stream subscriptions (`sub` with `stream`); none: such a sub answers MG_ERR_STREAM_UNKNOWN. */
   readonly streams?: StreamManager | null;
+  /** Streams held by peers (read across the mesh); none: a stream this node does not hold answers MG_ERR_STREAM_UNKNOWN. */
+  readonly remoteStreams?: RemoteStreams | null;
 }
 
 /** Path of the meshgate client protocol. */
@@ -125,6 +128,9 @@ export function mountWsEndpoints(
     if ('ops' in data && data.ops !== undefined) {
       for (const sub of data.ops.streamSubs.values()) sub.stop();
       data.ops.streamSubs.clear();
+      // What this connection had in flight is delivered again to the consumer's next client.
+      for (const binding of data.ops.consumers.values()) binding.detach();
+      data.ops.consumers.clear();
     }
     for (const filter of session.subscriptions.clear()) node.unsubscribe(filter, session);
     sessions.delete(session);
@@ -177,7 +183,9 @@ export function mountWsEndpoints(
         maxSubscriptions: options.maxSubscriptionsPerConnection,
         filtered,
         streams: options.streams ?? null,
+        remoteStreams: options.remoteStreams ?? null,
         streamSubs: new Map(),
+        consumers: new Map(),
       };
       sessions.add(session);
       opened.inc();
@@ -218,7 +226,10 @@ export function mountWsEndpoints(
       // node-wide sum and lets a waiting replay read its next page.
       const data = ws.getUserData();
       data.session?.reportBuffered();
-      if (data.ops !== undefined) for (const sub of data.ops.streamSubs.values()) sub.wake();
+      if (data.ops !== undefined) {
+        for (const sub of data.ops.streamSubs.values()) sub.wake();
+        for (const binding of data.ops.consumers.values()) binding.wake();
+      }
     },
     close: (ws: WebSocket<ClientData>, code: number, reason: ArrayBuffer) => release(ws.getUserData(), code, reason),
   });

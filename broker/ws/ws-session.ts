@@ -67,7 +67,12 @@ export class WsSession<U = unknown> implements Subscriber {
   }
 
   deliver(item: Uint8Array, event: MeshEvent): void {
-    if (this.#closed || (this.admits !== null && !this.admits(event.topic))) return;
+    this.deliverItem(item, event.topic);
+  }
+
+  /** deliver() for an item built without a decoded event (a stored entry spliced for a stream replay). */
+  deliverItem(item: Uint8Array, topic: string): void {
+    if (this.#closed || (this.admits !== null && !this.admits(topic))) return;
     this.#pending.push(item);
     this.#isReply.push(false);
     if (!this.#queued) {

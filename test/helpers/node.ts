@@ -47,7 +47,7 @@ export class FrameClient {
       for (const item of frame.events as Array<{ topic: string; event: Record<string, unknown>; stream?: string; offset?: number }>) {
         if (this.onEvent) this.onEvent(item.topic, item.event);
         else if (item.offset === undefined) this.#record({ op: 'event', topic: item.topic, event: item.event });
-        else this.#record({ op: 'event', topic: item.topic, stream: item.stream, offset: item.offset, event: item.event });
+        else this.#record({ ...item, op: 'event' }); // stream items, and durable consumer items with consumer, delivery, redelivered
       }
     });
     socket.on('error', () => undefined);

@@ -43,17 +43,19 @@ interface EntriesPage {
   entries: Array<{ offset: number; id: string }>;
 }
 
-/** Every stored event id of `stream` on `node` and the offsets in store order, read page by page over HTTP. */
-export async function storedIds(node: NodeProcess, stream: string): Promise<{ ids: Set<string>; offsets: number[] }> {
+/** Every stored event id of `stream` on `node`, the offsets in store order, and the id at each offset, read page by page over HTTP. */
+export async function storedIds(node: NodeProcess, stream: string): Promise<{ ids: Set<string>; offsets: number[]; idAt: Map<number, string> }> {
   const ids = new Set<string>();
   const offsets: number[] = [];
+  const idAt = new Map<number, string>();
   for (let after = 0; ; ) {
     const page = await node.json<EntriesPage>(`/v1/streams/${stream}/entries?after=${after}&limit=1000`);
     for (const e of page.entries) {
       ids.add(e.id);
       offsets.push(e.offset);
+      idAt.set(e.offset, e.id);
     }
-    if (page.entries.length === 0) return { ids, offsets };
+    if (page.entries.length === 0) return { ids, offsets, idAt };
     after = page.entries.at(-1)!.offset;
   }
 }

@@ -4,6 +4,9 @@
  * compile until it has a handler here.
  */
 import type { ClientRequest } from '../client-protocol.js';
+import { handleAck } from './ack.js';
+import { handleConsume } from './consume.js';
+import { handleNak } from './nak.js';
 import type { OpContext, OpHandler } from './op-context.js';
 import { handlePing } from './ping.js';
 import { handlePub } from './pub.js';
@@ -17,6 +20,9 @@ const HANDLERS = {
   sub: handleSub,
   unsub: handleUnsub,
   ping: handlePing,
+  consume: handleConsume,
+  ack: handleAck,
+  nak: handleNak,
 } satisfies { readonly [K in ClientRequest['op']]: OpHandler<K> };
 
 /** Runs the handler of the request's op. */

@@ -1,11 +1,12 @@
-import { filterMatches } from '../../../routing/mod.js';
 import type { ErrorCode } from '../../base/mod.js';
+import { startAfter } from '../../streams/mod.js';
 import type { Ref, StreamSubRequest } from '../client-protocol.js';
 import { type OpContext, streamSubKey } from '../connection-data.js';
 import { errorFrame } from '../error-frame.js';
 import { hold, refreshFiltering } from '../session-filters.js';
 import { StreamSubscription, streamErrorFrame } from '../stream-subscription.js';
 import { answer, type OpHandler } from './op-context.js';
+import { subscribeRemoteStream } from './sub-remote.js';
 
 /**
  * `sub`: a filter. Held already: ok (idempotent). Then the connection's
@@ -22,7 +23,7 @@ export const handleSub: OpHandler<'sub'> = (ctx, request) => {
     if (ref !== undefined) answer(ctx, { op: 'ok', ref });
     return;
   }
-  const count = held.size + ctx.streamSubs.size;
+  const count = held.size + ctx.streamSubs.size + ctx.consumers.size;
   if (count >= ctx.maxSubscriptions) {
     const message = `this connection holds ${count} subscriptions, the limit`;
     node.reject('MG_ERR_SUB_LIMIT', message);
@@ -47,6 +48,9 @@ export const handleSub: OpHandler<'sub'> = (ctx, request) => {
   if (ref !== undefined) answer(ctx, { op: 'ok', ref });
 };
 
+/** The `reason` of a start position startAfter() refused (docs/protocol.md, stream errors). */
+const REASON = { MG_ERR_STREAM_UNKNOWN: 'unknown-stream', MG_ERR_STREAM_BEYOND_END: 'beyond-end', MG_ERR_STREAM_PRUNED: 'pruned' } as const;
+
 /**
  * A stream subscription: the stream must exist and the position be
  * recoverable (else an err frame with the MG_ERR_STREAM_* code and the
@@ -69,23 +73,12 @@ function subscribeStream(ctx: OpContext, filter: string, stream: StreamSubReques
     node.reject(code, message);
     answer(ctx, streamErrorFrame(r, stream.name, filter, { code, reason, first: info?.first ?? 0, last: info?.last ?? 0, epoch: info?.epoch ?? '' }, message));
   };
+  if (info === undefined && ctx.remoteStreams !== null) return subscribeRemoteStream(ctx, filter, stream, r);
   if (streams === null || info === undefined) return refuse('MG_ERR_STREAM_UNKNOWN', 'unknown-stream', `no stream '${stream.name}'`);
   if (stream.epoch !== undefined && stream.epoch !== info.epoch)
     return refuse('MG_ERR_STREAM_EPOCH', 'epoch', `stream '${stream.name}' has epoch ${info.epoch}, not ${stream.epoch}: its history was reset`);
-  const from = stream.from;
-  let after: number;
-  if (from === 'first') after = info.first - 1;
-  else if (from === 'new') after = info.last;
-  else if (from === 'last') {
-    const last = streams.lastMatching(stream.name, (topic) => filterMatches(filter, topic)) ?? 0;
-    after = last > 0 ? last - 1 : info.last;
-  } else if ('offset' in from) {
-    after = from.offset - 1;
-    if (after > info.last)
-      return refuse('MG_ERR_STREAM_BEYOND_END', 'beyond-end', `offset ${from.offset} is after the end of stream '${stream.name}' (last ${info.last})`);
-    if (after < info.first - 1)
-      return refuse('MG_ERR_STREAM_PRUNED', 'pruned', `offset ${from.offset} of stream '${stream.name}' was trimmed by retention (first ${info.first})`);
-  } else after = (streams.seekTime(stream.name, from.time) ?? info.last + 1) - 1;
+  const start = startAfter(streams, stream.name, filter, stream.from);
+  if (!start.ok) return refuse(start.code, REASON[start.code], start.message);
   refreshFiltering(session, guard, ctx.filtered);
   const key = streamSubKey(stream.name, filter);
   const sub = new StreamSubscription({
@@ -95,7 +88,8 @@ function subscribeStream(ctx: OpContext, filter: string, stream: StreamSubReques
     stream: stream.name,
     filter,
     epoch: info.epoch,
-    after,
+    after: start.after,
+    picks: start.picks,
     onEnd: (end) => {
       if (ctx.streamSubs.get(key) !== sub) return;
       ctx.streamSubs.delete(key);
@@ -110,5 +104,5 @@ function subscribeStream(ctx: OpContext, filter: string, stream: StreamSubReques
     },
   });
   ctx.streamSubs.set(key, sub);
-  if (r !== undefined) answer(ctx, { op: 'ok', ref: r, stream: stream.name, epoch: info.epoch, next: after + 1, last: info.last });
+  if (r !== undefined) answer(ctx, { op: 'ok', ref: r, stream: stream.name, epoch: info.epoch, next: start.picks?.[0] ?? start.after + 1, last: info.last });
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Encoder } from 'cbor-x';
 import type { MeshEvent } from '../../../broker/event/mod.js';
-import { CBOR_OPTIONS, encodeClientItem, encodeEventMap, encodePeerEntry } from '../../../broker/event/mod.js';
+import { CBOR_OPTIONS, clientItemFromPeerEntry, encodeClientItem, encodeEventMap, encodePeerEntry } from '../../../broker/event/mod.js';
 
 const cbor = new Encoder({ ...CBOR_OPTIONS });
 
@@ -52,4 +52,19 @@ test('encoded items are independent copies: encoding the next event does not cha
   const copy = Buffer.from(first);
   encodeClientItem(randomEvent(r, 2));
   assert.deepEqual(first, copy);
+});
+
+test('clientItemFromPeerEntry() splices a peer entry into the very bytes encodeClientItem() writes, for topics of every length head', () => {
+  const r = prng(11);
+  for (let i = 0; i < 600; i++) {
+    const e = randomEvent(r, i);
+    // Topic text heads: 1 byte (< 24), 2 bytes (< 256), 3 bytes (< 65536).
+    const topic = ['t', `topic.${i}`, `a.${'b'.repeat(30)}`, `a.${'c'.repeat(300)}`, `a.${'é'.repeat(200)}`][i % 5]!;
+    const event = { ...e, topic };
+    const entry = Buffer.from(encodePeerEntry(event));
+    assert.deepEqual(clientItemFromPeerEntry(entry), Buffer.from(encodeClientItem(event)), `event ${i}`);
+  }
+  assert.equal(clientItemFromPeerEntry(Buffer.from(cbor.encode({ topic: 't', event: {} }))), null, 'a map is not a peer entry');
+  assert.equal(clientItemFromPeerEntry(Buffer.from(cbor.encode([1, {}]))), null, 'nor an array led by a number');
+  assert.equal(clientItemFromPeerEntry(Buffer.from([0x82, 0x78])), null, 'nor a cut one');
 });

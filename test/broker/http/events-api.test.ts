@@ -52,6 +52,21 @@ test('POST /v1/events/ in binary mode answers 202 {id, duplicate} and a WebSocke
   assert.equal((node.node.metrics.snapshot().meshgate_events_in_total as Record<string, number>)['protocol=http'], 1);
 });
 
+test('binary mode carries trace context in the W3C traceparent and tracestate headers (the distributed tracing extension), as a webhook sends it', async (t) => {
+  const node = await startTestNode(t);
+  const sub = await subscriber(t, node, 'sensors.>');
+  const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+  const res = await fetch(url(node, 'sensors.eu'), {
+    method: 'POST',
+    headers: { ...BINARY_HEADERS, 'ce-id': 'traced', traceparent, tracestate: 'vendor=x' },
+    body: 'x',
+  });
+  assert.equal(res.status, 202);
+  const event = await eventNamed(sub, 'traced');
+  assert.equal(event.traceparent, traceparent);
+  assert.equal(event.tracestate, 'vendor=x');
+});
+
 test('POST /v1/events/ in structured mode (application/cloudevents+json) reaches a WebSocket subscriber on the path topic', async (t) => {
   const node = await startTestNode(t);
   const sub = await subscriber(t, node, 'orders.>');

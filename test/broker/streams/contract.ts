@@ -13,7 +13,14 @@ export type StoreFactory = (t: import('node:test').TestContext) => Promise<Strea
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
-export function streamStoreContract(engine: string, factory: StoreFactory): void {
+/** What an engine may lack: JetStream numbers entries and mints epochs itself (StreamStore.appendAt, create). */
+export interface ContractOptions {
+  /** appendAt() of a later offset on an empty stream, and create() with a given epoch. @default true */
+  readonly placedEntries?: boolean;
+}
+
+export function streamStoreContract(engine: string, factory: StoreFactory, options: ContractOptions = {}): void {
+  const placed = options.placedEntries ?? true;
   const open = async (t: import('node:test').TestContext) => {
     const store = await factory(t);
     t.after(() => store.close());
@@ -202,4 +209,68 @@ export function streamStoreContract(engine: string, factory: StoreFactory): void
       (e: unknown) => e instanceof MeshError && e.code === 'MG_ERR_STREAM_CLOSED',
     );
   });
+
+  test(`${engine}: appendAt() takes the next offset and refuses one already used or a gap in a non-empty stream`, async (t) => {
+    const store = await open(t);
+    await store.create({ name: 's' });
+    store.appendAt('s', 1, bytes('a'), { time: 1, topic: 't' });
+    store.appendAt('s', 2, bytes('b'), { time: 2, topic: 't' });
+    const invalid = (e: unknown) => e instanceof MeshError && e.code === 'MG_ERR_STREAM_INVALID';
+    assert.throws(() => store.appendAt('s', 2, bytes('x'), { time: 3, topic: 't' }), invalid);
+    assert.throws(() => store.appendAt('s', 5, bytes('x'), { time: 3, topic: 't' }), invalid);
+    assert.throws(
+      () => store.appendAt('nope', 1, bytes('x'), { time: 3, topic: 't' }),
+      (e: unknown) => e instanceof MeshError && e.code === 'MG_ERR_STREAM_UNKNOWN',
+    );
+    await store.flushed();
+    const r = store.read('s', 0, 10);
+    assert.ok(r.ok);
+    assert.deepEqual(
+      r.entries.map((e) => [e.offset, text(e.bytes)]),
+      [
+        [1, 'a'],
+        [2, 'b'],
+      ],
+    );
+    assert.equal(store.append('s', bytes('c'), { time: 4, topic: 't' }), 3, 'append() goes on after appendAt()');
+  });
+
+  if (placed) {
+    test(`${engine}: appendAt() on an empty stream starts it at that offset; earlier positions are pruned`, async (t) => {
+      const store = await open(t);
+      await store.create({ name: 's' });
+      store.appendAt('s', 17, bytes('q'), { time: 1, topic: 't' });
+      store.appendAt('s', 18, bytes('r'), { time: 2, topic: 't' });
+      await store.flushed();
+      const info = store.info('s')!;
+      assert.deepEqual([info.first, info.last, info.events], [17, 18, 2]);
+      const r = store.read('s', 16, 10);
+      assert.ok(r.ok);
+      assert.deepEqual(
+        r.entries.map((e) => [e.offset, text(e.bytes)]),
+        [
+          [17, 'q'],
+          [18, 'r'],
+        ],
+      );
+      const before = store.read('s', 3, 10);
+      assert.deepEqual([before.ok, !before.ok && before.reason], [false, 'pruned']);
+      assert.equal(store.seekTime('s', 2), 18);
+    });
+
+    test(`${engine}: create() with an epoch keeps it`, async (t) => {
+      const store = await open(t);
+      const info = await store.create({ name: 's' }, { epoch: '0123456789abcdef' });
+      assert.equal(info.epoch, '0123456789abcdef');
+      assert.equal(store.info('s')!.epoch, '0123456789abcdef');
+    });
+  } else {
+    test(`${engine}: appendAt() of a later offset and create() with an epoch are refused with MG_ERR_STREAM_INVALID`, async (t) => {
+      const store = await open(t);
+      await store.create({ name: 's' });
+      const invalid = (e: unknown) => e instanceof MeshError && e.code === 'MG_ERR_STREAM_INVALID';
+      assert.throws(() => store.appendAt('s', 17, bytes('q'), { time: 1, topic: 't' }), invalid);
+      await assert.rejects(store.create({ name: 'e' }, { epoch: '0123456789abcdef' }), invalid);
+    });
+  }
 }

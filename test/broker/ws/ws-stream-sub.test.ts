@@ -77,6 +77,34 @@ test('from last gives the newest entry matching the filter, then live; from new 
   );
 });
 
+test('from last-per-topic gives the newest entry of each matching topic, in offset order, then live', async (t) => {
+  const node = await streamNode(t);
+  const pub = await openClient(t, node.wsUrl);
+  // orders.k0 .. orders.k2 three times over (offsets 1-9), then one orders.other: the newest of k0, k1, k2 are 7, 8, 9.
+  await publish(pub, 1, 9, (i) => `orders.k${(i - 1) % 3}`);
+  await publish(pub, 100, 1, () => 'other.x'); // outside the stream: not stored
+  await publish(pub, 10, 1, () => 'orders.skip.x'); // offset 10, outside the sub filter
+  const sub = await openClient(t, node.wsUrl);
+  const ok = await sub.request({ op: 'sub', filter: 'orders.*', stream: 'orders', from: 'last-per-topic' });
+  assert.equal(ok.op, 'ok', JSON.stringify(ok));
+  assert.equal(ok.next, 7, 'next: the first per-topic entry');
+  assert.equal(ok.last, 10);
+  await publish(pub, 11, 2, () => 'orders.k1'); // live: 11, 12
+  const got = await streamEvents(sub, 5);
+  assert.deepEqual(
+    got.map((e) => [e.offset, e.topic]),
+    [
+      [7, 'orders.k0'],
+      [8, 'orders.k1'],
+      [9, 'orders.k2'],
+      [11, 'orders.k1'],
+      [12, 'orders.k1'],
+    ],
+  );
+  await sub.request({ op: 'ping' });
+  assert.equal(sub.events().length, 5, 'no older entry of a topic, none twice');
+});
+
 test('from an RFC 3339 time starts at the first entry appended at or after it', async (t) => {
   const node = await streamNode(t);
   const pub = await openClient(t, node.wsUrl);
@@ -214,4 +242,17 @@ test('a replay far behind a subscriber that does not read waits for it instead o
   const outcome = await Promise.race([n >= TOTAL ? Promise.resolve() : done, sub.closed]);
   assert.equal(outcome, undefined, `closed after ${n} events: ${JSON.stringify(outcome)}`);
   assert.equal(n, TOTAL);
+});
+
+test('removing the stream ends its subscriptions at once with MG_ERR_STREAM_UNKNOWN', async (t) => {
+  const node = await streamNode(t);
+  const sub = await openClient(t, node.wsUrl);
+  assert.equal((await sub.request({ op: 'sub', filter: 'orders.>', stream: 'orders', from: 'new' })).op, 'ok');
+  const ended = sub.waitFor((f) => f.op === 'err' && f.code === 'MG_ERR_STREAM_UNKNOWN');
+  const res = await fetch(`${node.httpUrl}/v1/streams/orders`, { method: 'DELETE' });
+  assert.equal(res.status, 204);
+  const frame = await ended;
+  assert.equal(frame.stream, 'orders');
+  assert.equal(frame.reason, 'unknown-stream');
+  assert.equal(frame.ref, undefined, 'an end, not an answer');
 });

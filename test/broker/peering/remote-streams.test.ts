@@ -1,0 +1,223 @@
+import assert from 'node:assert/strict';
+import { type TestContext, test } from 'node:test';
+import WebSocket from 'ws';
+import { type MeshEvent, MeshgateClient, type RecoveredInfo, type WebSocketConstructor } from '../../../client/mod.js';
+import { freePort, NodeProcess, until } from '../../helpers/mesh.js';
+import { ce, type FrameClient, openClient } from '../../helpers/node.js';
+import { storedIds } from '../../helpers/stream-io.js';
+import { startTcpProxy, type TcpProxy } from '../../helpers/tcp-proxy.js';
+
+const WS = WebSocket as unknown as WebSocketConstructor;
+const ORDERS = { name: 'orders', filters: ['orders.>'] };
+
+/**
+ * Node `a` holds stream `orders` (lmdb, in the test's directory); node `b`
+ * dials it, through a TCP proxy when `viaProxy`, and has `bConfig`.
+ */
+async function holderAndReader(
+  t: TestContext,
+  o: { bConfig?: Record<string, unknown>; viaProxy?: boolean } = {},
+): Promise<{ a: NodeProcess; b: NodeProcess; proxy: TcpProxy | null }> {
+  const a = new NodeProcess(t, { id: 'a', port: await freePort(), config: { streams: [ORDERS] } });
+  await a.start();
+  const proxy = o.viaProxy === true ? await startTcpProxy(a.spec.port) : null;
+  if (proxy !== null) t.after(() => proxy.close());
+  const peer = proxy === null ? a.peerUrl : `ws://127.0.0.1:${proxy.port}`;
+  const b = new NodeProcess(t, { id: 'b', port: await freePort(), peers: [peer], config: o.bConfig ?? {} });
+  await b.start();
+  t.after(() => b.stop());
+  t.after(() => a.stop());
+  await until('b has its link to a up', async () => (await b.peers()).some((p) => p.node === 'a' && p.state === 'up'));
+  return { a, b, proxy };
+}
+
+function client(t: TestContext, url: string): MeshgateClient {
+  const c = new MeshgateClient({ url, WebSocket: WS, backoffMinMs: 20, backoffMaxMs: 100, requestTimeoutMs: 15_000 });
+  t.after(() => c.close());
+  return c;
+}
+
+/** Publishes events `orders.n` with data from..to-1 in batches of 50, each batch acked (stored) before the next. */
+async function publish(pub: FrameClient, from: number, to: number, between?: (batchStart: number) => Promise<void> | void): Promise<void> {
+  for (let i = from; i < to; i += 50) {
+    await between?.(i);
+    const items = Array.from({ length: Math.min(50, to - i) }, (_, k) => ({ topic: 'orders.n', event: ce(`n${i + k}`, { data: i + k }) }));
+    const reply = await pub.request({ op: 'pubs', items });
+    assert.equal(reply.op, 'ok', JSON.stringify(reply));
+  }
+}
+
+/** What a stream subscriber received, counted against the holder's own offsets. */
+class Tally {
+  readonly seen: Uint8Array;
+  received = 0;
+  duplicates = 0;
+  reordered = 0;
+  offsetGaps = 0;
+  lastOffset = 0;
+  readonly got = new Map<number, string>();
+  #lastSeq = -1;
+  #all: (() => void) | null = null;
+  constructor(readonly total: number) {
+    this.seen = new Uint8Array(total);
+  }
+  readonly handle = (e: MeshEvent): void => {
+    const seq = e.json() as number;
+    if (this.seen[seq]) this.duplicates++;
+    this.seen[seq] = 1;
+    if (seq < this.#lastSeq) this.reordered++;
+    if (e.offset !== this.lastOffset + 1) this.offsetGaps++;
+    this.#lastSeq = Math.max(this.#lastSeq, seq);
+    this.lastOffset = e.offset ?? this.lastOffset;
+    this.got.set(e.offset!, e.id);
+    if (++this.received >= this.total) this.#all?.();
+  };
+  all(): Promise<void> {
+    return this.received >= this.total ? Promise.resolve() : new Promise((resolve) => (this.#all = resolve));
+  }
+  lost(): number {
+    let n = 0;
+    for (const s of this.seen) if (!s) n++;
+    return n;
+  }
+  /** Entries whose offset names another event on the holder than the one delivered with it. */
+  offsetMismatches(holder: Map<number, string>): number {
+    let n = 0;
+    for (const [offset, id] of this.got) if (holder.get(offset) !== id) n++;
+    return n;
+  }
+}
+
+test("a subscriber on B of a stream held on A: replay from first, then live, with A's offsets, none lost, none repeated", async (t) => {
+  const { a, b } = await holderAndReader(t);
+  const pub = await openClient(t, a.wsUrl);
+  await publish(pub, 0, 1000);
+  const tally = new Tally(2000);
+  const sub = client(t, b.wsUrl);
+  const handle = await sub.subscribe('orders.>', tally.handle, { stream: 'orders', from: 'first' });
+  const onA = await a.json<{ epoch: string }>('/v1/streams/orders');
+  assert.deepEqual([handle.next, handle.epoch], [1, onA.epoch], "B answers with A's epoch and first offset");
+  await publish(pub, 1000, 2000);
+  await tally.all();
+  await sub.ping(); // anything sent twice would have arrived by now
+  const { idAt } = await storedIds(a, 'orders');
+  t.diagnostic(`received ${tally.received}, lost ${tally.lost()}, dup ${tally.duplicates}, reordered ${tally.reordered}`);
+  assert.deepEqual(
+    { lost: tally.lost(), duplicates: tally.duplicates, reordered: tally.reordered, offsetGaps: tally.offsetGaps, mismatched: tally.offsetMismatches(idAt) },
+    { lost: 0, duplicates: 0, reordered: 0, offsetGaps: 0, mismatched: 0 },
+  );
+  assert.equal(tally.received, 2000);
+  assert.equal(idAt.size, 2000);
+  assert.ok((await b.metric('meshgate_remote_stream_entries_received_total')) >= 2000);
+  assert.ok((await a.metric('meshgate_remote_stream_entries_sent_total')) >= 2000);
+});
+
+test('kill -9 of B for 2 s while A takes a publish stream: the client resumes on B from its last offset, none lost, none repeated', async (t) => {
+  const { a, b } = await holderAndReader(t);
+  const pub = await openClient(t, a.wsUrl);
+  const total = 3000;
+  const tally = new Tally(total);
+  const sub = client(t, b.wsUrl);
+  const handle = await sub.subscribe('orders.>', tally.handle, { stream: 'orders', from: 'first' });
+  assert.equal(handle.next, 1);
+  let recovered: Promise<RecoveredInfo> | null = null;
+  let restarted: Promise<void> | null = null;
+  const start = Date.now();
+  await publish(pub, 0, total, async (i) => {
+    if (i === 1000) {
+      recovered = new Promise((resolve) => sub.once('recovered', resolve));
+      await b.kill9();
+      restarted = new Promise((r) => setTimeout(r, 2000)).then(() => b.start()); // B stays down 2 s
+    }
+    const due = start + (i / 1000) * 1000 - Date.now(); // about 1,000 events/s: the load's pace, not a wait for an event
+    if (due > 0) await new Promise((r) => setTimeout(r, due));
+  });
+  await restarted;
+  assert.deepEqual(await recovered!, { stream: 'orders', filter: 'orders.>', recovered: true });
+  await tally.all();
+  await sub.ping();
+  const { idAt } = await storedIds(a, 'orders');
+  t.diagnostic(`received ${tally.received}, lost ${tally.lost()}, dup ${tally.duplicates}, reconnects ${sub.stats.reconnects}`);
+  assert.deepEqual(
+    { lost: tally.lost(), duplicates: tally.duplicates, reordered: tally.reordered, offsetGaps: tally.offsetGaps, mismatched: tally.offsetMismatches(idAt) },
+    { lost: 0, duplicates: 0, reordered: 0, offsetGaps: 0, mismatched: 0 },
+  );
+  assert.equal(tally.lastOffset, total);
+  assert.ok(sub.stats.reconnects >= 1);
+});
+
+interface StreamRow {
+  first: number;
+  last: number;
+  epoch: string;
+}
+
+test("a mirror on B catches up after the A-B link was down, with A's offsets and epoch", async (t) => {
+  const { a, b, proxy } = await holderAndReader(t, { viaProxy: true, bConfig: { streams: [{ name: 'orders-eu', mirror: { stream: 'orders' } }] } });
+  const pub = await openClient(t, a.wsUrl);
+  await publish(pub, 0, 500);
+  const mirrorAt = async (last: number) =>
+    until(`the mirror holds offsets up to ${last}`, async () => (await b.json<StreamRow>('/v1/streams/orders-eu')).last === last);
+  await mirrorAt(500);
+  proxy!.hold();
+  assert.ok(proxy!.cut() >= 1);
+  await until('b sees its link to a down', async () => (await b.peers()).some((p) => p.node === 'a' && p.state === 'down'));
+  await publish(pub, 500, 1200);
+  assert.equal((await b.json<StreamRow>('/v1/streams/orders-eu')).last, 500, 'nothing reaches the mirror while the link is down');
+  proxy!.release();
+  await mirrorAt(1200);
+  const source = await storedIds(a, 'orders');
+  const mirror = await storedIds(b, 'orders-eu');
+  assert.deepEqual(mirror.offsets, source.offsets, 'the same offsets, each once, in order');
+  assert.deepEqual([...mirror.idAt], [...source.idAt], 'the same event at each offset');
+  assert.equal(mirror.offsets.length, 1200);
+  assert.equal((await b.json<StreamRow>('/v1/streams/orders-eu')).epoch, (await a.json<StreamRow>('/v1/streams/orders')).epoch);
+
+  // A client reads the mirror locally on B, from an offset read on A, in A's epoch.
+  const local = client(t, b.wsUrl);
+  const tally = new Tally(1200);
+  const onA = await a.json<StreamRow>('/v1/streams/orders');
+  let first = -1;
+  await local.subscribe(
+    'orders.>',
+    (e) => {
+      if (first < 0) first = e.offset!;
+      tally.seen[e.json() as number] = 1;
+      tally.received++;
+    },
+    { stream: 'orders-eu', from: 1101, epoch: onA.epoch },
+  );
+  await until('the local reader got offsets 1101..1200', () => tally.received >= 100);
+  assert.equal(first, 1101);
+});
+
+test('a mirror resumes from its own last offset after B was killed and restarted', async (t) => {
+  const { a, b } = await holderAndReader(t, { bConfig: { streams: [{ name: 'orders-eu', mirror: { stream: 'orders' } }] } });
+  const pub = await openClient(t, a.wsUrl);
+  await publish(pub, 0, 300);
+  await until('the mirror holds 300', async () => (await b.json<StreamRow>('/v1/streams/orders-eu')).last === 300);
+  await b.kill9();
+  await publish(pub, 300, 700);
+  await b.start();
+  await until('the mirror holds 700', async () => (await b.json<StreamRow>('/v1/streams/orders-eu')).last === 700);
+  const source = await storedIds(a, 'orders');
+  const mirror = await storedIds(b, 'orders-eu');
+  assert.deepEqual([...mirror.idAt], [...source.idAt]);
+  assert.equal(await b.metric('meshgate_stream_mirror_resets_total'), 0, 'resumed, not started over');
+});
+
+test('a stream no node holds is refused with MG_ERR_STREAM_UNKNOWN, one whose holder is away with MG_ERR_STREAM_UNREACHABLE', async (t) => {
+  const { a, b } = await holderAndReader(t, { bConfig: { mesh: { streamLookupMs: 0 } } });
+  const c = await openClient(t, b.wsUrl);
+  const unknown = await c.request({ op: 'sub', filter: 'x.>', stream: 'nope', from: 'first' });
+  assert.deepEqual([unknown.op, unknown.code, unknown.reason, unknown.stream], ['err', 'MG_ERR_STREAM_UNKNOWN', 'unknown-stream', 'nope']);
+  const ok = await c.request({ op: 'sub', filter: 'orders.>', stream: 'orders', from: 'first' });
+  assert.equal(ok.op, 'ok', JSON.stringify(ok));
+  await a.stop();
+  await until('b sees its link to a down', async () => (await b.peers()).some((p) => p.node === 'a' && p.state === 'down'));
+  const away = await c.request({ op: 'sub', filter: 'orders.x', stream: 'orders', from: 'first' });
+  assert.deepEqual([away.op, away.code, away.reason], ['err', 'MG_ERR_STREAM_UNREACHABLE', 'unreachable']);
+  const metrics = await (await fetch(`${b.httpUrl}/metrics`)).text();
+  assert.match(metrics, /meshgate_events_rejected_total\{[^}]*code="MG_ERR_STREAM_UNKNOWN"[^}]*\} 1\b/);
+  assert.match(metrics, /meshgate_events_rejected_total\{[^}]*code="MG_ERR_STREAM_UNREACHABLE"[^}]*\} 1\b/);
+});
