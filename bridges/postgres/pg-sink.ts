@@ -106,11 +106,15 @@ export class PgSink {
    * start-up failure.
    */
   async start(): Promise<void> {
-    if (this.#streams.info(this.spec.stream) === undefined) {
-      await this.#streams.create({ name: this.spec.stream, filters: [this.spec.filter] });
-      this.#log(`bridge ${this.spec.name}: created stream ${this.spec.stream} for ${this.spec.filter}`);
-    }
+    await this.#ensureStream();
     await this.#connect();
+  }
+
+  /** The stream, created for the filter when missing (at start, and again after someone removed it). */
+  async #ensureStream(): Promise<void> {
+    if (this.#streams.info(this.spec.stream) !== undefined) return;
+    await this.#streams.create({ name: this.spec.stream, filters: [this.spec.filter] });
+    this.#log(`bridge ${this.spec.name}: created stream ${this.spec.stream} for ${this.spec.filter}`);
   }
 
   async #connect(): Promise<void> {
@@ -130,6 +134,7 @@ export class PgSink {
       const row = r.rows[0];
       const stored = row === undefined ? null : { feed: row.feed, epoch: row.epoch, offset: Number(row.offset) };
       if (this.#db !== db || this.#closed) return;
+      await this.#ensureStream();
       this.#applier.reset();
       this.#position = stored;
       const { after, note } = this.#feed.start(

@@ -63,7 +63,7 @@ async function rows(db: string, query: string): Promise<unknown[]> {
   return (await pgh.sql(query, [], db)).rows;
 }
 
-test('the target follows the source: inserts, updates, deletes, a renamed table and column, and an unchanged TOAST column kept', async (t) => {
+test('the target follows the source: inserts, updates, deletes, a key change, a renamed table and column, and an unchanged TOAST column kept', async (t) => {
   const src = await freshDb('CREATE TABLE public.orders (id int PRIMARY KEY, qty int, note text); ALTER TABLE orders ALTER note SET STORAGE EXTERNAL;');
   const dst = await freshDb('CREATE TABLE public.orders_copy (id int PRIMARY KEY, quantity int, note text);');
   const node = await startPair(t, testTmpDir(t, 'pgsink'), [
@@ -81,11 +81,12 @@ test('the target follows the source: inserts, updates, deletes, a renamed table 
      INSERT INTO orders VALUES (100, 1, repeat('x', 20000));
      UPDATE orders SET qty = qty * 10 WHERE id <= 20;
      DELETE FROM orders WHERE id BETWEEN 41 AND 45;
-     UPDATE orders SET qty = 7 WHERE id = 100;`,
+     UPDATE orders SET qty = 7 WHERE id = 100;
+     UPDATE orders SET id = 1000 WHERE id = 50;`,
     [],
     src,
   );
-  await until('the sink applied every change', () => sinkOf(node).status().applied === 51 + 20 + 5 + 1, 20_000);
+  await until('the sink applied every change', () => sinkOf(node).status().applied === 51 + 20 + 5 + 1 + 1, 20_000);
   assert.deepEqual(
     await rows(dst, 'SELECT id, quantity AS qty, note FROM orders_copy ORDER BY id'),
     await rows(src, 'SELECT id, qty, note FROM orders ORDER BY id'),
