@@ -85,7 +85,8 @@ const REFUSED_CLASSES = new Set(['22', '23', '42']);
 
 export function isRefusal(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
-  return typeof code === 'string' && REFUSED_CLASSES.has(code.slice(0, 2));
+  // 42501 (no privilege) is the set-up's, not the change's: retried until granted, never dead-lettered.
+  return typeof code === 'string' && code !== '42501' && REFUSED_CLASSES.has(code.slice(0, 2));
 }
 
 interface TargetTable {
@@ -110,6 +111,8 @@ CREATE TABLE IF NOT EXISTS public.meshgate_row_version (
   written boolean NOT NULL,
   PRIMARY KEY (target_table, pk)
 );
+-- Tables made before 'written' existed: true is the safe guess (own changes are written back).
+ALTER TABLE public.meshgate_row_version ADD COLUMN IF NOT EXISTS written boolean NOT NULL DEFAULT true;
 CREATE TABLE IF NOT EXISTS public.meshgate_sink_position (
   sink text PRIMARY KEY,
   feed text NOT NULL,

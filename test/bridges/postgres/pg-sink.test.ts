@@ -249,3 +249,27 @@ test("the sink's transactions carry its replication origin, and a source on the 
   assert.equal(sourceOf(node).status().captured, 20);
   await node.close();
 });
+
+test('a target role that may not use replication origins leaves the sink down with the database error, retrying, and dead-letters nothing', async (t) => {
+  const src = await freshDb('CREATE TABLE public.orders (id int PRIMARY KEY, qty int);');
+  const dst = await freshDb(`CREATE TABLE public.orders (id int PRIMARY KEY, qty int);
+    DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'plain_apply') THEN CREATE ROLE plain_apply LOGIN; END IF; END $$;
+    GRANT ALL ON SCHEMA public TO plain_apply; GRANT ALL ON orders TO plain_apply;`);
+  const node = await startPair(t, testTmpDir(t, 'pgsink'), [
+    { type: 'postgres-sink', url: pgh.url(dst, 'plain_apply'), filter: 'db.public.orders.>', backoffMinMs: 20, backoffMaxMs: 50 },
+    { type: 'postgres-source', url: pgh.url(src), tables: ['public.orders'], slot: 'sink_f', heartbeatMs: 100 },
+  ]);
+  await pgh.sql('INSERT INTO orders VALUES (1, 1)', [], src);
+  await until('retried at least twice', () => (sinkOf(node).status().reconnects as number) >= 2, 20_000);
+  const status = sinkOf(node).status();
+  assert.notEqual(status.state, 'up');
+  assert.match(String(status.lastError), /permission denied|must be superuser/);
+  assert.equal(status.applied, 0);
+  assert.equal(status.deadLettered, 0);
+  assert.deepEqual(await rows(dst, 'SELECT * FROM orders'), []);
+  // Granted the right, the sink catches up from the stream: nothing was lost while it was down.
+  await pgh.sql('ALTER ROLE plain_apply SUPERUSER');
+  await until('applied once granted', () => sinkOf(node).status().applied === 1, 20_000);
+  assert.deepEqual(await rows(dst, 'SELECT * FROM orders'), [{ id: 1, qty: 1 }]);
+  await node.close();
+});
