@@ -275,6 +275,7 @@ export function resolveConfig(...layers: ConfigLayer[]): NodeConfig {
 function resolveStorage(config: {
   node: NodeConfig['node'];
   storage: { dir: string; engine: StorageEngine; jetstream?: { storeId?: string } };
+  mesh: { key?: string };
   streams: unknown[];
 }): void {
   if (config.storage.dir === '') config.storage.dir = join('data', config.node.id);
@@ -303,6 +304,19 @@ function resolveStorage(config: {
       );
     }
     seen.set(c.name, i);
+    if (c.mirror !== undefined && config.mesh.key === undefined) {
+      throw new MeshError(
+        'MG_ERR_CONFIG_INVALID',
+        `invalid configuration:\n  streams[${i}].mirror: a mirror reads its source from a peer, and peering is off without mesh.key; fix: set mesh.key and mesh.peers, or no mirror`,
+      );
+    }
+    if (c.mirror !== undefined && config.storage.engine === 'jetstream') {
+      // JetStream numbers entries and mints epochs itself: a mirror could keep neither the source's offsets nor its epoch.
+      throw new MeshError(
+        'MG_ERR_CONFIG_INVALID',
+        `invalid configuration:\n  streams[${i}].mirror: a mirror needs storage.engine lmdb or memory (JetStream numbers entries itself); fix: another engine, or no mirror`,
+      );
+    }
     return c;
   });
 }

@@ -125,7 +125,14 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
   // or corrupt data directory stops start-up with its code and the fix.
   const streams = await startStreams(config, node);
   // Streams read across the mesh: this node's served to peers, peers' read for subscribers here (remote-streams.ts).
-  const remoteStreams = new RemoteStreams(mesh, { streams, metrics: node.metrics, lookupGraceMs: config.mesh.streamLookupMs });
+  // Without a mesh key there is no peering: no stream is remote, and nothing is waited for.
+  const peering = config.mesh.key !== undefined;
+  const remoteStreams = new RemoteStreams(mesh, {
+    nodeId: config.node.id,
+    streams,
+    metrics: node.metrics,
+    lookupGraceMs: peering ? config.mesh.streamLookupMs : 0,
+  });
   const mirrorResets = node.metrics.counter(
     'meshgate_stream_mirror_resets_total',
     "Mirrors that started over: the source's epoch changed, or it trimmed past the mirror's end",
@@ -187,7 +194,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     gate,
     publishLimit: { rate: config.limits.publishRate, burst: config.limits.publishBurst },
     streams,
-    remoteStreams,
+    remoteStreams: peering ? remoteStreams : null,
   });
   const events = mountEventsApi(app, node, {
     maxBodyBytes: config.limits.maxFrameBytes,

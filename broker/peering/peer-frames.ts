@@ -45,18 +45,21 @@ import { CBOR_OPTIONS } from '../event/mod.js';
  *
  * Remote stream reads (remote-streams.ts): the reader is the node with the
  * subscriber (or the mirror), the holder the node that stores the stream.
- *   streams    holder -> peers: { s: [{ n, e }] } every stream it holds
- *              (name, epoch); whole list on link up and after a change
- *   sread      reader -> holder: { id, n, f, from, e?, c } read stream n
- *              for filter f from `from` ('first' | 'last' | 'new' |
- *              { offset } | { time }), in epoch e when given, with c
- *              entries of credit; id names the read on this link
+ *   streams    { o, v, s: [{ n, e }] } every stream node o holds (name,
+ *              epoch) at version v: o's own list after a change, every
+ *              known list on link up; a newer one is passed on to the
+ *              other links (flooded once per list version)
+ *   sread      reader -> holder: { id, n, f, o, from, e?, c, b } read
+ *              stream n of node o for filter f from `from` ('first' |
+ *              'last' | 'new' | { offset } | { time }), in epoch e when
+ *              given, with c entries and b bytes of credit; id names the
+ *              read on this link. A node that is not o relays it toward o
  *   sok        holder -> reader: { id, e, next, first, last } the read
  *              starts at offset next in epoch e
  *   sent       holder -> reader: { id, x: [[offset, time, topic, bytes]] }
  *              matching entries in offset order, bytes as stored; one
- *              entry spends one credit
- *   scredit    reader -> holder: { id, c } c more entries
+ *              entry spends one credit and its length in byte credit
+ *   scredit    reader -> holder: { id, c, b } c more entries, b more bytes
  *   serr       holder -> reader: { id, code, reason, first, last, e, m, p }
  *              refused at the start or ended later (MG_ERR_STREAM_*), p
  *              the last offset the holder handed over; the read is gone
@@ -85,11 +88,11 @@ export type ControlFrame =
   | { t: 'pong'; ts: number }
   /** A RegistryState (schemas/registry-state.ts), checked by the receiver's merge. */
   | { t: 'schemas'; state: unknown }
-  | { t: 'streams'; s: Array<{ n: string; e: string }> }
-  | { t: 'sread'; id: number; n: string; f: string; from: StreamFromWire; e?: string; c: number }
+  | { t: 'streams'; o: string; v: number; s: Array<{ n: string; e: string }> }
+  | { t: 'sread'; id: number; n: string; f: string; o?: string; from: StreamFromWire; e?: string; c: number; b: number }
   | { t: 'sok'; id: number; e: string; next: number; first: number; last: number }
   | { t: 'sent'; id: number; x: Array<[number, number, string, Uint8Array]> }
-  | { t: 'scredit'; id: number; c: number }
+  | { t: 'scredit'; id: number; c: number; b: number }
   | { t: 'serr'; id: number; code: string; reason: string; first: number; last: number; e: string; m: string; p: number }
   | { t: 'sstop'; id: number };
 

@@ -132,6 +132,16 @@ export class PeerMesh {
     return link?.up === true ? link : null;
   }
 
+  /**
+   * The live link on the shortest path to node `origin` (as interest
+   * adverts measured it) and the hops over it; null when no live link leads there.
+   */
+  routeTo(origin: string): { link: PeerLink; hops: number } | null {
+    const link = this.#nextHop(origin);
+    if (link === null || !link.up) return null;
+    return { link, hops: this.#dist.get(origin)?.get(link.peerId) ?? 1 };
+  }
+
   /** Hands received control frames of kind `t` (one the mesh itself does not handle) to `handler`. */
   onControl(t: ControlFrame['t'], handler: (link: PeerLink, frame: ControlFrame) => void): void {
     this.#controlHandlers.set(t, handler);

@@ -15,16 +15,18 @@
  *      <── serr (pruned, stream removed, re-created) ended
  *      ── sstop ──>        the subscriber left
  *
- * Who holds what: each node sends its peers a `streams` frame with every
- * stream it holds (name, epoch) when a link comes up and after each
- * create or remove; the list of a peer is kept while its link is down,
- * so a stream held by a peer that is away is "unreachable", not unknown.
- * Reads go to direct peers only: a stream is readable from every node
- * linked to its holder (see docs/protocol.md for what a longer path needs).
+ * Who holds what: each node's `streams` list (name, epoch of every stream
+ * it holds, versioned from the clock) is flooded to every node, and kept
+ * while that node is away, so a stream whose holder is away is
+ * "unreachable", not unknown. A read goes along the interest route to its
+ * holder (PeerMesh.routeTo); a node on the way relays it: it reads toward
+ * the holder itself with the reader's credit and hands back what comes,
+ * resuming outages upstream of it on its own.
  *
- * Flow control: a read carries credit, in entries. The holder hands over
- * one entry per credit (plus at most the rest of one store page) and reads
- * on only after a `scredit`; the reader grants credit as its sink lets
+ * Flow control: a read carries credit, in entries and in bytes of stored
+ * entries. The holder hands over entries while it has both (the entry
+ * that crosses the byte credit still goes, so one large entry never
+ * stalls a read) and reads on only after a `scredit`; the reader grants credit as its sink lets
  * entries go (a WebSocket session drained, a mirror committed). Neither
  * side holds more than the window and one page per read.
  *
@@ -45,6 +47,8 @@ import type { PeerMesh } from './peer-mesh.js';
 
 /** Entries a read may have in flight or unreleased on the reader's side. */
 export const REMOTE_READ_WINDOW = 1024;
+/** Bytes of stored entries a read may have in flight or unreleased, unless the reader gives its own window. */
+export const REMOTE_READ_WINDOW_BYTES = 8 * 1024 * 1024;
 /** Bytes of entries the holder puts in one `sent` frame before sending it. */
 const FRAME_BYTES = 1024 * 1024;
 /** What the holder's reader sees as its sink's buffer limit: pages stop at a quarter (= FRAME_BYTES). */
@@ -81,10 +85,12 @@ export interface RemoteReadSink {
 
 /** Where to read a stream, or why not. */
 export type HolderLookup =
-  | { readonly ok: true; readonly link: PeerLink }
+  | { readonly ok: true; readonly link: PeerLink; readonly origin: string }
   | { readonly ok: false; readonly code: 'MG_ERR_STREAM_UNKNOWN' | 'MG_ERR_STREAM_UNREACHABLE'; readonly message: string };
 
 export interface RemoteStreamsOptions {
+  /** This node's id: its own stream list is advertised under it. */
+  readonly nodeId: string;
   /** The node's own streams: served to peers, and the names no remote read is needed for. */
   readonly streams: StreamManager;
   readonly metrics: MetricsRegistry;
@@ -108,15 +114,27 @@ export class RemoteRead {
   #epoch: string | undefined;
   /** The current request id (a new one per (re)start, so late frames of an old one are ignored). */
   id = 0;
-  /** Entries handed to the sink and not yet released. */
+  /** The peer the current request went to (the holder, or the next node toward it), and that link's session then. */
+  via = '';
+  viaSession = 0;
+  readonly #window: number;
+  readonly #windowBytes: number;
+  /** Entries (and their stored bytes) handed to the sink and not yet released. */
   #held = 0;
-  /** Released entries not yet granted back to the holder. */
+  #heldBytes = 0;
+  /** Released entries (and bytes) not yet granted back to the holder. */
   #owed = 0;
+  #owedBytes = 0;
   #creditScheduled = false;
   #stopped = false;
 
-  constructor(owner: RemoteStreams, o: { stream: string; filter: string; holder: string; from: StreamStart; epoch?: string; sink: RemoteReadSink }) {
+  constructor(
+    owner: RemoteStreams,
+    o: { stream: string; filter: string; holder: string; from: StreamStart; epoch?: string; window?: number; windowBytes?: number; sink: RemoteReadSink },
+  ) {
     this.#owner = owner;
+    this.#window = o.window ?? REMOTE_READ_WINDOW;
+    this.#windowBytes = o.windowBytes ?? REMOTE_READ_WINDOW_BYTES;
     this.stream = o.stream;
     this.filter = o.filter;
     this.holder = o.holder;
@@ -134,18 +152,21 @@ export class RemoteRead {
     return this.#stopped;
   }
 
-  /** The sink is done with `n` entries: the holder may send `n` more. */
-  release(n: number): void {
+  /** The sink is done with `n` entries of `bytes` stored bytes: the holder may send as much more. */
+  release(n: number, bytes: number): void {
     this.#held -= n;
     this.#owed += n;
+    this.#heldBytes -= bytes;
+    this.#owedBytes += bytes;
     if (this.#creditScheduled) return;
     this.#creditScheduled = true;
     setImmediate(() => {
       this.#creditScheduled = false;
       if (this.#stopped || this.#owed === 0) return;
       const link = this.#owner.linkOf(this);
-      if (link !== null) link.control({ t: 'scredit', id: this.id, c: this.#owed });
+      if (link !== null) link.control({ t: 'scredit', id: this.id, c: this.#owed, b: this.#owedBytes });
       this.#owed = 0;
+      this.#owedBytes = 0;
     });
   }
 
@@ -160,10 +181,22 @@ export class RemoteRead {
   /** (Re)sends the request on `link`, from the position when there is one. */
   request(link: PeerLink, id: number): void {
     this.id = id;
+    this.via = link.peerId;
+    this.viaSession = link.session;
     // Owed credit is folded into the new request's window.
     this.#owed = 0;
+    this.#owedBytes = 0;
     const from: StreamFromWire = this.#position === null ? wireFrom(this.#from) : { offset: this.#position + 1 };
-    const frame: ControlFrame = { t: 'sread', id, n: this.stream, f: this.filter, from, c: Math.max(0, REMOTE_READ_WINDOW - this.#held) };
+    const frame: ControlFrame = {
+      t: 'sread',
+      id,
+      n: this.stream,
+      f: this.filter,
+      o: this.holder,
+      from,
+      c: Math.max(0, this.#window - this.#held),
+      b: Math.max(0, this.#windowBytes - this.#heldBytes),
+    };
     if (this.#epoch !== undefined) frame.e = this.#epoch;
     link.control(frame);
   }
@@ -185,6 +218,7 @@ export class RemoteRead {
     if (list.length === 0) return;
     this.#position = list.at(-1)!.offset;
     this.#held += list.length;
+    for (const e of list) this.#heldBytes += e.bytes.byteLength;
     this.#sink.entries(list);
   }
 
@@ -195,10 +229,18 @@ export class RemoteRead {
   }
 }
 
+/** A read a peer asked this node for: served from the store here, or relayed toward its holder. */
+interface Served {
+  readonly id: number;
+  grant(c: number, b: number): void;
+  stop(): void;
+}
+
 /** One read a peer asked this node, as the holder. */
-class ServedRead {
+class ServedRead implements Served {
   readonly reader: StreamReader;
   credit: number;
+  byteCredit: number;
   #pending: Array<[number, number, string, Uint8Array]> = [];
   #pendingBytes = 0;
   #flushScheduled = false;
@@ -218,11 +260,13 @@ class ServedRead {
       /** `last-per-topic`: entries handed over first (see StreamReader). */
       picks?: readonly number[];
       credit: number;
+      byteCredit: number;
       onSent: (entries: number) => void;
       onEnd: (r: ServedRead, end: Record<string, unknown>) => void;
     },
   ) {
     this.credit = o.credit;
+    this.byteCredit = o.byteCredit;
     this.#onSent = o.onSent;
     const self = this;
     this.reader = new StreamReader({
@@ -237,7 +281,7 @@ class ServedRead {
           return self.stopped || link.session !== session || !link.up;
         },
         get bufferedBytes() {
-          return self.credit <= 0 ? Number.POSITIVE_INFINITY : link.socketBufferedBytes + self.#pendingBytes;
+          return self.#out ? Number.POSITIVE_INFINITY : link.socketBufferedBytes + self.#pendingBytes;
         },
         maxBufferedBytes: HOLDER_BUFFER_BYTES,
         deliverEntry: () => 0, // not used: deliverStored takes every entry
@@ -263,6 +307,8 @@ class ServedRead {
     this.#pending.push([entry.offset, entry.time, entry.topic, Buffer.from(entry.bytes)]);
     this.#pendingBytes += size;
     this.credit--;
+    // An entry bigger than what is left still goes: a window never stalls on one large entry.
+    this.byteCredit -= entry.bytes.byteLength;
     if (this.#pendingBytes >= FRAME_BYTES) this.#flush();
     else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -272,7 +318,12 @@ class ServedRead {
       });
     }
     // Out of credit: report a full buffer, which ends the page here.
-    return this.credit <= 0 ? HOLDER_BUFFER_BYTES : size;
+    return this.#out ? HOLDER_BUFFER_BYTES : size;
+  }
+
+  /** Out of credit, in entries or bytes. */
+  get #out(): boolean {
+    return this.credit <= 0 || this.byteCredit <= 0;
   }
 
   #flush(): void {
@@ -285,8 +336,9 @@ class ServedRead {
     this.#onSent(x.length);
   }
 
-  grant(c: number): void {
+  grant(c: number, b: number): void {
     this.credit += c;
+    this.byteCredit += b;
     this.reader.wake();
   }
 
@@ -304,10 +356,13 @@ export class RemoteStreams {
   readonly #mesh: PeerMesh;
   readonly #streams: StreamManager;
   readonly #graceUntil: number;
-  /** peer id -> the streams it holds (name -> epoch), kept while its link is down. */
-  readonly #held = new Map<string, Map<string, string>>();
+  readonly #nodeId: string;
+  /** Version of this node's own list: from the clock, so a restarted node's list replaces its old one everywhere. */
+  #ownVersion = Date.now();
+  /** node id -> the streams it holds (name -> epoch) at version v; kept while it is away (then "unreachable"). */
+  readonly #held = new Map<string, { v: number; s: Map<string, string> }>();
   /** Reads served, per link: id -> read. */
-  readonly #served = new Map<PeerLink, Map<number, ServedRead>>();
+  readonly #served = new Map<PeerLink, Map<number, Served>>();
   /** Reads opened here, by request id. */
   readonly #reads = new Map<number, RemoteRead>();
   #nextId = 1;
@@ -321,6 +376,7 @@ export class RemoteStreams {
   constructor(mesh: PeerMesh, options: RemoteStreamsOptions) {
     this.#mesh = mesh;
     this.#streams = options.streams;
+    this.#nodeId = options.nodeId;
     this.#graceUntil = Date.now() + (options.lookupGraceMs ?? 5000);
     const m = options.metrics;
     this.#m = {
@@ -334,13 +390,13 @@ export class RemoteStreams {
     mesh.onLinkUp((link) => this.#linkUp(link));
     mesh.onLinkDown((link) => this.#linkDown(link));
     mesh.onDrained((link) => {
-      for (const r of this.#served.get(link)?.values() ?? []) r.reader.wake();
+      for (const r of this.#served.get(link)?.values() ?? []) if (r instanceof ServedRead) r.reader.wake();
     });
     mesh.onControl('streams', (link, f) => this.#onStreams(link, f as Extract<ControlFrame, { t: 'streams' }>));
     mesh.onControl('sread', (link, f) => this.#onRead(link, f as Extract<ControlFrame, { t: 'sread' }>));
     mesh.onControl('scredit', (link, f) => {
-      const { id, c } = f as Extract<ControlFrame, { t: 'scredit' }>;
-      if (typeof c === 'number' && c > 0) this.#served.get(link)?.get(id)?.grant(c);
+      const { id, c, b } = f as Extract<ControlFrame, { t: 'scredit' }>;
+      if (typeof c === 'number' && c >= 0 && typeof b === 'number' && b >= 0) this.#served.get(link)?.get(id)?.grant(c, b);
     });
     mesh.onControl('sstop', (link, f) => this.#stopServed(link, (f as { id: number }).id));
     mesh.onControl('sok', (link, f) => this.#readOf(link, f)?.onStarted(f as Extract<ControlFrame, { t: 'sok' }>));
@@ -367,16 +423,22 @@ export class RemoteStreams {
     return () => this.#holderListeners.delete(listener);
   }
 
-  /** The peer to read stream `name` from (only `node`, when given): a live link first; a holder whose link is down is unreachable. */
+  /**
+   * The node to read stream `name` from (only `node`, when given) and the
+   * live link toward it: the nearest holder, ties to the smaller node id.
+   * A holder no live link leads to is unreachable.
+   */
   holder(name: string, node?: string): HolderLookup {
-    const holders = [...this.#held].filter(([peer, s]) => s.has(name) && (node === undefined || peer === node)).map(([peer]) => peer);
+    const holders = [...this.#held].filter(([origin, h]) => h.s.has(name) && (node === undefined || origin === node)).map(([origin]) => origin);
     holders.sort();
-    for (const peer of holders) {
-      const link = this.#mesh.upLink(peer);
-      if (link !== null) return { ok: true, link };
+    let best: { link: PeerLink; hops: number; origin: string } | null = null;
+    for (const origin of holders) {
+      const route = this.#mesh.routeTo(origin);
+      if (route !== null && (best === null || route.hops < best.hops)) best = { ...route, origin };
     }
+    if (best !== null) return { ok: true, link: best.link, origin: best.origin };
     if (holders.length > 0)
-      return { ok: false, code: 'MG_ERR_STREAM_UNREACHABLE', message: `stream '${name}' is held by ${holders.join(', ')}, and no link to it is up` };
+      return { ok: false, code: 'MG_ERR_STREAM_UNREACHABLE', message: `stream '${name}' is held by ${holders.join(', ')}, and no live link leads there` };
     return { ok: false, code: 'MG_ERR_STREAM_UNKNOWN', message: `no stream '${name}' on this node or on any peer` };
   }
 
@@ -401,16 +463,20 @@ export class RemoteStreams {
     }
   }
 
-  /** Opens a read of `stream` on `link` (from lookup()). */
-  open(link: PeerLink, o: { stream: string; filter: string; from: StreamStart; epoch?: string; sink: RemoteReadSink }): RemoteRead {
-    const read = new RemoteRead(this, { ...o, holder: link.peerId });
-    this.#start(read, link);
+  /** Opens a read of `stream` held by `found.origin`, on the link toward it (both from holder() or lookup()). */
+  open(
+    found: { link: PeerLink; origin: string },
+    o: { stream: string; filter: string; from: StreamStart; epoch?: string; window?: number; windowBytes?: number; sink: RemoteReadSink },
+  ): RemoteRead {
+    const read = new RemoteRead(this, { ...o, holder: found.origin });
+    this.#start(read, found.link);
     return read;
   }
 
-  /** The link a read's requests go on, when it is up. */
+  /** The link a read's current request went on, while that session is up. */
   linkOf(read: RemoteRead): PeerLink | null {
-    return this.#mesh.upLink(read.holder);
+    const link = this.#mesh.upLink(read.via);
+    return link !== null && link.session === read.viaSession ? link : null;
   }
 
   /** A read that stopped: its id is no longer answered. */
@@ -437,24 +503,36 @@ export class RemoteStreams {
 
   #readOf(link: PeerLink, f: ControlFrame): RemoteRead | undefined {
     const read = this.#reads.get((f as { id?: number }).id ?? -1);
-    return read !== undefined && read.holder === link.peerId ? read : undefined;
+    return read !== undefined && read.via === link.peerId ? read : undefined;
   }
 
   #linkUp(link: PeerLink): void {
-    link.control({ t: 'streams', s: this.#advert() });
-    // Reads waiting for this holder go on from where they stood.
-    for (const read of [...this.#reads.values()]) if (read.holder === link.peerId && !read.stopped) this.#start(read, link);
+    // Our list and every list we know: a node that joins late, or restarted, learns them all here.
+    link.control(this.#ownList());
+    for (const [o, h] of this.#held) link.control({ t: 'streams', o, v: h.v, s: [...h.s].map(([n, e]) => ({ n, e })) });
+    this.#resumeWaiting();
   }
 
   #linkDown(link: PeerLink): void {
     const reads = this.#served.get(link);
-    if (reads === undefined) return;
-    for (const r of reads.values()) r.stop();
-    this.#served.delete(link);
+    if (reads !== undefined) {
+      for (const r of reads.values()) r.stop();
+      this.#served.delete(link);
+    }
+    this.#resumeWaiting(); // another live link may lead to the holder
   }
 
-  #advert(): Array<{ n: string; e: string }> {
-    return this.#streams.list().map((s) => ({ n: s.name, e: s.epoch }));
+  /** Reads whose request went on a session that is gone go on, from where they stood, on the route to their holder now. */
+  #resumeWaiting(): void {
+    for (const read of [...this.#reads.values()]) {
+      if (read.stopped || this.linkOf(read) !== null) continue;
+      const route = this.#mesh.routeTo(read.holder);
+      if (route !== null) this.#start(read, route.link);
+    }
+  }
+
+  #ownList(): Extract<ControlFrame, { t: 'streams' }> {
+    return { t: 'streams', o: this.#nodeId, v: this.#ownVersion, s: this.#streams.list().map((s) => ({ n: s.name, e: s.epoch })) };
   }
 
   #advertiseSoon(): void {
@@ -463,16 +541,24 @@ export class RemoteStreams {
     setImmediate(() => {
       this.#advertScheduled = false;
       if (this.#closed) return;
-      const s = this.#advert();
-      for (const link of this.#mesh.upLinks()) link.control({ t: 'streams', s });
+      this.#ownVersion = Math.max(this.#ownVersion + 1, Date.now());
+      const list = this.#ownList();
+      for (const link of this.#mesh.upLinks()) link.control(list);
     });
   }
 
+  /** A node's stream list: kept when newer than what we had, and passed on to every other live link (so every node learns every list once). */
   #onStreams(link: PeerLink, f: Extract<ControlFrame, { t: 'streams' }>): void {
-    if (!Array.isArray(f.s)) return;
-    const held = new Map<string, string>();
-    for (const s of f.s) if (typeof s?.n === 'string' && typeof s.e === 'string') held.set(s.n, s.e);
-    this.#held.set(link.peerId, held);
+    if (!Array.isArray(f.s) || typeof f.o !== 'string' || typeof f.v !== 'number' || f.o === this.#nodeId) return;
+    const had = this.#held.get(f.o);
+    if (had === undefined || f.v > had.v) {
+      const held = new Map<string, string>();
+      for (const s of f.s) if (typeof s?.n === 'string' && typeof s.e === 'string') held.set(s.n, s.e);
+      this.#held.set(f.o, { v: f.v, s: held });
+      for (const other of this.#mesh.upLinks()) if (other !== link) other.control(f);
+    }
+    // The sender's interest states came before this frame on its link: routes through it are known now.
+    this.#resumeWaiting();
     for (const done of [...this.#advertWaiters]) done();
     for (const l of [...this.#holderListeners]) l();
   }
@@ -485,6 +571,7 @@ export class RemoteStreams {
     if (typeof f.id !== 'number' || typeof f.n !== 'string' || typeof f.f !== 'string')
       return refuse('MG_ERR_PEER_MALFORMED', 'malformed', 'sread needs id, n and f');
     this.#m.served.inc();
+    if (typeof f.o === 'string' && f.o !== this.#nodeId) return this.#relay(link, f, refuse);
     const info = this.#streams.info(f.n);
     if (info === undefined) return refuse('MG_ERR_STREAM_UNKNOWN', 'unknown-stream', `no stream '${f.n}' on node holding it`);
     if (f.e !== undefined && f.e !== info.epoch)
@@ -503,6 +590,7 @@ export class RemoteStreams {
       after: start.after,
       picks: start.picks,
       credit: typeof f.c === 'number' && f.c >= 0 ? f.c : 0,
+      byteCredit: typeof f.b === 'number' && f.b >= 0 ? f.b : 0,
       onSent: (n) => this.#m.entriesSent.inc(n),
       onEnd: (r, end) => {
         if (this.#served.get(link)?.get(r.id) === r) this.#served.get(link)!.delete(r.id);
@@ -511,6 +599,67 @@ export class RemoteStreams {
       },
     });
     reads.set(f.id, served);
+  }
+
+  /**
+   * A read of a stream another node holds, asked by a peer for which this
+   * node is on the way: read it toward the holder with the peer's credit,
+   * hand on what comes back, and pass the peer's credit upstream. An
+   * outage upstream resumes here, unseen by the peer.
+   */
+  #relay(link: PeerLink, f: Extract<ControlFrame, { t: 'sread' }>, refuse: (code: string, reason: string, m: string) => void): void {
+    const holder = f.o!;
+    const route = this.#mesh.routeTo(holder);
+    // Never back where it came from: the two nodes disagree on the route for now.
+    if (route === null || route.link === link)
+      return refuse('MG_ERR_STREAM_UNREACHABLE', 'unreachable', `stream '${f.n}' is held by ${holder}, and no live link leads there from ${this.#nodeId}`);
+    this.#stopServed(link, f.id);
+    let reads = this.#served.get(link);
+    if (reads === undefined) this.#served.set(link, (reads = new Map()));
+    const served = reads;
+    const session = link.session;
+    const down = () => !link.up || link.session !== session;
+    let started = false;
+    const read: RemoteRead = this.open(
+      { link: route.link, origin: holder },
+      {
+        stream: f.n,
+        filter: f.f,
+        from: streamStart(f.from),
+        ...(typeof f.e === 'string' ? { epoch: f.e } : {}),
+        window: typeof f.c === 'number' && f.c >= 0 ? f.c : 0,
+        windowBytes: typeof f.b === 'number' && f.b >= 0 ? f.b : 0,
+        sink: {
+          started: (s) => {
+            if (started || down()) return;
+            started = true;
+            link.control({ t: 'sok', id: f.id, e: s.epoch, next: s.next, first: s.first, last: s.last });
+          },
+          entries: (list) => {
+            if (down()) return read.stop();
+            link.control({ t: 'sent', id: f.id, x: list.map((e): [number, number, string, Uint8Array] => [e.offset, e.time, e.topic, e.bytes]) });
+            this.#m.entriesSent.inc(list.length);
+          },
+          ended: (end) => {
+            if (served.get(f.id) === relayed) served.delete(f.id);
+            if (down()) return;
+            link.control({
+              t: 'serr',
+              id: f.id,
+              code: end.code,
+              reason: end.reason,
+              first: end.first,
+              last: end.last,
+              e: end.epoch,
+              m: end.message,
+              p: read.position,
+            });
+          },
+        },
+      },
+    );
+    const relayed: Served = { id: f.id, grant: (c, b) => read.release(c, b), stop: () => read.stop() };
+    served.set(f.id, relayed);
   }
 
   #stopServed(link: PeerLink, id: number): void {

@@ -68,7 +68,7 @@ export class StreamMirror {
     const info = this.#streams.info(this.name);
     if (info === undefined) return;
     const empty = info.last === 0 || info.first > info.last;
-    const read = this.#remote.open(found.link, {
+    const read = this.#remote.open(found, {
       stream: this.source.stream,
       filter: '>',
       from: empty ? 'first' : { offset: info.last + 1 },
@@ -108,7 +108,9 @@ export class StreamMirror {
     if (read !== this.#read) return;
     for (const e of list) this.#streams.appendAt(this.name, e.offset, e.bytes, { time: e.time, topic: e.topic });
     await this.#streams.mirrorFlushed(this.name);
-    read.release(list.length);
+    let bytes = 0;
+    for (const e of list) bytes += e.bytes.byteLength;
+    read.release(list.length, bytes);
   }
 
   async #ended(read: RemoteRead, end: RemoteReadEnd): Promise<void> {

@@ -22,13 +22,15 @@ export class RemoteStreamSubscription implements StreamSub {
   readonly filter: string;
   readonly #read: RemoteRead;
   readonly #session: WsSession;
-  /** Entries delivered to the session and not yet released to the holder. */
+  /** Entries (and their stored bytes) delivered to the session and not yet released to the holder. */
   #unreleased = 0;
+  #unreleasedBytes = 0;
   #started = false;
 
   constructor(o: {
     remote: RemoteStreams;
-    link: PeerLink;
+    /** The holder and the link toward it (RemoteStreams.lookup()). */
+    holder: { link: PeerLink; origin: string };
     session: WsSession;
     codec: ClientCodec;
     stream: string;
@@ -46,11 +48,13 @@ export class RemoteStreamSubscription implements StreamSub {
     this.stream = stream;
     this.filter = o.filter;
     this.#session = session;
-    this.#read = o.remote.open(o.link, {
+    this.#read = o.remote.open(o.holder, {
       stream,
       filter: o.filter,
       from: o.from,
       ...(o.epoch === undefined ? {} : { epoch: o.epoch }),
+      // In flight plus what is buffered when credit is released stays under the session's slow-consumer limit.
+      windowBytes: Math.max(1, Math.floor(session.maxBufferedBytes / 4)),
       sink: {
         started: (s) => {
           if (this.#started) return; // a resume after an outage: the client never knew
@@ -68,6 +72,7 @@ export class RemoteStreamSubscription implements StreamSub {
           }
           if (delivered > 0) o.countRead(delivered);
           this.#unreleased += list.length;
+          for (const entry of list) this.#unreleasedBytes += entry.bytes.byteLength;
           this.wake();
         },
         ended: (end) => o.onEnd(end, this.#started, this.#read.position),
@@ -82,8 +87,9 @@ export class RemoteStreamSubscription implements StreamSub {
   /** Releases what was delivered once the session has room. */
   wake(): void {
     if (this.#unreleased === 0 || this.#session.bufferedBytes > this.#session.maxBufferedBytes / 4) return;
-    this.#read.release(this.#unreleased);
+    this.#read.release(this.#unreleased, this.#unreleasedBytes);
     this.#unreleased = 0;
+    this.#unreleasedBytes = 0;
   }
 
   stop(): void {

@@ -41,7 +41,7 @@ export function subscribeRemoteStream(ctx: OpContext, filter: string, stream: St
     }
     const sub = new RemoteStreamSubscription({
       remote,
-      link: found.link,
+      holder: found,
       session,
       codec: ctx.codec,
       stream: stream.name,

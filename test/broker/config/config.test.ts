@@ -47,3 +47,34 @@ test('every wrong key is reported at once as MG_ERR_CONFIG_INVALID with its path
     },
   );
 });
+
+test('a mirror entry is {name, mirror: {stream, node?}} without filters; anything else is MG_ERR_CONFIG_INVALID naming the key', () => {
+  const c = resolveConfig({
+    mesh: { key: 'a-mesh-key' },
+    streams: [{ name: 'orders-eu', mirror: { stream: 'orders', node: 'a' }, maxAge: '7d' }],
+  } as unknown as ConfigLayer);
+  assert.deepEqual(c.streams[0]!.mirror, { stream: 'orders', node: 'a' });
+  assert.deepEqual([c.streams[0]!.filters, c.streams[0]!.maxAgeMs], [[], 7 * 86_400_000]);
+  const refused = (layer: unknown, key: RegExp) =>
+    assert.throws(
+      () => resolveConfig(layer as ConfigLayer),
+      (err: unknown) => err instanceof MeshError && err.code === 'MG_ERR_CONFIG_INVALID' && key.test(err.message),
+    );
+  refused({ streams: [{ name: 'm', mirror: { stream: 'o' }, filters: ['o.>'] }] }, /streams\[0\]\.filters: a mirror takes its entries/);
+  refused({ streams: [{ name: 'm', mirror: { node: 'a' } }] }, /streams\[0\]\.mirror/);
+  refused({ streams: [{ name: 'm', mirror: { stream: 'bad name' } }] }, /streams\[0\]\.mirror\.stream/);
+  refused({ streams: [{ name: 'm' }] }, /streams\[0\]\.filters: expected at least one topic filter/);
+  refused(
+    { streams: [{ name: 'm', mirror: { stream: 'o' } }] },
+    /streams\[0\]\.mirror: a mirror reads its source from a peer, and peering is off without mesh\.key/,
+  );
+  refused(
+    {
+      mesh: { key: 'a-mesh-key' },
+      storage: { engine: 'jetstream', jetstream: { servers: ['nats://127.0.0.1:4222'] } },
+      streams: [{ name: 'm', mirror: { stream: 'o' } }],
+    },
+    /streams\[0\]\.mirror: a mirror needs storage\.engine lmdb or memory/,
+  );
+  refused({ mesh: { streamLookupMs: -1 } }, /mesh\.streamLookupMs/);
+});

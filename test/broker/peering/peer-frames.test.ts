@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { MeshEvent } from '../../../broker/event/mod.js';
 import { encodePeerEntry } from '../../../broker/event/mod.js';
-import { decodeEventEntry, decodePeerFrame, encodeControl, encodeDests, encodeEventBatch, withHopParent } from '../../../broker/peering/internal.js';
+import {
+  type ControlFrame,
+  decodeEventEntry,
+  decodePeerFrame,
+  encodeControl,
+  encodeDests,
+  encodeEventBatch,
+  withHopParent,
+} from '../../../broker/peering/internal.js';
 
 const event = (i: number): MeshEvent => ({
   id: `e${i}`,
@@ -23,6 +31,32 @@ test('a control frame round-trips through decodePeerFrame()', () => {
     { ...got, nonce: [...(got.nonce as Uint8Array)], proof: [...(got.proof as Uint8Array)] },
     { ...frame, nonce: [...frame.nonce], proof: [...frame.proof] },
   );
+});
+
+test('the remote stream read frames round-trip, stored bytes as bytes', () => {
+  const bytes = new Uint8Array([1, 0x82, 0x61, 0x74, 0xa0]);
+  const frames: ControlFrame[] = [
+    { t: 'streams', o: 'a', v: 1_700_000_000_000, s: [{ n: 'orders', e: '0123456789abcdef' }] },
+    { t: 'sread', id: 7, n: 'orders', f: 'orders.>', o: 'a', from: { offset: 42 }, e: '0123456789abcdef', c: 1024, b: 262_144 },
+    { t: 'sok', id: 7, e: '0123456789abcdef', next: 42, first: 1, last: 99 },
+    { t: 'sent', id: 7, x: [[42, 1_700_000_000_000, 'orders.n', bytes]] },
+    { t: 'scredit', id: 7, c: 1, b: 5 },
+    { t: 'serr', id: 7, code: 'MG_ERR_STREAM_PRUNED', reason: 'pruned', first: 50, last: 99, e: '0123456789abcdef', m: 'trimmed', p: 41 },
+    { t: 'sstop', id: 7 },
+  ];
+  for (const frame of frames) {
+    const decoded = decodePeerFrame(encodeControl(frame));
+    assert.equal(decoded.kind, 'control', frame.t);
+    const got = (decoded as { frame: Record<string, unknown> }).frame;
+    if (frame.t !== 'sent') {
+      assert.deepEqual(got, frame);
+      continue;
+    }
+    const [entry] = got.x as Array<[number, number, string, Uint8Array]>;
+    assert.deepEqual([entry![0], entry![1], entry![2]], [42, 1_700_000_000_000, 'orders.n']);
+    assert.ok(entry![3] instanceof Uint8Array);
+    assert.deepEqual([...entry![3]], [...bytes]);
+  }
 });
 
 test('an event batch round-trips with sequence numbers, entries and destination lists', () => {

@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { type MeshEvent, MeshgateClient, type RecoveredInfo, type WebSocketConstructor } from '../../../client/mod.js';
 import { freePort, NodeProcess, until } from '../../helpers/mesh.js';
 import { ce, type FrameClient, openClient } from '../../helpers/node.js';
+import { RawPeer } from '../../helpers/raw-peer.js';
 import { storedIds } from '../../helpers/stream-io.js';
 import { startTcpProxy, type TcpProxy } from '../../helpers/tcp-proxy.js';
 
@@ -146,6 +147,30 @@ test('kill -9 of B for 2 s while A takes a publish stream: the client resumes on
   assert.ok(sub.stats.reconnects >= 1);
 });
 
+test('kill -9 of the holder A mid-stream: the subscriber on B goes on from its last offset once A is back, none lost, none repeated', async (t) => {
+  const { a, b } = await holderAndReader(t);
+  const pub = await openClient(t, a.wsUrl);
+  const tally = new Tally(2000);
+  const sub = client(t, b.wsUrl);
+  const errors: string[] = [];
+  sub.on('error', (e) => errors.push(e.code));
+  await sub.subscribe('orders.>', tally.handle, { stream: 'orders', from: 'first' });
+  await publish(pub, 0, 1000);
+  await a.kill9();
+  await a.start();
+  await publish(await openClient(t, a.wsUrl), 1000, 2000);
+  await tally.all();
+  await sub.ping();
+  const { idAt } = await storedIds(a, 'orders');
+  assert.deepEqual(
+    { lost: tally.lost(), duplicates: tally.duplicates, reordered: tally.reordered, offsetGaps: tally.offsetGaps, mismatched: tally.offsetMismatches(idAt) },
+    { lost: 0, duplicates: 0, reordered: 0, offsetGaps: 0, mismatched: 0 },
+  );
+  assert.equal(sub.stats.reconnects, 0, "the subscriber's own connection never dropped");
+  assert.deepEqual(errors, []);
+  assert.ok((await a.metric('meshgate_remote_stream_reads_served_total')) >= 1, 'the restarted holder served the resumed read');
+});
+
 interface StreamRow {
   first: number;
   last: number;
@@ -220,4 +245,117 @@ test('a stream no node holds is refused with MG_ERR_STREAM_UNKNOWN, one whose ho
   const metrics = await (await fetch(`${b.httpUrl}/metrics`)).text();
   assert.match(metrics, /meshgate_events_rejected_total\{[^}]*code="MG_ERR_STREAM_UNKNOWN"[^}]*\} 1\b/);
   assert.match(metrics, /meshgate_events_rejected_total\{[^}]*code="MG_ERR_STREAM_UNREACHABLE"[^}]*\} 1\b/);
+});
+
+test('a remote subscriber that stops reading holds the holder back by credit, is not closed as slow, and then gets every entry', async (t) => {
+  // Window: a quarter of B's 1 MiB per-socket limit; without credit, 30 MB of entries would pile up on B and close the subscriber (1008).
+  const { a, b } = await holderAndReader(t, { bConfig: { limits: { maxBufferedBytes: 1_048_576 } } });
+  const total = 150;
+  const sub = await openClient(t, b.wsUrl, 'cbor');
+  const ok = await sub.request({ op: 'sub', filter: 'orders.>', stream: 'orders', from: 'first' });
+  assert.equal(ok.op, 'ok', JSON.stringify(ok));
+  sub.socket.pause(); // reads nothing until resume()
+  const pub = await openClient(t, a.wsUrl);
+  const big = 'x'.repeat(200 * 1024);
+  for (let i = 0; i < total; i++) assert.equal((await pub.request({ op: 'pub', topic: 'orders.n', event: ce(`big${i}`, { data: { i, big } }) })).op, 'ok');
+  const sent = () => a.metric('meshgate_remote_stream_entries_sent_total');
+  const received = () => b.metric('meshgate_remote_stream_entries_received_total');
+  await until('B has taken what its credit allowed', async () => {
+    const s = await sent();
+    return s > 0 && s === (await received());
+  });
+  const held = await sent();
+  t.diagnostic(`sent while the subscriber did not read: ${held} of ${total}`);
+  assert.ok(held < total, `the holder stopped at the reader's credit (${held} of ${total} sent)`);
+  sub.socket.resume();
+  await until(`the subscriber got all ${total}`, () => sub.events().length >= total, 60_000);
+  assert.deepEqual(
+    sub.events().map((e) => e.offset),
+    Array.from({ length: total }, (_, i) => i + 1),
+  );
+  assert.equal(sub.socket.readyState, WebSocket.OPEN, 'not closed as a slow consumer');
+});
+
+test("two hops away: a subscriber on B reads A's stream through C (A - C - B), and a cut of the A-C link mid-stream loses and repeats nothing", async (t) => {
+  const a = new NodeProcess(t, { id: 'a', port: await freePort(), config: { streams: [ORDERS] } });
+  await a.start();
+  const proxy = await startTcpProxy(a.spec.port);
+  t.after(() => proxy.close());
+  const c = new NodeProcess(t, { id: 'c', port: await freePort(), peers: [`ws://127.0.0.1:${proxy.port}`] });
+  await c.start();
+  const b = new NodeProcess(t, { id: 'b', port: await freePort(), peers: [c.peerUrl] });
+  await b.start();
+  t.after(() => b.stop());
+  t.after(() => c.stop());
+  t.after(() => a.stop());
+  await until('b has its link to c up', async () => (await b.peers()).some((p) => p.node === 'c' && p.state === 'up'));
+  const pub = await openClient(t, a.wsUrl);
+  await publish(pub, 0, 1000);
+  const tally = new Tally(2000);
+  const sub = client(t, b.wsUrl);
+  const handle = await sub.subscribe('orders.>', tally.handle, { stream: 'orders', from: 'first' });
+  assert.equal(handle.epoch, (await a.json<{ epoch: string }>('/v1/streams/orders')).epoch);
+  assert.ok(proxy.cut() >= 1);
+  await publish(pub, 1000, 2000);
+  await tally.all();
+  await sub.ping();
+  const { idAt } = await storedIds(a, 'orders');
+  t.diagnostic(`received ${tally.received}, lost ${tally.lost()}, dup ${tally.duplicates}`);
+  assert.deepEqual(
+    { lost: tally.lost(), duplicates: tally.duplicates, reordered: tally.reordered, offsetGaps: tally.offsetGaps, mismatched: tally.offsetMismatches(idAt) },
+    { lost: 0, duplicates: 0, reordered: 0, offsetGaps: 0, mismatched: 0 },
+  );
+  assert.ok((await c.metric('meshgate_remote_stream_entries_sent_total')) >= 2000, 'c relayed the entries');
+  assert.equal(sub.stats.reconnects, 0);
+});
+
+test('a holder refuses a bad stream read with its code and keeps the link: malformed, unknown stream, stale epoch, beyond the end', async (t) => {
+  const a = new NodeProcess(t, { id: 'a', port: await freePort(), config: { streams: [ORDERS] } });
+  await a.start();
+  t.after(() => a.stop());
+  const raw = await RawPeer.connect(t, a, 'raw');
+  const list = (await raw.waitFor((f) => f.t === 'streams')) as { o: string; s: Array<{ n: string; e: string }> };
+  assert.deepEqual([list.o, list.s.map((x) => x.n)], ['a', ['orders']]);
+  const epoch = list.s[0]!.e;
+  const serr = async (id: number) => (await raw.waitFor((f) => f.t === 'serr' && (f as { id: number }).id === id)) as Record<string, unknown>;
+  raw.send({ t: 'sread', id: 1, f: 'orders.>', from: 'first', c: 10, b: 1000 }); // no stream name
+  raw.send({ t: 'sread', id: 2, n: 'nope', f: '>', o: 'a', from: 'first', c: 10, b: 1000 });
+  raw.send({ t: 'sread', id: 3, n: 'orders', f: '>', o: 'a', from: 'first', e: 'not-the-epoch', c: 10, b: 1000 });
+  raw.send({ t: 'sread', id: 4, n: 'orders', f: '>', o: 'a', from: { offset: 99 }, e: epoch, c: 10, b: 1000 });
+  raw.send({ t: 'sread', id: 5, n: 'orders', f: '>', o: 'elsewhere', from: 'first', c: 10, b: 1000 });
+  assert.deepEqual(await Promise.all([1, 2, 3, 4, 5].map(async (id) => [(await serr(id)).code, (await serr(id)).reason])), [
+    ['MG_ERR_PEER_MALFORMED', 'malformed'],
+    ['MG_ERR_STREAM_UNKNOWN', 'unknown-stream'],
+    ['MG_ERR_STREAM_EPOCH', 'epoch'],
+    ['MG_ERR_STREAM_BEYOND_END', 'beyond-end'],
+    ['MG_ERR_STREAM_UNREACHABLE', 'unreachable'],
+  ]);
+  // The link is still up: a good read after them is served.
+  raw.send({ t: 'sread', id: 6, n: 'orders', f: '>', o: 'a', from: 'first', e: epoch, c: 10, b: 1000 });
+  const ok = (await raw.waitFor((f) => f.t === 'sok' && (f as { id: number }).id === 6)) as Record<string, unknown>;
+  assert.deepEqual([ok.e, ok.next], [epoch, 1]);
+  const metrics = await (await fetch(`${a.httpUrl}/metrics`)).text();
+  for (const code of ['MG_ERR_PEER_MALFORMED', 'MG_ERR_STREAM_UNKNOWN', 'MG_ERR_STREAM_EPOCH', 'MG_ERR_STREAM_BEYOND_END', 'MG_ERR_STREAM_UNREACHABLE'])
+    assert.match(metrics, new RegExp(`meshgate_remote_stream_refused_total\\{[^}]*code="${code}"[^}]*\\} 1\\b`), code);
+});
+
+test("a mirror follows its source's epoch: when the source is re-created, the mirror starts over in the new epoch", async (t) => {
+  const { a, b } = await holderAndReader(t, { bConfig: { streams: [{ name: 'orders-eu', mirror: { stream: 'orders' } }] } });
+  const pub = await openClient(t, a.wsUrl);
+  await publish(pub, 0, 200);
+  await until('the mirror holds 200', async () => (await b.json<StreamRow>('/v1/streams/orders-eu')).last === 200);
+  const before = await b.json<StreamRow>('/v1/streams/orders-eu');
+  assert.equal((await fetch(`${a.httpUrl}/v1/streams/orders`, { method: 'DELETE' })).status, 204);
+  const created = await fetch(`${a.httpUrl}/v1/streams`, { method: 'POST', body: JSON.stringify(ORDERS) });
+  assert.equal(created.status, 201);
+  await publish(pub, 1000, 1050);
+  const source = await a.json<StreamRow>('/v1/streams/orders');
+  assert.notEqual(source.epoch, before.epoch);
+  await until('the mirror is in the new epoch with its 50 entries', async () => {
+    const m = await b.json<StreamRow>('/v1/streams/orders-eu');
+    return m.epoch === source.epoch && m.last === 50;
+  });
+  const mirror = await storedIds(b, 'orders-eu');
+  assert.deepEqual([...mirror.idAt], [...(await storedIds(a, 'orders')).idAt], 'only the new history, at its offsets');
+  assert.equal(await b.metric('meshgate_stream_mirror_resets_total'), 1);
 });
