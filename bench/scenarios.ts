@@ -14,6 +14,7 @@ import { dedupBench } from './dedup-bench.js';
 import { httpBench } from './http-bench.js';
 import { meshgateLineLoad, meshgateLoad } from './meshgate-load.js';
 import { type AnchorOptions, natsAnchor, natsClusterAnchor } from './nats-anchor.js';
+import { pgApplyMesh, pgApplyNative } from './pg-sink-bench.js';
 import { pipelineBench } from './pipeline-bench.js';
 import { streamStoreBench } from './stream-append-bench.js';
 import { streamNodeBench } from './stream-node-bench.js';
@@ -222,6 +223,23 @@ export const scenarios: Scenario[] = [
     target: 'meshgate + lmdb, nats-server -js',
     note: '256 B, 512 acks in flight; CPU = node / nats-server',
     run: streamNodeBench,
+  },
+
+  // ---- PostgreSQL to PostgreSQL (bench/pg-sink-bench.ts): one run of the same inserts into two
+  // targets, PostgreSQL's own CREATE SUBSCRIPTION (the anchor) and meshgate's source -> peer -> sink.
+  // events/s = rows/s of a 10k-row burst, first insert to last apply; p50/p99 = commit-to-apply at 250 rows/s.
+  {
+    name: 'pg-apply-native',
+    target: 'postgresql logical replication',
+    note: 'two clusters, burst 10k rows (tx of 100), latency at 250 tx/s',
+    run: pgApplyNative,
+  },
+  {
+    name: 'pg-apply-mesh',
+    target: 'meshgate postgres-source + postgres-sink',
+    anchor: 'pg-apply-native',
+    note: 'same run, same inserts; two nodes peered',
+    run: pgApplyMesh,
   },
 
   // ---- routing micro-bench (bench/trie-bench.ts): matches/s in the events/s column.

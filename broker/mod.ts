@@ -2,7 +2,7 @@
  * broker/'s public surface: what bridges/ (and other folders above it in
  * DESIGN.md's table) may import. Everything else in broker/ is internal.
  */
-export { ERROR_CODES, type ErrorCode, MeshError, Metric, MetricsRegistry } from './base/mod.js';
+export { codedReason, ERROR_CODES, type ErrorCode, MeshError, Metric, MetricsRegistry } from './base/mod.js';
 export type { NodeConfig } from './config/mod.js';
 export {
   type AttrValue,

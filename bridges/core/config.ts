@@ -134,6 +134,10 @@ export function resolveBridge(entry: BridgeEntry, index: number, nodeId: string,
     if ((entry as unknown as Record<string, unknown>)[key] !== undefined)
       throw invalid(`${at}.${key}`, `applies to postgres-source bridges only; fix: remove it`);
   }
+  for (const key of ['filter', 'stream', 'batchSize']) {
+    if ((entry as unknown as Record<string, unknown>)[key] !== undefined)
+      throw invalid(`${at}.${key}`, `applies to postgres-sink bridges only; fix: remove it`);
+  }
   for (const key of ['exchange', 'queue', 'prefetch'] as const) {
     if (entry[key] !== undefined && entry.type !== 'amqp') throw invalid(`${at}.${key}`, `applies to AMQP bridges only; fix: remove it`);
   }

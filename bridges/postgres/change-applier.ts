@@ -85,7 +85,8 @@ const REFUSED_CLASSES = new Set(['22', '23', '42']);
 
 export function isRefusal(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
-  return typeof code === 'string' && REFUSED_CLASSES.has(code.slice(0, 2));
+  // 42501 (no privilege) is the set-up's, not the change's: retried until granted, never dead-lettered.
+  return typeof code === 'string' && code !== '42501' && REFUSED_CLASSES.has(code.slice(0, 2));
 }
 
 interface TargetTable {
@@ -107,8 +108,11 @@ CREATE TABLE IF NOT EXISTS public.meshgate_row_version (
   origin text NOT NULL,
   source text NOT NULL,
   deleted boolean NOT NULL,
+  written boolean NOT NULL,
   PRIMARY KEY (target_table, pk)
 );
+-- Tables made before 'written' existed: true is the safe guess (own changes are written back).
+ALTER TABLE public.meshgate_row_version ADD COLUMN IF NOT EXISTS written boolean NOT NULL DEFAULT true;
 CREATE TABLE IF NOT EXISTS public.meshgate_sink_position (
   sink text PRIMARY KEY,
   feed text NOT NULL,
@@ -167,9 +171,9 @@ export class ChangeApplier {
   }
 
   async #one(db: pg.ClientBase, t: TargetTable, c: DecodedChange, own: boolean, pk: string, row: Record<string, unknown> | null): Promise<ApplyOutcome> {
-    const v = await db.query<{ hlc: string; origin: string; source: string }>({
+    const v = await db.query<{ hlc: string; origin: string; source: string; written: boolean }>({
       name: 'mg_version_read',
-      text: 'SELECT hlc, origin, source FROM public.meshgate_row_version WHERE target_table = $1 AND pk = $2::jsonb FOR UPDATE',
+      text: 'SELECT hlc, origin, source, written FROM public.meshgate_row_version WHERE target_table = $1 AND pk = $2::jsonb FOR UPDATE',
       values: [t.name, pk],
     });
     const had = v.rows[0];
@@ -179,17 +183,19 @@ export class ChangeApplier {
       // Older than a later change of the same writer: a redelivery after that one; older than another writer's: a conflict lost.
       if (order > 0) return had.origin === c.origin && had.source === c.source ? 'duplicate' : 'conflict';
     }
-    // Own changes: the row is as the target's own writes left it unless a change from elsewhere was written over it since.
-    const write = !own || (had !== undefined && had.source !== this.#spec.sourceUri);
+    // Own changes: the row is as the target's own writes left it, unless the sink ever wrote
+    // it (a change from elsewhere, or an own row written back over one): from then on, the
+    // row in the target may be an older write of the sink's, so every newer change is written.
+    const write = !own || had?.written === true;
     if (write) {
       if (row === null) await this.#delete(db, t, pk);
       else await this.#upsert(db, t, row);
     }
     await db.query({
       name: 'mg_version_write',
-      text: `INSERT INTO public.meshgate_row_version (target_table, pk, hlc, origin, source, deleted) VALUES ($1, $2::jsonb, $3, $4, $5, $6)
-             ON CONFLICT (target_table, pk) DO UPDATE SET hlc = EXCLUDED.hlc, origin = EXCLUDED.origin, source = EXCLUDED.source, deleted = EXCLUDED.deleted`,
-      values: [t.name, pk, c.hlc, c.origin, c.source, row === null],
+      text: `INSERT INTO public.meshgate_row_version (target_table, pk, hlc, origin, source, deleted, written) VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7)
+             ON CONFLICT (target_table, pk) DO UPDATE SET hlc = EXCLUDED.hlc, origin = EXCLUDED.origin, source = EXCLUDED.source, deleted = EXCLUDED.deleted, written = EXCLUDED.written`,
+      values: [t.name, pk, c.hlc, c.origin, c.source, row === null, write],
     });
     return write ? 'applied' : 'recorded';
   }

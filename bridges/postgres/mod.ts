@@ -7,7 +7,7 @@
  * routing/.
  */
 
-export { type ApplyOutcome, ApplyRefusal, ChangeApplier, type DecodedChange, decodeChange } from './change-applier.js';
+export { type ApplyOutcome, ApplyRefusal, ChangeApplier, type DecodedChange, decodeChange, SINK_TABLES_DDL } from './change-applier.js';
 export { CHANGE_EVENT_TYPE } from './change-event.js';
 export { PG_SOURCE_DEFAULTS, type PgSourceEntry, type PgSourceSpec, resolvePgSource } from './config.js';
 export { formatLsn, type Lsn, parseLsn } from './lsn.js';

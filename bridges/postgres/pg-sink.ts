@@ -1,11 +1,14 @@
 import pg from 'pg';
-import type { MeshEvent, MeshNode, Metric, StreamManager } from '../../broker/mod.js';
+import { codedReason, type MeshEvent, type MeshNode, type Metric, type StreamManager } from '../../broker/mod.js';
 import { ApplyRefusal, ChangeApplier, type DecodedChange, decodeChange, isRefusal, SINK_TABLES_DDL } from './change-applier.js';
 import type { PgSinkSpec } from './sink-config.js';
 import type { ChangeBatch, ChangeFeed, FeedPosition } from './sink-feed.js';
 import { StreamChangeFeed } from './sink-feed.js';
 
 export type PgSinkState = 'connecting' | 'up' | 'down' | 'closed';
+
+/** A batch run without savepoints met a refused change: run it again with them. */
+class Refusing extends Error {}
 
 /** A change the target refused, published as a dead letter once the batch committed. */
 interface Refused {
@@ -37,9 +40,12 @@ interface Refused {
  *
  * Own changes: a change captured from this very target (its `source` is the
  * target's URI, when source and sink share a database in a both-ways set-up)
- * is already in its rows. Only its version is recorded, unless a change
- * from elsewhere was written over the row since: then its row is written
- * back, as last writer.
+ * is already in its rows. Only its version is recorded, unless the sink
+ * ever wrote that row (a change from elsewhere): then the row may hold the
+ * sink's older write, and the own change is written back, as last writer.
+ * This is sound because source and sink share the node's clock: a local
+ * write committed after the sink applied a change is captured after the
+ * node saw that change, so its mghlc is the newer one.
  */
 export class PgSink {
   readonly spec: PgSinkSpec;
@@ -100,11 +106,15 @@ export class PgSink {
    * start-up failure.
    */
   async start(): Promise<void> {
-    if (this.#streams.info(this.spec.stream) === undefined) {
-      await this.#streams.create({ name: this.spec.stream, filters: [this.spec.filter] });
-      this.#log(`bridge ${this.spec.name}: created stream ${this.spec.stream} for ${this.spec.filter}`);
-    }
+    await this.#ensureStream();
     await this.#connect();
+  }
+
+  /** The stream, created for the filter when missing (at start, and again after someone removed it). */
+  async #ensureStream(): Promise<void> {
+    if (this.#streams.info(this.spec.stream) !== undefined) return;
+    await this.#streams.create({ name: this.spec.stream, filters: [this.spec.filter] });
+    this.#log(`bridge ${this.spec.name}: created stream ${this.spec.stream} for ${this.spec.filter}`);
   }
 
   async #connect(): Promise<void> {
@@ -124,6 +134,7 @@ export class PgSink {
       const row = r.rows[0];
       const stored = row === undefined ? null : { feed: row.feed, epoch: row.epoch, offset: Number(row.offset) };
       if (this.#db !== db || this.#closed) return;
+      await this.#ensureStream();
       this.#applier.reset();
       this.#position = stored;
       const { after, note } = this.#feed.start(
@@ -156,14 +167,25 @@ export class PgSink {
     await db.query('SELECT pg_replication_origin_session_setup($1)', [name]);
   }
 
-  /** One target transaction: every change (a savepoint each, so a refused one is rolled back alone) and the position. */
+  /**
+   * One target transaction: every change and the position. First without
+   * savepoints (two round trips fewer per change); when the target refuses
+   * a change, the batch is rolled back and run again with a savepoint per
+   * change, so the refused one is rolled back alone and dead-lettered.
+   */
   async #applyBatch(db: pg.Client, batch: ChangeBatch): Promise<void> {
-    const run = this.#runBatch(db, batch);
+    const run = this.#runBatch(db, batch, false).then(
+      () => undefined,
+      (err) => {
+        if (err instanceof Refusing) return this.#runBatch(db, batch, true);
+        throw err;
+      },
+    );
     this.#batch = run.catch(() => undefined);
     return run;
   }
 
-  async #runBatch(db: pg.Client, batch: ChangeBatch): Promise<void> {
+  async #runBatch(db: pg.Client, batch: ChangeBatch, savepoints: boolean): Promise<void> {
     const counts = { applied: 0, duplicate: 0, conflict: 0, recorded: 0 };
     const refused: Refused[] = [];
     let newest = 0;
@@ -176,14 +198,15 @@ export class PgSink {
           refused.push({ event, message: `not a change event: ${change}` });
           continue;
         }
-        await db.query('SAVEPOINT mg_change');
+        if (savepoints) await db.query('SAVEPOINT mg_change');
         try {
           const outcome = await this.#applier.apply(db, change);
-          await db.query('RELEASE SAVEPOINT mg_change');
+          if (savepoints) await db.query('RELEASE SAVEPOINT mg_change');
           counts[outcome]++;
           if (change.commitMs > newest) newest = change.commitMs;
         } catch (err) {
           if (!(err instanceof ApplyRefusal) && !isRefusal(err)) throw err;
+          if (!savepoints) throw new Refusing();
           await db.query('ROLLBACK TO SAVEPOINT mg_change');
           const e = err as { code?: string; sqlState?: string; message: string; detail?: string };
           const state = e instanceof ApplyRefusal ? e.sqlState : e.code;
@@ -210,7 +233,7 @@ export class PgSink {
     for (const r of refused) {
       this.#c.deadLettered.inc();
       this.#node.reject('MG_ERR_PG_APPLY_REFUSED', r.message);
-      this.#node.publishDeadLetter(r.event, [{ path: '', message: `MG_ERR_PG_APPLY_REFUSED: ${r.message}` }]);
+      this.#node.publishDeadLetter(r.event, [{ path: '', message: codedReason('MG_ERR_PG_APPLY_REFUSED', r.message) }]);
       this.#log(`bridge ${this.spec.name}: change ${r.event.id} of ${r.event.source} refused by the target (${r.message}); dead-lettered`);
     }
   }

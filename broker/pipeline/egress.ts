@@ -28,4 +28,11 @@ export interface Subscriber {
    * buffers and applies its own backpressure policy.
    */
   deliver(item: Uint8Array, event: MeshEvent): void;
+  /**
+   * Keeps what it takes for readers that tolerate a repeat (a stream: its
+   * readers dedup or apply idempotently). An event replayed to a restarted
+   * node, which its previous instance may or may not have stored, is
+   * delivered to these only: to them a repeat is harmless, a loss is not.
+   */
+  readonly durable?: boolean;
 }

@@ -44,11 +44,13 @@ export class LocalRouter {
   /**
    * Delivers `event` to every matching subscriber once, encoding it at
    * most once per egress format. Returns the number of deliveries.
+   * `durableOnly`: only to durable subscribers (Subscriber.durable).
    */
-  route(event: MeshEvent): number {
+  route(event: MeshEvent, durableOnly = false): number {
     const targets = this.#trie.match(event.topic);
     const n = targets.length;
     if (n === 0) return 0;
+    let delivered = 0;
     // Almost every event meets one or two formats: a pair of locals beats
     // a Map per event, and the array only appears for a third format.
     let fmtA: EgressFormat | undefined;
@@ -58,6 +60,8 @@ export class LocalRouter {
     let more: Array<[EgressFormat, Uint8Array]> | undefined;
     for (let i = 0; i < n; i++) {
       const sub = targets[i];
+      if (durableOnly && sub.durable !== true) continue;
+      delivered++;
       const fmt = sub.format;
       let frame: Uint8Array;
       if (fmt === fmtA) frame = frameA!;
@@ -79,6 +83,6 @@ export class LocalRouter {
       }
       sub.deliver(frame, event);
     }
-    return n;
+    return delivered;
   }
 }

@@ -61,7 +61,9 @@ export interface Forwarder {
  *   interest no longer covers it (one per destination dropped);
  * - `restart`: replayed to this node after it restarted, from before: its
  *   previous instance may have delivered it already (Upstream.inDoubt), so
- *   it is not delivered again. An upper bound: some of these did arrive.
+ *   it is not delivered again (but to streams, which take it again and
+ *   whose readers dedup; counted here only when no stream took it). An
+ *   upper bound: some of these did arrive.
  */
 export type UndeliveredReason = 'no-interest' | 'no-subscriber' | 'withdrawn' | 'restart';
 
@@ -329,8 +331,10 @@ export class MeshNode {
     let stored: Promise<Refusal | null> | Refusal | null = null;
     if (!duplicate) {
       this.#in[protocol].inc();
-      // In doubt (replayed from before this node restarted): at most once, not again.
-      deliveries = upstream?.inDoubt === true ? 0 : this.#router.route(stamped);
+      // In doubt (replayed from before this node restarted): at most once to
+      // live subscribers, but to streams again, which readers dedup: a stream
+      // whose entry died with the previous instance would otherwise lose it.
+      deliveries = this.#router.route(stamped, upstream?.inDoubt === true);
       // Streams are subscribers: only a delivered event can have been appended.
       if (deliveries > 0 && this.#durability !== null) stored = this.#durability.take();
       this.#deliveries.inc(deliveries);

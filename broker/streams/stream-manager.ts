@@ -104,6 +104,8 @@ interface Group {
 /** One stream as a node subscriber. */
 class StreamSink implements Subscriber {
   readonly format = STREAM_ENTRY_FORMAT;
+  /** A replay in doubt is stored again: a repeat its readers dedup beats an entry lost with a killed node. */
+  readonly durable = true;
   constructor(
     readonly name: string,
     readonly filters: readonly string[],

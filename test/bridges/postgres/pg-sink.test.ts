@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, type TestContext, test } from 'node:test';
 import pg from 'pg';
 import { createBridges, type RunningBridges } from '../../../bridges/mod.js';
-import { ChangeApplier, type DecodedChange, resolvePgSink } from '../../../bridges/postgres/mod.js';
+import { ChangeApplier, type DecodedChange, resolvePgSink, SINK_TABLES_DDL } from '../../../bridges/postgres/mod.js';
 import { type ConfigLayer, resolveConfig } from '../../../broker/config/mod.js';
 import type { MeshEvent, Subscriber } from '../../../broker/mod.js';
 import { type RunningNode, startNode } from '../../../broker/node/internal.js';
@@ -45,6 +45,7 @@ class Collector implements Subscriber {
   }
 }
 
+/** Tests close it at their end too: an earlier after-hook removes the directory, where a running source still writes its checkpoint. */
 async function startPair(t: TestContext, dir: string, bridges: Record<string, unknown>[], engine = 'memory'): Promise<RunningNode> {
   const config = resolveConfig({ node: { id: 'pg-node', region: 'test' }, listen: { host: '127.0.0.1', port: 0 } }, {
     storage: { dir, engine },
@@ -62,7 +63,7 @@ async function rows(db: string, query: string): Promise<unknown[]> {
   return (await pgh.sql(query, [], db)).rows;
 }
 
-test('the target follows the source: inserts, updates, deletes, a renamed table and column, and an unchanged TOAST column kept', async (t) => {
+test('the target follows the source: inserts, updates, deletes, a key change, a renamed table and column, and an unchanged TOAST column kept', async (t) => {
   const src = await freshDb('CREATE TABLE public.orders (id int PRIMARY KEY, qty int, note text); ALTER TABLE orders ALTER note SET STORAGE EXTERNAL;');
   const dst = await freshDb('CREATE TABLE public.orders_copy (id int PRIMARY KEY, quantity int, note text);');
   const node = await startPair(t, testTmpDir(t, 'pgsink'), [
@@ -80,11 +81,12 @@ test('the target follows the source: inserts, updates, deletes, a renamed table 
      INSERT INTO orders VALUES (100, 1, repeat('x', 20000));
      UPDATE orders SET qty = qty * 10 WHERE id <= 20;
      DELETE FROM orders WHERE id BETWEEN 41 AND 45;
-     UPDATE orders SET qty = 7 WHERE id = 100;`,
+     UPDATE orders SET qty = 7 WHERE id = 100;
+     UPDATE orders SET id = 1000 WHERE id = 50;`,
     [],
     src,
   );
-  await until('the sink applied every change', () => sinkOf(node).status().applied === 51 + 20 + 5 + 1, 20_000);
+  await until('the sink applied every change', () => sinkOf(node).status().applied === 51 + 20 + 5 + 1 + 1, 20_000);
   assert.deepEqual(
     await rows(dst, 'SELECT id, quantity AS qty, note FROM orders_copy ORDER BY id'),
     await rows(src, 'SELECT id, qty, note FROM orders ORDER BY id'),
@@ -100,6 +102,7 @@ test('the target follows the source: inserts, updates, deletes, a renamed table 
     node.bridges!.status().some((s) => s.type === 'postgres-sink' && s.name === 'postgres-sink-0'),
     'in /v1/bridges',
   );
+  await node.close();
 });
 
 test('a change the target refuses is dead-lettered with the database error, and the sink goes on', async (t) => {
@@ -124,9 +127,17 @@ test('a change the target refuses is dead-lettered with the database error, and 
   assert.match(body.reasons[0].message, /^MG_ERR_PG_APPLY_REFUSED: SQLSTATE 23514: .*orders_qty_check/);
   assert.deepEqual(body.event.data.after, { id: 2, qty: 5000 });
   assert.equal(sinkOf(node).status().deadLettered, 1);
+  // Something on the sink's topics that is no change event is dead-lettered too, and counted under the same code.
+  const stray: MeshEvent = { id: 'stray-1', source: 'test', type: 'other.thing', topic: 'db.public.orders.x', data: Buffer.from('{}'), attrs: {}, hops: [] };
+  assert.equal(node.node.ingest(stray, 'ws').ok, true);
+  await pgh.sql('INSERT INTO orders VALUES (4, 4)', [], src);
+  await until('the stray event dead-lettered and the next change applied', () => letters.all.length === 2 && sinkOf(node).status().applied === 4, 20_000);
+  assert.match(JSON.parse(Buffer.from(letters.all[1].data!).toString('utf8')).reasons[0].message, /not a change event: type "other.thing"/);
+  assert.equal(sinkOf(node).status().deadLettered, 2);
   assert.equal(sinkOf(node).status().state, 'up');
   const metrics = node.node.metrics.render();
-  assert.match(metrics, /meshgate_events_rejected_total\{code="MG_ERR_PG_APPLY_REFUSED"\} 1/);
+  assert.match(metrics, /meshgate_events_rejected_total\{code="MG_ERR_PG_APPLY_REFUSED"\} 2/);
+  await node.close();
 });
 
 test('redelivered changes are applied once: the whole stream read again finds every row at its version', async (t) => {
@@ -156,6 +167,7 @@ test('redelivered changes are applied once: the whole stream read again finds ev
   assert.equal(sinkOf(node).status().applied, 0);
   assert.deepEqual(await rows(dst, 'SELECT n::int FROM apply_count'), [{ n: changes }], 'no row written twice');
   assert.deepEqual(await rows(dst, 'SELECT * FROM orders ORDER BY id'), await rows(src, 'SELECT * FROM orders ORDER BY id'));
+  await node.close();
 });
 
 test('last writer wins by (mghlc, mgorigin): an older change is a conflict, an equal one a duplicate, and a tombstone keeps a row deleted', async () => {
@@ -164,7 +176,6 @@ test('last writer wins by (mghlc, mgorigin): an older change is a conflict, an e
   const db = new pg.Client({ connectionString: pgh.url(dst) });
   await db.connect();
   try {
-    const { SINK_TABLES_DDL } = await import('../../../bridges/postgres/change-applier.js');
     await db.query(SINK_TABLES_DDL);
     const change = (op: 'c' | 'u' | 'd', hlc: string, origin: string, v: string | null): DecodedChange => ({
       op,
@@ -196,8 +207,8 @@ test('last writer wins by (mghlc, mgorigin): an older change is a conflict, an e
     assert.equal(await apply(change('u', '00000000000350000', 'b', 'resurrect?')), 'conflict');
     assert.equal(await apply(change('u', '00000000000390000', 'a', 'own older')), 'duplicate', "older than its own writer's later change: a redelivery");
     assert.equal(await value(), null, 'the tombstone keeps the row deleted');
-    const tomb = (await db.query('SELECT hlc, origin, deleted FROM meshgate_row_version')).rows;
-    assert.deepEqual(tomb, [{ hlc: '00000000000400000', origin: 'a', deleted: true }]);
+    const tomb = (await db.query('SELECT hlc, origin, deleted, written FROM meshgate_row_version')).rows;
+    assert.deepEqual(tomb, [{ hlc: '00000000000400000', origin: 'a', deleted: true, written: true }]);
     assert.equal(await apply(change('c', '00000000000500000', 'b', 'reborn')), 'applied');
     assert.equal(await value(), 'reborn');
   } finally {
@@ -236,4 +247,29 @@ test("the sink's transactions carry its replication origin, and a source on the 
   assert.equal(fromDst.status().captured, 1);
   assert.ok((fromDst.status().originSkipped as { transactions: number }).transactions >= 1);
   assert.equal(sourceOf(node).status().captured, 20);
+  await node.close();
+});
+
+test('a target role that may not use replication origins leaves the sink down with the database error, retrying, and dead-letters nothing', async (t) => {
+  const src = await freshDb('CREATE TABLE public.orders (id int PRIMARY KEY, qty int);');
+  const dst = await freshDb(`CREATE TABLE public.orders (id int PRIMARY KEY, qty int);
+    DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'plain_apply') THEN CREATE ROLE plain_apply LOGIN; END IF; END $$;
+    GRANT ALL ON SCHEMA public TO plain_apply; GRANT ALL ON orders TO plain_apply;`);
+  const node = await startPair(t, testTmpDir(t, 'pgsink'), [
+    { type: 'postgres-sink', url: pgh.url(dst, 'plain_apply'), filter: 'db.public.orders.>', backoffMinMs: 20, backoffMaxMs: 50 },
+    { type: 'postgres-source', url: pgh.url(src), tables: ['public.orders'], slot: 'sink_f', heartbeatMs: 100 },
+  ]);
+  await pgh.sql('INSERT INTO orders VALUES (1, 1)', [], src);
+  await until('retried at least twice', () => (sinkOf(node).status().reconnects as number) >= 2, 20_000);
+  const status = sinkOf(node).status();
+  assert.notEqual(status.state, 'up');
+  assert.match(String(status.lastError), /permission denied|must be superuser/);
+  assert.equal(status.applied, 0);
+  assert.equal(status.deadLettered, 0);
+  assert.deepEqual(await rows(dst, 'SELECT * FROM orders'), []);
+  // Granted the right, the sink catches up from the stream: nothing was lost while it was down.
+  await pgh.sql('ALTER ROLE plain_apply SUPERUSER');
+  await until('applied once granted', () => sinkOf(node).status().applied === 1, 20_000);
+  assert.deepEqual(await rows(dst, 'SELECT * FROM orders'), [{ id: 1, qty: 1 }]);
+  await node.close();
 });

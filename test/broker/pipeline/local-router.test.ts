@@ -51,3 +51,16 @@ test('LocalRouter.route() encodes nothing when no subscriber matches', () => {
   assert.equal(router.route(event), 0);
   assert.equal(f.calls, 0);
 });
+
+test('LocalRouter.route(event, durableOnly) reaches durable subscribers (streams) only, and counts those', () => {
+  const router = new LocalRouter();
+  const f = countingFormat('f');
+  const live = collector(f);
+  const stream = { ...collector(f), durable: true };
+  router.add('a.>', live);
+  router.add('a.>', stream);
+  assert.equal(router.route(event, true), 1);
+  assert.equal(live.frames.length, 0, 'a live subscriber may have had it from the previous instance: not again');
+  assert.equal(stream.frames.length, 1, 'a stream takes it again: its readers dedup');
+  assert.equal(router.route(event), 2);
+});
