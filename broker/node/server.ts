@@ -32,6 +32,13 @@ const require = createRequire(import.meta.url);
 /** The package version, sent in the hello frame and /v1/stats. */
 export const VERSION: string = (require('../../../package.json') as { version: string }).version;
 
+/**
+ * Most stored entries a start-up reads back into the dedup window: well
+ * over a peer link's unacked window (20,000), the events a peer may replay
+ * to a restarted node, while keeping start-up well under a second.
+ */
+const DEDUP_SEED_MAX = 100_000;
+
 /** A set of running bridges, as /v1/bridges shows them. */
 export interface BridgeSet {
   /** One row per bridge: type, url, state, counters. */
@@ -427,6 +434,8 @@ async function startStreams(config: NodeConfig, node: MeshNode): Promise<StreamM
     for (const c of config.streams) await streams.create(c, { replace: true, mirror: c.mirror !== undefined });
     // Durable consumers' positions, loaded once their streams are known (lag in /metrics from the start).
     await consumersOf(streams).ready();
+    // The dedup window does not survive a restart; what the streams hold of it does (mesh-node.ts rememberSeen).
+    await streams.seedDedup(Math.min(config.dedup.maxEntries, DEDUP_SEED_MAX), config.dedup.windowMs);
   } catch (err) {
     await streams.close();
     throw err;

@@ -466,6 +466,16 @@ export class MeshNode {
     return this.#router.filters();
   }
 
+  /**
+   * Marks (topic, source, id) as seen, as if just ingested. A restarted node
+   * seeds its window from the newest entries of its streams (StreamManager
+   * seedDedup), so a peer's replay of an event the previous instance stored
+   * but had not acked yet is dropped as the duplicate it is, not stored twice.
+   */
+  rememberSeen(topic: string, source: string, id: string): void {
+    this.#dedup.isDuplicate(topic, source, id);
+  }
+
   dedupStats(): ReturnType<DedupWindow['stats']> {
     return this.#dedup.stats();
   }

@@ -300,6 +300,40 @@ export class StreamManager implements DurabilityGate {
     };
   }
 
+  /**
+   * Seeds the node's dedup window with the (topic, source, id) of the newest
+   * stored entries, at most `limit` of them across the streams (newest first
+   * per stream, an equal share each) and none older than `windowMs`. Called
+   * once at start-up, before traffic. Resolves with how many were seeded.
+   */
+  async seedDedup(limit: number, windowMs: number): Promise<number> {
+    const streams = this.list();
+    if (streams.length === 0 || limit <= 0) return 0;
+    const share = Math.max(1, Math.floor(limit / streams.length));
+    let seeded = 0;
+    for (const info of streams) {
+      const since = (this.seekTime(info.name, this.#now() - windowMs) ?? info.last + 1) - 1;
+      let after = Math.max(info.first - 1, info.last - share, since);
+      while (after < info.last) {
+        let r = this.read(info.name, after, 1000);
+        if (r.ok && r.entries.length === 0) {
+          await this.readable(info.name, after, 1000); // a caching engine (JetStream) fetches the page
+          r = this.read(info.name, after, 1000);
+        }
+        if (!r.ok || r.entries.length === 0) break;
+        for (const entry of r.entries) {
+          const event = decodeStoredEvent(entry.bytes);
+          if (event !== null) {
+            this.#node.rememberSeen(event.topic, event.source, event.id);
+            seeded++;
+          }
+          after = entry.offset;
+        }
+      }
+    }
+    return seeded;
+  }
+
   /** Called by a sink while the node routes `event`; never throws. */
   append(sink: StreamSink, item: Uint8Array, event: MeshEvent): void {
     const store = this.#store;

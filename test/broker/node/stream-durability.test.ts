@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { freePort, NodeProcess } from '../../helpers/mesh.js';
-import { runCli } from '../../helpers/node.js';
+import { ce, runCli } from '../../helpers/node.js';
 import { openJsonSocket, publishUntilAcked, storedIds } from '../../helpers/stream-io.js';
 import { testTmpDir } from '../../helpers/tmp.js';
 
@@ -19,6 +19,38 @@ test('kill -9 during a publish loop: after restart every acked event is in the s
   const { ids: stored } = await storedIds(again, 'orders');
   const lost = [...ackedAtKill].filter((id) => !stored.has(id));
   assert.deepEqual(lost, [], `acked but not stored (${ackedAtKill.size} acked, ${stored.size} stored)`);
+  await again.stop();
+});
+
+test('after a kill -9 and restart the dedup window holds what the streams hold: a replay of stored events is a duplicate, not a second entry', async (t) => {
+  const dir = testTmpDir(t, 'seed');
+  const spec = { id: 'keeper', port: await freePort(), config: { storage: { dir }, streams: [{ name: 'orders', filters: ['orders.>'] }] } };
+  const node = new NodeProcess(t, spec);
+  await node.start();
+  const acked = await publishUntilAcked(await openJsonSocket(t, node.wsUrl), 100);
+  await node.kill9();
+
+  const again = new NodeProcess(t, spec);
+  await again.start();
+  // The same events again, as a producer retry or a peer's replay brings them: each answered duplicate.
+  const ws = await openJsonSocket(t, again.wsUrl);
+  const answers = new Map<string, boolean>();
+  const ids = [...acked].slice(0, 50);
+  await new Promise<void>((resolve) => {
+    ws.on('message', (raw: Buffer) => {
+      const f = JSON.parse(raw.toString()) as { op: string; ref?: string; duplicate?: boolean };
+      if (f.op === 'ok' && f.ref !== undefined) answers.set(f.ref, f.duplicate === true);
+      if (answers.size === ids.length) resolve();
+    });
+    for (const id of ids) ws.send(JSON.stringify({ op: 'pub', ref: id, topic: 'orders.x', event: ce(id) }));
+  });
+  assert.deepEqual(
+    ids.filter((id) => !answers.get(id)),
+    [],
+    'every event the stream held was known to the restarted node',
+  );
+  const { offsets, ids: stored } = await storedIds(again, 'orders');
+  assert.equal(offsets.length, stored.size, 'no id stored twice');
   await again.stop();
 });
 
