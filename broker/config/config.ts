@@ -326,6 +326,12 @@ function resolveWebhooks(config: { webhooks: Array<Record<string, unknown>> }): 
   const seen = new Map<string, number>();
   config.webhooks = config.webhooks.map((entry, i) => {
     const w = webhookConfigFromEntry(entry, i);
+    if (w.consumer !== undefined && w.stream === undefined) {
+      throw new MeshError(
+        'MG_ERR_CONFIG_INVALID',
+        `invalid configuration:\n  webhooks[${i}].consumer: a durable consumer reads a stream; fix: add stream: <name>, or remove consumer`,
+      );
+    }
     const before = seen.get(w.name);
     if (before !== undefined) {
       throw new MeshError(

@@ -23,6 +23,12 @@ export interface WebhookConfig {
   readonly mode: 'binary' | 'structured';
   /** Deliver from this stream, resuming from the stored position after a restart; none: live events only, lost while the node is down. */
   readonly stream?: string;
+  /**
+   * With `stream`: keep the position as this durable consumer of the stream
+   * (listed with its lag in /v1/streams/<stream>, kept by the stream's
+   * engine) instead of a file under storage.dir/webhooks/.
+   */
+  readonly consumer?: string;
   /** One request's time limit, ms; past it the request is abandoned and retried. @default 10_000 */
   readonly timeoutMs: number;
   readonly retry: WebhookRetry;

@@ -32,7 +32,10 @@ export async function startWebhooks(
       config,
       node: o.node,
       streams: o.streams,
-      position: config.stream === undefined || o.storageDir === null ? null : new FileDeliveryPosition(o.storageDir, config.name, o.log),
+      position:
+        config.stream === undefined || config.consumer !== undefined || o.storageDir === null
+          ? null
+          : new FileDeliveryPosition(o.storageDir, config.name, o.log),
       origin: config.origin ?? o.node.nodeId,
       log: o.log,
       metrics: {

@@ -22,13 +22,16 @@ import type { Metric } from '../base/mod.js';
 import type { MeshEvent } from '../event/mod.js';
 import { encodeHttpEvent } from '../http/mod.js';
 import type { EgressFormat, MeshNode, Subscriber } from '../pipeline/mod.js';
-import { type StreamManager, type StreamReadEnd, StreamReader } from '../streams/mod.js';
+import { CONSUMER_LIMITS, consumersOf, type StreamManager, type StreamReadEnd, StreamReader } from '../streams/mod.js';
 import { retryDelay } from './backoff.js';
 import type { DeliveryPosition } from './delivery-position.js';
 import type { WebhookConfig } from './webhook-config.js';
 import { describeFetchError, validateTarget } from './webhook-handshake.js';
 
 export type WebhookState = 'validating' | 'active' | 'retrying' | 'disabled' | 'stopped';
+
+/** Entries a webhook's durable consumer hands over ahead of delivery (one at a time goes out). */
+const CONSUMER_WINDOW = 256;
 
 /** Bytes of queued stream entries past which the reader waits (a stream webhook holds about one page). */
 const STREAM_QUEUE_BYTES = 4 * 1024 * 1024;
@@ -77,6 +80,8 @@ export class Webhook implements Subscriber {
   #ratePerMinute: number | null = null;
   #lastSentAt = 0;
   #reader: StreamReader | null = null;
+  /** With `consumer`: the durable consumer's binding instead of a reader and a stored position. */
+  #consumer: { ack(offset: number): void; detach(): void } | null = null;
   #epoch = '';
   /** Stream webhooks: the last offset delivered or dead-lettered. */
   #doneOffset = -1;
@@ -99,7 +104,14 @@ export class Webhook implements Subscriber {
   /** Starts the source and the delivery loop. A missing stream disables the webhook with the reason. */
   async start(): Promise<void> {
     const c = this.config;
-    if (c.stream === undefined) {
+    if (c.consumer !== undefined) {
+      if (this.#o.streams.info(c.stream!) === undefined) return this.#disable(`no stream '${c.stream}'`);
+      try {
+        await this.#bindConsumer(c.stream!, c.consumer);
+      } catch (err) {
+        return this.#disable(`consumer '${c.consumer}' on stream '${c.stream}': ${(err as Error).message}`);
+      }
+    } else if (c.stream === undefined) {
       const refused = this.#o.node.subscribe(c.filter, this);
       if (refused !== null) return this.#disable(`filter '${c.filter}': ${refused.message}`);
     } else {
@@ -142,6 +154,35 @@ export class Webhook implements Subscriber {
       },
       onEnd: (end) => this.#readEnded(end),
     });
+  }
+
+  /**
+   * The durable consumer feeds the queue in offset order, a window at a
+   * time; an entry is acked once delivered or dead-lettered (#done). Its
+   * ack wait is the longest allowed: this webhook retries by itself, so a
+   * redelivery comes only after a restart (what was in flight goes out again).
+   */
+  async #bindConsumer(stream: string, name: string): Promise<void> {
+    const consumer = await consumersOf(this.#o.streams).bind(stream, name, {
+      filter: this.config.filter,
+      start: 'new',
+      ackWaitMs: CONSUMER_LIMITS.maxAckWaitMs,
+      maxInFlight: CONSUMER_WINDOW,
+    });
+    this.#epoch = this.#o.streams.info(stream)!.epoch;
+    this.#doneOffset = consumer.ackFloor;
+    const self = this;
+    const binding = consumer.attach({
+      get closed() {
+        return self.#state === 'disabled' || self.#state === 'stopped';
+      },
+      get bufferedBytes() {
+        return self.#queuedBytes;
+      },
+      maxBufferedBytes: STREAM_QUEUE_BYTES,
+      deliver: (d) => this.#enqueue(d.event, d.offset, 256 + (d.event.data?.byteLength ?? 0)),
+    });
+    this.#consumer = { ack: (offset) => consumer.ack([offset]), detach: () => binding.detach() };
   }
 
   /** Retention overtook the reader, or the stream was re-created or removed. */
@@ -230,7 +271,10 @@ export class Webhook implements Subscriber {
     this.#queue.shift();
     this.#queuedBytes -= head.bytes;
     // An entry read before the stream was re-created is delivered, but its offset is no position in the new epoch.
-    if (head.offset >= 0 && head.epoch === this.#epoch) {
+    if (head.offset >= 0 && this.#consumer !== null) {
+      this.#doneOffset = head.offset;
+      this.#consumer.ack(head.offset);
+    } else if (head.offset >= 0 && head.epoch === this.#epoch) {
       this.#doneOffset = head.offset;
       this.#o.position?.advance({ epoch: this.#epoch, offset: head.offset });
       if (this.#queuedBytes < STREAM_QUEUE_BYTES / 4) this.#reader?.wake();
@@ -296,6 +340,7 @@ export class Webhook implements Subscriber {
 
   #release(): void {
     this.#reader?.stop();
+    this.#consumer?.detach();
     if (this.config.stream === undefined) this.#o.node.unsubscribe(this.config.filter, this);
     this.#stop.abort();
     this.#wake?.();
@@ -320,6 +365,7 @@ export class Webhook implements Subscriber {
       filter: c.filter,
       mode: c.mode,
       stream: c.stream ?? null,
+      consumer: c.consumer ?? null,
       state: this.#state,
       reason: this.#reason === '' ? null : this.#reason,
       lastError: this.#lastError === '' ? null : this.#lastError,
@@ -327,7 +373,7 @@ export class Webhook implements Subscriber {
       retried: this.#retried,
       failed: this.#failed,
       queued: this.#queue.length,
-      position: this.#reader === null ? null : { epoch: this.#epoch, offset: this.#doneOffset },
+      position: this.#reader === null && this.#consumer === null ? null : { epoch: this.#epoch, offset: this.#doneOffset },
       allowedRatePerMinute: this.#ratePerMinute,
     };
   }

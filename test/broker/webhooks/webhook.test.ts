@@ -332,43 +332,54 @@ test('one node delivers to another with auth: the handshake against /v1/events/ 
   assert.deepEqual(got[0]!.event.data, { id: 'm0' });
 });
 
-test('a webhook on a stream resumes after a node restart from its stored position: every event delivered once, in order', async (t) => {
-  const dir = testTmpDir(t, 'webhook-restart');
-  let accepting = true;
-  let okCount = 0;
-  const target = await startWebhookTarget(t, (r) => {
-    if (r.method === 'OPTIONS') return allowOrigin(r);
-    if (!accepting) return { status: 503 };
-    if (++okCount === 10) accepting = false; // the 11th and later wait for the restart
-    return { status: 200 };
+for (const keeper of ['file', 'consumer'] as const) {
+  test(`a webhook on a stream resumes after a node restart from its stored position (${keeper}): every event delivered once, in order`, async (t) => {
+    const dir = testTmpDir(t, `webhook-restart-${keeper}`);
+    let accepting = true;
+    let okCount = 0;
+    const target = await startWebhookTarget(t, (r) => {
+      if (r.method === 'OPTIONS') return allowOrigin(r);
+      if (!accepting) return { status: 503 };
+      if (++okCount === 10) accepting = false; // the 11th and later wait for the restart
+      return { status: 200 };
+    });
+    const layer: ConfigLayer = {
+      node: { id: 'restart-node', region: 'test' },
+      listen: { host: '127.0.0.1', port: 0 },
+      storage: { dir },
+      streams: [{ name: 'wh', filters: ['hook.>'] }],
+      webhooks: [
+        { name: 'durable', url: target.url, filter: 'hook.>', stream: 'wh', retry: FAST_RETRY, ...(keeper === 'consumer' ? { consumer: 'hook-out' } : {}) },
+      ],
+    };
+    const start = async (): Promise<RunningNode> => {
+      const n = await startNode(resolveConfig(layer));
+      t.after(() => n.close());
+      return n;
+    };
+    const first = await start();
+    const pub = await openClient(t, first.wsUrl);
+    // The webhook starts at the stream's end: wait until it has validated before publishing.
+    await target.waitFor((rs) => rs.some((r) => r.method === 'OPTIONS'));
+    await publish(pub, ids('e', 30));
+    await target.waitFor((rs) => target.delivered().length >= 10 && rs.some((r) => r.status === 503));
+    await first.close();
+    assert.equal(existsSync(join(dir, 'webhooks', 'durable.json')), keeper === 'file', 'the position is in a file only without a consumer');
+    accepting = true;
+    okCount = -1_000_000;
+    const second = await start();
+    const pub2 = await openClient(t, second.wsUrl);
+    await publish(pub2, ids('e', 5, 30));
+    await target.waitFor(() => target.delivered().length >= 35);
+    assert.deepEqual(target.delivered().map(ceId), ids('e', 35), 'none lost, none twice, in order across the restart');
+    const row = await webhookRow(second, 'durable');
+    assert.deepEqual(row.position, { epoch: second.streams.info('wh')!.epoch, offset: 35 });
+    if (keeper === 'consumer') {
+      // The position is a durable consumer of the stream, listed with its lag like any other.
+      const info = (await (await fetch(`${second.httpUrl}/v1/streams/wh`)).json()) as { consumers: Array<{ name: string; ackFloor: number; lag: number }> };
+      const listed = info.consumers.find((c) => c.name === 'hook-out');
+      assert.ok(listed !== undefined, JSON.stringify(info.consumers));
+      assert.deepEqual([listed.ackFloor, listed.lag], [35, 0]);
+    }
   });
-  const layer: ConfigLayer = {
-    node: { id: 'restart-node', region: 'test' },
-    listen: { host: '127.0.0.1', port: 0 },
-    storage: { dir },
-    streams: [{ name: 'wh', filters: ['hook.>'] }],
-    webhooks: [{ name: 'durable', url: target.url, filter: 'hook.>', stream: 'wh', retry: FAST_RETRY }],
-  };
-  const start = async (): Promise<RunningNode> => {
-    const n = await startNode(resolveConfig(layer));
-    t.after(() => n.close());
-    return n;
-  };
-  const first = await start();
-  const pub = await openClient(t, first.wsUrl);
-  // The webhook starts at the stream's end: wait until it has validated before publishing.
-  await target.waitFor((rs) => rs.some((r) => r.method === 'OPTIONS'));
-  await publish(pub, ids('e', 30));
-  await target.waitFor((rs) => target.delivered().length >= 10 && rs.some((r) => r.status === 503));
-  await first.close();
-  assert.ok(existsSync(join(dir, 'webhooks', 'durable.json')), 'the position was stored');
-  accepting = true;
-  okCount = -1_000_000;
-  const second = await start();
-  const pub2 = await openClient(t, second.wsUrl);
-  await publish(pub2, ids('e', 5, 30));
-  await target.waitFor(() => target.delivered().length >= 35);
-  assert.deepEqual(target.delivered().map(ceId), ids('e', 35), 'none lost, none twice, in order across the restart');
-  const row = await webhookRow(second, 'durable');
-  assert.deepEqual(row.position, { epoch: second.streams.info('wh')!.epoch, offset: 35 });
-});
+}
