@@ -133,6 +133,8 @@ test('webhooks config: defaults filled in; a non-http URL, an unknown key or a r
     },
     /webhooks\[1\]\.name: 'w' is already webhooks\[0\]/,
   );
+  bad({ webhooks: [{ url: 'http://x/y', filter: 'a', consumer: 'c' }] }, /webhooks\[0\]\.consumer: a durable consumer reads a stream/);
+  bad({ webhooks: [{ url: 'http://x/y', filter: 'a', stream: 's', consumer: 'bad name' }] }, /webhooks\[0\]\.consumer/);
 });
 
 test('retry delays double from initialDelayMs within +/-20%, never pass maxDelayMs, and take Retry-After within the cap', () => {
