@@ -101,6 +101,32 @@ export function changeTopic(template: string, table: PgTable, op: string): strin
 }
 
 /**
+ * The checks every postgres-* entry shares: no key its type does not take,
+ * and a postgres:// URL naming a host and a database. Throws MeshError
+ * MG_ERR_CONFIG_INVALID naming the key and the fix.
+ */
+export function checkPgEntry(entry: { readonly type: string; readonly url: string }, keys: ReadonlySet<string>, at: string): { url: URL; database: string } {
+  for (const key of Object.keys(entry)) {
+    if (!keys.has(key)) throw invalid(`${at}.${key}`, `does not apply to ${entry.type} bridges; fix: remove it`);
+  }
+  let url: URL;
+  try {
+    url = new URL(entry.url);
+  } catch {
+    throw invalid(`${at}.url`, `not a URL, got ${JSON.stringify(entry.url)}; fix: e.g. postgres://user@127.0.0.1:5432/database`);
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw invalid(`${at}.url`, `scheme ${url.protocol}// does not fit type ${entry.type}; fix: use postgres:// or postgresql://`);
+  }
+  if (url.hostname === '') throw invalid(`${at}.url`, `no host in the URL; fix: e.g. postgres://user@127.0.0.1:5432/database`);
+  const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (database === '' || database.includes('/')) {
+    throw invalid(`${at}.url`, `names no database (the path); fix: e.g. postgres://user@${url.host}/database`);
+  }
+  return { url, database };
+}
+
+/**
  * Checks one entry beyond the JSON Schema and fills in the defaults. What
  * only the database can answer (reachable, REPLICATION, wal_level, tables
  * exist) is checked by the source at start (setup.ts).
@@ -111,23 +137,7 @@ export function changeTopic(template: string, table: PgTable, op: string): strin
  */
 export function resolvePgSource(entry: PgSourceEntry, index: number, nodeId: string): PgSourceSpec {
   const at = `bridges[${index}]`;
-  for (const key of Object.keys(entry)) {
-    if (!PG_KEYS.has(key)) throw invalid(`${at}.${key}`, `does not apply to postgres-source bridges; fix: remove it`);
-  }
-  let url: URL;
-  try {
-    url = new URL(entry.url);
-  } catch {
-    throw invalid(`${at}.url`, `not a URL, got ${JSON.stringify(entry.url)}; fix: e.g. postgres://user@127.0.0.1:5432/database`);
-  }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw invalid(`${at}.url`, `scheme ${url.protocol}// does not fit type postgres-source; fix: use postgres:// or postgresql://`);
-  }
-  if (url.hostname === '') throw invalid(`${at}.url`, `no host in the URL; fix: e.g. postgres://user@127.0.0.1:5432/database`);
-  const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
-  if (database === '' || database.includes('/')) {
-    throw invalid(`${at}.url`, `names no database (the path); fix: e.g. postgres://user@${url.host}/database`);
-  }
+  const { url, database } = checkPgEntry(entry, PG_KEYS, at);
   if (!Array.isArray(entry.tables) || entry.tables.length === 0) {
     throw invalid(`${at}.tables`, `lists no table; fix: e.g. tables: ['public.orders']`);
   }

@@ -1,5 +1,5 @@
 import { checkFilter } from '../../routing/mod.js';
-import { invalid } from './config.js';
+import { checkPgEntry, invalid } from './config.js';
 
 /** A target of `tables`: a table name, or the table and a column mapping. */
 export type PgSinkTableEntry = string | { readonly table: string; readonly columns?: Readonly<Record<string, string>> };
@@ -80,22 +80,7 @@ function qualified(text: unknown): { schema: string; table: string } | null {
  */
 export function resolvePgSink(entry: PgSinkEntry, index: number): PgSinkSpec {
   const at = `bridges[${index}]`;
-  for (const key of Object.keys(entry)) {
-    if (!KEYS.has(key)) throw invalid(`${at}.${key}`, `does not apply to postgres-sink bridges; fix: remove it`);
-  }
-  let url: URL;
-  try {
-    url = new URL(entry.url);
-  } catch {
-    throw invalid(`${at}.url`, `not a URL, got ${JSON.stringify(entry.url)}; fix: e.g. postgres://user@127.0.0.1:5432/database`);
-  }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw invalid(`${at}.url`, `scheme ${url.protocol}// does not fit type postgres-sink; fix: use postgres:// or postgresql://`);
-  }
-  const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
-  if (url.hostname === '' || database === '' || database.includes('/')) {
-    throw invalid(`${at}.url`, `names no host or no database; fix: e.g. postgres://user@127.0.0.1:5432/database`);
-  }
+  const { url, database } = checkPgEntry(entry, KEYS, at);
   if (typeof entry.filter !== 'string' || entry.filter === '') throw invalid(`${at}.filter`, `is required; fix: e.g. filter: 'db.public.orders.>'`);
   const problem = checkFilter(entry.filter);
   if (problem !== null) throw invalid(`${at}.filter`, `${problem.message}; fix: e.g. db.public.orders.>`);

@@ -33,7 +33,7 @@
  */
 import { filterCovers } from '../../routing/mod.js';
 import type { ErrorCode } from '../base/mod.js';
-import { type StreamManager, type StreamReadEnd, StreamReader, type StreamStart, startAfter } from '../streams/mod.js';
+import { type StreamManager, type StreamReadEnd, StreamReader, type StreamStart, sinkOn, startAfter } from '../streams/mod.js';
 import { type SseSession, sseStreamItem } from './sse-session.js';
 
 /** EventSource's reconnection delay, ms, sent as `retry:` (browsers default to about 3 s). */
@@ -147,23 +147,14 @@ export function readStreamIntoSession(
   onReset: () => void,
 ): () => void {
   let reader: StreamReader | null = null;
-  const sink = {
-    get closed() {
-      return session.closed;
-    },
-    get bufferedBytes() {
-      return session.buffered;
-    },
-    get maxBufferedBytes() {
-      return session.maxBufferedBytes;
-    },
+  const sink = sinkOn(session, {
     deliverEntry: (event: Parameters<typeof sseStreamItem>[0], offset: number) => {
       if (session.admits !== null && !session.admits(event.topic)) return 0;
       const item = sseStreamItem(event, epochNow, offset);
       session.push(item);
       return item.byteLength;
     },
-  };
+  });
   let epochNow = start.epoch;
   const begin = (epoch: string, after: number) => {
     epochNow = epoch;

@@ -110,6 +110,11 @@ export class SseSession implements Subscriber {
     return this.#queuedBytes + this.#inUws;
   }
 
+  /** `buffered`, as a stream reader's TransportState names it. */
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
   /** The transport's per-stream limit (limits.maxBufferedBytes), for a stream reader's paging. */
   get maxBufferedBytes(): number {
     return this.#options.maxBufferedBytes;

@@ -22,12 +22,15 @@
  * client that applies each event and records its offset with it sees
  * every event exactly once by skipping offsets it has applied.
  */
+
 import { filterMatches } from '../../routing/mod.js';
 import type { MeshEvent } from '../event/mod.js';
 import { AckWindow } from './ack-window.js';
 import type { ConsumerConfig, ConsumerPosition } from './consumer-position.js';
+import { NextTurn } from './next-turn.js';
 import { decodeStoredEvent } from './stream-manager.js';
 import type { ReadResult } from './stream-store.js';
+import type { TransportState } from './transport-state.js';
 
 /** Most entries read per page. */
 const PAGE = 256;
@@ -50,10 +53,7 @@ export interface ConsumerDelivery {
 }
 
 /** Where a consumer delivers: a transport's session, or an in-process sink (bufferedBytes 0, maxBufferedBytes Infinity). */
-export interface ConsumerSink {
-  readonly closed: boolean;
-  readonly bufferedBytes: number;
-  readonly maxBufferedBytes: number;
+export interface ConsumerSink extends TransportState {
   /** Hands over one delivery; returns the bytes it queued (0 in process). */
   deliver(d: ConsumerDelivery): number;
 }
@@ -131,7 +131,7 @@ export class DurableConsumer {
   readonly #due = new Map<number, Due>();
   #bindings: ConsumerBinding[] = [];
   #rr = 0;
-  #scheduled = false;
+  readonly #turn = new NextTurn(() => this.#step());
   /** A step stopped at a sink's per-step share, not at its transport's backlog: read on next turn (a backlog waits for the drain). */
   #again = false;
   #fetching = false;
@@ -249,12 +249,7 @@ export class DurableConsumer {
 
   /** Reads on the next loop turn (after the transports' flush, so buffered bytes are current). */
   wake(): void {
-    if (this.#scheduled || this.#stopped) return;
-    this.#scheduled = true;
-    setImmediate(() => {
-      this.#scheduled = false;
-      this.#step();
-    });
+    if (!this.#stopped) this.#turn.schedule();
   }
 
   /** A binding with room, round robin; null when none has. */

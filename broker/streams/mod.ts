@@ -49,3 +49,4 @@ export {
 } from './stream-manager.js';
 export { type StreamReadEnd, StreamReader, type StreamReaderSink, type StreamStart, startAfter } from './stream-reader.js';
 export type { AppendMeta, CreateOptions, Durability, NotRecoverable, ReadResult, StreamConfig, StreamEntry, StreamInfo, StreamStore } from './stream-store.js';
+export { sinkOn, type TransportState } from './transport-state.js';

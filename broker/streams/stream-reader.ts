@@ -22,10 +22,13 @@
  * drain (the transport calls wake()), so it holds at most about one page
  * in server memory, never the backlog.
  */
+
 import { filterMatches } from '../../routing/mod.js';
 import type { MeshEvent } from '../event/mod.js';
+import { NextTurn } from './next-turn.js';
 import { decodeStoredEvent, type StreamManager } from './stream-manager.js';
 import type { ReadResult, StreamEntry } from './stream-store.js';
+import type { TransportState } from './transport-state.js';
 
 /** Most entries read per page: one batch frame's worth. */
 const PAGE = 256;
@@ -33,13 +36,7 @@ const PAGE = 256;
 const REFETCH_MS = 1000;
 
 /** Where a reader delivers: a transport's session, seen through what the read loop needs. */
-export interface StreamReaderSink {
-  /** The transport went away: the reader stops. */
-  readonly closed: boolean;
-  /** Bytes written to the transport and not yet sent. */
-  readonly bufferedBytes: number;
-  /** The transport's per-subscriber limit: pages are read only while bufferedBytes is under a quarter of it. */
-  readonly maxBufferedBytes: number;
+export interface StreamReaderSink extends TransportState {
   /** Hands over one matching entry; returns the bytes it queued. */
   deliverEntry(event: MeshEvent, offset: number): number;
   /**
@@ -67,7 +64,7 @@ export class StreamReader {
   /** `last-per-topic`: offsets (ascending, all <= the start position) still to hand over before the sequential read. */
   readonly #picks: readonly number[];
   #pick = 0;
-  #scheduled = false;
+  readonly #turn = new NextTurn(() => this.#step());
   #stopped = false;
   readonly #unlisten: () => void;
 
@@ -104,12 +101,7 @@ export class StreamReader {
 
   /** Reads on the next loop turn (after the transport's flush, so its buffered bytes are current). */
   wake(): void {
-    if (this.#scheduled || this.#stopped) return;
-    this.#scheduled = true;
-    setImmediate(() => {
-      this.#scheduled = false;
-      this.#step();
-    });
+    if (!this.#stopped) this.#turn.schedule();
   }
 
   stop(): void {

@@ -6,25 +6,17 @@
  * it (ws-endpoint.ts), so a slow client holds back its consumer, never
  * the node's memory.
  */
-import type { ConsumerSink } from '../streams/mod.js';
+import { type ConsumerDelivery, type ConsumerSink, sinkOn } from '../streams/mod.js';
 import type { ClientCodec } from './client-protocol.js';
 import type { WsSession } from './ws-session.js';
 
 export function sessionConsumerSink(session: WsSession, codec: ClientCodec): ConsumerSink {
-  return {
-    get closed() {
-      return session.closed;
-    },
-    get bufferedBytes() {
-      return session.bufferedBytes;
-    },
-    get maxBufferedBytes() {
-      return session.maxBufferedBytes;
-    },
-    deliver(d) {
+  const parts = {
+    deliver(d: ConsumerDelivery): number {
       const item = codec.consumerItem(d.event, d.stream, d.consumer, d.offset, d.deliveryCount);
       session.deliver(item, d.event);
       return item.byteLength;
     },
   };
+  return sinkOn(session, parts);
 }

@@ -10,8 +10,9 @@
  * this file is the WebSocket side of it: the session as the reader's sink.
  */
 
+import type { MeshEvent } from '../event/mod.js';
 import type { StreamManager } from '../streams/mod.js';
-import { type StreamReadEnd, StreamReader, storedPeerEntry } from '../streams/mod.js';
+import { type StreamEntry, type StreamReadEnd, StreamReader, sinkOn, storedPeerEntry } from '../streams/mod.js';
 import type { ClientCodec, Ref } from './client-protocol.js';
 import type { WsSession } from './ws-session.js';
 
@@ -46,29 +47,20 @@ export class StreamSubscription {
       epoch: o.epoch,
       after: o.after,
       picks: o.picks,
-      sink: {
-        get closed() {
-          return session.closed;
-        },
-        get bufferedBytes() {
-          return session.bufferedBytes;
-        },
-        get maxBufferedBytes() {
-          return session.maxBufferedBytes;
-        },
-        deliverEntry: (event, offset) => {
+      sink: sinkOn(session, {
+        deliverEntry: (event: MeshEvent, offset: number) => {
           const item = codec.streamItem(event, stream, offset);
           session.deliver(item, event);
           return item.byteLength;
         },
-        deliverStored: (entry) => {
+        deliverStored: (entry: StreamEntry) => {
           const peerEntry = codec.storedStreamItem === undefined ? null : storedPeerEntry(entry.bytes);
           const item = peerEntry === null ? null : codec.storedStreamItem!(peerEntry, stream, entry.offset);
           if (item === null) return -1;
           session.deliverItem(item, entry.topic);
           return item.byteLength;
         },
-      },
+      }),
       onEnd: (end: StreamReadEnd) =>
         o.onEnd({ code: end.code, reason: end.reason, first: end.first, last: end.last, epoch: end.epoch, position: end.position }),
     });
