@@ -126,6 +126,30 @@ export function checkPgEntry(entry: { readonly type: string; readonly url: strin
   return { url, database };
 }
 
+/** backoffMinMs/backoffMaxMs with their defaults; the max may not be under the min. */
+export function checkBackoff(
+  entry: { readonly backoffMinMs?: number; readonly backoffMaxMs?: number },
+  defaults: { readonly backoffMinMs: number; readonly backoffMaxMs: number },
+  at: string,
+): { backoffMinMs: number; backoffMaxMs: number } {
+  const backoffMinMs = entry.backoffMinMs ?? defaults.backoffMinMs;
+  const backoffMaxMs = entry.backoffMaxMs ?? defaults.backoffMaxMs;
+  if (backoffMaxMs < backoffMinMs) throw invalid(`${at}.backoffMaxMs`, `must be >= backoffMinMs (${backoffMinMs}), got ${backoffMaxMs}; fix: raise it`);
+  return { backoffMinMs, backoffMaxMs };
+}
+
+/**
+ * How a database is shown (its URL without the password) and named in
+ * change events' `source.db` (`postgres://host:port/db`, the same for a
+ * source and a sink on one database, so a sink knows its own changes).
+ */
+export function pgNames(url: URL, database: string): { displayUrl: string; sourceUri: string } {
+  const display = new URL(url.href);
+  display.password = '';
+  const port = url.port === '' ? 5432 : Number(url.port);
+  return { displayUrl: display.href, sourceUri: `postgres://${url.hostname}:${port}/${encodeURIComponent(database)}` };
+}
+
 /**
  * Checks one entry beyond the JSON Schema and fills in the defaults. What
  * only the database can answer (reachable, REPLICATION, wal_level, tables
@@ -171,18 +195,12 @@ export function resolvePgSource(entry: PgSourceEntry, index: number, nodeId: str
     if (problem !== null)
       throw invalid(`${at}.topic`, `gives no valid topic for ${t.schema}.${t.table}: ${problem.message}; fix: e.g. db.{schema}.{table}.{op}`);
   }
-  const backoffMinMs = entry.backoffMinMs ?? PG_SOURCE_DEFAULTS.backoffMinMs;
-  const backoffMaxMs = entry.backoffMaxMs ?? PG_SOURCE_DEFAULTS.backoffMaxMs;
-  if (backoffMaxMs < backoffMinMs) throw invalid(`${at}.backoffMaxMs`, `must be >= backoffMinMs (${backoffMinMs}), got ${backoffMaxMs}; fix: raise it`);
-  const display = new URL(url.href);
-  display.password = '';
-  const port = url.port === '' ? 5432 : Number(url.port);
+  const { backoffMinMs, backoffMaxMs } = checkBackoff(entry, PG_SOURCE_DEFAULTS, at);
   return Object.freeze({
     index,
     name,
     url: entry.url,
-    displayUrl: display.href,
-    sourceUri: `postgres://${url.hostname}:${port}/${encodeURIComponent(database)}`,
+    ...pgNames(url, database),
     database,
     tables: Object.freeze(tables),
     slot,

@@ -1,5 +1,5 @@
 import { checkFilter } from '../../routing/mod.js';
-import { checkPgEntry, invalid } from './config.js';
+import { checkBackoff, checkPgEntry, invalid, pgNames } from './config.js';
 
 /** A target of `tables`: a table name, or the table and a column mapping. */
 export type PgSinkTableEntry = string | { readonly table: string; readonly columns?: Readonly<Record<string, string>> };
@@ -109,19 +109,13 @@ export function resolvePgSink(entry: PgSinkEntry, index: number): PgSinkSpec {
   if (!STREAM.test(stream)) throw invalid(`${at}.stream`, `expected 1-64 of A-Z a-z 0-9 _ -, got ${JSON.stringify(stream)}; fix: e.g. orders-apply`);
   const batchSize = entry.batchSize ?? PG_SINK_DEFAULTS.batchSize;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw invalid(`${at}.batchSize`, `expected a whole number >= 1, got ${batchSize}; fix: e.g. 500`);
-  const backoffMinMs = entry.backoffMinMs ?? PG_SINK_DEFAULTS.backoffMinMs;
-  const backoffMaxMs = entry.backoffMaxMs ?? PG_SINK_DEFAULTS.backoffMaxMs;
-  if (backoffMaxMs < backoffMinMs) throw invalid(`${at}.backoffMaxMs`, `must be >= backoffMinMs (${backoffMinMs}), got ${backoffMaxMs}; fix: raise it`);
-  const display = new URL(url.href);
-  display.password = '';
-  const port = url.port === '' ? 5432 : Number(url.port);
+  const { backoffMinMs, backoffMaxMs } = checkBackoff(entry, PG_SINK_DEFAULTS, at);
   return Object.freeze({
     index,
     name,
     url: entry.url,
-    displayUrl: display.href,
+    ...pgNames(url, database),
     database,
-    sourceUri: `postgres://${url.hostname}:${port}/${encodeURIComponent(database)}`,
     filter: entry.filter,
     tables,
     stream,

@@ -1,7 +1,7 @@
 import type { TestContext } from 'node:test';
 import WebSocket from 'ws';
 import type { NodeProcess } from './mesh.js';
-import { ce } from './node.js';
+import { ce, type FrameClient } from './node.js';
 
 /** Opens a JSON-protocol client socket, closed after the test. */
 export async function openJsonSocket(t: TestContext, url: string): Promise<WebSocket> {
@@ -58,4 +58,31 @@ export async function storedIds(node: NodeProcess, stream: string): Promise<{ id
     if (page.entries.length === 0) return { ids, offsets, idAt };
     after = page.entries.at(-1)!.offset;
   }
+}
+
+/** Publishes `total` events of 4 KiB text on `orders.a` (ids e0, e1, ...) in acked batches of 100: a backlog far bigger than a socket's buffers. */
+export async function publishBigEvents(pub: FrameClient, total: number): Promise<void> {
+  const big = 'x'.repeat(4096);
+  for (let b = 0; b < total / 100; b++) {
+    const items = Array.from({ length: 100 }, (_, k) => ({ topic: 'orders.a', event: ce(`e${b * 100 + k}`, { datacontenttype: 'text/plain', data: big }) }));
+    const reply = await pub.request({ op: 'pubs', items });
+    if (reply.op !== 'ok') throw new Error(`pubs refused: ${JSON.stringify(reply)}`);
+  }
+}
+
+/**
+ * Polls `read` every 10 ms (at most 5 s) until it gives the same value
+ * above 0 five times in a row; resolves with that value, or null when it
+ * never settled. For state only visible by asking (a metric, an HTTP row).
+ */
+export async function settledValue(read: () => number | Promise<number>): Promise<number | null> {
+  let stable = 0;
+  let before = -1;
+  for (let i = 0; i < 500 && stable < 5; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    const now = (await read()) ?? 0;
+    stable = now > 0 && now === before ? stable + 1 : 0;
+    before = now;
+  }
+  return stable >= 5 ? before : null;
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { tokenFor } from '../../client/jwt.js';
 import { ce, type FrameClient, openClient, startTestNode } from '../../helpers/node.js';
+import { publishBigEvents, settledValue } from '../../helpers/stream-io.js';
 import { testTmpDir } from '../../helpers/tmp.js';
 
 type Frame = Record<string, unknown>;
@@ -197,12 +198,8 @@ test('a consumer far behind a client that does not read stops at the session buf
     limits: { maxBufferedBytes: LIMIT },
   });
   const pub = await openClient(t, node.wsUrl);
-  const big = 'x'.repeat(4096);
   const TOTAL = 4000; // 16 MB: far more than the socket limit and loopback buffers
-  for (let b = 0; b < TOTAL / 100; b++) {
-    const items = Array.from({ length: 100 }, (_, k) => ({ topic: 'orders.a', event: ce(`e${b * 100 + k}`, { datacontenttype: 'text/plain', data: big }) }));
-    assert.equal((await pub.request({ op: 'pubs', items })).op, 'ok');
-  }
+  await publishBigEvents(pub, TOTAL);
   const sub = await openClient(t, node.wsUrl);
   let n = 0;
   let all: (() => void) | null = null;
@@ -214,15 +211,8 @@ test('a consumer far behind a client that does not read stops at the session buf
   sub.send({ op: 'consume', stream: 'orders', consumer: 'bp', start: 'first', maxInFlight: 100_000 });
   const inFlight = async () => ((await (await fetch(`${node.httpUrl}/v1/streams/orders`)).json()) as { consumers: Frame[] }).consumers[0]?.inFlight as number;
   // Until the consumer stops handing out (bounded polling: its state is only visible over HTTP).
-  let stable = 0;
-  let before = -1;
-  for (let i = 0; i < 500 && stable < 5; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-    const now = (await inFlight()) ?? 0;
-    stable = now > 0 && now === before ? stable + 1 : 0;
-    before = now;
-  }
-  assert.ok(stable >= 5, `the consumer did not settle (in flight ${before})`);
+  const before = await settledValue(async () => (await inFlight()) ?? 0);
+  assert.ok(before !== null, 'the consumer did not settle');
   assert.ok(before < TOTAL, `in flight ${before}: the buffer limit, not maxInFlight, must stop it`);
   const snap = node.node.metrics.snapshot();
   assert.ok((snap.meshgate_buffered_bytes as number) <= LIMIT, `buffered ${String(snap.meshgate_buffered_bytes)} bytes, over the socket limit`);

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { type TestContext, test } from 'node:test';
 import type { RunningNode } from '../../../broker/node/internal.js';
 import { ce, type FrameClient, openClient, startTestNode } from '../../helpers/node.js';
+import { publishBigEvents, settledValue } from '../../helpers/stream-io.js';
 import { testTmpDir } from '../../helpers/tmp.js';
 
 /** A node with stream `orders` (orders.>) on lmdb in a fresh directory. */
@@ -208,13 +209,9 @@ test('a replay far behind a subscriber that does not read waits for it instead o
   });
   const metrics = () => node.node.metrics.snapshot();
   const pub = await openClient(t, node.wsUrl);
-  const big = 'x'.repeat(4096);
   const TOTAL = 6000;
   // 24 MB in the stream: more than loopback buffers absorb, 90 times the socket limit.
-  for (let b = 0; b < TOTAL / 100; b++) {
-    const items = Array.from({ length: 100 }, (_, k) => ({ topic: 'orders.a', event: ce(`e${b * 100 + k}`, { datacontenttype: 'text/plain', data: big }) }));
-    assert.equal((await pub.request({ op: 'pubs', items })).op, 'ok');
-  }
+  await publishBigEvents(pub, TOTAL);
   const sub = await openClient(t, node.wsUrl);
   let n = 0;
   let all: (() => void) | null = null;
@@ -225,16 +222,8 @@ test('a replay far behind a subscriber that does not read waits for it instead o
   tcp.pause();
   sub.send({ op: 'sub', filter: 'orders.>', stream: 'orders', from: 'first', ref: 's' });
   // Until uWS holds bytes for it, then until that amount stays put: the replay waits for a drain (bounded polling).
-  const buffered = () => metrics().meshgate_buffered_bytes as number;
-  let stable = 0;
-  let before = -1;
-  for (let i = 0; i < 500 && stable < 5; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-    const now = buffered();
-    stable = now > 0 && now === before ? stable + 1 : 0;
-    before = now;
-  }
-  assert.ok(stable >= 5, `the replay did not settle (buffered ${before})`);
+  const before = await settledValue(() => metrics().meshgate_buffered_bytes as number);
+  assert.ok(before !== null, 'the replay did not settle');
   assert.ok(before <= LIMIT, `buffered ${before} bytes, over the socket limit`);
   assert.equal((metrics().meshgate_slow_consumer_closes_total as Record<string, number>)['limit=socket'], 0, 'not closed as slow');
   tcp.resume();
