@@ -27,6 +27,7 @@ import WebSocket from 'ws';
 import { MeshgateClient, type WebSocketConstructor } from '../client/mod.js';
 import { shippedSchema } from '../schemas/mod.js';
 import { ChangeFeed } from './change-events.js';
+import { runSync } from './sync.js';
 
 const CLI = fileURLToPath(new URL('../bin/meshgate.js', import.meta.url));
 const MESH_KEY = 'meshgate-demo-key';
@@ -100,14 +101,27 @@ async function main(): Promise<void> {
       port: { type: 'string', default: '8081' },
       rate: { type: 'string', default: '20' },
       'bad-every': { type: 'string', default: '100' },
+      sync: { type: 'boolean' },
+      rows: { type: 'string', default: '50' },
+      seconds: { type: 'string', default: '0' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
     process.stdout.write(
-      'usage: npm run demo -- [--port BASE (default 8081, 0 = free ports)] [--rate CHANGES_PER_SEC (default 20)] [--bad-every N (default 100, 0 = never)]\n',
+      'usage: npm run demo -- [--port BASE (default 8081, 0 = free ports)] [--rate CHANGES_PER_SEC (default 20)] [--bad-every N (default 100, 0 = never)]\n' +
+        '       npm run demo -- --sync [--rate CHANGES_PER_SEC per side (default 20)] [--rows KEYS (default 50)] [--seconds N (default 0: until Ctrl-C)]\n',
     );
     return;
+  }
+  if (values.sync) {
+    const rate = Number(values.rate);
+    const rows = Number(values.rows);
+    const seconds = Number(values.seconds);
+    if (!(rate > 0 && rate <= 5_000)) throw new Error(`--rate: expected 1..5000 changes per second on each side, got '${values.rate}'`);
+    if (!Number.isInteger(rows) || rows < 1) throw new Error(`--rows: expected a whole number of keys >= 1, got '${values.rows}'`);
+    if (!Number.isInteger(seconds) || seconds < 0) throw new Error(`--seconds: expected a whole number (0 = until Ctrl-C), got '${values.seconds}'`);
+    return runSync({ rate, rows, seconds });
   }
   const rate = Number(values.rate);
   const badEvery = Number(values['bad-every']);

@@ -127,3 +127,31 @@ test('npm run demo starts three peered regions and a producer, prints the consol
   assert.match(out, /demo stopped/);
   for (const url of httpUrls) await assert.rejects(fetch(`${url}/healthz`), `${url} is down`);
 });
+
+test('npm run demo -- --sync keeps two PostgreSQL databases equal both ways under a two-sided workload, and Ctrl-C stops it after they converge', async (t) => {
+  const child = spawn(process.execPath, [DEMO, '--sync', '--rate', '40', '--rows', '30'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = once(child, 'exit');
+  // Two report lines in which both regions applied the other's changes: the sync runs both ways.
+  await new Promise<void>((resolve, reject) => {
+    const check = () => {
+      const applied = [...out.matchAll(/^eu: written \d+, captured \d+, applied (\d+),.*us: written \d+, captured \d+, applied (\d+),/gm)];
+      if (applied.filter((m) => Number(m[1]) > 0 && Number(m[2]) > 0).length >= 2) resolve();
+    };
+    child.stdout!.on('data', check);
+    void exited.then(([code]) => reject(new Error(`demo exited ${code}:\n${out}`)));
+  });
+  const nodes = [...out.matchAll(/^ {2}(eu|us) +node (http:\/\/127\.0\.0\.1:\d+)/gm)].map((m) => m[2]);
+  assert.equal(nodes.length, 2, out);
+  child.kill('SIGINT');
+  const [code] = await exited;
+  assert.equal(code, 0, out);
+  assert.match(out, /converged: both databases hold the same \d+ rows/);
+  assert.match(out, /demo stopped/);
+  for (const url of nodes) await assert.rejects(fetch(`${url}/healthz`), `${url} is down`);
+});
