@@ -94,7 +94,7 @@ export async function startBridges(
       log(`bridge ${s.name}: postgres-sink ${s.displayUrl} stream ${s.stream} ${sink.state}`);
     }
     for (const s of sourceSpecs) {
-      const source = new PgSource(node, s, host.storageDir, log);
+      const source = new PgSource(node, s, host.storageDir, log, host.schemas ?? null);
       sources.push(source);
       await source.start();
       log(`bridge ${s.name}: postgres-source ${s.displayUrl} slot ${s.slot} ${source.state}`);

@@ -1,10 +1,12 @@
 import type { Readable } from 'node:stream';
 import { LogicalReplicationService, type Pgoutput, PgoutputPlugin } from 'pg-logical-replication';
 import { ERROR_CODES, type ErrorCode, type IngestResult, type MeshNode, type Metric } from '../../broker/mod.js';
+import type { SchemaRegistry } from '../../schemas/mod.js';
 import { type ChangeOp, changeEvent, type RowChange } from './change-event.js';
 import { type Checkpoint, CheckpointFile } from './checkpoint.js';
 import { invalid, type PgSourceSpec } from './config.js';
 import { formatLsn, type Lsn, parseLsn } from './lsn.js';
+import { rowSchema, rowSubject } from './row-schema.js';
 import { checkServer, connectChecked, ensurePublication, readSlot, type TableInfo } from './setup.js';
 import { readSnapshot } from './snapshot.js';
 import { TxTracker } from './tx-tracker.js';
@@ -71,8 +73,14 @@ export class PgSource {
   readonly #c: { captured: Metric; duplicates: Metric; reconnects: Metric; lag: Metric; pauses: Metric; originTx: Metric; originChanges: Metric };
   readonly #refused = new Map<string, Metric>();
 
-  constructor(node: MeshNode, spec: PgSourceSpec, storageDir: string, log: (line: string) => void) {
+  /** Where each captured table's row schema is versioned (row-schema.ts); null: not registered. */
+  readonly #schemas: SchemaRegistry | null;
+  /** subject -> the row schema last registered (JSON text), so an unchanged Relation message registers nothing. */
+  readonly #rowSchemas = new Map<string, string>();
+
+  constructor(node: MeshNode, spec: PgSourceSpec, storageDir: string, log: (line: string) => void, schemas: SchemaRegistry | null = null) {
     this.#node = node;
+    this.#schemas = schemas;
     this.spec = spec;
     this.#log = log;
     this.#delay = spec.backoffMinMs;
@@ -334,8 +342,32 @@ export class PgSource {
       case 'truncate':
         this.#log(`bridge ${this.spec.name}: TRUNCATE of ${msg.relations.map((r) => `${r.schema}.${r.name}`).join(', ')} is not captured`);
         return;
+      case 'relation':
+        return this.#relation(msg);
       default:
-        return; // relation, type, message: metadata the parser keeps
+        return; // type, message: metadata the parser keeps
+    }
+  }
+
+  /**
+   * pgoutput describes a table before its first change in a session and
+   * again after its columns change: a new row shape is registered as the
+   * next version of the table's subject (row-schema.ts). The database is
+   * the truth here, so any change is accepted (compatibility NONE).
+   */
+  #relation(rel: Pgoutput.MessageRelation): void {
+    const registry = this.#schemas;
+    if (registry === null || !this.#tables.has(`${rel.schema}.${rel.name}`)) return;
+    const subject = rowSubject(rel.schema, rel.name);
+    const schema = rowSchema(rel);
+    const text = JSON.stringify(schema);
+    if (this.#rowSchemas.get(subject) === text) return;
+    try {
+      const r = registry.register(subject, schema, { compatibility: 'NONE' });
+      this.#rowSchemas.set(subject, text);
+      this.#log(`bridge ${this.spec.name}: ${rel.schema}.${rel.name} has ${rel.columns.length} columns: schema ${subject} version ${r.version}`);
+    } catch (err) {
+      this.#log(`bridge ${this.spec.name}: schema ${subject} not registered: ${(err as Error).message}`);
     }
   }
 

@@ -52,6 +52,8 @@ export interface BridgeHost {
   readonly storageDir: string;
   /** The node's streams: a postgres sink reads its changes from one (bridges/postgres/sink-feed.ts). */
   readonly streams?: StreamManager;
+  /** The node's schema registry: a postgres source versions each table's row schema there (bridges/postgres/row-schema.ts). */
+  readonly schemas?: SchemaRegistry;
 }
 
 /** Builds bridges from the config's `bridges` entries, against the node's public surface. */
@@ -294,7 +296,7 @@ export async function startNode(config: NodeConfig, extensions: NodeExtensions =
     try {
       if (extensions.bridges === undefined)
         throw new MeshError('MG_ERR_CONFIG_INVALID', 'bridges: this build has no bridge support; fix: start the node with the meshgate command');
-      bridges = await extensions.bridges(node, config.bridges, log, { storageDir: config.storage.dir, streams });
+      bridges = await extensions.bridges(node, config.bridges, log, { storageDir: config.storage.dir, streams, schemas });
     } catch (err) {
       // A wrong bridge entry stops start-up; what is already listening must
       // not keep the process alive behind the error message.

@@ -112,6 +112,32 @@ test('existing rows arrive as op r, then inserts, updates and deletes as c, u, d
   );
 });
 
+test("a column added and one dropped mid-stream show in the events, and the table's row schema gets a new version in the registry each time", async (t) => {
+  const db = await freshDb('CREATE TABLE public.parts (id int PRIMARY KEY, name text NOT NULL)');
+  const sub = new Collector();
+  const node = await startSourceNode(t, testTmpDir(t, 'pgddl'), { url: pgh.url(db), tables: ['public.parts'], slot: 'slot_ddl' });
+  node.node.subscribe('db.>', sub);
+  await pgh.sql("INSERT INTO parts VALUES (1, 'bolt')", [], db);
+  await until('the first change', () => sub.all.length >= 1);
+  const v1 = node.schemas.get('db.public.parts', 1)?.schema as { properties: Record<string, unknown>; required: string[] };
+  assert.deepEqual(Object.keys(v1.properties), ['id', 'name']);
+  assert.deepEqual(v1.required, ['id']);
+  assert.deepEqual(v1.properties.id, { type: 'integer', description: 'PostgreSQL int4' });
+
+  await pgh.sql("ALTER TABLE parts ADD COLUMN weight float8; INSERT INTO parts VALUES (2, 'nut', 1.5)", [], db);
+  await until('the change after the new column', () => sub.all.length >= 2);
+  assert.deepEqual(sub.data()[1].after, { id: 2, name: 'nut', weight: 1.5 });
+  const v2 = node.schemas.get('db.public.parts', 2)?.schema as { properties: Record<string, unknown> };
+  assert.deepEqual(v2.properties.weight, { type: ['number', 'null'], description: 'PostgreSQL float8' });
+
+  await pgh.sql('ALTER TABLE parts DROP COLUMN name; UPDATE parts SET weight = 2 WHERE id = 2', [], db);
+  await until('the change after the dropped column', () => sub.all.length >= 3);
+  assert.deepEqual(sub.data()[2].after, { id: 2, weight: 2 });
+  const v3 = node.schemas.get('db.public.parts', 3)?.schema as { properties: Record<string, unknown> };
+  assert.deepEqual(Object.keys(v3.properties), ['id', 'weight']);
+  assert.equal(node.schemas.get('db.public.parts', 4), undefined, 'an unchanged table registers nothing more');
+});
+
 test('the snapshot and the stream meet with nothing lost or doubled, and snapshot rows validate', async (t) => {
   const db = await freshDb('CREATE TABLE public.seam (id int PRIMARY KEY, v int); INSERT INTO seam SELECT g, 0 FROM generate_series(1, 300) g;');
   const dir = testTmpDir(t, 'pgsrc');
