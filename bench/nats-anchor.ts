@@ -115,7 +115,9 @@ export async function natsLineAnchor(opts: AnchorOptions, hops: number): Promise
   try {
     // From the far end back, so each remote is listening before its leaf dials it.
     for (let i = hops; i >= 0; i--) {
-      const config = [`leafnodes { listen: "127.0.0.1:${leafPorts[i]}"${i < hops ? `, remotes: [{ url: "nats-leaf://127.0.0.1:${leafPorts[i + 1]}" }]` : ''} }`];
+      const config = [
+        `leafnodes { listen: "127.0.0.1:${leafPorts[i]}"${i < hops ? `, remotes: [{ url: "nats-leaf://127.0.0.1:${leafPorts[i + 1]}" }]` : ''} }`,
+      ];
       servers.unshift(await startNatsServer({ config }));
     }
     const deadline = Date.now() + 15_000;
