@@ -8,7 +8,7 @@
  * last 1-5 s: server CPU comes from /proc in 10 ms ticks.
  */
 
-import type { BenchResult, Scenario } from './bench-result.js';
+import type { Scenario } from './bench-result.js';
 import { directAmqp, directMqtt, mqttToWs, natsToAmqp } from './bridges-bench.js';
 import { dedupBench } from './dedup-bench.js';
 import { httpBench } from './http-bench.js';
