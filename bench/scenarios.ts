@@ -10,6 +10,7 @@
 
 import type { Scenario } from './bench-result.js';
 import { directAmqp, directMqtt, mqttToWs, natsToAmqp } from './bridges-bench.js';
+import { connectionsBench } from './connections-bench.js';
 import { dedupBench } from './dedup-bench.js';
 import { httpBench } from './http-bench.js';
 import { meshgateLineLoad, meshgateLoad } from './meshgate-load.js';
@@ -94,6 +95,15 @@ export const scenarios: Scenario[] = [
     side('nats-line', () => natsLineAnchor(ONE_TO_ONE, 2)),
     side('meshgate', () => meshgateLineLoad(ONE_TO_ONE, 2)),
   ),
+
+  // ---- many connections (bench/connections-bench.ts): 10k idle, then subscribed to distinct topics, RSS per
+  // connection and the CPU of one publish reaching one of them, nats-server then meshgate.
+  {
+    name: 'connections',
+    target: 'nats-server / meshgate',
+    note: 'RSS per conn in the name; events/s and CPU: each event to one of the conns',
+    run: () => connectionsBench(),
+  },
 
   // ---- schema validation at ingress (bench/validation-bench.ts): the same valid change events, no schema vs one bound.
   {
