@@ -10,6 +10,10 @@ export interface BenchResult {
   serverCpuUsPerEvent: number;
   /** Deliveries that never arrived (should be 0). */
   lost?: number;
+  /** Set by a row measured in turns with its anchor (paired-runs.ts): the ratios to it, in place of the scenario's `anchor`. */
+  vsAnchor?: { readonly name: string; readonly eventsRatio: number; readonly cpuRatio: number };
+  /** Publisher and subscriber processes' CPU per delivered event, burst phase: the load generators' own cost. */
+  clientCpuUsPerEvent?: number;
   /** Anything else worth keeping in bench/results/latest.json. */
   details?: unknown;
 }

@@ -16,6 +16,9 @@ import { type AnchorOptions, type AnchorResult, toAnchor } from './nats-anchor.j
 
 const CLI = fileURLToPath(new URL('../bin/meshgate.js', import.meta.url));
 
+/** Nodes started so far, numbering their CPU profiles in start order. */
+let profiled = 0;
+
 export interface BenchNode {
   readonly id: string;
   readonly port: number;
@@ -52,7 +55,11 @@ export async function startBenchNode(
     file,
     JSON.stringify({ node: { id, region: `bench-${id}` }, listen: { host: '127.0.0.1', port }, mesh: { key: 'bench-mesh-key', peers }, ...config, storage }),
   );
-  const child = spawn(process.execPath, [CLI, 'start', '--config', file], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  // MESHGATE_BENCH_CPU_PROF=<dir>: each node writes a V8 CPU profile there on exit (open it in Chrome DevTools),
+  // which is how the node's own share of a row is found; the load generators are not profiled.
+  const profile = process.env.MESHGATE_BENCH_CPU_PROF;
+  const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`, `--cpu-prof-name=${id}-${++profiled}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...flags, CLI, 'start', '--config', file], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   let out = '';
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => {

@@ -7,9 +7,14 @@
  * - natsClusterAnchor: a 2-node route cluster, publisher on node A,
  *   subscribers on node B: one server-to-server hop, the yardstick for
  *   meshgate peering. Server CPU is the sum of both nodes.
+ * - natsLineAnchor: `hops + 1` nats-servers in a line of leafnode links
+ *   (each the leaf of the next), publisher on the first, subscribers on
+ *   the last: every hop a server-to-server forward, as in a meshgate line.
+ *   A route cluster cannot be a line (routes do not forward what came over
+ *   a route), so leafnodes are the nats form of a multi-hop path.
  */
 import { execFileSync } from 'node:child_process';
-import { findBinary, startNatsCluster, startNatsServer } from '../test/helpers/brokers.js';
+import { findBinary, freePort, natsMonitor, startNatsCluster, startNatsServer } from '../test/helpers/brokers.js';
 import { type LoadResult, runLoad } from './load/driver.js';
 
 export interface AnchorOptions {
@@ -100,5 +105,38 @@ export async function natsClusterAnchor(opts: AnchorOptions): Promise<AnchorResu
     return toAnchor(`nats-server ${natsServerVersion()} (2-node cluster, A->B)`, opts, load);
   } finally {
     await Promise.all([a!.stop(), b!.stop()]);
+  }
+}
+
+/** Publisher on the first, subscribers on the last of `hops + 1` nats-servers linked as leafnodes in a line. */
+export async function natsLineAnchor(opts: AnchorOptions, hops: number): Promise<AnchorResult> {
+  const leafPorts = await Promise.all(Array.from({ length: hops + 1 }, () => freePort()));
+  const servers: Awaited<ReturnType<typeof startNatsServer>>[] = [];
+  try {
+    // From the far end back, so each remote is listening before its leaf dials it.
+    for (let i = hops; i >= 0; i--) {
+      const config = [
+        `leafnodes { listen: "127.0.0.1:${leafPorts[i]}"${i < hops ? `, remotes: [{ url: "nats-leaf://127.0.0.1:${leafPorts[i + 1]}" }]` : ''} }`,
+      ];
+      servers.unshift(await startNatsServer({ config }));
+    }
+    const deadline = Date.now() + 15_000;
+    for (let i = 0; i <= hops; i++) {
+      const want = (i > 0 ? 1 : 0) + (i < hops ? 1 : 0);
+      while ((await natsMonitor<{ leafnodes: number }>(servers[i]!, 'leafz')).leafnodes < want) {
+        if (Date.now() > deadline) throw new Error(`nats line: server ${i} has not its ${want} leafnode links`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    const load = await runLoad({
+      transport: 'nats',
+      publishUrl: servers[0]!.url,
+      subscribeUrls: [servers[hops]!.url],
+      ...opts,
+      serverPids: () => servers.map((s) => s.pid),
+    });
+    return toAnchor(`nats-server ${natsServerVersion()} (${hops + 1}-server leafnode line)`, opts, load);
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
   }
 }

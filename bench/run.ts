@@ -52,20 +52,29 @@ const fmt = {
 };
 
 function table(rows: Row[], anchorNames: Set<string>): string {
-  const head = ['scenario', 'target', 'events/s', 'vs anchor', 'p50 ms', 'p99 ms', 'srv CPU µs/ev', 'lost', 'notes'];
+  // Rows an ABAB pair's meshgate row is compared with.
+  const paired = new Set(rows.flatMap((r) => (r.result?.vsAnchor ? [`${r.scenario.slice(0, r.scenario.lastIndexOf(': '))}: ${r.result.vsAnchor.name}`] : [])));
+  const head = ['scenario', 'target', 'events/s', 'vs anchor', 'p50 ms', 'p99 ms', 'srv CPU µs/ev', 'client CPU µs/ev', 'lost', 'notes'];
   const body = rows.map((r) => [
     r.scenario,
     r.target,
     r.status === 'ok' ? fmt.rate(r.result?.eventsPerSec) : r.status.toUpperCase(),
-    r.anchor ? `${fmt.ratio(r.ratio)} ${r.anchor}` : anchorNames.has(r.scenario) ? '(anchor)' : '-',
+    r.result?.vsAnchor
+      ? `${fmt.ratio(r.result.vsAnchor.eventsRatio)} (CPU ${fmt.ratio(r.result.vsAnchor.cpuRatio)}) ${r.result.vsAnchor.name}`
+      : r.anchor
+        ? `${fmt.ratio(r.ratio)} ${r.anchor}`
+        : anchorNames.has(r.scenario) || paired.has(r.scenario)
+          ? '(anchor)'
+          : '-',
     fmt.ms(r.result?.p50Ms),
     fmt.ms(r.result?.p99Ms),
     fmt.us(r.result?.serverCpuUsPerEvent),
+    fmt.us(r.result?.clientCpuUsPerEvent),
     r.result?.lost === undefined ? '-' : String(r.result.lost),
     r.status === 'ok' ? (r.note ?? '') : (r.error ?? '').split('\n')[0]!.slice(0, 100),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const numeric = new Set([2, 4, 5, 6, 7]);
+  const numeric = new Set([2, 4, 5, 6, 7, 8]);
   const line = (cells: string[]) =>
     cells
       .map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
@@ -122,7 +131,7 @@ async function main(): Promise<number> {
     const anchor = s.anchor ? byName.get(s.anchor) : undefined;
     const made = results.length === 0 ? [row] : results.map((r) => ({ ...row, scenario: r.name ? `${s.name}: ${r.name}` : s.name, result: r }));
     for (const m of made) {
-      if (anchor?.result && m.result) m.ratio = m.result.eventsPerSec / anchor.result.eventsPerSec;
+      if (anchor?.result && m.result && !m.result.vsAnchor) m.ratio = m.result.eventsPerSec / anchor.result.eventsPerSec;
       rows.push(m);
     }
     byName.set(s.name, made[0]!);

@@ -8,12 +8,14 @@
  * last 1-5 s: server CPU comes from /proc in 10 ms ticks.
  */
 
-import type { BenchResult, Scenario } from './bench-result.js';
+import type { Scenario } from './bench-result.js';
 import { directAmqp, directMqtt, mqttToWs, natsToAmqp } from './bridges-bench.js';
+import { connectionsBench } from './connections-bench.js';
 import { dedupBench } from './dedup-bench.js';
 import { httpBench } from './http-bench.js';
 import { meshgateLineLoad, meshgateLoad } from './meshgate-load.js';
-import { type AnchorOptions, natsAnchor, natsClusterAnchor } from './nats-anchor.js';
+import { type AnchorOptions, type AnchorResult, natsAnchor, natsClusterAnchor, natsLineAnchor } from './nats-anchor.js';
+import { abab, type Side } from './paired-runs.js';
 import { pgApplyMesh, pgApplyNative } from './pg-sink-bench.js';
 import { pipelineBench } from './pipeline-bench.js';
 import { streamStoreBench } from './stream-append-bench.js';
@@ -47,71 +49,69 @@ export const ONE_TO_HUNDRED: AnchorOptions = {
   latencyEvents: 2_000,
 };
 
-const anchorRow = (r: Awaited<ReturnType<typeof natsAnchor>>): BenchResult => ({
-  eventsPerSec: r.eventsPerSec,
-  p50Ms: r.p50Ms,
-  p99Ms: r.p99Ms,
-  serverCpuUsPerEvent: r.serverCpuUsPerEvent,
-  lost: r.lost,
-  details: r,
+/** A scenario of an anchor and a meshgate row measured in turns (paired-runs.ts). */
+/**
+ * A quarter of a single run's events and half its latency phase per turn:
+ * four turns of a pair take about the time one run of each side took
+ * before, keeping the whole list inside the runner's budget.
+ */
+const TURN_ONE_TO_ONE: AnchorOptions = { ...ONE_TO_ONE, events: ONE_TO_ONE.events / 4, latencyEvents: ONE_TO_ONE.latencyEvents / 2 };
+const TURN_ONE_TO_HUNDRED: AnchorOptions = { ...ONE_TO_HUNDRED, events: ONE_TO_HUNDRED.events / 4, latencyEvents: ONE_TO_HUNDRED.latencyEvents / 2 };
+
+const pair = (name: string, target: string, note: string, anchor: Side, meshgate: Side): Scenario => ({
+  name,
+  target,
+  note,
+  run: () => abab(anchor, meshgate, 2),
 });
+const side = (name: string, run: () => Promise<AnchorResult>): Side => ({ name, run });
 
 export const scenarios: Scenario[] = [
-  {
-    name: 'nats 1→1',
-    target: 'nats-server',
-    note: 'lat @10k ev/s',
-    run: async () => anchorRow(await natsAnchor(ONE_TO_ONE)),
-  },
-  {
-    name: 'nats 1→100',
-    target: 'nats-server',
-    note: 'lat @1k ev/s = 100k deliveries/s',
-    run: async () => anchorRow(await natsAnchor(ONE_TO_HUNDRED)),
-  },
-  {
-    name: 'nats-cluster 1→1 (1 hop)',
-    target: 'nats-server x2 routes',
-    anchor: 'nats 1→1',
-    note: 'pub on A, sub on B; CPU = A+B',
-    run: async () => anchorRow(await natsClusterAnchor(ONE_TO_ONE)),
-  },
-  {
-    name: 'nats-cluster 1→100 (1 hop)',
-    target: 'nats-server x2 routes',
-    anchor: 'nats 1→100',
-    note: 'pub on A, subs on B; CPU = A+B',
-    run: async () => anchorRow(await natsClusterAnchor(ONE_TO_HUNDRED)),
-  },
+  // ---- meshgate beside nats-server: each pair A B A B (bench/paired-runs.ts; `--only pair`), the same harness, payload and
+  // fan-out; CBOR client protocol, pubs frames built from a template as a NATS client builds PUB lines.
+  pair(
+    'pair 1→1',
+    'nats-server / meshgate',
+    'lat @10k ev/s; A B A B, mean of 2',
+    side('nats', () => natsAnchor(TURN_ONE_TO_ONE)),
+    side('meshgate', () => meshgateLoad(TURN_ONE_TO_ONE)),
+  ),
+  pair(
+    'pair 1→100',
+    'nats-server / meshgate',
+    'lat @1k ev/s = 100k deliveries/s; A B A B',
+    side('nats', () => natsAnchor(TURN_ONE_TO_HUNDRED)),
+    side('meshgate', () => meshgateLoad(TURN_ONE_TO_HUNDRED)),
+  ),
+  pair(
+    'pair 1 hop 1→1',
+    'nats x2 routes / meshgate x2 peers',
+    'pub on A, sub on B; CPU = A+B; A B A B',
+    side('nats-cluster', () => natsClusterAnchor(TURN_ONE_TO_ONE)),
+    side('meshgate', () => meshgateLineLoad(TURN_ONE_TO_ONE, 1)),
+  ),
+  pair(
+    'pair 1 hop 1→100',
+    'nats x2 routes / meshgate x2 peers',
+    'pub on A, 100 subs on B; CPU = A+B; A B A B',
+    side('nats-cluster', () => natsClusterAnchor(TURN_ONE_TO_HUNDRED)),
+    side('meshgate', () => meshgateLineLoad(TURN_ONE_TO_HUNDRED, 1)),
+  ),
+  pair(
+    'pair 2 hops 1→1',
+    'nats x3 leafnode line / meshgate x3 line',
+    'A-B-C, pub on A, sub on C; CPU = A+B+C; A B A B',
+    side('nats-line', () => natsLineAnchor(TURN_ONE_TO_ONE, 2)),
+    side('meshgate', () => meshgateLineLoad(TURN_ONE_TO_ONE, 2)),
+  ),
 
-  // ---- meshgate: same harness, payload and fan-out; CBOR client protocol.
+  // ---- many connections (bench/connections-bench.ts): 10k idle, then subscribed to distinct topics, RSS per
+  // connection and the CPU of one publish reaching one of them, nats-server then meshgate.
   {
-    name: 'meshgate 1→1',
-    target: 'meshgate',
-    anchor: 'nats 1→1',
-    note: 'lat @10k ev/s',
-    run: async () => anchorRow(await meshgateLoad(ONE_TO_ONE)),
-  },
-  {
-    name: 'meshgate 1→100',
-    target: 'meshgate',
-    anchor: 'nats 1→100',
-    note: 'lat @1k ev/s = 100k deliveries/s',
-    run: async () => anchorRow(await meshgateLoad(ONE_TO_HUNDRED)),
-  },
-  {
-    name: 'meshgate peering 1→1 (1 hop)',
-    target: 'meshgate x2 peers',
-    anchor: 'nats-cluster 1→1 (1 hop)',
-    note: 'pub on A, sub on B; CPU = A+B',
-    run: async () => anchorRow(await meshgateLineLoad(ONE_TO_ONE, 1)),
-  },
-  {
-    name: 'meshgate peering 1→1 (2 hops)',
-    target: 'meshgate x3 line',
-    anchor: 'nats-cluster 1→1 (1 hop)',
-    note: 'A-B-C, pub on A, sub on C; CPU = A+B+C',
-    run: async () => anchorRow(await meshgateLineLoad(ONE_TO_ONE, 2)),
+    name: 'connections',
+    target: 'nats-server / meshgate',
+    note: 'RSS per conn in the name; events/s and CPU: each event to one of the conns',
+    run: () => connectionsBench(),
   },
 
   // ---- schema validation at ingress (bench/validation-bench.ts): the same valid change events, no schema vs one bound.

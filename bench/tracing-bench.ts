@@ -2,7 +2,8 @@
  * What OpenTelemetry tracing costs (issue 5): WebSocket publish ->
  * subscribe on one node, the same traffic with tracing off (no OTEL_*
  * variables: the SDK is not loaded), sampled at 1%
- * (parentbased_traceidratio 0.01) and on for every event
+ * (parentbased_traceidratio 0.01; and 0, the SDK loaded but nothing
+ * sampled, which parts the unsampled path from the sampled 1%) and on for every event
  * (parentbased_always_on), each exporting OTLP/HTTP protobuf to a sink in
  * this process that reads and discards what it gets. Reported as server
  * CPU µs per event beside the "off" row of the same run.
@@ -48,7 +49,7 @@ async function run(opts: AnchorOptions, env: Record<string, string>): Promise<Lo
   }
 }
 
-/** Three rows: off, 1% sampled, always on. */
+/** Four rows: off, 0% and 1% sampled, always on. */
 export async function tracingBench(opts: TracingBenchOptions): Promise<NamedBenchResult[]> {
   const sink = await startSink();
   const traced = (sampler: string, arg?: string): Record<string, string> => ({
@@ -65,6 +66,8 @@ export async function tracingBench(opts: TracingBenchOptions): Promise<NamedBenc
     const rows = await compareVariants(
       [
         { name: 'tracing off', run: () => run(opts, {}) },
+        // The SDK loaded and every event decided, none sampled: what the unsampled path costs by itself.
+        { name: 'sampled 0%', run: () => run(opts, traced('parentbased_traceidratio', '0')) },
         { name: 'sampled 1%', run: () => run(opts, traced('parentbased_traceidratio', '0.01')) },
         { name: 'always on', run: () => run(opts, traced('parentbased_always_on')) },
       ],

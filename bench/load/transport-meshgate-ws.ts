@@ -1,13 +1,16 @@
 /**
  * meshgate WebSocket transport for the load generator: the binary
  * meshgate.v1.cbor flavour, one CloudEvent per payload (data = payload,
- * id = the publisher's sequence number).
+ * id = the publisher's sequence number as 10 digits). Publishes go out as
+ * `pubs` frames assembled from pre-encoded bytes (meshgate-pubs-frame.ts),
+ * as a NATS client writes PUB lines: no object built or encoded per event.
  */
 
 import { randomUUID } from 'node:crypto';
 import { Encoder } from 'cbor-x';
 import WebSocket from 'ws';
 import { CBOR_OPTIONS } from '../../broker/event/mod.js';
+import { PubsFrameBuilder } from './meshgate-pubs-frame.js';
 import type { Transport, TransportFactory } from './transport.js';
 
 const cbor = new Encoder({ ...CBOR_OPTIONS });
@@ -25,11 +28,10 @@ export const createMeshgateWsTransport: TransportFactory = ({ clientId }) => {
   // keeps (source, id) unique so the node's dedup never drops bench events.
   const source = `${clientId}-${randomUUID().slice(0, 8)}`;
 
-  let batch: Array<{ topic: string; event: Record<string, unknown> }> = [];
+  const frames = new PubsFrameBuilder(source);
   const sendBatch = () => {
-    if (batch.length === 0) return;
-    socket!.send(cbor.encode({ op: 'pubs', items: batch }));
-    batch = [];
+    const frame = frames.take();
+    if (frame !== null) socket!.send(frame);
   };
 
   const request = (frame: Record<string, unknown>): Promise<Record<string, unknown>> => {
@@ -74,9 +76,10 @@ export const createMeshgateWsTransport: TransportFactory = ({ clientId }) => {
       const s = socket!;
       // Batched like a NATS client's writes: one `pubs` frame per microtask
       // or per BATCH events. The payload is copied: the caller reuses it.
-      batch.push({ topic, event: { specversion: '1.0', id: String(seq), source, type: 'bench', data: Buffer.from(payload) } });
-      if (batch.length >= BATCH) sendBatch();
-      else if (batch.length === 1) queueMicrotask(sendBatch);
+      if (!frames.fits(frames.itemBytes(topic, payload.byteLength))) sendBatch();
+      frames.add(topic, payload, seq);
+      if (frames.count >= BATCH) sendBatch();
+      else if (frames.count === 1) queueMicrotask(sendBatch);
       if (s.bufferedAmount > HIGH_WATER) {
         return new Promise<void>((resolve) => {
           const wait = () => (s.bufferedAmount > HIGH_WATER / 2 ? setImmediate(wait) : resolve());

@@ -11,7 +11,7 @@ const loaders: Record<string, () => Promise<TransportFactory>> = {
   // Write bench/load/transport-meshgate-ws.ts exporting
   //   export const createMeshgateWsTransport: TransportFactory = ({ clientId }) => ({ … });
   // (connect to the node's ws:// URL, publish = one event whose data is the
-  // payload and whose id is String(seq), subscribe = the node's subscribe
+  // payload and whose id is seq as 10 digits, subscribe = the node's subscribe
   // frame + wait for its ack, flush = wait until bufferedAmount drains),
   // then uncomment this line. Scenarios then use { transport: 'meshgate-ws' }.
   'meshgate-ws': async () => (await import('./transport-meshgate-ws.js')).createMeshgateWsTransport,

@@ -16,8 +16,8 @@
  *   XORed together, sampled when below ratio * 0xffffffff.
  *
  * Ids for events that arrive without a traceparent come from `TraceIds`:
- * one randomFillSync into a 4 KiB buffer serves 170 events, hex-encoded
- * through a table. The SDK is given the same generator, so a sampled
+ * one randomFillSync serves 256 events, hex-encoded through a table into
+ * one string that each root is a slice of. The SDK is given the same generator, so a sampled
  * root's span carries the trace id its decision was taken on.
  */
 import { randomFillSync } from 'node:crypto';
@@ -141,9 +141,16 @@ export class Sampling {
   }
 }
 
-/** Bytes of randomness drawn at once: 170 roots (24 bytes each) per draw. */
+/** Bytes of randomness drawn at once for the SDK's ids (sampled spans only): 512 span ids per draw. */
 const POOL_BYTES = 4096;
+/** Roots rendered per draw: 24 random bytes each (trace id, span id), one randomFillSync and one string per 256. */
+const ROOTS_PER_DRAW = 256;
 const ROOT_BYTES = 24;
+/** `00-<32 hex>-<16 hex>-00` */
+const ROOT_TEXT = 55;
+
+/** Whether Uint32Array reads words little-endian (every platform Node runs on today but s390x). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** Per byte, its two lowercase hex digits as latin1 codes (low byte first). */
 const HEX_PAIRS = (() => {
@@ -157,12 +164,25 @@ const HEX_PAIRS = (() => {
  * Random W3C trace and span ids from a pooled buffer. Also the SDK's
  * IdGenerator, so that the span of a sampled root uses the trace id its
  * sampling was decided on (`claimRoot`).
+ *
+ * Roots are rendered 256 at a time: one randomFillSync, the hex of all
+ * 256 traceparents written into one latin1 buffer through a table, one
+ * string made of it, and each root a slice of that string. A slice is
+ * O(1) in V8 (it points into the batch string), where a string per root
+ * (Buffer.toString per event) was half of what an unsampled root cost.
+ * The price: a root kept for long (in a memory stream) keeps its batch's
+ * 14 KiB string alive until every root of the batch is gone.
  */
 export class TraceIds {
   readonly #pool = Buffer.allocUnsafe(POOL_BYTES);
   #at = POOL_BYTES;
-  /** `00-<32 hex>-<16 hex>-00`, rewritten in place for each root. */
-  readonly #text = Buffer.from(`00-${'0'.repeat(32)}-${'0'.repeat(16)}-00`, 'latin1');
+  readonly #rootBytes = new Uint8Array(ROOTS_PER_DRAW * ROOT_BYTES);
+  readonly #rootWords = new Uint32Array(this.#rootBytes.buffer);
+  /** ROOTS_PER_DRAW copies of `00-<32 hex>-<16 hex>-00` back to back, rewritten in place per draw. */
+  readonly #rootText = Buffer.from(`00-${'0'.repeat(32)}-${'0'.repeat(16)}-00`.repeat(ROOTS_PER_DRAW), 'latin1');
+  readonly #folds = new Uint32Array(ROOTS_PER_DRAW);
+  #roots = '';
+  #nextRoot = ROOTS_PER_DRAW;
   /** The trace id of the root being started, for the SDK's next generateTraceId. */
   #claimed: string | undefined;
   /** The fold of the last root drawn (see `root`). */
@@ -179,39 +199,51 @@ export class TraceIds {
     return at;
   }
 
-  #hex(from: number, bytes: number, into: number): void {
-    const pool = this.#pool;
-    const text = this.#text;
-    for (let i = 0; i < bytes; i++) {
-      const pair = HEX_PAIRS[pool[from + i]];
-      text[into + 2 * i] = pair & 0xff;
-      text[into + 2 * i + 1] = pair >> 8;
+  /** Draws and renders the next ROOTS_PER_DRAW roots. Neither id of a root is ever all zeros (redrawn, at odds of 2^-64 or less). */
+  #drawRoots(): void {
+    // Word and byte reads on typed arrays, not Buffer.readUInt32BE: its
+    // argument checks were most of this loop's time.
+    const raw = this.#rootBytes;
+    const w = this.#rootWords;
+    const text = this.#rootText;
+    const folds = this.#folds;
+    const hex = HEX_PAIRS;
+    randomFillSync(raw);
+    for (let r = 0; r < ROOTS_PER_DRAW; r++) {
+      const wi = r * (ROOT_BYTES / 4);
+      while ((w[wi] | w[wi + 1] | w[wi + 2] | w[wi + 3]) === 0 || (w[wi + 4] | w[wi + 5]) === 0) randomFillSync(raw, r * ROOT_BYTES, ROOT_BYTES);
+      // XOR works bytewise, so the XOR of the host-order words is the
+      // big-endian fold with its bytes in host order.
+      const x = w[wi] ^ w[wi + 1] ^ w[wi + 2] ^ w[wi + 3];
+      folds[r] = LITTLE_ENDIAN ? (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0 : x >>> 0;
+      let from = r * ROOT_BYTES;
+      let into = r * ROOT_TEXT + 3;
+      for (let i = 0; i < 16; i++, into += 2) {
+        const pair = hex[raw[from + i]];
+        text[into] = pair & 0xff;
+        text[into + 1] = pair >> 8;
+      }
+      into++; // the '-' between the ids
+      from += 16;
+      for (let i = 0; i < 8; i++, into += 2) {
+        const pair = hex[raw[from + i]];
+        text[into] = pair & 0xff;
+        text[into + 1] = pair >> 8;
+      }
     }
+    this.#roots = text.toString('latin1');
+    this.#nextRoot = 0;
   }
 
   /**
    * A fresh root context as a `traceparent` with the sampled flag clear,
-   * setting `fold` to its trace id's TraceIdRatioBased fold. Neither id is
-   * ever all zeros (redrawn, at odds of 2^-64 or less).
+   * setting `fold` to its trace id's TraceIdRatioBased fold.
    */
   root(): string {
-    const pool = this.#pool;
-    let at: number;
-    let w0: number;
-    let w1: number;
-    let w2: number;
-    let w3: number;
-    do {
-      at = this.#take(ROOT_BYTES);
-      w0 = pool.readUInt32BE(at);
-      w1 = pool.readUInt32BE(at + 4);
-      w2 = pool.readUInt32BE(at + 8);
-      w3 = pool.readUInt32BE(at + 12);
-    } while ((w0 | w1 | w2 | w3) === 0 || (pool.readUInt32BE(at + 16) | pool.readUInt32BE(at + 20)) === 0);
-    this.fold = (w0 ^ w1 ^ w2 ^ w3) >>> 0;
-    this.#hex(at, 16, 3);
-    this.#hex(at + 16, 8, 36);
-    return this.#text.toString('latin1');
+    if (this.#nextRoot === ROOTS_PER_DRAW) this.#drawRoots();
+    const r = this.#nextRoot++;
+    this.fold = this.#folds[r];
+    return this.#roots.slice(r * ROOT_TEXT, r * ROOT_TEXT + ROOT_TEXT);
   }
 
   /** Makes the SDK's next generateTraceId return this root's trace id, for a sampled root started right after. */

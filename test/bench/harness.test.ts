@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { clockTicksPerSecond, cpuDelta, processCpu, selfCpu } from '../../bench/cpu.js';
 import { histogram, mergeSamples, percentileSorted, SampleRecorder, summarize } from '../../bench/latency.js';
 import { HEADER_BYTES, Kind, readKind, readSendNs, writeHeader } from '../../bench/load/protocol.js';
-import { natsAnchor, natsClusterAnchor } from '../../bench/nats-anchor.js';
+import { natsAnchor, natsClusterAnchor, natsLineAnchor } from '../../bench/nats-anchor.js';
+import { abab } from '../../bench/paired-runs.js';
 
 test('percentileSorted() uses nearest rank: p50 of 1..10 is 5, p99 is 10', () => {
   const sorted = Float64Array.from({ length: 10 }, (_, i) => i + 1);
@@ -77,4 +78,37 @@ test('natsClusterAnchor() carries every event across the route without credit ti
   assert.equal(r.lost, 0);
   assert.equal(r.load.throughput.creditTimeouts, 0);
   assert.ok(Number.isFinite(r.p99Ms));
+});
+
+test('natsLineAnchor() carries every event along a 3-server leafnode line and sums the CPU of all three', { timeout: 60_000 }, async () => {
+  const r = await natsLineAnchor({ ...SMALL, subscribers: 1 }, 2);
+  assert.equal(r.lost, 0);
+  assert.equal(r.load.throughput.deliveries, 5_000);
+  assert.equal(r.load.throughput.creditTimeouts, 0);
+  assert.match(r.target, /3-server leafnode line/);
+});
+
+test('abab() runs anchor and target in turns and names the ratios of the target row to the anchor', { timeout: 30_000 }, async () => {
+  const order: string[] = [];
+  const fake = (name: string, eventsPerSec: number, cpu: number) => ({
+    name,
+    run: async () => {
+      order.push(name);
+      return {
+        target: name,
+        eventsPerSec,
+        p50Ms: 1,
+        p99Ms: 2,
+        serverCpuUsPerEvent: cpu,
+        lost: 0,
+        options: { ...SMALL, subscribers: 1 },
+        load: { throughput: { publisherCpuUs: 100, subscriberCpuUs: 300, deliveries: 100 } } as never,
+      };
+    },
+  });
+  const [a, b] = await abab(fake('nats', 400, 1), fake('meshgate', 100, 4), 2);
+  assert.deepEqual(order, ['nats', 'meshgate', 'nats', 'meshgate']);
+  assert.equal(a.vsAnchor, undefined);
+  assert.deepEqual(b.vsAnchor, { name: 'nats', eventsRatio: 0.25, cpuRatio: 4 });
+  assert.equal(b.clientCpuUsPerEvent, 4);
 });
