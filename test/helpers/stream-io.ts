@@ -86,3 +86,27 @@ export async function settledValue(read: () => number | Promise<number>): Promis
   }
   return stable >= 5 ? before : null;
 }
+
+/**
+ * Counts `sub`'s events with its TCP socket paused, so everything the node
+ * sends it piles up on the node's side. finish() resumes the socket and
+ * resolves once all `total` events arrived; it fails when the node closed
+ * the connection first (a slow-consumer close).
+ */
+export function pausedReader(sub: FrameClient, total: number): { finish(): Promise<void> } {
+  let n = 0;
+  let all: (() => void) | null = null;
+  sub.onEvent = () => {
+    if (++n === total) all?.();
+  };
+  const tcp = (sub.socket as unknown as { _socket: import('node:net').Socket })._socket;
+  tcp.pause();
+  return {
+    async finish() {
+      tcp.resume();
+      const done = new Promise<void>((resolve) => (all = resolve));
+      const outcome = await Promise.race([n >= total ? Promise.resolve() : done, sub.closed]);
+      if (outcome !== undefined) throw new Error(`closed after ${n} of ${total} events: ${JSON.stringify(outcome)}`);
+    },
+  };
+}
