@@ -7,6 +7,7 @@
 
 export { percentDecode, percentEncode } from '../../broker/mod.js';
 export { canonicalString, eventFromAttributes, flattenEvent } from './attributes.js';
+export { Backoff } from './backoff.js';
 export { Bridge, type BridgeState } from './bridge.js';
 export { type BridgeContext, type BrokerClient, type ImportOutcome, retryableRefusal } from './broker-client.js';
 export { BRIDGE_DEFAULTS, type BridgeEntry, type BridgeSpec, type BridgeType, type ContentMode, resolveBridge } from './config.js';

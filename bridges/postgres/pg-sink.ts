@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { codedReason, type MeshEvent, type MeshNode, type Metric, type StreamManager } from '../../broker/mod.js';
 import { ApplyRefusal, ChangeApplier, type DecodedChange, decodeChange, isRefusal, SINK_TABLES_DDL } from './change-applier.js';
+import { ReconnectTimer } from './reconnect-timer.js';
 import type { PgSinkSpec } from './sink-config.js';
 import type { ChangeBatch, ChangeFeed, FeedPosition } from './sink-feed.js';
 import { StreamChangeFeed } from './sink-feed.js';
@@ -59,8 +60,7 @@ export class PgSink {
   #lastError: string | null = null;
   #position: FeedPosition | null = null;
   #closed = false;
-  #reconnect: NodeJS.Timeout | null = null;
-  #delay: number;
+  readonly #reconnect: ReconnectTimer;
   #batch: Promise<void> | null = null;
   readonly #c: Record<'applied' | 'duplicate' | 'conflict' | 'recorded' | 'deadLettered' | 'batches' | 'reconnects', Metric> & { lag: Metric; behind: Metric };
 
@@ -69,7 +69,7 @@ export class PgSink {
     this.spec = spec;
     this.#streams = streams;
     this.#log = log;
-    this.#delay = spec.backoffMinMs;
+    this.#reconnect = new ReconnectTimer(spec.backoffMinMs, spec.backoffMaxMs);
     this.#feed = new StreamChangeFeed(streams, spec.stream, spec.filter, spec.batchSize);
     this.#applier = new ChangeApplier(spec);
     const m = node.metrics;
@@ -145,7 +145,7 @@ export class PgSink {
       if (note !== null) this.#log(`bridge ${this.spec.name}: ${note}`);
       this.#state = 'up';
       this.#lastError = null;
-      this.#delay = this.spec.backoffMinMs;
+      this.#reconnect.reset();
       this.#log(`bridge ${this.spec.name}: applying stream ${this.spec.stream} after offset ${after} to ${this.spec.displayUrl}`);
     } catch (err) {
       this.#lost(db, err as Error);
@@ -245,14 +245,12 @@ export class PgSink {
     this.#feed.stop();
     this.#state = 'down';
     this.#lastError = err.message;
-    this.#log(`bridge ${this.spec.name}: target session lost (${err.message}); resuming from the stored position in ${this.#delay} ms`);
     void db.end().catch(() => undefined);
-    this.#reconnect = setTimeout(() => {
-      this.#reconnect = null;
+    const delay = this.#reconnect.schedule(() => {
       this.#c.reconnects.inc();
       void this.#connect();
-    }, this.#delay);
-    this.#delay = Math.min(this.#delay * 2, this.spec.backoffMaxMs);
+    });
+    this.#log(`bridge ${this.spec.name}: target session lost (${err.message}); resuming from the stored position in ${delay} ms`);
   }
 
   status(): Record<string, unknown> {
@@ -282,7 +280,7 @@ export class PgSink {
     if (this.#closed) return;
     this.#closed = true;
     this.#state = 'closed';
-    if (this.#reconnect !== null) clearTimeout(this.#reconnect);
+    this.#reconnect.cancel();
     this.#feed.stop();
     await this.#batch;
     const db = this.#db;

@@ -6,6 +6,7 @@ import { type ChangeOp, changeEvent, type RowChange } from './change-event.js';
 import { type Checkpoint, CheckpointFile } from './checkpoint.js';
 import { invalid, type PgSourceSpec } from './config.js';
 import { formatLsn, type Lsn, parseLsn } from './lsn.js';
+import { ReconnectTimer } from './reconnect-timer.js';
 import { rowSchema, rowSubject } from './row-schema.js';
 import { checkServer, connectChecked, ensurePublication, readSlot, type TableInfo } from './setup.js';
 import { readSnapshot } from './snapshot.js';
@@ -68,8 +69,7 @@ export class PgSource {
   #closed = false;
   #paused = false;
   #heartbeat: NodeJS.Timeout | null = null;
-  #reconnect: NodeJS.Timeout | null = null;
-  #delay: number;
+  readonly #reconnect: ReconnectTimer;
   readonly #c: { captured: Metric; duplicates: Metric; reconnects: Metric; lag: Metric; pauses: Metric; originTx: Metric; originChanges: Metric };
   readonly #refused = new Map<string, Metric>();
 
@@ -83,7 +83,7 @@ export class PgSource {
     this.#schemas = schemas;
     this.spec = spec;
     this.#log = log;
-    this.#delay = spec.backoffMinMs;
+    this.#reconnect = new ReconnectTimer(spec.backoffMinMs, spec.backoffMaxMs);
     this.#file = new CheckpointFile(storageDir, spec.slot);
     this.#tracker = new TxTracker(
       (lsn) => this.#advance(lsn),
@@ -293,7 +293,7 @@ export class PgSource {
       if (this.#service !== service) return;
       this.#state = 'up';
       this.#lastError = null;
-      this.#delay = this.spec.backoffMinMs;
+      this.#reconnect.reset();
     });
     const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [this.spec.publication] });
     // The stored checkpoint, always: the server resumes at max(it, confirmed_flush_lsn), and it is never behind the slot.
@@ -480,14 +480,12 @@ export class PgSource {
     this.#state = 'down';
     this.#lastError = err.message;
     this.#tracker.reset();
-    this.#log(`bridge ${this.spec.name}: replication stream lost (${err.message}); resuming from ${formatLsn(this.#committed)} in ${this.#delay} ms`);
     void service.destroy().catch(() => undefined);
-    this.#reconnect = setTimeout(() => {
-      this.#reconnect = null;
+    const delay = this.#reconnect.schedule(() => {
       this.#c.reconnects.inc();
       void this.#stream();
-    }, this.#delay);
-    this.#delay = Math.min(this.#delay * 2, this.spec.backoffMaxMs);
+    });
+    this.#log(`bridge ${this.spec.name}: replication stream lost (${err.message}); resuming from ${formatLsn(this.#committed)} in ${delay} ms`);
   }
 
   status(): Record<string, unknown> {
@@ -516,7 +514,7 @@ export class PgSource {
     this.#closed = true;
     this.#state = 'closed';
     if (this.#heartbeat !== null) clearInterval(this.#heartbeat);
-    if (this.#reconnect !== null) clearTimeout(this.#reconnect);
+    this.#reconnect.cancel();
     await this.#persisting?.catch(() => undefined);
     const service = this.#service;
     this.#service = null;
