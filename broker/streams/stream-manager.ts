@@ -274,8 +274,12 @@ export class StreamManager implements DurabilityGate {
 
   /** Offset of the newest retained entry whose topic `match` accepts; 0 if none; undefined for an unknown stream. */
   lastMatching(name: string, match: (topic: string) => boolean): number | undefined {
-    const perTopic = this.latestPerTopic(name, match);
-    return perTopic === undefined ? undefined : (perTopic.at(-1) ?? 0);
+    const perTopic = this.#store?.lastPerTopic(name, match);
+    if (perTopic === undefined) return undefined;
+    // One pass: a CDC stream may hold a topic per row, too many to sort for one maximum.
+    let last = 0;
+    for (const offset of perTopic.values()) if (offset > last) last = offset;
+    return last;
   }
 
   /** The offset of the newest retained entry of each topic `match` accepts, ascending; undefined for an unknown stream. */
